@@ -1,0 +1,186 @@
+/* cli.c: option parsing and printing shared by the verbs; see cli.h. */
+#include "mlvm-build.h"
+
+#include <stdarg.h>
+
+#include "cli.h"
+#include "util.h"
+
+#define GLOBAL_OPTS                                                        \
+        { "connect", required_argument, NULL, 'c' },                     \
+        { "file", required_argument, NULL, 'f' },                         \
+        { "json", no_argument, NULL, 'J' },                               \
+        { "quiet", no_argument, NULL, 'q' },                              \
+        { "verbose", no_argument, NULL, 'v' },                            \
+        { "help", no_argument, NULL, 'h' }
+
+static void print_line(FILE *f, const char *prefix, const char *msg)
+{
+        fputs(prefix, f);
+        for (const char *p = msg; *p; p++)
+                fputc(*p == '\n' || *p == '\r' ? ' ' : *p, f);
+        fputc('\n', f);
+}
+
+void cli_error(const struct cli *cli, const char *fmt, ...)
+{
+        char msg[4096], prefix[128];
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+                msg[0] = '\0';
+        va_end(ap);
+        if (cli->verb)
+                (void)snprintf(prefix, sizeof(prefix), "mlvm: %s: ", cli->verb);
+        else
+                (void)snprintf(prefix, sizeof(prefix), "mlvm: ");
+        print_line(stderr, prefix, msg);
+}
+
+int cli_fail(const struct cli *cli, const struct mlvm_err *e)
+{
+        cli_error(cli, "%s", e->msg[0] ? e->msg : "failed");
+        return EXIT_FAIL;
+}
+
+int cli_usage_error(const struct cli *cli, const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+                msg[0] = '\0';
+        va_end(ap);
+        cli_error(cli, "%s (see 'mlvm %s --help')", msg, cli->verb);
+        return -EXIT_USAGE;
+}
+
+void cli_print_verb_help(const struct verb *v)
+{
+        printf("Usage: mlvm %s %s\n\n%s\n", v->name, v->usage, v->summary);
+        if (v->help && *v->help)
+                printf("\nOptions:\n%s", v->help);
+        printf("\nGlobal options (before or after the verb):\n"
+               "  -c, --connect URI   libvirt URI (also $MLVM_CONNECT; default qemu:///system)\n"
+               "  -f, --file FILE     configuration file (default ./mlvm.yaml)\n"
+               "      --json          machine-readable output\n"
+               "  -q, --quiet         print less\n"
+               "  -v, --verbose       print more\n"
+               "  -h, --help          show this help\n");
+}
+
+int cli_parse(struct cli *cli, const struct verb *v, int argc, char **argv, const char *shortopts,
+              const struct option *longopts, int (*on_opt)(struct cli *, int c, const char *arg, void *u),
+              void *u)
+{
+        static const struct option globals[] = { GLOBAL_OPTS };
+        size_t nv = 0, ng = ARRAY_SIZE(globals);
+        _cleanup_free_ char *shorts = xasprintf(":c:f:qvh%s", shortopts ? shortopts : "");
+        int c;
+
+        while (longopts && longopts[nv].name)
+                nv++;
+        _cleanup_free_ struct option *all = xcalloc(nv + ng + 1, sizeof(*all));
+        memcpy(all, globals, sizeof(globals));
+        if (nv)
+                memcpy(all + ng, longopts, nv * sizeof(*all));
+
+        optind = 0; /* glibc: full reinitialization for each verb */
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+                switch (c) {
+                case 'c': cli->uri = optarg; break;
+                case 'f': cli->file = optarg; break;
+                case 'J': cli->json = true; break;
+                case 'q': cli->verbosity = -1; break;
+                case 'v': cli->verbosity++; break;
+                case 'h':
+                        cli_print_verb_help(v);
+                        return CLI_HELP_DONE;
+                case ':':
+                        return cli_usage_error(cli, "option %s needs a value", argv[optind - 1]);
+                case '?':
+                        if (optopt)
+                                return cli_usage_error(cli, "unknown option -%c", optopt);
+                        return cli_usage_error(cli, "unknown option %s", argv[optind - 1]);
+                default:
+                        if (!on_opt || on_opt(cli, c, optarg, u) < 0)
+                                return -EXIT_USAGE;
+                }
+        }
+        return optind;
+}
+
+void cli_print_json(json_object *o)
+{
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* Scalars are printed as JSON strings/numbers, which YAML reads back as-is. */
+static void yaml_value(json_object *o, int indent, bool in_list);
+
+static void yaml_scalar(json_object *o)
+{
+        fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE), stdout);
+}
+
+/* Plain keys stay plain; anything else is quoted so it reads back the same. */
+static void yaml_key(const char *k)
+{
+        bool plain = *k && !(*k >= '0' && *k <= '9');
+        for (const char *p = k; *p && plain; p++)
+                plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                        *p == '_' || *p == '-';
+        if (plain) {
+                fputs(k, stdout);
+                return;
+        }
+        json_object *key = json_object_new_string(k);
+        yaml_scalar(key);
+        json_object_put(key);
+}
+
+static bool is_container(json_object *o)
+{
+        return json_object_is_type(o, json_type_object) ||
+               (json_object_is_type(o, json_type_array) && json_object_array_length(o) > 0 &&
+                json_object_is_type(json_object_array_get_idx(o, 0), json_type_object));
+}
+
+static void yaml_value(json_object *o, int indent, bool in_list)
+{
+        if (json_object_is_type(o, json_type_object)) {
+                bool first = true;
+                json_object_object_foreach(o, k, v) {
+                        if (!(first && in_list))
+                                printf("%*s", indent, "");
+                        first = false;
+                        yaml_key(k);
+                        if (is_container(v)) {
+                                fputs(":\n", stdout);
+                                yaml_value(v, indent + 2, false);
+                        } else {
+                                fputs(": ", stdout);
+                                yaml_value(v, indent + 2, false);
+                        }
+                }
+                return;
+        }
+        if (json_object_is_type(o, json_type_array) && is_container(o)) {
+                for (size_t i = 0; i < json_object_array_length(o); i++) {
+                        printf("%*s- ", indent, "");
+                        yaml_value(json_object_array_get_idx(o, i), indent + 2, true);
+                }
+                return;
+        }
+        yaml_scalar(o);   /* flow style for scalars and lists of scalars */
+        fputc('\n', stdout);
+}
+
+void cli_print_yaml(json_object *o)
+{
+        yaml_value(o, 0, false);
+}

@@ -1,0 +1,52 @@
+/* cmd-config.c: mlvm config [check]: validate mlvm.yaml and print it
+ * normalized (defaults filled in), as YAML or --json. */
+#include "mlvm-build.h"
+
+#include "cli.h"
+#include "config.h"
+#include "util.h"
+#include "virt.h"
+
+static int run(struct cli *cli, int argc, char **argv)
+{
+        _cleanup_(mlvm_config_freep) struct mlvm_config *c = NULL;
+        struct mlvm_err e = { 0 };
+        int r = cli_parse(cli, &verb_config, argc, argv, "", NULL, NULL, NULL);
+
+        if (r == CLI_HELP_DONE)
+                return EXIT_OK;
+        if (r < 0)
+                return EXIT_USAGE;
+        bool check_only = false;
+        if (r < argc && streq(argv[r], "check")) {
+                check_only = true;
+                r++;
+        }
+        if (r < argc) {
+                cli_usage_error(cli, "unexpected argument '%s'", argv[r]);
+                return EXIT_USAGE;
+        }
+        if (mlvm_config_load(cli->file, &c, &e) < 0)
+                return cli_fail(cli, &e);
+        if (check_only) {
+                if (cli->verbosity >= 0 && !cli->json)
+                        printf("%s: ok (%zu model%s and experiment%s)\n", cli->file, c->n, c->n == 1 ? "" : "s",
+                               c->n == 1 ? "" : "s");
+                if (!cli->json)
+                        return EXIT_OK;
+        }
+        _cleanup_json_ json_object *j = mlvm_config_to_json(c);
+        if (cli->json)
+                cli_print_json(j);
+        else
+                cli_print_yaml(j);
+        return EXIT_OK;
+}
+
+const struct verb verb_config = {
+        .name = "config",
+        .run = run,
+        .summary = "Validate mlvm.yaml and print it normalized (defaults filled in)",
+        .usage = "[check] [-f FILE] [--json]",
+        .help = "  check               only validate; print one line (nothing with -q)\n",
+};

@@ -1,0 +1,232 @@
+/* cmd-info.c: mlvm info: what the hypervisor host behind the connection
+ * offers (like docker info / virt-host-validate). */
+#include "mlvm-build.h"
+
+#include <time.h>
+
+#include "cli.h"
+#include "host.h"
+#include "paths.h"
+#include "pool.h"
+#include "store.h"
+#include "util.h"
+#include "virt.h"
+
+struct info_opts {
+        bool refresh;
+};
+
+struct info {
+        char *hostname, *hv_type;
+        char libvirt_client[32], libvirt_daemon[32], hv_version[32];
+        struct host_caps caps;
+        struct vsock_probe vsock;
+        struct pool_info pool;
+        const char *pool_name;
+        char *state_dir;
+        struct store_tag *tags;
+        size_t n_tags;
+};
+
+static void info_clear(struct info *i)
+{
+        free(i->hostname);
+        free(i->hv_type);
+        host_caps_clear(&i->caps);
+        vsock_probe_clear(&i->vsock);
+        pool_info_clear(&i->pool);
+        free(i->state_dir);
+        store_tags_free(i->tags, i->n_tags);
+}
+
+static int on_opt(struct cli *cli, int c, const char *arg, void *u)
+{
+        struct info_opts *o = u;
+        if (c == 'R') {
+                o->refresh = true;
+                return 0;
+        }
+        return -1;
+}
+
+static int gather(struct cli *cli, const struct info_opts *o, struct info *i, struct mlvm_err *e)
+{
+        _cleanup_virConnect_ virConnectPtr conn = NULL;
+        _cleanup_free_ char *caps_xml = NULL;
+        unsigned long v = 0;
+        int r;
+
+        if ((r = virt_connect(cli->uri, &conn, e)) < 0)
+                return r;
+        if (virGetVersion(&v, NULL, NULL) == 0)
+                format_version(v, i->libvirt_client, sizeof(i->libvirt_client));
+        if (virConnectGetLibVersion(conn, &v) < 0)
+                return err_virt(e, "libvirt version");
+        format_version(v, i->libvirt_daemon, sizeof(i->libvirt_daemon));
+        if (virConnectGetVersion(conn, &v) < 0)
+                return err_virt(e, "hypervisor version");
+        format_version(v, i->hv_version, sizeof(i->hv_version));
+        const char *type = virConnectGetType(conn);
+        i->hv_type = xstrdup(type ? type : "unknown");
+        if (!(i->hostname = virConnectGetHostname(conn)))
+                return err_virt(e, "host name");
+        if (!(caps_xml = virConnectGetCapabilities(conn)))
+                return err_virt(e, "capabilities");
+        if ((r = host_caps_parse(caps_xml, &i->caps, e)) < 0)
+                return r;
+        i->state_dir = mlvm_state_dir();
+        if ((r = host_probe_vsock(conn, cli->uri, i->state_dir, &i->caps, o->refresh, &i->vsock, e)) < 0)
+                return r;
+        i->pool_name = mlvm_pool_name();
+        if ((r = pool_info(conn, i->pool_name, &i->pool, e)) < 0)
+                return r;
+        return store_list_tags(i->state_dir, &i->tags, &i->n_tags, e);
+}
+
+static const char *vsock_word(enum vsock_state s)
+{
+        return s == VSOCK_YES ? "available" : s == VSOCK_NO ? "not available" : "unknown";
+}
+
+static void iso_time(time_t t, char *buf, size_t len)
+{
+        struct tm tm;
+        if (!gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+                (void)snprintf(buf, len, "%lld", (long long)t);
+}
+
+static json_object *to_json(const struct cli *cli, const struct info *i)
+{
+        json_object *o = json_object_new_object(), *x;
+        char when[64];
+
+        json_object_object_add(o, "uri", json_object_new_string(cli->uri));
+        json_object_object_add(o, "hostname", json_object_new_string(i->hostname));
+        x = json_object_new_object();
+        json_object_object_add(x, "client", json_object_new_string(i->libvirt_client));
+        json_object_object_add(x, "daemon", json_object_new_string(i->libvirt_daemon));
+        json_object_object_add(o, "libvirt", x);
+        x = json_object_new_object();
+        json_object_object_add(x, "type", json_object_new_string(i->hv_type));
+        json_object_object_add(x, "version", json_object_new_string(i->hv_version));
+        json_object_object_add(x, "emulator", json_object_new_string(i->caps.emulator));
+        json_object_object_add(o, "hypervisor", x);
+        json_object_object_add(o, "arch", json_object_new_string(i->caps.arch));
+        json_object_object_add(o, "accelerator", json_object_new_string(mlvm_accel_to_string(i->caps.accel)));
+        json_object_object_add(o, "kvm", json_object_new_boolean(i->caps.accel == MLVM_ACCEL_KVM));
+        x = json_object_new_object();
+        json_object_object_add(x, "available", i->vsock.state == VSOCK_UNKNOWN ? NULL
+                                               : json_object_new_boolean(i->vsock.state == VSOCK_YES));
+        json_object_object_add(x, "reason", i->vsock.reason ? json_object_new_string(i->vsock.reason) : NULL);
+        iso_time(i->vsock.probed_at, when, sizeof(when));
+        json_object_object_add(x, "probed_at", json_object_new_string(when));
+        json_object_object_add(x, "cached", json_object_new_boolean(i->vsock.cached));
+        json_object_object_add(o, "vsock", x);
+        json_object_object_add(o, "transport", json_object_new_string(
+                                                       i->vsock.state == VSOCK_YES ? "vsock" : "virtio-serial"));
+        x = json_object_new_object();
+        json_object_object_add(x, "name", json_object_new_string(i->pool_name));
+        json_object_object_add(x, "exists", json_object_new_boolean(i->pool.exists));
+        if (i->pool.exists) {
+                json_object_object_add(x, "active", json_object_new_boolean(i->pool.active));
+                json_object_object_add(x, "autostart", json_object_new_boolean(i->pool.autostart));
+                json_object_object_add(x, "path", i->pool.path ? json_object_new_string(i->pool.path) : NULL);
+                json_object_object_add(x, "capacity", json_object_new_uint64(i->pool.capacity));
+                json_object_object_add(x, "allocation", json_object_new_uint64(i->pool.allocation));
+                json_object_object_add(x, "available", json_object_new_uint64(i->pool.available));
+                if (i->pool.n_volumes >= 0)
+                        json_object_object_add(x, "volumes", json_object_new_int(i->pool.n_volumes));
+        }
+        json_object_object_add(o, "pool", x);
+        json_object_object_add(o, "state_dir", json_object_new_string(i->state_dir));
+        x = json_object_new_array();
+        for (size_t k = 0; k < i->n_tags; k++) {
+                json_object *t = json_object_new_object();
+                json_object_object_add(t, "tag", json_object_new_string(i->tags[k].tag));
+                json_object_object_add(t, "digest", i->tags[k].digest ? json_object_new_string(i->tags[k].digest) : NULL);
+                json_object_object_add(t, "present", json_object_new_boolean(i->tags[k].present));
+                json_object_array_add(x, t);
+        }
+        json_object_object_add(o, "images", x);
+        return o;
+}
+
+static void gib(uint64_t bytes, char *buf, size_t len)
+{
+        (void)snprintf(buf, len, "%.1f GiB", (double)bytes / (double)(1ULL << 30));
+}
+
+static void print_text(const struct cli *cli, const struct info *i)
+{
+        char when[64], a[32], b[32];
+
+        printf("URI:             %s\n", cli->uri);
+        printf("Host:            %s (%s)\n", i->hostname, i->caps.arch);
+        printf("libvirt:         %s (daemon), %s (client)\n", i->libvirt_daemon, i->libvirt_client);
+        printf("Hypervisor:      %s %s, %s\n", i->hv_type, i->hv_version, i->caps.emulator);
+        printf("Accelerator:     %s\n", mlvm_accel_describe(i->caps.accel));
+        iso_time(i->vsock.probed_at, when, sizeof(when));
+        printf("vsock:           %s%s%s (probed %s%s)\n", vsock_word(i->vsock.state),
+               i->vsock.reason ? ": " : "", i->vsock.reason ? i->vsock.reason : "", when,
+               i->vsock.cached ? ", cached; --refresh probes again" : "");
+        printf("Agent transport: %s\n", i->vsock.state == VSOCK_YES ? "vsock (virtio-serial also available)"
+                                                                     : "virtio-serial");
+        if (!i->pool.exists)
+                printf("Storage pool:    %s: not defined (run 'mlvm setup')\n", i->pool_name);
+        else if (!i->pool.active)
+                printf("Storage pool:    %s: inactive, %s (run 'mlvm setup')\n", i->pool_name,
+                       i->pool.path ? i->pool.path : "?");
+        else {
+                gib(i->pool.available, a, sizeof(a));
+                gib(i->pool.capacity, b, sizeof(b));
+                printf("Storage pool:    %s: active, %s, %d volume%s, %s free of %s\n", i->pool_name,
+                       i->pool.path ? i->pool.path : "?", i->pool.n_volumes, i->pool.n_volumes == 1 ? "" : "s",
+                       a, b);
+        }
+        printf("State directory: %s\n", i->state_dir);
+        printf("Images:          %zu\n", i->n_tags);
+        for (size_t k = 0; k < i->n_tags; k++)
+                printf("  %-24s %s%s\n", i->tags[k].tag, i->tags[k].digest ? i->tags[k].digest : "(unreadable tag)",
+                       i->tags[k].digest && !i->tags[k].present ? " (missing from the store)" : "");
+}
+
+static int run(struct cli *cli, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "refresh", no_argument, NULL, 'R' },
+                { NULL, 0, NULL, 0 },
+        };
+        struct info_opts o = { 0 };
+        struct info i = { 0 };
+        struct mlvm_err e = { 0 };
+        int r = cli_parse(cli, &verb_info, argc, argv, "", opts, on_opt, &o);
+
+        if (r == CLI_HELP_DONE)
+                return EXIT_OK;
+        if (r < 0)
+                return EXIT_USAGE;
+        if (r < argc) {
+                cli_usage_error(cli, "unexpected argument '%s'", argv[r]);
+                return EXIT_USAGE;
+        }
+        r = gather(cli, &o, &i, &e);
+        if (r < 0) {
+                info_clear(&i);
+                return cli_fail(cli, &e);
+        }
+        if (cli->json) {
+                _cleanup_json_ json_object *j = to_json(cli, &i);
+                cli_print_json(j);
+        } else
+                print_text(cli, &i);
+        info_clear(&i);
+        return EXIT_OK;
+}
+
+const struct verb verb_info = {
+        .name = "info",
+        .run = run,
+        .summary = "Show what the hypervisor host offers: versions, KVM or TCG, vsock, pool, images",
+        .usage = "[--refresh] [--json]",
+        .help = "      --refresh       probe vsock again instead of using the cached answer\n",
+};

@@ -1,0 +1,920 @@
+/* config.c: load mlvm.yaml with libyaml into struct mlvm_config.
+ * The file is untrusted input: it is size-capped before parsing, aliases
+ * are expanded under a node budget (no billion laughs), and every value is
+ * checked for type and range. The first error wins and names FILE:LINE:COL
+ * and the dotted key path. */
+#include "mlvm-build.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "units.h"
+#include "util.h"
+
+#define MERGE_DEPTH_MAX 8
+
+struct loader {
+        const char *file;
+        const char *basedir;
+        yaml_document_t *doc;
+        struct mlvm_err *e;
+        size_t budget;
+};
+
+struct pair {
+        yaml_node_t *key, *value;
+        const char *k;
+};
+
+struct pairs {
+        struct pair *v;
+        size_t n;
+};
+
+static void pairs_free(struct pairs *p) { free(p->v); }
+
+/* A printable, bounded copy of user text for error messages: one line only. */
+static char *display(const char *s)
+{
+        size_t n = strlen(s), cap = n > 64 ? 64 : n;
+        char *out = xmalloc(cap + 4);
+
+        for (size_t i = 0; i < cap; i++) {
+                unsigned char c = (unsigned char)s[i];
+                out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+        }
+        memcpy(out + cap, n > cap ? "..." : "", n > cap ? 4 : 1);
+        return out;
+}
+
+static int lerr(struct loader *L, const yaml_node_t *node, const char *path, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+static int lerr(struct loader *L, const yaml_node_t *node, const char *path, const char *fmt, ...)
+{
+        char what[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        int n = vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                what[0] = '\0';
+        return err_setx(L->e, -EINVAL, "%s:%zu:%zu: %s: %s", L->file,
+                        node ? node->start_mark.line + 1 : 1, node ? node->start_mark.column + 1 : 1,
+                        path, what);
+}
+
+static struct mlvm_pos pos_of(const yaml_node_t *n)
+{
+        return (struct mlvm_pos){ (unsigned)n->start_mark.line + 1, (unsigned)n->start_mark.column + 1 };
+}
+
+static char *join(const char *path, const char *key)
+{
+        _cleanup_free_ char *k = display(key);
+        return xasprintf("%s.%s", path, k);
+}
+
+static yaml_node_t *node(struct loader *L, int idx) { return yaml_document_get_node(L->doc, idx); }
+
+static int spend(struct loader *L, const yaml_node_t *n, const char *path)
+{
+        if (L->budget == 0)
+                return lerr(L, n, path, "too many nodes after alias expansion (limit %d)",
+                            MLVM_CONFIG_MAX_NODES);
+        L->budget--;
+        return 0;
+}
+
+static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static bool is_plain(const yaml_node_t *n) { return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE; }
+
+static bool is_null(const yaml_node_t *n)
+{
+        if (n->type != YAML_SCALAR_NODE || !is_plain(n))
+                return false;
+        const char *s = scalar(n);
+        return !*s || streq(s, "~") || streq(s, "null") || streq(s, "Null") || streq(s, "NULL");
+}
+
+static const char *type_name(const yaml_node_t *n)
+{
+        switch (n->type) {
+        case YAML_MAPPING_NODE: return "a mapping";
+        case YAML_SEQUENCE_NODE: return "a list";
+        default: return is_null(n) ? "null" : "a scalar";
+        }
+}
+
+/* Custom tags (!foo) would change meaning in other YAML tools: refuse them. */
+static int check_tag(struct loader *L, const yaml_node_t *n, const char *path)
+{
+        static const char *const ok[] = {
+                YAML_STR_TAG, YAML_INT_TAG, YAML_FLOAT_TAG, YAML_BOOL_TAG, YAML_NULL_TAG,
+                YAML_SEQ_TAG, YAML_MAP_TAG,
+        };
+        const char *tag = (const char *)n->tag;
+
+        if (!tag)
+                return 0;
+        for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
+                if (streq(tag, ok[i]))
+                        return 0;
+        _cleanup_free_ char *d = display(tag);
+        return lerr(L, n, path, "unsupported YAML tag %s", d);
+}
+
+static int want(struct loader *L, const yaml_node_t *n, yaml_node_type_t type, const char *path,
+                const char *what)
+{
+        int r = spend(L, n, path);
+        if (r < 0)
+                return r;
+        if (n->type != type)
+                return lerr(L, n, path, "must be %s, not %s", what, type_name(n));
+        return check_tag(L, n, path);
+}
+
+/* A string value: any scalar but null, no NUL bytes, at most max bytes. */
+static int get_string(struct loader *L, const yaml_node_t *n, const char *path, size_t max,
+                      const char **ret)
+{
+        int r = want(L, n, YAML_SCALAR_NODE, path, "a string");
+        if (r < 0)
+                return r;
+        if (is_null(n))
+                return lerr(L, n, path, "must be a string, not null");
+        if (strlen(scalar(n)) != n->data.scalar.length)
+                return lerr(L, n, path, "contains a NUL byte");
+        if (n->data.scalar.length > max)
+                return lerr(L, n, path, "is longer than %zu bytes", max);
+        *ret = scalar(n);
+        return 0;
+}
+
+static int get_uint(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min,
+                    uint64_t max, uint64_t *ret)
+{
+        int r = want(L, n, YAML_SCALAR_NODE, path, "an integer");
+        if (r < 0)
+                return r;
+        if (!is_plain(n))
+                return lerr(L, n, path, "must be an integer, not a quoted string");
+        _cleanup_free_ char *d = display(scalar(n));
+        r = parse_uint(scalar(n), min, max, ret);
+        if (r == -ERANGE)
+                return lerr(L, n, path, "%s is out of range (%llu to %llu)", d,
+                            (unsigned long long)min, (unsigned long long)max);
+        if (r < 0)
+                return lerr(L, n, path, "invalid integer \"%s\"", d);
+        return 0;
+}
+
+static int get_size(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min,
+                    uint64_t max, uint64_t *ret)
+{
+        const char *s;
+        char lo[32], hi[32];
+        uint64_t v;
+        int r = get_string(L, n, path, 64, &s);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *d = display(s);
+        r = parse_size(s, &v);
+        if (r < 0 && r != -ERANGE)
+                return lerr(L, n, path, "invalid size \"%s\": expected a whole number and a unit K, M, G or T (e.g. 256M)", d);
+        format_size(min, lo, sizeof(lo));
+        format_size(max, hi, sizeof(hi));
+        if (r == -ERANGE || v < min || v > max)
+                return lerr(L, n, path, "size %s is out of range (%s to %s)", d, lo, hi);
+        if (v % (1ULL << 20))
+                return lerr(L, n, path, "size %s is not a whole number of MiB", d);
+        *ret = v;
+        return 0;
+}
+
+static int get_duration(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min,
+                        uint64_t max, uint64_t *ret)
+{
+        const char *s;
+        char lo[32], hi[32];
+        uint64_t v;
+        int r = get_string(L, n, path, 64, &s);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *d = display(s);
+        r = parse_duration(s, &v);
+        if (r < 0 && r != -ERANGE)
+                return lerr(L, n, path, "invalid duration \"%s\": expected e.g. 30s, 10m, 1h30m, 2d", d);
+        format_duration(min, lo, sizeof(lo));
+        format_duration(max, hi, sizeof(hi));
+        if (r == -ERANGE || v < min || v > max)
+                return lerr(L, n, path, "duration %s is out of range (%s to %s)", d, lo, hi);
+        *ret = v;
+        return 0;
+}
+
+/* An absolute guest path: no "..", no empty or "." components, printable. */
+static int get_guest_path(struct loader *L, const yaml_node_t *n, const char *path, const char **ret)
+{
+        const char *s;
+        int r = get_string(L, n, path, 255, &s);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *d = display(s);
+        if (s[0] != '/')
+                return lerr(L, n, path, "\"%s\" must be an absolute path", d);
+        if (streq(s, "/"))
+                return lerr(L, n, path, "must not be /");
+        for (const char *p = s; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        return lerr(L, n, path, "\"%s\" contains a control character", d);
+        for (const char *c = s + 1;;) {
+                const char *end = strchrnul(c, '/');
+                size_t len = (size_t)(end - c);
+                if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+                        return lerr(L, n, path, "\"%s\" must be a normalized path (no //, . or ..)", d);
+                if (!*end)
+                        break;
+                c = end + 1;
+        }
+        *ret = s;
+        return 0;
+}
+
+static int add_pairs(struct loader *L, yaml_node_t *map, const char *path, struct pairs *out, int depth);
+
+/* The value of "<<": a mapping, or a list of mappings, whose keys fill in
+ * what the enclosing mapping does not set itself (earlier sources win). */
+static int add_merge(struct loader *L, yaml_node_t *v, const char *path, struct pairs *out, int depth)
+{
+        if (depth >= MERGE_DEPTH_MAX)
+                return lerr(L, v, path, "merge keys nested deeper than %d", MERGE_DEPTH_MAX);
+        if (v->type == YAML_MAPPING_NODE)
+                return add_pairs(L, v, path, out, depth + 1);
+        if (v->type != YAML_SEQUENCE_NODE)
+                return lerr(L, v, path, "<<: must be a mapping or a list of mappings, not %s", type_name(v));
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+                yaml_node_t *m = node(L, *it);
+                if (m->type != YAML_MAPPING_NODE)
+                        return lerr(L, m, path, "<<: must be a mapping or a list of mappings, not %s", type_name(m));
+                int r = add_pairs(L, m, path, out, depth + 1);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static bool has_key(const struct pairs *p, size_t end, const char *k)
+{
+        for (size_t i = 0; i < end; i++)
+                if (streq(p->v[i].k, k))
+                        return true;
+        return false;
+}
+
+/* At depth 0 duplicate keys are errors; merged keys (depth > 0) are skipped
+ * when an explicit or earlier merged key already set them. */
+static int add_pairs(struct loader *L, yaml_node_t *map, const char *path, struct pairs *out, int depth)
+{
+        yaml_node_pair_t *p;
+        int r;
+
+        for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+                if ((r = spend(L, k, path)) < 0)
+                        return r;
+                if (k->type != YAML_SCALAR_NODE || is_null(k))
+                        return lerr(L, k, path, "keys must be strings, not %s", type_name(k));
+                if (strlen(scalar(k)) != k->data.scalar.length)
+                        return lerr(L, k, path, "key contains a NUL byte");
+                if (depth == 0 && streq(scalar(k), "<<") && is_plain(k))
+                        continue;
+                if (has_key(out, out->n, scalar(k))) {
+                        if (depth > 0)
+                                continue;
+                        _cleanup_free_ char *kp = join(path, scalar(k));
+                        return lerr(L, k, kp, "duplicate key");
+                }
+                if (depth > 0 && streq(scalar(k), "<<") && is_plain(k)) {
+                        if ((r = add_merge(L, v, path, out, depth)) < 0)
+                                return r;
+                        continue;
+                }
+                /* Bounds the quadratic duplicate check too. */
+                if (out->n >= MLVM_CONFIG_MAX_KEYS)
+                        return lerr(L, k, path, "more than %d keys in one mapping", MLVM_CONFIG_MAX_KEYS);
+                out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+                out->v[out->n++] = (struct pair){ k, v, scalar(k) };
+        }
+        if (depth > 0)
+                return 0;
+        /* Merges after the explicit keys, so explicit ones win wherever "<<" sits. */
+        for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+                yaml_node_t *k = node(L, p->key);
+                if (streq(scalar(k), "<<") && is_plain(k) &&
+                    (r = add_merge(L, node(L, p->value), path, out, depth)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int get_mapping(struct loader *L, yaml_node_t *n, const char *path, struct pairs *ret)
+{
+        int r = want(L, n, YAML_MAPPING_NODE, path, "a mapping");
+        if (r < 0)
+                return r;
+        return add_pairs(L, n, path, ret, 0);
+}
+
+static int get_string_list(struct loader *L, yaml_node_t *n, const char *path, size_t max_items,
+                           char ***ret, size_t *ret_n)
+{
+        int r = want(L, n, YAML_SEQUENCE_NODE, path, "a list of strings");
+        if (r < 0)
+                return r;
+        size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+        if (count == 0)
+                return lerr(L, n, path, "must not be empty");
+        if (count > max_items)
+                return lerr(L, n, path, "has %zu items, more than %zu", count, max_items);
+        char **v = xcalloc(count + 1, sizeof(char *));
+        *ret = v;  /* owned by the workload from here on, freed with it on error */
+        for (size_t i = 0; i < count; i++) {
+                const char *s;
+                _cleanup_free_ char *ip = xasprintf("%s[%zu]", path, i);
+                if ((r = get_string(L, node(L, n->data.sequence.items.start[i]), ip,
+                                    MLVM_CONFIG_MAX_STRING, &s)) < 0)
+                        return r;
+                v[i] = xstrdup(s);
+                *ret_n = i + 1;
+        }
+        return 0;
+}
+
+static bool image_ref_is_valid(const char *s)
+{
+        if (strstartswith(s, "sha256:")) {
+                s += 7;
+                if (strlen(s) != 64)
+                        return false;
+                for (; *s; s++)
+                        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+                                return false;
+                return true;
+        }
+        const char *colon = strchr(s, ':');
+        size_t nlen = colon ? (size_t)(colon - s) : strlen(s);
+        if (nlen == 0 || nlen > 128)
+                return false;
+        for (size_t i = 0; i < nlen; i++) {
+                char c = s[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      (i > 0 && (c == '-' || c == '.' || c == '_'))))
+                        return false;
+        }
+        if (!colon)
+                return true;
+        const char *tag = colon + 1;
+        size_t tlen = strlen(tag);
+        if (tlen == 0 || tlen > 128)
+                return false;
+        for (size_t i = 0; i < tlen; i++) {
+                char c = tag[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      (i > 0 && (c == '-' || c == '.' || c == '_'))))
+                        return false;
+        }
+        return true;
+}
+
+static int parse_env(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
+{
+        _cleanup_(pairs_free) struct pairs m = { 0 };
+        int r = get_mapping(L, n, path, &m);
+        if (r < 0)
+                return r;
+        if (m.n > MLVM_CONFIG_MAX_ENV)
+                return lerr(L, n, path, "has %zu variables, more than %d", m.n, MLVM_CONFIG_MAX_ENV);
+        w->env = xcalloc(m.n, sizeof(*w->env));
+        for (size_t i = 0; i < m.n; i++) {
+                _cleanup_free_ char *kp = join(path, m.v[i].k);
+                const char *val;
+                if (!env_name_is_valid(m.v[i].k))
+                        return lerr(L, m.v[i].key, kp, "not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)");
+                if ((r = get_string(L, m.v[i].value, kp, MLVM_CONFIG_MAX_ENV_VALUE, &val)) < 0)
+                        return r;
+                w->env[i] = (struct mlvm_env){ xstrdup(m.v[i].k), xstrdup(val) };
+                w->n_env = i + 1;
+        }
+        return 0;
+}
+
+static char *resolve_source(struct loader *L, const char *src)
+{
+        if (src[0] == '/')
+                return xstrdup(src);
+        if (strstartswith(src, "./"))
+                src += 2;
+        return xasprintf("%s/%s", L->basedir, src);
+}
+
+static int parse_disks(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
+{
+        _cleanup_(pairs_free) struct pairs m = { 0 };
+        int r = get_mapping(L, n, path, &m);
+        if (r < 0)
+                return r;
+        if (m.n > MLVM_CONFIG_MAX_DISKS)
+                return lerr(L, n, path, "has %zu disks, more than %d", m.n, MLVM_CONFIG_MAX_DISKS);
+        w->disks = xcalloc(m.n, sizeof(*w->disks));
+        for (size_t i = 0; i < m.n; i++) {
+                _cleanup_free_ char *dp = join(path, m.v[i].k);
+                _cleanup_(pairs_free) struct pairs d = { 0 };
+                const char *source = NULL, *mount = NULL;
+                yaml_node_t *mount_node = NULL;
+
+                if (!name_is_valid(m.v[i].k))
+                        return lerr(L, m.v[i].key, dp, "not a valid disk name ([a-z0-9][a-z0-9-]{0,62})");
+                if ((r = get_mapping(L, m.v[i].value, dp, &d)) < 0)
+                        return r;
+                for (size_t j = 0; j < d.n; j++) {
+                        _cleanup_free_ char *kp = join(dp, d.v[j].k);
+                        if (streq(d.v[j].k, "source"))
+                                r = get_string(L, d.v[j].value, kp, MLVM_CONFIG_MAX_STRING, &source);
+                        else if (streq(d.v[j].k, "mount")) {
+                                mount_node = d.v[j].value;
+                                r = get_guest_path(L, d.v[j].value, kp, &mount);
+                        } else
+                                r = lerr(L, d.v[j].key, kp, "unknown key");
+                        if (r < 0)
+                                return r;
+                }
+                if (!source)
+                        return lerr(L, m.v[i].key, dp, "missing required key \"source\"");
+                if (!mount)
+                        return lerr(L, m.v[i].key, dp, "missing required key \"mount\"");
+                for (size_t j = 0; j < w->n_disks; j++)
+                        if (streq(w->disks[j].mount, mount)) {
+                                _cleanup_free_ char *kp = join(dp, "mount");
+                                return lerr(L, mount_node, kp, "%s is already the mount point of disk %s",
+                                            mount, w->disks[j].name);
+                        }
+                w->disks[i] = (struct mlvm_disk){ xstrdup(m.v[i].k), resolve_source(L, source),
+                                                  xstrdup(mount), pos_of(m.v[i].key) };
+                w->n_disks = i + 1;
+        }
+        return 0;
+}
+
+static int check_secret_from(struct loader *L, yaml_node_t *n, const char *path, const char *from)
+{
+        _cleanup_free_ char *d = display(from);
+        if (streq(from, "jwt"))
+                return 0;
+        if (strstartswith(from, "store:")) {
+                if (!name_is_valid(from + 6))
+                        return lerr(L, n, path, "\"%s\": store name must match [a-z0-9][a-z0-9-]{0,62}", d);
+                return 0;
+        }
+        if (strstartswith(from, "exec:")) {
+                if (!from[5])
+                        return lerr(L, n, path, "\"exec:\" needs a command");
+                return 0;
+        }
+        return lerr(L, n, path, "\"%s\" is not a source: use store:NAME, exec:COMMAND or jwt", d);
+}
+
+static int parse_secrets(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
+{
+        _cleanup_(pairs_free) struct pairs m = { 0 };
+        int r = get_mapping(L, n, path, &m);
+        if (r < 0)
+                return r;
+        if (m.n > MLVM_CONFIG_MAX_SECRETS)
+                return lerr(L, n, path, "has %zu secrets, more than %d", m.n, MLVM_CONFIG_MAX_SECRETS);
+        w->secrets = xcalloc(m.n, sizeof(*w->secrets));
+        for (size_t i = 0; i < m.n; i++) {
+                _cleanup_free_ char *sp = join(path, m.v[i].k);
+                _cleanup_(pairs_free) struct pairs d = { 0 };
+                struct mlvm_secret *s = &w->secrets[i];
+                yaml_node_t *scope_node = NULL;
+                bool have_ttl = false;
+
+                if (!env_name_is_valid(m.v[i].k))
+                        return lerr(L, m.v[i].key, sp, "not a valid secret name ([A-Za-z_][A-Za-z0-9_]*)");
+                if ((r = get_mapping(L, m.v[i].value, sp, &d)) < 0)
+                        return r;
+                s->name = xstrdup(m.v[i].k);
+                s->pos = pos_of(m.v[i].key);
+                w->n_secrets = i + 1;
+                for (size_t j = 0; j < d.n; j++) {
+                        _cleanup_free_ char *kp = join(sp, d.v[j].k);
+                        const char *from;
+                        if (streq(d.v[j].k, "from")) {
+                                r = get_string(L, d.v[j].value, kp, MLVM_CONFIG_MAX_STRING, &from);
+                                if (r == 0)
+                                        r = check_secret_from(L, d.v[j].value, kp, from);
+                                if (r == 0)
+                                        s->from = xstrdup(from);
+                        } else if (streq(d.v[j].k, "ttl")) {
+                                r = get_duration(L, d.v[j].value, kp, MLVM_TTL_MIN_S, MLVM_TTL_MAX_S, &s->ttl_s);
+                                have_ttl = true;
+                        } else if (streq(d.v[j].k, "scope")) {
+                                scope_node = d.v[j].key;
+                                r = get_string_list(L, d.v[j].value, kp, MLVM_CONFIG_MAX_SCOPES, &s->scope,
+                                                    &s->n_scope);
+                        } else
+                                r = lerr(L, d.v[j].key, kp, "unknown key");
+                        if (r < 0)
+                                return r;
+                }
+                if (!s->from)
+                        return lerr(L, m.v[i].key, sp, "missing required key \"from\"");
+                if (!have_ttl)
+                        return lerr(L, m.v[i].key, sp, "missing required key \"ttl\"");
+                if (scope_node && !streq(s->from, "jwt")) {
+                        _cleanup_free_ char *kp = join(sp, "scope");
+                        return lerr(L, scope_node, kp, "only allowed with from: jwt");
+                }
+        }
+        return 0;
+}
+
+static int parse_port(const char *s, uint16_t *ret)
+{
+        uint64_t v;
+        int r = parse_uint(s, 1, 65535, &v);
+        if (r < 0)
+                return r;
+        *ret = (uint16_t)v;
+        return 0;
+}
+
+/* "[ADDR:]HOST_PORT:GUEST_PORT" (ADDR defaults to 127.0.0.1; IPv6 in
+ * brackets) or "unix:/PATH:GUEST_PORT". */
+static int parse_publish_spec(const char *spec, struct mlvm_publish *p)
+{
+        _cleanup_free_ char *s = xstrdup(spec);
+        char *last = strrchr(s, ':');
+        if (!last || parse_port(last + 1, &p->guest_port) < 0)
+                return -EINVAL;
+        *last = '\0';
+        if (strstartswith(s, "unix:")) {
+                if (s[5] != '/' || strlen(s + 5) > 107)
+                        return -EINVAL;
+                p->unix_path = xstrdup(s + 5);
+                return 0;
+        }
+        char *mid = strrchr(s, ':');
+        const char *addr = "127.0.0.1", *port = s;
+        if (mid) {
+                *mid = '\0';
+                addr = s;
+                port = mid + 1;
+        }
+        if (parse_port(port, &p->host_port) < 0)
+                return -EINVAL;
+        unsigned char buf[16];
+        if (addr[0] == '[') {
+                size_t n = strlen(addr);
+                if (n < 3 || addr[n - 1] != ']')
+                        return -EINVAL;
+                _cleanup_free_ char *a6 = xstrndup(addr + 1, n - 2);
+                if (inet_pton(AF_INET6, a6, buf) != 1)
+                        return -EINVAL;
+        } else if (inet_pton(AF_INET, addr, buf) != 1)
+                return -EINVAL;
+        p->host_addr = xstrdup(addr);
+        return 0;
+}
+
+static int parse_publish(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
+{
+        _cleanup_free_ char **specs = NULL;
+        size_t count = 0;
+        int r = get_string_list(L, n, path, MLVM_CONFIG_MAX_PUBLISH, &specs, &count);
+        if (r < 0)
+                goto out;
+        w->publish = xcalloc(count, sizeof(*w->publish));
+        for (size_t i = 0; i < count; i++) {
+                struct mlvm_publish *p = &w->publish[i];
+                yaml_node_t *item = node(L, n->data.sequence.items.start[i]);
+                _cleanup_free_ char *ip = xasprintf("%s[%zu]", path, i);
+                _cleanup_free_ char *d = display(specs[i]);
+                p->pos = pos_of(item);
+                w->n_publish = i + 1;
+                if (parse_publish_spec(specs[i], p) < 0) {
+                        r = lerr(L, item, ip, "\"%s\" is not [ADDR:]HOST_PORT:GUEST_PORT or unix:/PATH:GUEST_PORT", d);
+                        goto out;
+                }
+                for (size_t j = 0; j < i; j++) {
+                        const struct mlvm_publish *q = &w->publish[j];
+                        bool same = p->unix_path ? (q->unix_path && streq(p->unix_path, q->unix_path))
+                                                 : (q->host_addr && streq(p->host_addr, q->host_addr) &&
+                                                    p->host_port == q->host_port);
+                        if (same) {
+                                r = lerr(L, item, ip, "\"%s\" binds the same host address as %s[%zu]", d, path, j);
+                                goto out;
+                        }
+                }
+        }
+out:
+        for (size_t i = 0; specs && specs[i]; i++)
+                free(specs[i]);
+        return r;
+}
+
+static int parse_transport(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
+{
+        const char *s;
+        int r = get_string(L, n, path, 64, &s);
+        if (r < 0)
+                return r;
+        if (streq(s, "auto"))
+                w->transport = MLVM_TRANSPORT_AUTO;
+        else if (streq(s, "vsock"))
+                w->transport = MLVM_TRANSPORT_VSOCK;
+        else if (streq(s, "virtio-serial"))
+                w->transport = MLVM_TRANSPORT_VIRTIO_SERIAL;
+        else {
+                _cleanup_free_ char *d = display(s);
+                return lerr(L, n, path, "\"%s\" is not one of auto, vsock, virtio-serial", d);
+        }
+        return 0;
+}
+
+static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t *key, yaml_node_t *n,
+                          const char *path)
+{
+        _cleanup_(pairs_free) struct pairs m = { 0 };
+        const char *s;
+        uint64_t v;
+        int r;
+
+        if ((r = get_mapping(L, n, path, &m)) < 0)
+                return r;
+        w->vcpus = 1;
+        w->memory = MLVM_MEMORY_DEFAULT;
+        w->transport = MLVM_TRANSPORT_AUTO;
+        for (size_t i = 0; i < m.n; i++) {
+                const char *k = m.v[i].k;
+                yaml_node_t *val = m.v[i].value;
+                struct mlvm_pos at = pos_of(m.v[i].key);
+                _cleanup_free_ char *kp = join(path, k);
+
+                if (strstartswith(k, "x-"))
+                        continue;
+                if (streq(k, "image")) {
+                        if ((r = get_string(L, val, kp, 300, &s)) < 0)
+                                return r;
+                        if (!image_ref_is_valid(s)) {
+                                _cleanup_free_ char *d = display(s);
+                                return lerr(L, val, kp, "\"%s\" is not NAME[:TAG] or sha256:<64 hex digits>", d);
+                        }
+                        w->image = xstrdup(s);
+                        w->at.image = at;
+                } else if (streq(k, "vcpus")) {
+                        if ((r = get_uint(L, val, kp, 1, MLVM_VCPUS_MAX, &v)) < 0)
+                                return r;
+                        w->vcpus = (unsigned)v;
+                        w->at.vcpus = at;
+                } else if (streq(k, "memory")) {
+                        if ((r = get_size(L, val, kp, MLVM_MEMORY_MIN, MLVM_MEMORY_MAX, &w->memory)) < 0)
+                                return r;
+                        w->at.memory = at;
+                } else if (streq(k, "command")) {
+                        if ((r = get_string_list(L, val, kp, MLVM_CONFIG_MAX_ARGS, &w->command, &w->n_command)) < 0)
+                                return r;
+                        if (!w->command[0][0])
+                                return lerr(L, val, kp, "the program name must not be empty");
+                        w->at.command = at;
+                } else if (streq(k, "env")) {
+                        if ((r = parse_env(L, w, val, kp)) < 0)
+                                return r;
+                        w->at.env = at;
+                } else if (streq(k, "disks")) {
+                        if ((r = parse_disks(L, w, val, kp)) < 0)
+                                return r;
+                        w->at.disks = at;
+                } else if (streq(k, "secrets")) {
+                        if ((r = parse_secrets(L, w, val, kp)) < 0)
+                                return r;
+                        w->at.secrets = at;
+                } else if (streq(k, "artifacts")) {
+                        if ((r = get_guest_path(L, val, kp, &s)) < 0)
+                                return r;
+                        w->artifacts = xstrdup(s);
+                        w->at.artifacts = at;
+                } else if (streq(k, "publish")) {
+                        if ((r = parse_publish(L, w, val, kp)) < 0)
+                                return r;
+                        w->at.publish = at;
+                } else if (streq(k, "timeout")) {
+                        if ((r = get_duration(L, val, kp, 1, MLVM_TIMEOUT_MAX_S, &w->timeout_s)) < 0)
+                                return r;
+                        w->at.timeout = at;
+                } else if (streq(k, "transport")) {
+                        if ((r = parse_transport(L, w, val, kp)) < 0)
+                                return r;
+                        w->at.transport = at;
+                } else
+                        return lerr(L, m.v[i].key, kp, "unknown key");
+        }
+        if (!w->image)
+                return lerr(L, key, path, "missing required key \"image\"");
+        return 0;
+}
+
+static int parse_section(struct loader *L, struct mlvm_config *c, enum mlvm_kind kind, yaml_node_t *n,
+                         const char *section)
+{
+        _cleanup_(pairs_free) struct pairs m = { 0 };
+        int r = get_mapping(L, n, section, &m);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m.n; i++) {
+                _cleanup_free_ char *path = join(section, m.v[i].k);
+                if (!name_is_valid(m.v[i].k))
+                        return lerr(L, m.v[i].key, path, "not a valid name ([a-z0-9][a-z0-9-]{0,62})");
+                const struct mlvm_workload *other = mlvm_config_find(c, m.v[i].k);
+                if (other)
+                        return lerr(L, m.v[i].key, path, "name already used by %s %s at line %u",
+                                    mlvm_kind_to_string(other->kind), other->name, other->pos.line);
+                if (c->n >= MLVM_CONFIG_MAX_WORKLOADS)
+                        return lerr(L, m.v[i].key, path, "more than %d models and experiments",
+                                    MLVM_CONFIG_MAX_WORKLOADS);
+                c->w = xreallocarray(c->w, c->n + 1, sizeof(*c->w));
+                struct mlvm_workload *w = &c->w[c->n++];
+                *w = (struct mlvm_workload){ .kind = kind, .name = xstrdup(m.v[i].k), .pos = pos_of(m.v[i].key) };
+                if ((r = parse_workload(L, w, m.v[i].key, m.v[i].value, path)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_root(struct loader *L, struct mlvm_config *c, yaml_node_t *root)
+{
+        _cleanup_(pairs_free) struct pairs m = { 0 };
+        yaml_node_t *models = NULL, *experiments = NULL;
+        int r;
+
+        if (!root)
+                return lerr(L, NULL, "(file)", "is empty: define models: or experiments:");
+        if (root->type != YAML_MAPPING_NODE)
+                return lerr(L, root, "(file)", "must be a mapping with models: and/or experiments:, not %s",
+                            type_name(root));
+        if ((r = get_mapping(L, root, "(file)", &m)) < 0)
+                return r;
+        for (size_t i = 0; i < m.n; i++) {
+                if (streq(m.v[i].k, "models"))
+                        models = m.v[i].value;
+                else if (streq(m.v[i].k, "experiments"))
+                        experiments = m.v[i].value;
+                else if (!strstartswith(m.v[i].k, "x-")) {
+                        _cleanup_free_ char *d = display(m.v[i].k);
+                        return lerr(L, m.v[i].key, d, "unknown key (expected models, experiments or x-*)");
+                }
+        }
+        if (models && (r = parse_section(L, c, MLVM_KIND_MODEL, models, "models")) < 0)
+                return r;
+        if (experiments && (r = parse_section(L, c, MLVM_KIND_EXPERIMENT, experiments, "experiments")) < 0)
+                return r;
+        if (c->n == 0)
+                return lerr(L, root, "(file)", "defines no models or experiments");
+        return 0;
+}
+
+int mlvm_config_parse(const char *name, const char *basedir, const char *buf, size_t len,
+                      struct mlvm_config **ret, struct mlvm_err *e)
+{
+        _cleanup_(mlvm_config_freep) struct mlvm_config *c = xcalloc(1, sizeof(*c));
+        yaml_parser_t parser;
+        yaml_document_t doc, extra;
+        int r;
+
+        if (len > MLVM_CONFIG_MAX_BYTES)
+                return err_setx(e, -EFBIG, "%s: larger than %d bytes", name, MLVM_CONFIG_MAX_BYTES);
+        c->path = xstrdup(name);
+        c->dir = xstrdup(basedir);
+        if (!yaml_parser_initialize(&parser))
+                return err_setx(e, -ENOMEM, "%s: cannot initialize the YAML parser", name);
+        yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+        if (!yaml_parser_load(&parser, &doc)) {
+                r = err_setx(e, -EINVAL, "%s:%zu:%zu: syntax: %s%s%s", name, parser.problem_mark.line + 1,
+                             parser.problem_mark.column + 1, parser.problem ? parser.problem : "invalid YAML",
+                             parser.context ? " " : "", parser.context ? parser.context : "");
+                yaml_parser_delete(&parser);
+                return r;
+        }
+        struct loader L = { name, basedir, &doc, e, MLVM_CONFIG_MAX_NODES };
+        r = parse_root(&L, c, yaml_document_get_root_node(&doc));
+        if (r == 0) {
+                /* One document per file: a second one would be silently ignored. */
+                if (!yaml_parser_load(&parser, &extra))
+                        r = err_setx(e, -EINVAL, "%s:%zu:%zu: syntax: %s", name, parser.problem_mark.line + 1,
+                                     parser.problem_mark.column + 1,
+                                     parser.problem ? parser.problem : "invalid YAML");
+                else {
+                        yaml_node_t *x = yaml_document_get_root_node(&extra);
+                        if (x)
+                                r = err_setx(e, -EINVAL, "%s:%zu:%zu: (file): more than one YAML document",
+                                             name, x->start_mark.line + 1, x->start_mark.column + 1);
+                        yaml_document_delete(&extra);
+                }
+        }
+        yaml_document_delete(&doc);
+        yaml_parser_delete(&parser);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int mlvm_config_load(const char *path, struct mlvm_config **ret, struct mlvm_err *e)
+{
+        _cleanup_free_ char *buf = NULL, *copy = xstrdup(path), *dir = NULL;
+        size_t len;
+        int r = read_file_capped(path, MLVM_CONFIG_MAX_BYTES, &buf, &len);
+
+        if (r == -EFBIG)
+                return err_setx(e, r, "%s: larger than %d bytes", path, MLVM_CONFIG_MAX_BYTES);
+        if (r < 0)
+                return err_set(e, r, "%s", path);
+        char *slash = strrchr(copy, '/');
+        if (slash)
+                *(slash == copy ? slash + 1 : slash) = '\0';
+        dir = realpath(slash ? copy : ".", NULL);
+        if (!dir)
+                return err_set(e, -errno, "%s: resolve directory", path);
+        return mlvm_config_parse(path, dir, buf, len, ret, e);
+}
+
+void mlvm_config_free(struct mlvm_config *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n; i++) {
+                struct mlvm_workload *w = &c->w[i];
+                free(w->name);
+                free(w->image);
+                for (size_t j = 0; j < w->n_command; j++)
+                        free(w->command[j]);
+                free(w->command);
+                for (size_t j = 0; j < w->n_env; j++) {
+                        free(w->env[j].name);
+                        free(w->env[j].value);
+                }
+                free(w->env);
+                for (size_t j = 0; j < w->n_disks; j++) {
+                        free(w->disks[j].name);
+                        free(w->disks[j].source);
+                        free(w->disks[j].mount);
+                }
+                free(w->disks);
+                for (size_t j = 0; j < w->n_secrets; j++) {
+                        free(w->secrets[j].name);
+                        free(w->secrets[j].from);
+                        for (size_t k = 0; k < w->secrets[j].n_scope; k++)
+                                free(w->secrets[j].scope[k]);
+                        free(w->secrets[j].scope);
+                }
+                free(w->secrets);
+                free(w->artifacts);
+                for (size_t j = 0; j < w->n_publish; j++) {
+                        free(w->publish[j].host_addr);
+                        free(w->publish[j].unix_path);
+                }
+                free(w->publish);
+        }
+        free(c->w);
+        free(c->path);
+        free(c->dir);
+        free(c);
+}
+
+const struct mlvm_workload *mlvm_config_find(const struct mlvm_config *c, const char *name)
+{
+        for (size_t i = 0; i < c->n; i++)
+                if (streq(c->w[i].name, name))
+                        return &c->w[i];
+        return NULL;
+}
+
+const char *mlvm_kind_to_string(enum mlvm_kind k)
+{
+        return k == MLVM_KIND_MODEL ? "model" : "experiment";
+}
+
+const char *mlvm_transport_to_string(enum mlvm_transport t)
+{
+        switch (t) {
+        case MLVM_TRANSPORT_VSOCK: return "vsock";
+        case MLVM_TRANSPORT_VIRTIO_SERIAL: return "virtio-serial";
+        default: return "auto";
+        }
+}

@@ -1,0 +1,122 @@
+/* config.h: mlvm.yaml as C structs.
+ * The loader (config.c) is strict: unknown keys, wrong types, duplicate keys,
+ * bad sizes and durations, and out-of-range values are errors reported as
+ * "FILE:LINE:COL: KEY: what is wrong". Anchors, aliases and merge keys (<<)
+ * work as in Compose; keys starting with "x-" at the top level and in a
+ * model or experiment are extension fields, accepted and ignored. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "err.h"
+
+/* Caps on untrusted input (the file may come from anyone). */
+#define MLVM_CONFIG_MAX_BYTES     (1024 * 1024)
+#define MLVM_CONFIG_MAX_NODES     100000   /* after alias expansion */
+#define MLVM_CONFIG_MAX_KEYS      1024     /* per mapping, after merges */
+#define MLVM_CONFIG_MAX_WORKLOADS 256
+#define MLVM_CONFIG_MAX_ARGS      256
+#define MLVM_CONFIG_MAX_ENV       256
+#define MLVM_CONFIG_MAX_DISKS     16
+#define MLVM_CONFIG_MAX_SECRETS   64
+#define MLVM_CONFIG_MAX_SCOPES    64
+#define MLVM_CONFIG_MAX_PUBLISH   64
+#define MLVM_CONFIG_MAX_STRING    4096
+#define MLVM_CONFIG_MAX_ENV_VALUE (32 * 1024)
+
+#define MLVM_VCPUS_MAX      64
+#define MLVM_MEMORY_MIN     (64ULL << 20)
+#define MLVM_MEMORY_MAX     (1ULL << 40)
+#define MLVM_MEMORY_DEFAULT (256ULL << 20)
+#define MLVM_TTL_MIN_S      10
+#define MLVM_TTL_MAX_S      (24 * 3600)
+#define MLVM_TIMEOUT_MAX_S  (7 * 24 * 3600)
+
+enum mlvm_kind { MLVM_KIND_MODEL, MLVM_KIND_EXPERIMENT };
+enum mlvm_transport { MLVM_TRANSPORT_AUTO, MLVM_TRANSPORT_VSOCK, MLVM_TRANSPORT_VIRTIO_SERIAL };
+
+/* Where a key was written: 1-based; line 0 means "not in the file". */
+struct mlvm_pos {
+        unsigned line, col;
+};
+
+struct mlvm_env {
+        char *name, *value;
+};
+
+struct mlvm_disk {
+        char *name;
+        char *source;     /* absolute: relative paths resolve against the file's directory */
+        char *mount;      /* absolute guest path; mounted read-only */
+        struct mlvm_pos pos;
+};
+
+struct mlvm_secret {
+        char *name;
+        char *from;       /* "store:NAME", "exec:COMMAND" or "jwt" */
+        uint64_t ttl_s;
+        char **scope;
+        size_t n_scope;
+        struct mlvm_pos pos;
+};
+
+struct mlvm_publish {
+        char *host_addr;  /* NULL for a unix socket */
+        char *unix_path;  /* NULL for TCP */
+        uint16_t host_port, guest_port;
+        struct mlvm_pos pos;
+};
+
+struct mlvm_workload {
+        enum mlvm_kind kind;
+        char *name;
+        struct mlvm_pos pos;
+        char *image;
+        unsigned vcpus;
+        uint64_t memory;          /* bytes, a multiple of 1 MiB */
+        char **command;           /* NULL when none: a model then idles */
+        size_t n_command;
+        struct mlvm_env *env;
+        size_t n_env;
+        struct mlvm_disk *disks;
+        size_t n_disks;
+        struct mlvm_secret *secrets;
+        size_t n_secrets;
+        char *artifacts;          /* guest directory, or NULL */
+        struct mlvm_publish *publish;
+        size_t n_publish;
+        uint64_t timeout_s;       /* 0: none */
+        enum mlvm_transport transport;
+        /* Positions of optional keys, so later stages can point at them. */
+        struct {
+                struct mlvm_pos image, vcpus, memory, command, env, disks, secrets,
+                        artifacts, publish, timeout, transport;
+        } at;
+};
+
+struct mlvm_config {
+        char *path;
+        char *dir;                /* absolute directory of the file */
+        struct mlvm_workload *w;  /* models first, then experiments, each in file order */
+        size_t n;
+};
+
+int mlvm_config_load(const char *path, struct mlvm_config **ret, struct mlvm_err *e);
+/* Parse BUF (LEN bytes) as if read from NAME; relative disk sources resolve
+ * against BASEDIR. Used by the fuzz target and the tests. */
+int mlvm_config_parse(const char *name, const char *basedir, const char *buf, size_t len,
+                      struct mlvm_config **ret, struct mlvm_err *e);
+void mlvm_config_free(struct mlvm_config *c);
+static inline void mlvm_config_freep(struct mlvm_config **c) { mlvm_config_free(*c); }
+
+const struct mlvm_workload *mlvm_config_find(const struct mlvm_config *c, const char *name);
+
+const char *mlvm_kind_to_string(enum mlvm_kind k);
+const char *mlvm_transport_to_string(enum mlvm_transport t);
+
+/* The normalized file, defaults filled in, as JSON that loads back as mlvm.yaml. */
+json_object *mlvm_config_to_json(const struct mlvm_config *c);

@@ -1,0 +1,54 @@
+/* host.h: what the hypervisor host behind a libvirt connection offers:
+ * versions, the accelerator (KVM or TCG) and whether vhost-vsock works.
+ * Detection is split into pure functions over libvirt's answers so that
+ * tests can feed it hosts this machine is not (one with KVM and vsock). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <libvirt/libvirt.h>
+#include <json-c/json.h>
+
+#include "err.h"
+
+enum mlvm_accel { MLVM_ACCEL_TCG, MLVM_ACCEL_KVM };
+
+struct host_caps {
+        char *arch;          /* host CPU architecture, e.g. x86_64 */
+        char *emulator;      /* QEMU binary for that architecture */
+        enum mlvm_accel accel;
+};
+
+/* Read capabilities XML (virConnectGetCapabilities): KVM when the guest
+ * entry for the host's architecture offers <domain type='kvm'/>. */
+int host_caps_parse(const char *xml, struct host_caps *ret, struct mlvm_err *e);
+void host_caps_clear(struct host_caps *c);
+const char *mlvm_accel_to_string(enum mlvm_accel a);   /* "kvm" or "tcg" */
+const char *mlvm_accel_describe(enum mlvm_accel a);    /* for people */
+
+enum vsock_state { VSOCK_UNKNOWN = -1, VSOCK_NO = 0, VSOCK_YES = 1 };
+
+struct vsock_probe {
+        enum vsock_state state;
+        char *reason;        /* why not, or why unknown; NULL when available */
+        time_t probed_at;
+        bool cached;
+};
+
+/* Interpret the outcome of starting the probe domain: created means yes;
+ * libvirt's "unable to open vhost-vsock device" means no; anything else
+ * is unknown (the reason is kept). */
+enum vsock_state vsock_classify(bool created, int err_code, const char *err_message);
+
+/* Probe by starting a paused throwaway domain with a vsock device, then
+ * destroying it. The answer is cached per URI and host name under
+ * STATE_DIR/cache unless REFRESH; a state dir that cannot be written only
+ * disables the cache. */
+int host_probe_vsock(virConnectPtr conn, const char *uri, const char *state_dir, const struct host_caps *caps,
+                     bool refresh, struct vsock_probe *ret, struct mlvm_err *e);
+void vsock_probe_clear(struct vsock_probe *p);
+
+/* Version as "MAJOR.MINOR.MICRO" from libvirt's packed integer. */
+void format_version(unsigned long v, char *buf, size_t len);

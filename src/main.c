@@ -1,0 +1,111 @@
+/* main.c: the mlvm command: global options and verb dispatch. */
+#include "mlvm-build.h"
+
+#include "cli.h"
+#include "util.h"
+#include "virt.h"
+
+static const struct verb *const verbs[] = {
+        &verb_config,
+        &verb_info,
+        &verb_setup,
+};
+
+static void usage(FILE *f)
+{
+        fprintf(f, "Usage: mlvm [GLOBAL OPTIONS] VERB [ARGS]\n\n"
+                   "mlvm boots one minimal, isolated libvirt/QEMU guest per ML model or experiment.\n\n"
+                   "Verbs:\n");
+        for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+                fprintf(f, "  %-10s %s\n", verbs[i]->name, verbs[i]->summary);
+        fprintf(f, "  %-10s %s\n", "help", "Show help for mlvm or for one verb");
+        fprintf(f, "\nGlobal options:\n"
+                   "  -c, --connect URI   libvirt URI (also $MLVM_CONNECT; default qemu:///system)\n"
+                   "  -f, --file FILE     configuration file (default ./mlvm.yaml)\n"
+                   "      --json          machine-readable output\n"
+                   "  -q, --quiet         print less\n"
+                   "  -v, --verbose       print more\n"
+                   "  -h, --help          show this help\n"
+                   "  -V, --version       print the version\n\n"
+                   "Run 'mlvm VERB --help' for a verb's own options.\n"
+                   "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+static const struct verb *find_verb(const char *name)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
+                if (streq(verbs[i]->name, name))
+                        return verbs[i];
+        return NULL;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "connect", required_argument, NULL, 'c' },
+                { "file", required_argument, NULL, 'f' },
+                { "json", no_argument, NULL, 'J' },
+                { "quiet", no_argument, NULL, 'q' },
+                { "verbose", no_argument, NULL, 'v' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                { NULL, 0, NULL, 0 },
+        };
+        const char *env_uri = getenv("MLVM_CONNECT");
+        struct cli cli = {
+                .verb = NULL,  /* set once the verb is known */
+                .uri = env_uri && *env_uri ? env_uri : "qemu:///system",
+                .file = "mlvm.yaml",
+        };
+        int c;
+
+        opterr = 0;
+        /* "+": stop at the verb; its own options are parsed by the verb. */
+        while ((c = getopt_long(argc, argv, "+:c:f:qvhV", opts, NULL)) != -1) {
+                switch (c) {
+                case 'c': cli.uri = optarg; break;
+                case 'f': cli.file = optarg; break;
+                case 'J': cli.json = true; break;
+                case 'q': cli.verbosity = -1; break;
+                case 'v': cli.verbosity++; break;
+                case 'h': usage(stdout); return EXIT_OK;
+                case 'V': printf("mlvm %s\n", PACKAGE_VERSION); return EXIT_OK;
+                case ':':
+                        cli_error(&cli, "option %s needs a value (see 'mlvm --help')", argv[optind - 1]);
+                        return EXIT_USAGE;
+                default:
+                        if (optopt)
+                                cli_error(&cli, "unknown option -%c (see 'mlvm --help')", optopt);
+                        else
+                                cli_error(&cli, "unknown option %s (see 'mlvm --help')", argv[optind - 1]);
+                        return EXIT_USAGE;
+                }
+        }
+        if (optind >= argc) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        const char *name = argv[optind];
+        if (streq(name, "help")) {
+                if (optind + 1 >= argc) {
+                        usage(stdout);
+                        return EXIT_OK;
+                }
+                const struct verb *v = find_verb(argv[optind + 1]);
+                if (!v) {
+                        cli_error(&cli, "unknown verb '%s' (see 'mlvm --help')", argv[optind + 1]);
+                        return EXIT_USAGE;
+                }
+                cli_print_verb_help(v);
+                return EXIT_OK;
+        }
+        const struct verb *v = find_verb(name);
+        if (!v) {
+                cli.verb = name;
+                cli_error(&cli, "unknown verb (see 'mlvm --help')");
+                return EXIT_USAGE;
+        }
+        cli.verb = v->name;
+        virt_init();
+        return v->run(&cli, argc - optind, argv + optind);
+}

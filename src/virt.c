@@ -1,0 +1,74 @@
+/* virt.c: libvirt connection setup and XML helpers; see virt.h. */
+#include "mlvm-build.h"
+
+#include <libxml/parser.h>
+
+#include "util.h"
+#include "virt.h"
+
+static void silent_error(void *opaque, virErrorPtr err)
+{
+        (void)opaque;
+        (void)err;
+}
+
+void virt_init(void)
+{
+        (void)virInitialize();
+        virSetErrorFunc(NULL, silent_error);
+}
+
+/* libvirtd down or unreachable, as opposed to a refused or broken request. */
+static bool daemon_unreachable(const virError *err)
+{
+        if (!err)
+                return false;
+        return err->code == VIR_ERR_SYSTEM_ERROR && err->domain == VIR_FROM_RPC && err->message &&
+               (strstr(err->message, "Failed to connect socket") ||
+                strstr(err->message, "unable to connect to server") ||
+                strstr(err->message, "Connection refused"));
+}
+
+int virt_connect(const char *uri, virConnectPtr *ret, struct mlvm_err *e)
+{
+        virConnectPtr c = virConnectOpen(uri);
+
+        if (c) {
+                *ret = c;
+                return 0;
+        }
+        virErrorPtr err = virGetLastError();
+        const char *why = err && err->message ? err->message : "unknown error";
+        if (daemon_unreachable(err)) {
+                bool remote = strstr(uri, "+tcp://") || strstr(uri, "+ssh://") || strstr(uri, "+tls://");
+                if (remote)
+                        return err_setx(e, -ECONNREFUSED,
+                                        "connect %s: libvirtd is not reachable (%s); is it running and listening there?",
+                                        uri, why);
+                return err_setx(e, -ECONNREFUSED,
+                                "connect %s: libvirtd is not running (%s); start it with 'virtlogd -d; libvirtd -d' "
+                                "(or 'systemctl start libvirtd')", uri, why);
+        }
+        return err_setx(e, -EIO, "connect %s: %s", uri, why);
+}
+
+xmlDocPtr virt_parse_xml(const char *xml, size_t len)
+{
+        if (len > INT32_MAX)
+                return NULL;
+        return xmlReadMemory(xml, (int)len, "libvirt.xml", NULL,
+                             XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+}
+
+char *xpath_string(xmlXPathContextPtr ctx, const char *expr)
+{
+        _cleanup_xmlXPathObject_ xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+        if (!o)
+                return NULL;
+        xmlChar *s = xmlXPathCastToString(o);
+        if (!s)
+                return NULL;
+        char *r = *s ? xstrdup((const char *)s) : NULL;
+        xmlFree(s);
+        return r;
+}

@@ -1,0 +1,40 @@
+/* virt.h: libvirt and libxml2 cleanup helpers and connection setup.
+ * Every host-side operation goes through a virConnectPtr (DESIGN.md
+ * principle 1), so any URI works, local or remote. */
+#pragma once
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <json-c/json.h>
+
+#include "err.h"
+
+static inline void virConnectClosep(virConnectPtr *c) { if (*c) (void)virConnectClose(*c); }
+static inline void virDomainFreep(virDomainPtr *d) { if (*d) (void)virDomainFree(*d); }
+static inline void virStoragePoolFreep(virStoragePoolPtr *p) { if (*p) (void)virStoragePoolFree(*p); }
+static inline void xmlFreeDocp(xmlDocPtr *d) { if (*d) xmlFreeDoc(*d); }
+static inline void xmlXPathFreeContextp(xmlXPathContextPtr *c) { if (*c) xmlXPathFreeContext(*c); }
+static inline void xmlXPathFreeObjectp(xmlXPathObjectPtr *o) { if (*o) xmlXPathFreeObject(*o); }
+static inline void json_object_putp(json_object **o) { if (*o) (void)json_object_put(*o); }
+
+#define _cleanup_virConnect_ __attribute__((cleanup(virConnectClosep)))
+#define _cleanup_virDomain_ __attribute__((cleanup(virDomainFreep)))
+#define _cleanup_virStoragePool_ __attribute__((cleanup(virStoragePoolFreep)))
+#define _cleanup_xmlDoc_ __attribute__((cleanup(xmlFreeDocp)))
+#define _cleanup_xmlXPathContext_ __attribute__((cleanup(xmlXPathFreeContextp)))
+#define _cleanup_xmlXPathObject_ __attribute__((cleanup(xmlXPathFreeObjectp)))
+#define _cleanup_json_ __attribute__((cleanup(json_object_putp)))
+
+/* Stop libvirt from printing errors itself: only the CLI prints. */
+void virt_init(void);
+
+/* Open URI. When libvirtd is not running or not reachable, the error says
+ * so and how to start it. */
+int virt_connect(const char *uri, virConnectPtr *ret, struct mlvm_err *e);
+
+/* Parse XML text that libvirt (not the guest) produced; network access off. */
+xmlDocPtr virt_parse_xml(const char *xml, size_t len);
+/* The string value of an XPath expression, or NULL (caller frees). */
+char *xpath_string(xmlXPathContextPtr ctx, const char *expr);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# mlvm config: golden JSON, YAML output that loads back, one-line errors.
+. "$TOP_SRCDIR/tests/lib.sh"
+
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+good="$TOP_SRCDIR/tests/data/config/good"
+real=$(cd "$good" && pwd -P)
+
+for f in "$good"/*.yaml; do
+        name=$(basename "$f" .yaml)
+        "$MLVM" config --json -f "$f" | sed "s#$real#/base#g" > "$tmp/$name.json"
+        check "config --json $name matches golden" diff -u "$good/$name.json" "$tmp/$name.json"
+        # Human output is YAML that normalizes to the same JSON.
+        "$MLVM" config -f "$f" > "$tmp/$name.yaml"
+        "$MLVM" config --json -f "$tmp/$name.yaml" | sed "s#$real#/base#g" > "$tmp/$name.again.json"
+        check "config YAML output of $name loads back identically" diff -u "$tmp/$name.json" "$tmp/$name.again.json"
+done
+
+out=$("$MLVM" config check -f "$TOP_SRCDIR/examples/mlvm.yaml"); check_eq "config check ok exits 0" 0 $?
+check_match "config check names the file" "examples/mlvm.yaml: ok \(2 models and experiments\)" "$out"
+out=$("$MLVM" -q config check -f "$TOP_SRCDIR/examples/mlvm.yaml"); check_eq "config check -q prints nothing" "" "$out"
+
+printf 'models:\n  a:\n    image: minimal\n    memory: lots\n' > "$tmp/bad.yaml"
+err=$("$MLVM" config -f "$tmp/bad.yaml" 2>&1); st=$?
+check_eq "bad file exits 1" 1 $st
+check_eq "bad file: one line with FILE:LINE:COL: KEY" \
+        "mlvm: config: $tmp/bad.yaml:4:13: models.a.memory: invalid size \"lots\": expected a whole number and a unit K, M, G or T (e.g. 256M)" "$err"
+
+err=$(cd "$tmp" && "$MLVM" config 2>&1); st=$?
+check_eq "missing ./mlvm.yaml exits 1" 1 $st
+check_eq "missing file message" "mlvm: config: mlvm.yaml: No such file or directory" "$err"
+
+head -c 1100000 /dev/zero | tr '\0' '#' > "$tmp/big.yaml"
+err=$("$MLVM" config -f "$tmp/big.yaml" 2>&1)
+check_eq "oversized file refused" "mlvm: config: $tmp/big.yaml: larger than 1048576 bytes" "$err"
+
+done_testing

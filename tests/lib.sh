@@ -1,0 +1,61 @@
+# tests/lib.sh: TAP helpers for the shell tests. Source it, call the check
+# functions, end with done_testing. Requirements that are missing skip the
+# whole file with a reason, except under CI=true where that is a failure.
+set -u
+
+: "${MLVM:?MLVM must point at the built mlvm binary}"
+: "${TOP_SRCDIR:?TOP_SRCDIR must be set}"
+_n=0
+_failed=0
+
+pass() { _n=$((_n + 1)); echo "ok $_n - $1"; }
+fail() { _n=$((_n + 1)); _failed=$((_failed + 1)); echo "not ok $_n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+
+# check DESC CMD...: passes when CMD exits 0.
+check() {
+        local desc=$1; shift
+        local out
+        if out=$("$@" 2>&1); then pass "$desc"; else fail "$desc" "command: $*" "$out"; fi
+}
+
+# check_eq DESC EXPECTED ACTUAL
+check_eq() {
+        if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "expected: $2" "actual:   $3"; fi
+}
+
+# check_match DESC REGEX TEXT
+check_match() {
+        if printf '%s\n' "$3" | grep -qE -- "$2"; then pass "$1"; else fail "$1" "no match for: $2" "in: $3"; fi
+}
+
+# check_contains DESC FIXED-STRING TEXT
+check_contains() {
+        case "$3" in *"$2"*) pass "$1" ;; *) fail "$1" "missing: $2" "in: $3" ;; esac
+}
+
+skip_all() {
+        if [ "${CI:-}" = true ]; then
+                echo "not ok 1 - required under CI=true but cannot run: $1"
+                echo "1..1"
+                exit 1
+        fi
+        echo "1..0 # SKIP $1"
+        exit 0
+}
+
+require_root_libvirt() {
+        [ "$(id -u)" -eq 0 ] || skip_all "needs root (run scripts/test as root)"
+        command -v virsh >/dev/null || skip_all "virsh not installed (run scripts/setup)"
+        timeout 20 virsh -q -c qemu:///system version >/dev/null 2>&1 ||
+                skip_all "libvirtd is not running on qemu:///system (run scripts/setup)"
+}
+
+# json_get FILE EXPR: evaluate a Python expression over the parsed JSON 'j'.
+json_get() {
+        "${PYTHON3:-python3}" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+done_testing() {
+        echo "1..$_n"
+        [ "$_failed" -eq 0 ]
+}
