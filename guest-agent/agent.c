@@ -1,0 +1,481 @@
+/* agent.c: mlvm-agent, PID 1 of every mlvm guest.
+ *
+ * Boots the guest's userspace (mounts, kernel modules), finds the channel to
+ * the host, says HELLO and answers the host. Every wait has a deadline
+ * (mlvm.timeout= on the kernel command line, default 60 s), and every
+ * failure ends in an ERROR to the host when possible and a power-off: a
+ * guest never hangs. It trusts the host (which built and verified this
+ * image) but still decodes its frames strictly.
+ *
+ * For tests it also runs as an ordinary process speaking over an
+ * inherited fd: `mlvm-agent --fd N` (no mounts, no modules, exits instead
+ * of powering off). */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+/* <linux/vm_sockets.h> is not in musl's include path; the ABI is stable. */
+#ifndef AF_VSOCK
+#define AF_VSOCK 40
+#endif
+#define VMADDR_CID_HOST 2
+struct sockaddr_vm {
+        sa_family_t svm_family;
+        unsigned short svm_reserved1;
+        unsigned int svm_port;
+        unsigned int svm_cid;
+        unsigned char svm_zero[sizeof(struct sockaddr) - sizeof(sa_family_t) - sizeof(unsigned short) -
+                               2 * sizeof(unsigned int)];
+};
+
+#ifndef AGENT_VERSION
+#define AGENT_VERSION "0.0.0"
+#endif
+
+#define MODULE_LIST    "/etc/mlvm/modules"
+#define MODULE_DIR     "/lib/modules/mlvm"
+#define MODULE_LIST_MAX 65536
+#define CMDLINE_MAX    4096
+#define VSOCK_HOST_PORT 7011
+#define DEFAULT_TIMEOUT_S 60
+
+static bool as_pid1;
+static int host_fd = -1;
+static const char *transport = "virtio-serial";
+static unsigned timeout_s = DEFAULT_TIMEOUT_S;
+static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
+
+static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logmsg(const char *fmt, ...)
+{
+        char buf[512];
+        va_list ap;
+        int n = snprintf(buf, sizeof(buf), "mlvm-agent: ");
+
+        va_start(ap, fmt);
+        int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+        va_end(ap);
+        if (m < 0)
+                m = 0;
+        n += m;
+        if ((size_t)n > sizeof(buf) - 2)
+                n = (int)sizeof(buf) - 2;
+        buf[n++] = '\n';
+        (void)!write(STDERR_FILENO, buf, (size_t)n);
+}
+
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned ms)
+{
+        struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static int send_msg(const struct proto_msg *m, uint64_t deadline);
+
+static void send_error(uint32_t code, const char *what)
+{
+        struct proto_msg m = { .type = PROTO_ERROR, .id = 0 };
+
+        if (host_fd < 0)
+                return;
+        m.u.error.code = code;
+        proto_strlcpy(m.u.error.message, what, sizeof(m.u.error.message));
+        (void)send_msg(&m, now_ms() + 2000);
+}
+
+/* The one way out. PID 1 must never exit: power off, else reboot (the
+ * domain has on_reboot=destroy), else stop forever. */
+static void __attribute__((noreturn)) finish(int status, uint32_t code, const char *why)
+{
+        if (why) {
+                logmsg("%s", why);
+                send_error(code, why);
+        }
+        if (!as_pid1)
+                exit(status);
+        sync();
+        logmsg("powering off");
+        (void)reboot(RB_POWER_OFF);
+        (void)reboot(RB_AUTOBOOT);
+        for (;;)
+                pause();
+}
+
+static void __attribute__((noreturn, format(printf, 2, 3))) fatal(uint32_t code, const char *fmt, ...)
+{
+        char why[PROTO_STR_LONG];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void)vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        finish(1, code, why);
+}
+
+/* Wait for EVENTS on fd until the deadline. Returns revents, 0 on timeout.
+ * A virtio-serial port whose host side is closed reports POLLHUP at once:
+ * callers that wait for the host to connect treat that as "not yet". */
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+        for (;;) {
+                uint64_t now = now_ms();
+                if (now >= deadline)
+                        return 0;
+                struct pollfd p = { .fd = fd, .events = events };
+                int left = (int)(deadline - now > 1000 ? 1000 : deadline - now);
+                int r = poll(&p, 1, left);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0)
+                        return -errno;
+                if (r > 0)
+                        return p.revents;
+        }
+}
+
+static int write_all(const uint8_t *p, size_t len, uint64_t deadline)
+{
+        while (len > 0) {
+                ssize_t n = write(host_fd, p, len);
+                if (n > 0) {
+                        p += n;
+                        len -= (size_t)n;
+                        continue;
+                }
+                if (n < 0 && errno != EAGAIN && errno != EINTR)
+                        return -errno;
+                int ev = wait_fd(host_fd, POLLOUT, deadline);
+                if (ev == 0)
+                        return -ETIMEDOUT;
+                if (ev < 0)
+                        return ev;
+                if ((ev & POLLHUP) && !(ev & POLLOUT))
+                        sleep_ms(20);
+        }
+        return 0;
+}
+
+/* Read exactly len bytes. Returns 0, -EPIPE when the host went away, or
+ * -ETIMEDOUT. A deadline of UINT64_MAX waits as long as the host is there. */
+static int read_exact(uint8_t *p, size_t len, uint64_t deadline)
+{
+        while (len > 0) {
+                ssize_t n = read(host_fd, p, len);
+                if (n > 0) {
+                        p += n;
+                        len -= (size_t)n;
+                        continue;
+                }
+                if (n == 0)
+                        return -EPIPE;
+                if (errno != EAGAIN && errno != EINTR)
+                        return -errno;
+                int ev = wait_fd(host_fd, POLLIN, deadline);
+                if (ev == 0)
+                        return -ETIMEDOUT;
+                if (ev < 0)
+                        return ev;
+                if ((ev & POLLHUP) && !(ev & POLLIN))
+                        return -EPIPE;
+        }
+        return 0;
+}
+
+static int send_msg(const struct proto_msg *m, uint64_t deadline)
+{
+        long n = proto_encode(m, frame, sizeof(frame));
+        if (n < 0)
+                return -EINVAL;
+        return write_all(frame, (size_t)n, deadline);
+}
+
+/* Returns 0 with *m filled, -EPIPE/-ETIMEDOUT, or -EPROTO (already reported). */
+static int recv_msg(struct proto_msg *m, uint64_t deadline)
+{
+        struct proto_hdr h;
+        int r = read_exact(frame, PROTO_HDR_SIZE, deadline);
+        if (r < 0)
+                return r;
+        if ((r = proto_hdr_decode(frame, &h)) < 0) {
+                logmsg("bad frame header from host: %s", proto_strerror(r));
+                return -EPROTO;
+        }
+        if ((r = read_exact(frame + PROTO_HDR_SIZE, h.len, deadline)) < 0)
+                return r;
+        if ((r = proto_payload_decode(&h, frame + PROTO_HDR_SIZE, m)) < 0) {
+                logmsg("bad %s frame from host: %s", proto_type_name(h.type), proto_strerror(r));
+                return -EPROTO;
+        }
+        return 0;
+}
+
+static void mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags, const char *data)
+{
+        (void)mkdir(dst, 0755);
+        if (mount(src, dst, type, flags, data) < 0 && errno != EBUSY)
+                fatal(PROTO_E_BOOT, "mount %s on %s: %s", type, dst, strerror(errno));
+}
+
+static void setup_console(void)
+{
+        int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        for (int i = 0; i < 3; i++)
+                (void)dup2(fd, i);  /* dup2 clears O_CLOEXEC on 0-2, as a console should */
+        if (fd > 2)
+                close(fd);
+}
+
+static void parse_cmdline(void)
+{
+        char buf[CMDLINE_MAX];
+        int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return;
+        buf[n] = 0;
+        for (char *save = NULL, *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+                if (strncmp(tok, "mlvm.timeout=", 13) == 0) {
+                        char *end;
+                        unsigned long v = strtoul(tok + 13, &end, 10);
+                        if (*end == 0 && v >= 1 && v <= 3600)
+                                timeout_s = (unsigned)v;
+                        else
+                                logmsg("ignoring bad %s (1..3600 seconds)", tok);
+                }
+        }
+}
+
+static void load_modules(void)
+{
+        static char list[MODULE_LIST_MAX + 1];
+        int fd = open(MODULE_LIST, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;  /* an image may have everything built in */
+        ssize_t n = read(fd, list, MODULE_LIST_MAX);
+        close(fd);
+        if (n < 0)
+                fatal(PROTO_E_BOOT, "read %s: %s", MODULE_LIST, strerror(errno));
+        list[n] = 0;
+        for (char *save = NULL, *name = strtok_r(list, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
+                char path[256];
+                if (strchr(name, '/') || snprintf(path, sizeof(path), "%s/%s.ko", MODULE_DIR, name) >= (int)sizeof(path))
+                        fatal(PROTO_E_BOOT, "bad module name in %s", MODULE_LIST);
+                int mfd = open(path, O_RDONLY | O_CLOEXEC);
+                if (mfd < 0)
+                        fatal(PROTO_E_BOOT, "open %s: %s", path, strerror(errno));
+                if (syscall(SYS_finit_module, mfd, "", 0) < 0 && errno != EEXIST)
+                        logmsg("load %s: %s", name, strerror(errno));
+                close(mfd);
+        }
+}
+
+/* The virtio-serial port whose name is org.mlvm.agent.0, as /dev/vportNpM. */
+static int open_virtio_port(void)
+{
+        DIR *d = opendir("/sys/class/virtio-ports");
+        struct dirent *de;
+        int fd = -1;
+
+        if (!d)
+                return -1;
+        while (fd < 0 && (de = readdir(d))) {
+                char path[300], name[64], dev[300];
+                if (de->d_name[0] == '.')
+                        continue;
+                (void)snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", de->d_name);
+                int nfd = open(path, O_RDONLY | O_CLOEXEC);
+                if (nfd < 0)
+                        continue;
+                ssize_t n = read(nfd, name, sizeof(name) - 1);
+                close(nfd);
+                if (n <= 0)
+                        continue;
+                name[n] = 0;
+                name[strcspn(name, "\n")] = 0;
+                if (strcmp(name, PROTO_CHANNEL_NAME) != 0)
+                        continue;
+                (void)snprintf(dev, sizeof(dev), "/dev/%s", de->d_name);
+                fd = open(dev, O_RDWR | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        }
+        closedir(d);
+        return fd;
+}
+
+/* AF_VSOCK to the host (CID 2), when the guest has a vsock device. */
+static int open_vsock(uint64_t deadline)
+{
+        struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST, .svm_port = VSOCK_HOST_PORT };
+        int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+        if (fd < 0)
+                return -1;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+                close(fd);
+                return -1;
+        }
+        int ev = wait_fd(fd, POLLOUT, deadline);
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (ev <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+static void find_channel(uint64_t deadline)
+{
+        bool have_vsock = access("/dev/vsock", F_OK) == 0;
+
+        while (now_ms() < deadline) {
+                if ((host_fd = open_virtio_port()) >= 0)
+                        return;
+                if (have_vsock && (host_fd = open_vsock(now_ms() + 500)) >= 0) {
+                        transport = "vsock";
+                        return;
+                }
+                sleep_ms(20);
+        }
+        fatal(PROTO_E_BOOT, "no channel to the host (virtio-serial port %s%s) after %u s", PROTO_CHANNEL_NAME,
+              have_vsock ? " or vsock" : "", timeout_s);
+}
+
+static void read_boot_id(char *buf, size_t cap)
+{
+        int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+        buf[0] = 0;
+        if (fd < 0)
+                return;
+        ssize_t n = read(fd, buf, cap - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+}
+
+static void handshake(void)
+{
+        struct proto_msg m = { .type = PROTO_HELLO, .id = 1 };
+        struct timespec up;
+        uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
+        int r;
+
+        clock_gettime(CLOCK_BOOTTIME, &up);
+        proto_strlcpy(m.u.hello.agent_version, AGENT_VERSION, sizeof(m.u.hello.agent_version));
+        m.u.hello.proto_version = PROTO_VERSION;
+        m.u.hello.uptime_ms = (uint64_t)up.tv_sec * 1000 + (uint64_t)up.tv_nsec / 1000000;
+        proto_strlcpy(m.u.hello.transport, transport, sizeof(m.u.hello.transport));
+        read_boot_id(m.u.hello.boot_id, sizeof(m.u.hello.boot_id));
+        if ((r = send_msg(&m, deadline)) < 0)
+                fatal(PROTO_E_BOOT, "send HELLO: %s", r == -ETIMEDOUT ? "the host did not connect in time" : strerror(-r));
+        logmsg("HELLO sent over %s after %llu ms", transport, (unsigned long long)m.u.hello.uptime_ms);
+        if ((r = recv_msg(&m, deadline)) < 0) {
+                if (r == -EPROTO)
+                        fatal(PROTO_E_PROTOCOL, "malformed reply to HELLO");
+                fatal(PROTO_E_BOOT, "no HELLO_ACK: %s", r == -ETIMEDOUT ? "timed out" : "the host went away");
+        }
+        if (m.type != PROTO_HELLO_ACK || m.id != 1)
+                fatal(PROTO_E_PROTOCOL, "expected HELLO_ACK for request 1, got %s for %u", proto_type_name(m.type), m.id);
+}
+
+/* Answer the host until it goes away (returns) or something fails. */
+static void serve(void)
+{
+        for (;;) {
+                struct proto_msg m;
+                int r = recv_msg(&m, UINT64_MAX);
+                if (r == -EPROTO)
+                        fatal(PROTO_E_PROTOCOL, "malformed frame from the host");
+                if (r == -EPIPE)
+                        return;
+                if (r < 0)
+                        fatal(PROTO_E_INTERNAL, "read from the host: %s", strerror(-r));
+                switch (m.type) {
+                case PROTO_PING: {
+                        struct proto_msg pong = { .type = PROTO_PONG, .id = m.id, .u.ping = m.u.ping };
+                        if ((r = send_msg(&pong, now_ms() + (uint64_t)timeout_s * 1000)) < 0)
+                                fatal(PROTO_E_INTERNAL, "send PONG: %s", strerror(-r));
+                        break;
+                }
+                case PROTO_PONG:
+                        break;
+                case PROTO_ERROR:
+                        logmsg("host error %u: %s", m.u.error.code, m.u.error.message);
+                        finish(1, 0, "the host reported an error; stopping");
+                default:
+                        fatal(PROTO_E_UNSUPPORTED, "unexpected %s from the host", proto_type_name(m.type));
+                }
+        }
+}
+
+int main(int argc, char **argv)
+{
+        if (argc == 3 && strcmp(argv[1], "--fd") == 0) {
+                char *end;
+                long fd = strtol(argv[2], &end, 10);
+                if (*end || fd < 0 || fd > 1024) {
+                        logmsg("usage: mlvm-agent --fd N");
+                        return 2;
+                }
+                host_fd = (int)fd;
+                (void)fcntl(host_fd, F_SETFL, fcntl(host_fd, F_GETFL) | O_NONBLOCK);
+                const char *t = getenv("MLVM_AGENT_TIMEOUT");
+                unsigned long v = t ? strtoul(t, &end, 10) : 0;
+                if (t && *end == 0 && v >= 1 && v <= 3600)
+                        timeout_s = (unsigned)v;
+        } else if (getpid() == 1) {
+                as_pid1 = true;
+                mount_or_die("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
+                setup_console();
+                mount_or_die("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+                mount_or_die("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+                mount_or_die("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m");
+                mount_or_die("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
+                parse_cmdline();
+                logmsg("version %s, host deadline %u s", AGENT_VERSION, timeout_s);
+                load_modules();
+                find_channel(now_ms() + (uint64_t)timeout_s * 1000);
+        } else {
+                logmsg("must run as PID 1 (or with --fd N for tests)");
+                return 2;
+        }
+        signal(SIGPIPE, SIG_IGN);
+        for (;;) {
+                handshake();
+                serve();
+                if (!as_pid1)
+                        finish(0, 0, NULL);
+                /* The host side closed: wait for it to come back (the next
+                 * handshake has the usual deadline), else power off. */
+                logmsg("the host closed the channel; waiting %u s for it to reconnect", timeout_s);
+        }
+}

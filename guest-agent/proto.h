@@ -1,0 +1,123 @@
+/* proto.h: the mlvm agent wire protocol, shared by the host and the guest
+ * agent (the spec is PROTOCOL.md beside this file).
+ *
+ * Everything the host reads here was written by a guest that may be
+ * hostile: the decoder checks the header (magic, version, flags, type,
+ * length cap) before anything is read or allocated, and decodes payloads
+ * into fixed-size structs; unknown types, unknown or duplicate tags,
+ * missing required tags and over-long values are errors. No allocation,
+ * no libc beyond <string.h>, so the static agent links it as-is. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_MAGIC        0x4d4c5641u      /* "MLVA" */
+#define PROTO_VERSION      1
+#define PROTO_HDR_SIZE     16
+#define PROTO_MAX_PAYLOAD  (1024u * 1024u)  /* 1 MiB: larger frames are rejected from the header */
+#define PROTO_CHANNEL_NAME "org.mlvm.agent.0"
+
+enum proto_type {
+        PROTO_HELLO = 1,      /* agent -> host: first frame on a channel */
+        PROTO_HELLO_ACK = 2,  /* host -> agent: the host is there; carries the session id */
+        PROTO_ERROR = 3,      /* either way: something failed; the sender closes after it */
+        PROTO_PING = 4,       /* either way: liveness; answered by PONG with the same nonce */
+        PROTO_PONG = 5,
+        PROTO_TYPE_MAX = 5,
+};
+
+enum proto_tag {
+        PROTO_T_AGENT_VERSION = 1,   /* str */
+        PROTO_T_PROTO_VERSION = 2,   /* u32 */
+        PROTO_T_UPTIME_MS = 3,       /* u64 */
+        PROTO_T_TRANSPORT = 4,       /* str: "virtio-serial" or "vsock" */
+        PROTO_T_SESSION = 5,         /* 16 bytes */
+        PROTO_T_CODE = 6,            /* u32 */
+        PROTO_T_MESSAGE = 7,         /* str */
+        PROTO_T_NONCE = 8,           /* u64 */
+        PROTO_T_BOOT_ID = 9,         /* str: the guest kernel's boot id */
+};
+
+#define PROTO_STR_SHORT  64
+#define PROTO_STR_LONG   1024
+#define PROTO_SESSION_LEN 16
+
+struct proto_hello {
+        char agent_version[PROTO_STR_SHORT];
+        uint32_t proto_version;
+        uint64_t uptime_ms;
+        char transport[PROTO_STR_SHORT];
+        char boot_id[PROTO_STR_SHORT];
+};
+
+struct proto_hello_ack {
+        uint8_t session[PROTO_SESSION_LEN];
+};
+
+/* Error codes carried in ERROR frames. */
+enum proto_error_code {
+        PROTO_E_INTERNAL = 1,     /* the sender failed (message says how) */
+        PROTO_E_PROTOCOL = 2,     /* the sender received a malformed frame */
+        PROTO_E_UNSUPPORTED = 3,  /* a well-formed frame the sender does not handle */
+        PROTO_E_BOOT = 4,         /* the guest could not finish booting */
+};
+
+struct proto_error {
+        uint32_t code;
+        char message[PROTO_STR_LONG];
+};
+
+struct proto_ping {
+        uint64_t nonce;
+};
+
+struct proto_msg {
+        uint8_t type;
+        uint32_t id;              /* request id; replies carry the request's id */
+        union {
+                struct proto_hello hello;
+                struct proto_hello_ack hello_ack;
+                struct proto_error error;
+                struct proto_ping ping;   /* PING and PONG */
+        } u;
+};
+
+struct proto_hdr {
+        uint8_t version, type;
+        uint16_t flags;
+        uint32_t id, len;
+};
+
+/* Decoder results: 0, or one of these (negative). */
+enum proto_status {
+        PROTO_OK = 0,
+        PROTO_EMAGIC = -1,      /* not a frame: bad magic */
+        PROTO_EVERSION = -2,    /* unsupported protocol version */
+        PROTO_EFLAGS = -3,      /* reserved flags set */
+        PROTO_ETYPE = -4,       /* unknown message type */
+        PROTO_ETOOBIG = -5,     /* payload over PROTO_MAX_PAYLOAD, or over the buffer */
+        PROTO_ETLV = -6,        /* truncated TLV */
+        PROTO_ETAG = -7,        /* tag not allowed for this type */
+        PROTO_EDUP = -8,        /* tag repeated */
+        PROTO_EVALUE = -9,      /* value of the wrong size, too long, or with a NUL byte */
+        PROTO_EMISSING = -10,   /* a required tag is missing */
+};
+
+const char *proto_strerror(int status);
+const char *proto_type_name(uint8_t type);
+
+/* Check a 16-byte header; on success fill *h. Called before reading (or
+ * allocating for) the payload. */
+int proto_hdr_decode(const uint8_t *buf, struct proto_hdr *h);
+/* Decode a payload of h->len bytes for h->type into *m. */
+int proto_payload_decode(const struct proto_hdr *h, const uint8_t *payload, struct proto_msg *m);
+/* Header + payload in one buffer of len bytes (must be exactly one frame). */
+int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *m);
+
+/* Encode *m as one frame into buf (cap bytes). Returns the frame length,
+ * or a negative proto_status (PROTO_ETOOBIG when it does not fit). */
+long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);
+
+/* Bounded string copy for filling message fields (always terminated). */
+void proto_strlcpy(char *dst, const char *src, size_t cap);
