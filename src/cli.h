@@ -27,7 +27,8 @@ struct verb {
         const char *help;     /* the verb's own options, one per line */
 };
 
-extern const struct verb verb_info, verb_config, verb_setup;
+extern const struct verb verb_info, verb_config, verb_setup, verb_image, verb_key;
+extern const struct verb verb_audit;
 
 /* Parse the verb's options together with the global ones (which may come
  * before or after the verb). ON_OPT handles the verb's own; it returns 0,

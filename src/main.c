@@ -6,8 +6,11 @@
 #include "virt.h"
 
 static const struct verb *const verbs[] = {
+        &verb_audit,
         &verb_config,
+        &verb_image,
         &verb_info,
+        &verb_key,
         &verb_setup,
 };
 

@@ -16,6 +16,9 @@ void virt_init(void)
 {
         (void)virInitialize();
         virSetErrorFunc(NULL, silent_error);
+        /* Streams (agent channels, consoles) need an event loop; it must
+         * exist before the first connection is opened. */
+        (void)virEventRegisterDefaultImpl();
 }
 
 /* libvirtd down or unreachable, as opposed to a refused or broken request. */

@@ -9,7 +9,10 @@ _n=0
 _failed=0
 
 pass() { _n=$((_n + 1)); echo "ok $_n - $1"; }
-fail() { _n=$((_n + 1)); _failed=$((_failed + 1)); echo "not ok $_n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+fail() {
+        _n=$((_n + 1)); _failed=$((_failed + 1)); echo "not ok $_n - $1"; shift
+        for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done
+}
 
 # check DESC CMD...: passes when CMD exits 0.
 check() {

@@ -1,0 +1,166 @@
+/* channel.c: agent channel over a libvirt stream; see channel.h. */
+#include "mlvm-build.h"
+
+#include <time.h>
+
+#include "channel.h"
+#include "util.h"
+#include "virt.h"
+
+struct channel {
+        virStreamPtr st;
+        uint8_t *buf;              /* one frame at most: header + PROTO_MAX_PAYLOAD */
+        size_t len;
+        bool have_hdr;
+        struct proto_hdr hdr;
+        int events;                /* what the stream callback last reported */
+        bool broken;
+};
+
+static void on_stream(virStreamPtr st, int events, void *opaque)
+{
+        struct channel *ch = opaque;
+        ch->events |= events;
+}
+
+static void on_timeout(int timer, void *opaque)
+{
+        *(bool *)opaque = true;
+}
+
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Run libvirt's event loop until the stream reports one of WANT or the
+ * deadline passes. Returns 0, or -ETIMEDOUT. */
+static int wait_events(struct channel *ch, int want, uint64_t deadline)
+{
+        bool fired = false;
+        uint64_t now = now_ms();
+
+        if (now >= deadline)
+                return -ETIMEDOUT;
+        ch->events = 0;
+        if (virStreamEventUpdateCallback(ch->st, want | VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP) < 0)
+                return -EIO;
+        int timer = virEventAddTimeout((int)(deadline - now), on_timeout, &fired, NULL);
+        if (timer < 0)
+                return -EIO;
+        while (!ch->events && !fired)
+                if (virEventRunDefaultImpl() < 0)
+                        break;
+        virEventRemoveTimeout(timer);
+        return ch->events ? 0 : -ETIMEDOUT;
+}
+
+int channel_open(virDomainPtr dom, const char *name, struct channel **ret, struct mlvm_err *e)
+{
+        struct channel *ch = xcalloc(1, sizeof(*ch));
+
+        ch->st = virStreamNew(virDomainGetConnect(dom), VIR_STREAM_NONBLOCK);
+        if (!ch->st) {
+                free(ch);
+                return err_virt(e, "channel %s", name);
+        }
+        if (virDomainOpenChannel(dom, name, ch->st, 0) < 0 ||
+            virStreamEventAddCallback(ch->st, VIR_STREAM_EVENT_READABLE, on_stream, ch, NULL) < 0) {
+                int r = err_virt(e, "open channel %s", name);
+                virStreamFree(ch->st);
+                free(ch);
+                return r;
+        }
+        ch->buf = xmalloc(PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD);
+        *ret = ch;
+        return 0;
+}
+
+void channel_close(struct channel *ch)
+{
+        if (!ch)
+                return;
+        (void)virStreamEventRemoveCallback(ch->st);
+        (void)virStreamAbort(ch->st);
+        (void)virStreamFree(ch->st);
+        free(ch->buf);
+        free(ch);
+}
+
+int channel_recv(struct channel *ch, struct proto_msg *m, int timeout_ms, struct mlvm_err *e)
+{
+        uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+
+        if (ch->broken)
+                return err_setx(e, -EPROTO, "agent channel: closed after a protocol error");
+        for (;;) {
+                /* Check the header as soon as it is complete, before the payload arrives. */
+                if (!ch->have_hdr && ch->len >= PROTO_HDR_SIZE) {
+                        int r = proto_hdr_decode(ch->buf, &ch->hdr);
+                        if (r < 0) {
+                                ch->broken = true;
+                                return err_setx(e, -EPROTO, "agent channel: bad frame header: %s", proto_strerror(r));
+                        }
+                        ch->have_hdr = true;
+                }
+                if (ch->have_hdr && ch->len >= PROTO_HDR_SIZE + ch->hdr.len) {
+                        size_t flen = PROTO_HDR_SIZE + ch->hdr.len;
+                        int r = proto_payload_decode(&ch->hdr, ch->buf + PROTO_HDR_SIZE, m);
+                        if (r < 0) {
+                                ch->broken = true;
+                                return err_setx(e, -EPROTO, "agent channel: bad %s frame: %s",
+                                                proto_type_name(ch->hdr.type), proto_strerror(r));
+                        }
+                        memmove(ch->buf, ch->buf + flen, ch->len - flen);
+                        ch->len -= flen;
+                        ch->have_hdr = false;
+                        return 0;
+                }
+                /* Read no further than the end of the current frame. */
+                size_t want = ch->have_hdr ? PROTO_HDR_SIZE + ch->hdr.len - ch->len : PROTO_HDR_SIZE - ch->len;
+                int n = virStreamRecv(ch->st, (char *)ch->buf + ch->len, want);
+                if (n > 0) {
+                        ch->len += (size_t)n;
+                        continue;
+                }
+                if (n == 0)
+                        return err_setx(e, -EPIPE, "agent channel: closed by the guest");
+                if (n == -1)
+                        return err_virt(e, "agent channel");
+                int r = wait_events(ch, VIR_STREAM_EVENT_READABLE, deadline);
+                if (r == -ETIMEDOUT)
+                        return err_setx(e, -ETIMEDOUT, "agent channel: nothing from the guest within %d ms", timeout_ms);
+                if (r < 0)
+                        return err_virt(e, "agent channel");
+        }
+}
+
+int channel_send(struct channel *ch, const struct proto_msg *m, int timeout_ms, struct mlvm_err *e)
+{
+        uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+        _cleanup_free_ uint8_t *frame = xmalloc(PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD);
+        long len = proto_encode(m, frame, PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD);
+        size_t off = 0;
+
+        if (len < 0)
+                return err_setx(e, -EINVAL, "agent channel: cannot encode %s: %s", proto_type_name(m->type),
+                                proto_strerror((int)len));
+        while (off < (size_t)len) {
+                int n = virStreamSend(ch->st, (const char *)frame + off, (size_t)len - off);
+                if (n > 0) {
+                        off += (size_t)n;
+                        continue;
+                }
+                if (n == -1)
+                        return err_virt(e, "agent channel: send %s", proto_type_name(m->type));
+                int r = wait_events(ch, VIR_STREAM_EVENT_WRITABLE, deadline);
+                if (r == -ETIMEDOUT)
+                        return err_setx(e, -ETIMEDOUT, "agent channel: send %s: timed out", proto_type_name(m->type));
+                if (r < 0)
+                        return err_virt(e, "agent channel");
+        }
+        (void)virStreamEventUpdateCallback(ch->st, VIR_STREAM_EVENT_READABLE);
+        return 0;
+}

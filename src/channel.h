@@ -1,0 +1,23 @@
+/* channel.h: the host end of the agent channel: a libvirt stream on the
+ * virtio-serial port org.mlvm.agent.0 (virDomainOpenChannel), so it works
+ * over any libvirt URI. Frames are decoded with the shared codec; every
+ * wait has a deadline, served by libvirt's default event loop (virt_init
+ * registers it). The guest is hostile: its bytes are only ever parsed by
+ * proto_hdr_decode/proto_payload_decode, with the 1 MiB frame cap. */
+#pragma once
+
+#include <libvirt/libvirt.h>
+
+#include "err.h"
+#include "proto.h"
+
+struct channel;
+
+int channel_open(virDomainPtr dom, const char *name, struct channel **ret, struct mlvm_err *e);
+void channel_close(struct channel *ch);
+static inline void channel_closep(struct channel **ch) { channel_close(*ch); }
+
+/* Wait at most TIMEOUT_MS for one frame. -ETIMEDOUT, -EPIPE (closed),
+ * -EPROTO (malformed: the message names why; the channel is unusable). */
+int channel_recv(struct channel *ch, struct proto_msg *m, int timeout_ms, struct mlvm_err *e);
+int channel_send(struct channel *ch, const struct proto_msg *m, int timeout_ms, struct mlvm_err *e);

@@ -1,0 +1,33 @@
+/* recipe.h: an image recipe (images/NAME/recipe): one "key value..." per
+ * line, '#' comments. Keys:
+ *   name NAME                  image name (required)
+ *   kernel-package PKG         Debian package with the kernel (required);
+ *                              a metapackage is followed to its linux-image-*
+ *   modules MOD...             modules the guest loads (with their dependencies)
+ *   busybox PKG                put PKG's bin/busybox in the initramfs
+ *   busybox-applets APPLET...  /bin symlinks to busybox
+ *   cmdline ARGS...            kernel command line (required)
+ *   rootfs-script FILE         script in the recipe directory, run as
+ *                              "FILE OUTPUT" to make the root filesystem disk */
+#pragma once
+
+#include <stddef.h>
+
+#include "err.h"
+
+#define RECIPE_MAX_BYTES 65536
+
+struct recipe {
+        char *dir;
+        char *name;
+        char *kernel_package;
+        char **modules;          /* NULL-terminated */
+        char *busybox;
+        char **applets;          /* NULL-terminated */
+        char *cmdline;
+        char *rootfs_script;     /* absolute path, or NULL */
+};
+
+int recipe_load(const char *dir, struct recipe *ret, struct mlvm_err *e);
+int recipe_parse(const char *file, const char *dir, const char *text, struct recipe *ret, struct mlvm_err *e);
+void recipe_clear(struct recipe *r);

@@ -1,0 +1,125 @@
+/* spawn.c: fork/exec with captured output; see spawn.h. */
+#include "mlvm-build.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+
+#include "spawn.h"
+#include "util.h"
+
+#define STDERR_KEEP 4096
+
+struct sink {
+        char *buf;
+        size_t len, cap;
+        bool overflow;
+};
+
+static void sink_add(struct sink *s, const char *data, size_t n, bool keep_tail)
+{
+        if (s->len + n > s->cap) {
+                if (!keep_tail) {
+                        s->overflow = true;
+                        return;
+                }
+                /* stderr: keep the last STDERR_KEEP bytes */
+                if (n >= s->cap) {
+                        data += n - s->cap;
+                        n = s->cap;
+                        s->len = 0;
+                } else {
+                        size_t drop = s->len + n - s->cap;
+                        memmove(s->buf, s->buf + drop, s->len - drop);
+                        s->len -= drop;
+                }
+        }
+        memcpy(s->buf + s->len, data, n);
+        s->len += n;
+}
+
+static const char *last_line(char *s, size_t len)
+{
+        s[len] = '\0';
+        while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+                s[--len] = '\0';
+        char *nl = strrchr(s, '\n');
+        return nl ? nl + 1 : s;
+}
+
+int spawn_capture(char *const argv[], const char *cwd, size_t max_out, char **ret_out, struct mlvm_err *e)
+{
+        int out[2] = { -1, -1 }, err[2] = { -1, -1 };
+        struct sink so = { .cap = max_out }, se = { .cap = STDERR_KEEP };
+        int status = 0, r = 0;
+
+        if ((ret_out && pipe2(out, O_CLOEXEC) < 0) || pipe2(err, O_CLOEXEC) < 0)
+                return err_set(e, -errno, "run %s", argv[0]);
+        pid_t pid = fork();
+        if (pid < 0) {
+                r = err_set(e, -errno, "run %s", argv[0]);
+                goto out;
+        }
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (null < 0 || dup2(null, 0) < 0 || (ret_out && dup2(out[1], 1) < 0) || dup2(err[1], 2) < 0)
+                        _exit(127);
+                if (cwd && chdir(cwd) < 0)
+                        _exit(127);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        if (out[1] >= 0)
+                close(out[1]);
+        close(err[1]);
+        out[1] = err[1] = -1;
+        so.buf = xmalloc(max_out + 1);
+        se.buf = xmalloc(STDERR_KEEP + 1);
+        struct pollfd p[2] = { { .fd = err[0], .events = POLLIN }, { .fd = out[0], .events = POLLIN } };
+        int open_fds = ret_out ? 2 : 1;
+        while (open_fds > 0) {
+                if (poll(p, ret_out ? 2 : 1, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                for (int i = 0; i < (ret_out ? 2 : 1); i++) {
+                        if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                                continue;
+                        char buf[16384];
+                        ssize_t n = read(p[i].fd, buf, sizeof(buf));
+                        if (n <= 0) {
+                                p[i].fd = -1;
+                                open_fds--;
+                                continue;
+                        }
+                        sink_add(i == 0 ? &se : &so, buf, (size_t)n, i == 0);
+                }
+        }
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (so.overflow)
+                r = err_setx(e, -EFBIG, "%s: output larger than %zu bytes", argv[0], max_out);
+        else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && se.len == 0)
+                r = err_setx(e, -ENOENT, "%s: cannot run it (not installed?)", argv[0]);
+        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                const char *why = se.len ? last_line(se.buf, se.len) : "no message";
+                if (WIFEXITED(status))
+                        r = err_setx(e, -EIO, "%s exited with status %d: %s", argv[0], WEXITSTATUS(status), why);
+                else
+                        r = err_setx(e, -EIO, "%s was killed by signal %d", argv[0], WTERMSIG(status));
+        } else if (ret_out) {
+                so.buf[so.len] = '\0';
+                *ret_out = TAKE_PTR(so.buf);
+        }
+out:
+        for (int i = 0; i < 2; i++) {
+                if (out[i] >= 0)
+                        close(out[i]);
+                if (err[i] >= 0)
+                        close(err[i]);
+        }
+        free(so.buf);
+        free(se.buf);
+        return r;
+}
