@@ -60,6 +60,8 @@ static bool as_pid1;
 static int host_fd = -1;
 static const char *transport = "virtio-serial";
 static unsigned timeout_s = DEFAULT_TIMEOUT_S;
+static char root_serial[21];          /* mlvm.root=SERIAL: virtio-blk serials are at most 20 bytes */
+static char root_desc[PROTO_STR_SHORT] = "initramfs";
 static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -264,7 +266,11 @@ static void parse_cmdline(void)
                 return;
         buf[n] = 0;
         for (char *save = NULL, *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-                if (strncmp(tok, "mlvm.timeout=", 13) == 0) {
+                if (strncmp(tok, "mlvm.root=", 10) == 0) {
+                        if (strlen(tok + 10) == 0 || strlen(tok + 10) >= sizeof(root_serial))
+                                fatal(PROTO_E_BOOT, "bad %s (a virtio disk serial of 1..20 bytes)", tok);
+                        proto_strlcpy(root_serial, tok + 10, sizeof(root_serial));
+                } else if (strncmp(tok, "mlvm.timeout=", 13) == 0) {
                         char *end;
                         unsigned long v = strtoul(tok + 13, &end, 10);
                         if (*end == 0 && v >= 1 && v <= 3600)
@@ -297,6 +303,50 @@ static void load_modules(void)
                         logmsg("load %s: %s", name, strerror(errno));
                 close(mfd);
         }
+}
+
+/* The virtio disk whose serial is root_serial, mounted ext4 on /sysroot.
+ * It is the run's copy-on-write overlay of the image's root filesystem, so
+ * it is mounted read-write; the verified base below it is never written. */
+static void mount_root(uint64_t deadline)
+{
+        char dev[64] = "";
+
+        while (!dev[0] && now_ms() < deadline) {
+                DIR *d = opendir("/sys/block");
+                struct dirent *de;
+                while (d && !dev[0] && (de = readdir(d))) {
+                        char path[300], serial[64];
+                        if (strncmp(de->d_name, "vd", 2) != 0)
+                                continue;
+                        (void)snprintf(path, sizeof(path), "/sys/block/%s/serial", de->d_name);
+                        int fd = open(path, O_RDONLY | O_CLOEXEC);
+                        if (fd < 0)
+                                continue;
+                        ssize_t n = read(fd, serial, sizeof(serial) - 1);
+                        close(fd);
+                        if (n <= 0)
+                                continue;
+                        serial[n] = 0;
+                        serial[strcspn(serial, "\n")] = 0;
+                        if (strcmp(serial, root_serial) == 0)
+                                (void)snprintf(dev, sizeof(dev), "%.32s", de->d_name);
+                }
+                if (d)
+                        closedir(d);
+                if (!dev[0])
+                        sleep_ms(20);
+        }
+        if (!dev[0])
+                fatal(PROTO_E_BOOT, "no virtio disk with serial %s (the root filesystem) after %u s", root_serial,
+                      timeout_s);
+        char path[80];
+        (void)snprintf(path, sizeof(path), "/dev/%s", dev);
+        (void)mkdir("/sysroot", 0755);
+        if (mount(path, "/sysroot", "ext4", MS_NOATIME, NULL) < 0)
+                fatal(PROTO_E_BOOT, "mount %s (serial %s) as ext4 on /sysroot: %s", path, root_serial, strerror(errno));
+        (void)snprintf(root_desc, sizeof(root_desc), "%.32s:ext4", dev);
+        logmsg("root filesystem %s mounted on /sysroot", path);
 }
 
 /* The virtio-serial port whose name is org.mlvm.agent.0, as /dev/vportNpM. */
@@ -395,6 +445,7 @@ static void handshake(void)
         m.u.hello.uptime_ms = (uint64_t)up.tv_sec * 1000 + (uint64_t)up.tv_nsec / 1000000;
         proto_strlcpy(m.u.hello.transport, transport, sizeof(m.u.hello.transport));
         read_boot_id(m.u.hello.boot_id, sizeof(m.u.hello.boot_id));
+        proto_strlcpy(m.u.hello.root, root_desc, sizeof(m.u.hello.root));
         if ((r = send_msg(&m, deadline)) < 0)
                 fatal(PROTO_E_BOOT, "send HELLO: %s", r == -ETIMEDOUT ? "the host did not connect in time" : strerror(-r));
         logmsg("HELLO sent over %s after %llu ms", transport, (unsigned long long)m.u.hello.uptime_ms);
@@ -463,6 +514,8 @@ int main(int argc, char **argv)
                 parse_cmdline();
                 logmsg("version %s, host deadline %u s", AGENT_VERSION, timeout_s);
                 load_modules();
+                if (root_serial[0])
+                        mount_root(now_ms() + (uint64_t)timeout_s * 1000);
                 find_channel(now_ms() + (uint64_t)timeout_s * 1000);
         } else {
                 logmsg("must run as PID 1 (or with --fd N for tests)");

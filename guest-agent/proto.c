@@ -25,6 +25,7 @@ static const struct field hello_fields[] = {
         F(PROTO_T_UPTIME_MS, K_U64, 1, u.hello.uptime_ms),
         F(PROTO_T_TRANSPORT, K_STR, 1, u.hello.transport),
         F(PROTO_T_BOOT_ID, K_STR, 0, u.hello.boot_id),
+        F(PROTO_T_ROOT, K_STR, 0, u.hello.root),
 };
 static const struct field hello_ack_fields[] = {
         F(PROTO_T_SESSION, K_BYTES, 1, u.hello_ack.session),

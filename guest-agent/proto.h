@@ -37,6 +37,7 @@ enum proto_tag {
         PROTO_T_MESSAGE = 7,         /* str */
         PROTO_T_NONCE = 8,           /* u64 */
         PROTO_T_BOOT_ID = 9,         /* str: the guest kernel's boot id */
+        PROTO_T_ROOT = 10,           /* str: what / of the workload is: "initramfs" or "vda:ext4" */
 };
 
 #define PROTO_STR_SHORT  64
@@ -49,6 +50,7 @@ struct proto_hello {
         uint64_t uptime_ms;
         char transport[PROTO_STR_SHORT];
         char boot_id[PROTO_STR_SHORT];
+        char root[PROTO_STR_SHORT];
 };
 
 struct proto_hello_ack {

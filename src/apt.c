@@ -3,6 +3,7 @@
 #include "mlvm-build.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "apt.h"
@@ -103,6 +104,11 @@ int apt_fetch(const char *pkg, const char *cache_dir, struct apt_pkg *ret, struc
                 return err_setx(e, -EINVAL, "apt-cache show %s: odd Filename %.128s", pkg, filename);
         if ((r = mkdir_p(cache_dir, 0700)) < 0)
                 return err_set(e, r, "%s", cache_dir);
+        /* One fetcher at a time per cache: concurrent builds share it. */
+        _cleanup_free_ char *lockpath = xasprintf("%s/.lock", cache_dir);
+        _cleanup_close_ int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lock < 0 || flock(lock, LOCK_EX) < 0)
+                return err_set(e, -errno, "lock %s", lockpath);
         path = xasprintf("%s/%s", cache_dir, base);
         r = check_file(path, sha, e);
         if (r == -EBADMSG || (r < 0 && r != -ENOENT))

@@ -252,18 +252,25 @@ static int add_pairs(struct loader *L, yaml_node_t *map, const char *path, struc
  * what the enclosing mapping does not set itself (earlier sources win). */
 static int add_merge(struct loader *L, yaml_node_t *v, const char *path, struct pairs *out, int depth)
 {
+        int r;
+
         if (depth >= MERGE_DEPTH_MAX)
                 return lerr(L, v, path, "merge keys nested deeper than %d", MERGE_DEPTH_MAX);
+        /* Every merge source costs a node, even an empty {}: aliases to empty
+         * mappings would otherwise multiply work without spending the budget. */
+        if ((r = spend(L, v, path)) < 0 || (r = check_tag(L, v, path)) < 0)
+                return r;
         if (v->type == YAML_MAPPING_NODE)
                 return add_pairs(L, v, path, out, depth + 1);
         if (v->type != YAML_SEQUENCE_NODE)
                 return lerr(L, v, path, "<<: must be a mapping or a list of mappings, not %s", type_name(v));
         for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
                 yaml_node_t *m = node(L, *it);
+                if ((r = spend(L, m, path)) < 0 || (r = check_tag(L, m, path)) < 0)
+                        return r;
                 if (m->type != YAML_MAPPING_NODE)
                         return lerr(L, m, path, "<<: must be a mapping or a list of mappings, not %s", type_name(m));
-                int r = add_pairs(L, m, path, out, depth + 1);
-                if (r < 0)
+                if ((r = add_pairs(L, m, path, out, depth + 1)) < 0)
                         return r;
         }
         return 0;
@@ -292,6 +299,8 @@ static int add_pairs(struct loader *L, yaml_node_t *map, const char *path, struc
                         return lerr(L, k, path, "keys must be strings, not %s", type_name(k));
                 if (strlen(scalar(k)) != k->data.scalar.length)
                         return lerr(L, k, path, "key contains a NUL byte");
+                if ((r = check_tag(L, k, path)) < 0)
+                        return r;
                 if (depth == 0 && streq(scalar(k), "<<") && is_plain(k))
                         continue;
                 if (has_key(out, out->n, scalar(k))) {

@@ -292,7 +292,8 @@ int image_build(const char *state_dir, const struct build_opts *o, char ret_dige
         m.name = xstrdup(rc.name);
         m.recipe = xstrdup(rc.name);
         m.kernel_release = xstrdup(ks.release);
-        m.cmdline = xstrdup(rc.cmdline);
+        /* With a root filesystem disk, tell the agent which disk it is. */
+        m.cmdline = rc.rootfs_script ? xasprintf("%s mlvm.root=%s", rc.cmdline, IMAGE_ROOT_SERIAL) : xstrdup(rc.cmdline);
         m.agent_version = xstrdup(PACKAGE_VERSION);
         m.build_time = xstrdup(when);
         m.inputs[m.n_inputs++] = (struct image_input){ .package = xstrdup(kpkg.name), .version = xstrdup(kpkg.version) };

@@ -9,6 +9,9 @@
 #include "digest.h"
 #include "err.h"
 
+/* The virtio serial of a run's root filesystem disk (mlvm.root= for the agent). */
+#define IMAGE_ROOT_SERIAL "mlvm-root"
+
 struct build_opts {
         const char *recipe_dir;
         const char *out_dir;        /* the image directory to write (must not exist) */

@@ -57,6 +57,7 @@ int main(int argc, char **argv)
         json_object_object_add(h, "uptime_ms", json_object_new_uint64(m.u.hello.uptime_ms));
         json_object_object_add(h, "transport", json_object_new_string(m.u.hello.transport));
         json_object_object_add(h, "boot_id", json_object_new_string(m.u.hello.boot_id));
+        json_object_object_add(h, "root", json_object_new_string(m.u.hello.root));
         json_object_object_add(h, "id", json_object_new_int((int32_t)m.id));
         json_object_object_add(out, "hello", h);
         json_object_object_add(out, "hello_after_s", json_object_new_double(now_s() - t0));

@@ -146,6 +146,19 @@ static const struct bad_case bad[] = {
           "t.yaml:3:9: models.a: <<: must be a mapping or a list of mappings, not a scalar" },
         { "control characters in a key", "models:\n  \"a\\tb\":\n    image: x\n",
           "t.yaml:2:3: models.a?b: not a valid name ([a-z0-9][a-z0-9-]{0,62})" },
+        { "merge fan-out of empty mappings",
+          "x-e: &e {}\n"
+          "x-1: &l1 {<<: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]}\n"
+          "x-2: &l2 {<<: [*l1,*l1,*l1,*l1,*l1,*l1,*l1,*l1,*l1,*l1]}\n"
+          "x-3: &l3 {<<: [*l2,*l2,*l2,*l2,*l2,*l2,*l2,*l2,*l2,*l2]}\n"
+          "x-4: &l4 {<<: [*l3,*l3,*l3,*l3,*l3,*l3,*l3,*l3,*l3,*l3]}\n"
+          "x-5: &l5 {<<: [*l4,*l4,*l4,*l4,*l4,*l4,*l4,*l4,*l4,*l4]}\n"
+          "models:\n  m:\n    image: x\n    env: *l5\n",
+          "t.yaml:1:6: models.m.env: too many nodes after alias expansion (limit 100000)" },
+        { "custom tag on a key", "models:\n  !foo a:\n    image: x\n",
+          "t.yaml:2:3: models: unsupported YAML tag !foo" },
+        { "custom tag on a merge source", "models:\n  a:\n    <<: !foo {image: x}\n",
+          "t.yaml:3:9: models.a: unsupported YAML tag !foo" },
         { "merge bomb",
           "x-0: &l0 {k0: a, k1: a, k2: a, k3: a, k4: a, k5: a, k6: a, k7: a, k8: a, k9: a}\n"
           "x-1: &l1 {<<: [*l0,*l0,*l0,*l0,*l0,*l0,*l0,*l0,*l0,*l0]}\n"
