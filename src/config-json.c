@@ -33,6 +33,10 @@ static json_object *workload_to_json(const struct mlvm_workload *w)
         json_object_object_add(o, "vcpus", json_object_new_int((int32_t)w->vcpus));
         format_size(w->memory, buf, sizeof(buf));
         json_object_object_add(o, "memory", jstr(buf));
+        if (w->memory_limit) {
+                format_size(w->memory_limit, buf, sizeof(buf));
+                json_object_object_add(o, "memory_limit", jstr(buf));
+        }
         if (w->command)
                 json_object_object_add(o, "command", string_array(w->command, w->n_command));
         if (w->n_env) {

@@ -696,6 +696,10 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
                         if ((r = get_size(L, val, kp, MLVM_MEMORY_MIN, MLVM_MEMORY_MAX, &w->memory)) < 0)
                                 return r;
                         w->at.memory = at;
+                } else if (streq(k, "memory_limit")) {
+                        if ((r = get_size(L, val, kp, MLVM_MEMORY_MIN, MLVM_MEMORY_MAX, &w->memory_limit)) < 0)
+                                return r;
+                        w->at.memory_limit = at;
                 } else if (streq(k, "command")) {
                         if ((r = get_string_list(L, val, kp, MLVM_CONFIG_MAX_ARGS, &w->command, &w->n_command)) < 0)
                                 return r;
@@ -736,6 +740,11 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
         }
         if (!w->image)
                 return lerr(L, key, path, "missing required key \"image\"");
+        if (w->memory_limit && w->memory_limit < w->memory) {
+                _cleanup_free_ char *kp = join(path, "memory_limit");
+                return err_setx(L->e, -EINVAL, "%s:%u:%u: %s: must be at least memory", L->file, w->at.memory_limit.line,
+                                w->at.memory_limit.col, kp);
+        }
         return 0;
 }
 

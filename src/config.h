@@ -78,6 +78,7 @@ struct mlvm_workload {
         char *image;
         unsigned vcpus;
         uint64_t memory;          /* bytes, a multiple of 1 MiB */
+        uint64_t memory_limit;    /* host-side hard limit (memtune), bytes; 0: none */
         char **command;           /* NULL when none: a model then idles */
         size_t n_command;
         struct mlvm_env *env;
@@ -93,7 +94,7 @@ struct mlvm_workload {
         enum mlvm_transport transport;
         /* Positions of optional keys, so later stages can point at them. */
         struct {
-                struct mlvm_pos image, vcpus, memory, command, env, disks, secrets,
+                struct mlvm_pos image, vcpus, memory, memory_limit, command, env, disks, secrets,
                         artifacts, publish, timeout, transport;
         } at;
 };

@@ -52,6 +52,8 @@ static const struct bad_case bad[] = {
           "t.yaml:4:13: models.a.memory: size 99999999999999999999T is out of range (64M to 1T)" },
         { "memory not MiB", M "    memory: 66049K\n",
           "t.yaml:4:13: models.a.memory: size 66049K is not a whole number of MiB" },
+        { "memory_limit below memory", M "    memory: 512M\n    memory_limit: 256M\n",
+          "t.yaml:5:5: models.a.memory_limit: must be at least memory" },
         { "timeout unit", M "    timeout: 10x\n",
           "t.yaml:4:14: models.a.timeout: invalid duration \"10x\": expected e.g. 30s, 10m, 1h30m, 2d" },
         { "timeout order", M "    timeout: 10m5h\n",
