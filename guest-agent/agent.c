@@ -26,9 +26,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "proto.h"
 
 /* <linux/vm_sockets.h> is not in musl's include path; the ABI is stable. */
@@ -62,10 +64,14 @@ static const char *transport = "virtio-serial";
 static unsigned timeout_s = DEFAULT_TIMEOUT_S;
 static char root_serial[21];          /* mlvm.root=SERIAL: virtio-blk serials are at most 20 bytes */
 static char root_desc[PROTO_STR_SHORT] = "initramfs";
+static uint8_t session[PROTO_SESSION_LEN];   /* from HELLO_ACK; sent back in a re-HELLO */
+static bool have_session;
+static uint32_t last_id;                     /* the last host request completed */
+static struct workload wl = { .out = -1, .err = -1 };
 static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
+static uint64_t frame_msg[(sizeof(struct proto_msg) + 7) / 8];   /* decoded host request */
 
-static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logmsg(const char *fmt, ...)
+void logmsg(const char *fmt, ...)
 {
         char buf[512];
         va_list ap;
@@ -83,14 +89,14 @@ static void logmsg(const char *fmt, ...)
         (void)!write(STDERR_FILENO, buf, (size_t)n);
 }
 
-static uint64_t now_ms(void)
+uint64_t now_ms(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(unsigned ms)
+void sleep_ms(unsigned ms)
 {
         struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -310,42 +316,17 @@ static void load_modules(void)
  * it is mounted read-write; the verified base below it is never written. */
 static void mount_root(uint64_t deadline)
 {
-        char dev[64] = "";
+        char dev[40], path[64];
 
-        while (!dev[0] && now_ms() < deadline) {
-                DIR *d = opendir("/sys/block");
-                struct dirent *de;
-                while (d && !dev[0] && (de = readdir(d))) {
-                        char path[300], serial[64];
-                        if (strncmp(de->d_name, "vd", 2) != 0)
-                                continue;
-                        (void)snprintf(path, sizeof(path), "/sys/block/%s/serial", de->d_name);
-                        int fd = open(path, O_RDONLY | O_CLOEXEC);
-                        if (fd < 0)
-                                continue;
-                        ssize_t n = read(fd, serial, sizeof(serial) - 1);
-                        close(fd);
-                        if (n <= 0)
-                                continue;
-                        serial[n] = 0;
-                        serial[strcspn(serial, "\n")] = 0;
-                        if (strcmp(serial, root_serial) == 0)
-                                (void)snprintf(dev, sizeof(dev), "%.32s", de->d_name);
-                }
-                if (d)
-                        closedir(d);
-                if (!dev[0])
-                        sleep_ms(20);
-        }
-        if (!dev[0])
+        if (find_disk(root_serial, deadline, dev, sizeof(dev)) < 0)
                 fatal(PROTO_E_BOOT, "no virtio disk with serial %s (the root filesystem) after %u s", root_serial,
                       timeout_s);
-        char path[80];
         (void)snprintf(path, sizeof(path), "/dev/%s", dev);
         (void)mkdir("/sysroot", 0755);
         if (mount(path, "/sysroot", "ext4", MS_NOATIME, NULL) < 0)
                 fatal(PROTO_E_BOOT, "mount %s (serial %s) as ext4 on /sysroot: %s", path, root_serial, strerror(errno));
         (void)snprintf(root_desc, sizeof(root_desc), "%.32s:ext4", dev);
+        workload_root = "/sysroot";
         logmsg("root filesystem %s mounted on /sysroot", path);
 }
 
@@ -446,6 +427,11 @@ static void handshake(void)
         proto_strlcpy(m.u.hello.transport, transport, sizeof(m.u.hello.transport));
         read_boot_id(m.u.hello.boot_id, sizeof(m.u.hello.boot_id));
         proto_strlcpy(m.u.hello.root, root_desc, sizeof(m.u.hello.root));
+        if (have_session) {
+                /* A re-HELLO: the host resumes this session after losing it. */
+                memcpy(m.u.hello.session, session, sizeof(session));
+                m.u.hello.last_id = last_id;
+        }
         if ((r = send_msg(&m, deadline)) < 0)
                 fatal(PROTO_E_BOOT, "send HELLO: %s", r == -ETIMEDOUT ? "the host did not connect in time" : strerror(-r));
         logmsg("HELLO sent over %s after %llu ms", transport, (unsigned long long)m.u.hello.uptime_ms);
@@ -456,35 +442,147 @@ static void handshake(void)
         }
         if (m.type != PROTO_HELLO_ACK || m.id != 1)
                 fatal(PROTO_E_PROTOCOL, "expected HELLO_ACK for request 1, got %s for %u", proto_type_name(m.type), m.id);
+        if (have_session && memcmp(session, m.u.hello_ack.session, sizeof(session)) != 0)
+                logmsg("the host started a new session");
+        memcpy(session, m.u.hello_ack.session, sizeof(session));
+        have_session = true;
 }
 
-/* Answer the host until it goes away (returns) or something fails. */
+static uint64_t deadline_from_now(void) { return now_ms() + (uint64_t)timeout_s * 1000; }
+
+static void reply(uint8_t type, uint32_t id)
+{
+        struct proto_msg m = { .type = type, .id = id };
+        int r = send_msg(&m, deadline_from_now());
+        if (r < 0)
+                fatal(PROTO_E_INTERNAL, "send %s: %s", proto_type_name(type), strerror(-r));
+}
+
+static void reply_error(uint32_t id, uint32_t code, const char *why)
+{
+        struct proto_msg m = { .type = PROTO_ERROR, .id = id };
+        m.u.error.code = code;
+        proto_strlcpy(m.u.error.message, why, sizeof(m.u.error.message));
+        logmsg("request %u failed: %s", id, why);
+        (void)send_msg(&m, deadline_from_now());
+}
+
+/* Forward what the workload wrote on FD as STDIO frames; closes it at EOF. */
+static void forward_output(int *fd, uint32_t stream)
+{
+        static struct proto_msg m;
+        ssize_t n = read(*fd, m.u.stdio.data, sizeof(m.u.stdio.data));
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return;
+        if (n <= 0) {
+                close(*fd);
+                *fd = -1;
+                return;
+        }
+        m.type = PROTO_STDIO;
+        m.id = 0;
+        m.u.stdio.stream = stream;
+        m.u.stdio.len = (uint32_t)n;
+        int r = send_msg(&m, deadline_from_now());
+        if (r < 0)
+                fatal(PROTO_E_INTERNAL, "send output: %s", strerror(-r));
+}
+
+static void report_exit(void)
+{
+        struct proto_msg m = { .type = PROTO_EXIT, .id = 0 };
+        if (WIFSIGNALED(wl.status))
+                m.u.exit.signal = (uint32_t)WTERMSIG(wl.status);
+        else
+                m.u.exit.code = (uint32_t)WEXITSTATUS(wl.status);
+        logmsg("workload ended: %s %u", m.u.exit.signal ? "signal" : "exit status",
+               m.u.exit.signal ? m.u.exit.signal : m.u.exit.code);
+        int r = send_msg(&m, deadline_from_now());
+        if (r < 0)
+                fatal(PROTO_E_INTERNAL, "send EXIT: %s", strerror(-r));
+}
+
+static void handle(const struct proto_msg *m)
+{
+        char why[PROTO_STR_LONG];
+
+        switch (m->type) {
+        case PROTO_PING: {
+                struct proto_msg pong = { .type = PROTO_PONG, .id = m->id, .u.ping = m->u.ping };
+                int r = send_msg(&pong, deadline_from_now());
+                if (r < 0)
+                        fatal(PROTO_E_INTERNAL, "send PONG: %s", strerror(-r));
+                return;
+        }
+        case PROTO_PONG:
+                return;
+        case PROTO_MOUNT:
+                if (workload_mount(&m->u.mount, deadline_from_now(), why, sizeof(why)) < 0)
+                        reply_error(m->id, PROTO_E_INTERNAL, why);
+                else
+                        reply(PROTO_DONE, m->id);
+                last_id = m->id;
+                return;
+        case PROTO_EXEC:
+                if (wl.pid) {
+                        reply_error(m->id, PROTO_E_UNSUPPORTED, "a workload is already running");
+                        return;
+                }
+                if (workload_start(&m->u.exec, &wl, why, sizeof(why)) < 0)
+                        reply_error(m->id, PROTO_E_INTERNAL, why);
+                else
+                        reply(PROTO_DONE, m->id);
+                last_id = m->id;
+                return;
+        case PROTO_SHUTDOWN:
+                logmsg("shutdown requested by the host");
+                workload_stop(&wl, 2000);
+                finish(0, 0, NULL);
+        case PROTO_ERROR:
+                logmsg("host error %u: %s", m->u.error.code, m->u.error.message);
+                finish(1, 0, "the host reported an error; stopping");
+        default:
+                fatal(PROTO_E_UNSUPPORTED, "unexpected %s from the host", proto_type_name(m->type));
+        }
+}
+
+/* Serve the host and the workload until the host goes away (returns). */
 static void serve(void)
 {
+        static bool exit_sent;
+
         for (;;) {
-                struct proto_msg m;
-                int r = recv_msg(&m, UINT64_MAX);
+                struct pollfd p[3] = {
+                        { .fd = host_fd, .events = POLLIN },
+                        { .fd = wl.out, .events = POLLIN },
+                        { .fd = wl.err, .events = POLLIN },
+                };
+                int r = poll(p, 3, wl.pid && !exit_sent ? 200 : -1);
+                if (r < 0 && errno != EINTR)
+                        fatal(PROTO_E_INTERNAL, "poll: %s", strerror(errno));
+                if (p[1].revents)
+                        forward_output(&wl.out, PROTO_STDOUT);
+                if (p[2].revents)
+                        forward_output(&wl.err, PROTO_STDERR);
+                workload_reap(&wl);
+                /* EXIT once the process is gone and its output is drained. */
+                if (wl.pid && wl.exited && wl.out < 0 && wl.err < 0 && !exit_sent) {
+                        report_exit();
+                        exit_sent = true;
+                }
+                if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                        continue;
+                struct proto_msg *m = (struct proto_msg *)frame_msg;
+                r = recv_msg(m, deadline_from_now());
                 if (r == -EPROTO)
                         fatal(PROTO_E_PROTOCOL, "malformed frame from the host");
                 if (r == -EPIPE)
                         return;
+                if (r == -ETIMEDOUT)
+                        fatal(PROTO_E_PROTOCOL, "the host sent part of a frame and stopped");
                 if (r < 0)
                         fatal(PROTO_E_INTERNAL, "read from the host: %s", strerror(-r));
-                switch (m.type) {
-                case PROTO_PING: {
-                        struct proto_msg pong = { .type = PROTO_PONG, .id = m.id, .u.ping = m.u.ping };
-                        if ((r = send_msg(&pong, now_ms() + (uint64_t)timeout_s * 1000)) < 0)
-                                fatal(PROTO_E_INTERNAL, "send PONG: %s", strerror(-r));
-                        break;
-                }
-                case PROTO_PONG:
-                        break;
-                case PROTO_ERROR:
-                        logmsg("host error %u: %s", m.u.error.code, m.u.error.message);
-                        finish(1, 0, "the host reported an error; stopping");
-                default:
-                        fatal(PROTO_E_UNSUPPORTED, "unexpected %s from the host", proto_type_name(m.type));
-                }
+                handle(m);
         }
 }
 

@@ -6,7 +6,9 @@
 
 #include <string.h>
 
-enum kind { K_U32, K_U64, K_STR, K_BYTES };
+/* K_BLOB: variable-length bytes with a length field; K_STRV: a blob that
+ * must be a run of NUL-terminated strings, counted into a count field. */
+enum kind { K_U32, K_U64, K_STR, K_BYTES, K_BLOB, K_STRV };
 
 struct field {
         uint16_t tag;
@@ -14,10 +16,18 @@ struct field {
         uint8_t required;
         size_t offset;     /* in struct proto_msg */
         size_t size;       /* field size: strings include the terminating NUL */
+        size_t len_offset; /* K_BLOB, K_STRV: where the length goes */
+        size_t count_offset; /* K_STRV: where the number of strings goes */
 };
 
 #define F(tag, kind, req, member) \
-        { tag, kind, req, offsetof(struct proto_msg, member), sizeof(((struct proto_msg *)0)->member) }
+        { tag, kind, req, offsetof(struct proto_msg, member), sizeof(((struct proto_msg *)0)->member), 0, 0 }
+#define FB(tag, req, member, lenmember) \
+        { tag, K_BLOB, req, offsetof(struct proto_msg, member), sizeof(((struct proto_msg *)0)->member), \
+          offsetof(struct proto_msg, lenmember), 0 }
+#define FV(tag, req, v) \
+        { tag, K_STRV, req, offsetof(struct proto_msg, v.buf), sizeof(((struct proto_msg *)0)->v.buf), \
+          offsetof(struct proto_msg, v.len), offsetof(struct proto_msg, v.count) }
 
 static const struct field hello_fields[] = {
         F(PROTO_T_AGENT_VERSION, K_STR, 1, u.hello.agent_version),
@@ -26,6 +36,8 @@ static const struct field hello_fields[] = {
         F(PROTO_T_TRANSPORT, K_STR, 1, u.hello.transport),
         F(PROTO_T_BOOT_ID, K_STR, 0, u.hello.boot_id),
         F(PROTO_T_ROOT, K_STR, 0, u.hello.root),
+        F(PROTO_T_SESSION, K_BYTES, 0, u.hello.session),
+        F(PROTO_T_LAST_ID, K_U32, 0, u.hello.last_id),
 };
 static const struct field hello_ack_fields[] = {
         F(PROTO_T_SESSION, K_BYTES, 1, u.hello_ack.session),
@@ -37,6 +49,24 @@ static const struct field error_fields[] = {
 static const struct field ping_fields[] = {
         F(PROTO_T_NONCE, K_U64, 1, u.ping.nonce),
 };
+static const struct field exec_fields[] = {
+        FV(PROTO_T_ARGV, 1, u.exec.argv),
+        FV(PROTO_T_ENV, 0, u.exec.env),
+        F(PROTO_T_CWD, K_STR, 0, u.exec.cwd),
+};
+static const struct field stdio_fields[] = {
+        F(PROTO_T_STREAM, K_U32, 1, u.stdio.stream),
+        FB(PROTO_T_DATA, 1, u.stdio.data, u.stdio.len),
+};
+static const struct field exit_fields[] = {
+        F(PROTO_T_CODE, K_U32, 1, u.exit.code),
+        F(PROTO_T_SIGNAL, K_U32, 1, u.exit.signal),
+};
+static const struct field mount_fields[] = {
+        F(PROTO_T_SERIAL, K_STR, 1, u.mount.serial),
+        F(PROTO_T_PATH, K_STR, 1, u.mount.path),
+        F(PROTO_T_FSTYPE, K_STR, 1, u.mount.fstype),
+};
 
 struct schema {
         const char *name;
@@ -45,12 +75,19 @@ struct schema {
 };
 
 #define S(name, f) { name, f, sizeof(f) / sizeof((f)[0]) }
+#define S0(name) { name, NULL, 0 }
 static const struct schema schemas[PROTO_TYPE_MAX + 1] = {
         [PROTO_HELLO] = S("HELLO", hello_fields),
         [PROTO_HELLO_ACK] = S("HELLO_ACK", hello_ack_fields),
         [PROTO_ERROR] = S("ERROR", error_fields),
         [PROTO_PING] = S("PING", ping_fields),
         [PROTO_PONG] = S("PONG", ping_fields),
+        [PROTO_EXEC] = S("EXEC", exec_fields),
+        [PROTO_STDIO] = S("STDIO", stdio_fields),
+        [PROTO_EXIT] = S("EXIT", exit_fields),
+        [PROTO_SHUTDOWN] = S0("SHUTDOWN"),
+        [PROTO_MOUNT] = S("MOUNT", mount_fields),
+        [PROTO_DONE] = S0("DONE"),
 };
 
 static const struct schema *schema_of(uint8_t type)
@@ -186,6 +223,25 @@ int proto_payload_decode(const struct proto_hdr *h, const uint8_t *payload, stru
                                 return PROTO_EVALUE;
                         memcpy(dst, v, vlen);
                         break;
+                case K_BLOB:
+                case K_STRV: {
+                        uint32_t count = 0;
+                        if (vlen > f->size)
+                                return PROTO_EVALUE;
+                        if (f->kind == K_STRV) {
+                                /* Every string ends in NUL; the list ends with one. */
+                                if (vlen > 0 && v[vlen - 1] != 0)
+                                        return PROTO_EVALUE;
+                                for (uint32_t k = 0; k < vlen; k++)
+                                        count += v[k] == 0;
+                                if (count > PROTO_STRV_COUNT)
+                                        return PROTO_EVALUE;
+                                memcpy((uint8_t *)&out + f->count_offset, &count, sizeof(count));
+                        }
+                        memcpy(dst, v, vlen);
+                        memcpy((uint8_t *)&out + f->len_offset, &vlen, sizeof(vlen));
+                        break;
+                }
                 default:
                         return PROTO_EVALUE;
                 }
@@ -223,6 +279,7 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
         for (size_t i = 0; i < s->n; i++) {
                 const struct field *f = &s->fields[i];
                 const uint8_t *src = (const uint8_t *)m + f->offset;
+                uint32_t vlen32;
                 size_t vlen;
                 switch (f->kind) {
                 case K_U32: vlen = 4; break;
@@ -233,6 +290,15 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
                                 return PROTO_EVALUE;   /* unterminated */
                         if (vlen == 0 && !f->required)
                                 continue;              /* optional and empty: omitted */
+                        break;
+                case K_BLOB:
+                case K_STRV:
+                        memcpy(&vlen32, (const uint8_t *)m + f->len_offset, sizeof(vlen32));
+                        vlen = vlen32;
+                        if (vlen > f->size || (f->kind == K_STRV && vlen > 0 && src[vlen - 1] != 0))
+                                return PROTO_EVALUE;
+                        if (vlen == 0 && !f->required)
+                                continue;
                         break;
                 default: vlen = f->size; break;
                 }
@@ -260,6 +326,26 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap)
         put32(buf + 8, m->id);
         put32(buf + 12, (uint32_t)(off - PROTO_HDR_SIZE));
         return (long)off;
+}
+
+int proto_strv_add(struct proto_strv *v, const char *s)
+{
+        size_t n = strlen(s) + 1;
+        if (v->count >= PROTO_STRV_COUNT || n > sizeof(v->buf) - v->len)
+                return -1;
+        memcpy(v->buf + v->len, s, n);
+        v->len += (uint32_t)n;
+        v->count++;
+        return 0;
+}
+
+const char *proto_strv_next(const struct proto_strv *v, const char *p)
+{
+        const char *end = v->buf + v->len;
+        if (!p)
+                return v->len ? v->buf : NULL;
+        p += strnlen(p, (size_t)(end - p)) + 1;
+        return p < end ? p : NULL;
 }
 
 void proto_strlcpy(char *dst, const char *src, size_t cap)

@@ -24,7 +24,13 @@ enum proto_type {
         PROTO_ERROR = 3,      /* either way: something failed; the sender closes after it */
         PROTO_PING = 4,       /* either way: liveness; answered by PONG with the same nonce */
         PROTO_PONG = 5,
-        PROTO_TYPE_MAX = 5,
+        PROTO_EXEC = 6,       /* host -> agent: start the workload */
+        PROTO_STDIO = 7,      /* agent -> host: a chunk of the workload's stdout or stderr */
+        PROTO_EXIT = 8,       /* agent -> host: the workload ended */
+        PROTO_SHUTDOWN = 9,   /* host -> agent: stop the workload, sync, power off */
+        PROTO_MOUNT = 10,     /* host -> agent: mount a data disk read-only */
+        PROTO_DONE = 11,      /* agent -> host: the request with this id succeeded */
+        PROTO_TYPE_MAX = 11,
 };
 
 enum proto_tag {
@@ -38,11 +44,25 @@ enum proto_tag {
         PROTO_T_NONCE = 8,           /* u64 */
         PROTO_T_BOOT_ID = 9,         /* str: the guest kernel's boot id */
         PROTO_T_ROOT = 10,           /* str: what / of the workload is: "initramfs" or "vda:ext4" */
+        PROTO_T_LAST_ID = 11,        /* u32: the last request id the agent completed (re-HELLO) */
+        PROTO_T_ARGV = 12,           /* strv: NUL-terminated strings, one after the other */
+        PROTO_T_ENV = 13,            /* strv: NAME=value strings */
+        PROTO_T_CWD = 14,            /* str (256) */
+        PROTO_T_STREAM = 15,         /* u32: 1 stdout, 2 stderr */
+        PROTO_T_DATA = 16,           /* blob */
+        PROTO_T_SIGNAL = 17,         /* u32: the signal that ended the workload, 0 if it exited */
+        PROTO_T_SERIAL = 18,         /* str (64): a virtio disk serial */
+        PROTO_T_PATH = 19,           /* str (256): an absolute guest path */
+        PROTO_T_FSTYPE = 20,         /* str (64) */
 };
 
 #define PROTO_STR_SHORT  64
 #define PROTO_STR_LONG   1024
 #define PROTO_SESSION_LEN 16
+#define PROTO_PATH_MAX   256
+#define PROTO_STRV_MAX   65536      /* bytes of an argv or env list */
+#define PROTO_STRV_COUNT 256        /* strings in one list */
+#define PROTO_DATA_MAX   65536      /* one STDIO chunk */
 
 struct proto_hello {
         char agent_version[PROTO_STR_SHORT];
@@ -51,6 +71,8 @@ struct proto_hello {
         char transport[PROTO_STR_SHORT];
         char boot_id[PROTO_STR_SHORT];
         char root[PROTO_STR_SHORT];
+        uint8_t session[PROTO_SESSION_LEN];   /* re-HELLO: the session the host gave; zero on first HELLO */
+        uint32_t last_id;                     /* re-HELLO: last request id completed */
 };
 
 struct proto_hello_ack {
@@ -74,6 +96,37 @@ struct proto_ping {
         uint64_t nonce;
 };
 
+/* A list of strings on the wire: LEN bytes, COUNT NUL-terminated strings. */
+struct proto_strv {
+        char buf[PROTO_STRV_MAX];
+        uint32_t len, count;
+};
+
+struct proto_exec {
+        struct proto_strv argv;   /* at least one string */
+        struct proto_strv env;
+        char cwd[PROTO_PATH_MAX];
+};
+
+enum proto_stream { PROTO_STDOUT = 1, PROTO_STDERR = 2 };
+
+struct proto_stdio {
+        uint32_t stream;
+        uint8_t data[PROTO_DATA_MAX];
+        uint32_t len;
+};
+
+struct proto_exit {
+        uint32_t code;            /* exit status when signal is 0 */
+        uint32_t signal;
+};
+
+struct proto_mount {
+        char serial[PROTO_STR_SHORT];
+        char path[PROTO_PATH_MAX];
+        char fstype[PROTO_STR_SHORT];
+};
+
 struct proto_msg {
         uint8_t type;
         uint32_t id;              /* request id; replies carry the request's id */
@@ -82,6 +135,10 @@ struct proto_msg {
                 struct proto_hello_ack hello_ack;
                 struct proto_error error;
                 struct proto_ping ping;   /* PING and PONG */
+                struct proto_exec exec;
+                struct proto_stdio stdio;
+                struct proto_exit exit;
+                struct proto_mount mount;
         } u;
 };
 
@@ -123,3 +180,7 @@ long proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);
 
 /* Bounded string copy for filling message fields (always terminated). */
 void proto_strlcpy(char *dst, const char *src, size_t cap);
+/* Append S to a string list; -1 when it does not fit. */
+int proto_strv_add(struct proto_strv *v, const char *s);
+/* The string after P in V (start with P = NULL), or NULL at the end. */
+const char *proto_strv_next(const struct proto_strv *v, const char *p);

@@ -15,12 +15,24 @@ struct channel {
         struct proto_hdr hdr;
         int events;                /* what the stream callback last reported */
         bool broken;
+        bool waiting;              /* inside wait_events: no user callback */
+        void (*cb)(void *opaque);
+        void *opaque;
 };
 
 static void on_stream(virStreamPtr st, int events, void *opaque)
 {
         struct channel *ch = opaque;
         ch->events |= events;
+        if (ch->cb && !ch->waiting && (events & (VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_ERROR |
+                                                 VIR_STREAM_EVENT_HANGUP)))
+                ch->cb(ch->opaque);
+}
+
+void channel_on_readable(struct channel *ch, void (*cb)(void *opaque), void *opaque)
+{
+        ch->cb = cb;
+        ch->opaque = opaque;
 }
 
 static void on_timeout(int timer, void *opaque)
@@ -50,10 +62,13 @@ static int wait_events(struct channel *ch, int want, uint64_t deadline)
         int timer = virEventAddTimeout((int)(deadline - now), on_timeout, &fired, NULL);
         if (timer < 0)
                 return -EIO;
+        ch->waiting = true;
         while (!ch->events && !fired)
                 if (virEventRunDefaultImpl() < 0)
                         break;
+        ch->waiting = false;
         virEventRemoveTimeout(timer);
+        (void)virStreamEventUpdateCallback(ch->st, VIR_STREAM_EVENT_READABLE);
         return ch->events ? 0 : -ETIMEDOUT;
 }
 
@@ -89,10 +104,8 @@ void channel_close(struct channel *ch)
         free(ch);
 }
 
-int channel_recv(struct channel *ch, struct proto_msg *m, int timeout_ms, struct mlvm_err *e)
+int channel_try_recv(struct channel *ch, struct proto_msg *m, struct mlvm_err *e)
 {
-        uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
-
         if (ch->broken)
                 return err_setx(e, -EPROTO, "agent channel: closed after a protocol error");
         for (;;) {
@@ -129,7 +142,19 @@ int channel_recv(struct channel *ch, struct proto_msg *m, int timeout_ms, struct
                         return err_setx(e, -EPIPE, "agent channel: closed by the guest");
                 if (n == -1)
                         return err_virt(e, "agent channel");
-                int r = wait_events(ch, VIR_STREAM_EVENT_READABLE, deadline);
+                return -EAGAIN;
+        }
+}
+
+int channel_recv(struct channel *ch, struct proto_msg *m, int timeout_ms, struct mlvm_err *e)
+{
+        uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+
+        for (;;) {
+                int r = channel_try_recv(ch, m, e);
+                if (r != -EAGAIN)
+                        return r;
+                r = wait_events(ch, VIR_STREAM_EVENT_READABLE, deadline);
                 if (r == -ETIMEDOUT)
                         return err_setx(e, -ETIMEDOUT, "agent channel: nothing from the guest within %d ms", timeout_ms);
                 if (r < 0)

@@ -21,3 +21,10 @@ static inline void channel_closep(struct channel **ch) { channel_close(*ch); }
  * -EPROTO (malformed: the message names why; the channel is unusable). */
 int channel_recv(struct channel *ch, struct proto_msg *m, int timeout_ms, struct mlvm_err *e);
 int channel_send(struct channel *ch, const struct proto_msg *m, int timeout_ms, struct mlvm_err *e);
+
+/* Event-driven use (the monitor): CB runs from libvirt's event loop when
+ * the stream has data or closed; it then calls channel_try_recv until that
+ * returns -EAGAIN. */
+void channel_on_readable(struct channel *ch, void (*cb)(void *opaque), void *opaque);
+/* 0 with *m, -EAGAIN when no whole frame is there yet, else as channel_recv. */
+int channel_try_recv(struct channel *ch, struct proto_msg *m, struct mlvm_err *e);

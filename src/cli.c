@@ -12,7 +12,8 @@
         { "json", no_argument, NULL, 'J' },                               \
         { "quiet", no_argument, NULL, 'q' },                              \
         { "verbose", no_argument, NULL, 'v' },                            \
-        { "help", no_argument, NULL, 'h' }
+        { "help", no_argument, NULL, 'h' },                               \
+        { "version", no_argument, NULL, 'V' }
 
 static void print_line(FILE *f, const char *prefix, const char *msg)
 {
@@ -68,7 +69,21 @@ void cli_print_verb_help(const struct verb *v)
                "      --json          machine-readable output\n"
                "  -q, --quiet         print less\n"
                "  -v, --verbose       print more\n"
-               "  -h, --help          show this help\n");
+               "  -h, --help          show this help\n"
+               "  -V, --version       print the version\n");
+}
+
+/* getopt_long reports a value given to a no_argument option ("--json=1")
+ * as '?' with optopt set to the option's val, just like an unknown short
+ * option (-J): only the "--NAME=" form tells them apart. */
+static const char *option_given_value(const struct option *opts, int val, const char *arg)
+{
+        if (!val || !strstartswith(arg, "--") || !strchr(arg, '='))
+                return NULL;
+        for (; opts->name; opts++)
+                if (opts->val == val && opts->has_arg == no_argument && !opts->flag)
+                        return opts->name;
+        return NULL;
 }
 
 int cli_parse(struct cli *cli, const struct verb *v, int argc, char **argv, const char *shortopts,
@@ -77,7 +92,8 @@ int cli_parse(struct cli *cli, const struct verb *v, int argc, char **argv, cons
 {
         static const struct option globals[] = { GLOBAL_OPTS };
         size_t nv = 0, ng = ARRAY_SIZE(globals);
-        _cleanup_free_ char *shorts = xasprintf(":c:f:qvh%s", shortopts ? shortopts : "");
+        _cleanup_free_ char *shorts = xasprintf(":c:f:qvhV%s", shortopts ? shortopts : "");
+        const char *name;
         int c;
 
         while (longopts && longopts[nv].name)
@@ -99,9 +115,14 @@ int cli_parse(struct cli *cli, const struct verb *v, int argc, char **argv, cons
                 case 'h':
                         cli_print_verb_help(v);
                         return CLI_HELP_DONE;
+                case 'V':
+                        printf("mlvm %s\n", PACKAGE_VERSION);
+                        return CLI_HELP_DONE;
                 case ':':
                         return cli_usage_error(cli, "option %s needs a value", argv[optind - 1]);
                 case '?':
+                        if ((name = option_given_value(all, optopt, argv[optind - 1])))
+                                return cli_usage_error(cli, "option --%s takes no value", name);
                         if (optopt)
                                 return cli_usage_error(cli, "unknown option -%c", optopt);
                         return cli_usage_error(cli, "unknown option %s", argv[optind - 1]);
@@ -127,10 +148,24 @@ static void yaml_scalar(json_object *o)
         fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE), stdout);
 }
 
-/* Plain keys stay plain; anything else is quoted so it reads back the same. */
+/* Words a YAML reader resolves to null or (YAML 1.1) a boolean when plain. */
+static bool yaml_reserved(const char *k)
+{
+        static const char *const words[] = {
+                "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+                "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(words); i++)
+                if (streq(k, words[i]))
+                        return true;
+        return false;
+}
+
+/* Plain keys stay plain; anything else is quoted so it reads back the same
+ * (a model named null, an env variable named NULL or YES). */
 static void yaml_key(const char *k)
 {
-        bool plain = *k && !(*k >= '0' && *k <= '9');
+        bool plain = *k && !(*k >= '0' && *k <= '9') && !yaml_reserved(k);
         for (const char *p = k; *p && plain; p++)
                 plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
                         *p == '_' || *p == '-';

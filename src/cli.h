@@ -28,6 +28,7 @@ struct verb {
 };
 
 extern const struct verb verb_info, verb_config, verb_setup, verb_image, verb_key;
+extern const struct verb verb_up, verb_down, verb_ps, verb_logs, verb_inspect;
 extern const struct verb verb_audit;
 
 /* Parse the verb's options together with the global ones (which may come

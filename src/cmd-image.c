@@ -8,6 +8,7 @@
 #include "image-build.h"
 #include "keys.h"
 #include "paths.h"
+#include "run.h"
 #include "store.h"
 #include "util.h"
 #include "virt.h"
@@ -302,6 +303,9 @@ static int cmd_rm(struct cli *cli, const char *state, struct image_opts *o, int 
         int r = open_pool(cli, o, &conn, &pool, &e);
         if (r == 0)
                 r = store_resolve(state, argv[0], digest, &e);
+        char user[RUN_ID_LEN + 1];
+        if (r == 0 && run_using_image(state, digest, user) == 0)
+                r = err_setx(&e, -EBUSY, "%s: in use by run %s (mlvm down it first)", argv[0], user);
         if (r == 0)
                 r = store_rm(state, argv[0], pool, &removed, &e);
         close_pool(conn, pool);

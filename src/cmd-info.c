@@ -134,8 +134,9 @@ static json_object *to_json(const struct cli *cli, const struct info *i)
                 json_object_object_add(x, "capacity", json_object_new_uint64(i->pool.capacity));
                 json_object_object_add(x, "allocation", json_object_new_uint64(i->pool.allocation));
                 json_object_object_add(x, "available", json_object_new_uint64(i->pool.available));
-                if (i->pool.n_volumes >= 0)
-                        json_object_object_add(x, "volumes", json_object_new_int(i->pool.n_volumes));
+                if (i->pool.active)  /* null when libvirt could not count them */
+                        json_object_object_add(x, "volumes", i->pool.n_volumes >= 0 ?
+                                               json_object_new_int(i->pool.n_volumes) : NULL);
         }
         json_object_object_add(o, "pool", x);
         json_object_object_add(o, "state_dir", json_object_new_string(i->state_dir));
@@ -177,11 +178,13 @@ static void print_text(const struct cli *cli, const struct info *i)
                 printf("Storage pool:    %s: inactive, %s (run 'mlvm setup')\n", i->pool_name,
                        i->pool.path ? i->pool.path : "?");
         else {
+                char n[16] = "?";  /* when libvirt could not count them */
+                if (i->pool.n_volumes >= 0)
+                        (void)snprintf(n, sizeof(n), "%d", i->pool.n_volumes);
                 gib(i->pool.available, a, sizeof(a));
                 gib(i->pool.capacity, b, sizeof(b));
-                printf("Storage pool:    %s: active, %s, %d volume%s, %s free of %s\n", i->pool_name,
-                       i->pool.path ? i->pool.path : "?", i->pool.n_volumes, i->pool.n_volumes == 1 ? "" : "s",
-                       a, b);
+                printf("Storage pool:    %s: active, %s, %s volume%s, %s free of %s\n", i->pool_name,
+                       i->pool.path ? i->pool.path : "?", n, i->pool.n_volumes == 1 ? "" : "s", a, b);
         }
         printf("State directory: %s\n", i->state_dir);
         printf("Images:          %zu\n", i->n_tags);

@@ -2,20 +2,31 @@
  * here and the storage pool on the hypervisor host. Idempotent. */
 #include "mlvm-build.h"
 
-#include <sys/stat.h>
-
 #include "cli.h"
 #include "paths.h"
 #include "pool.h"
 #include "util.h"
 #include "virt.h"
 
+/* What pool_ensure did, in words. */
+static const char *pool_done_words(unsigned done)
+{
+        if (done & POOL_DEFINED)
+                return "created and started";
+        switch (done & (POOL_STARTED | POOL_AUTOSTART)) {
+        case POOL_STARTED: return "started";
+        case POOL_AUTOSTART: return "already active, autostart enabled";
+        case POOL_STARTED | POOL_AUTOSTART: return "started, autostart enabled";
+        default: return "already active";
+        }
+}
+
 static int run(struct cli *cli, int argc, char **argv)
 {
         _cleanup_virConnect_ virConnectPtr conn = NULL;
         _cleanup_free_ char *state = NULL, *pool_path = NULL;
         struct mlvm_err e = { 0 };
-        bool created = false;
+        unsigned done = 0;
         int r = cli_parse(cli, &verb_setup, argc, argv, "", NULL, NULL, NULL);
 
         if (r == CLI_HELP_DONE)
@@ -27,29 +38,23 @@ static int run(struct cli *cli, int argc, char **argv)
                 return EXIT_USAGE;
         }
         state = mlvm_state_dir();
-        /* State holds run records and keys: owner-only from the start. */
-        if ((r = mkdir_p(state, 0700)) < 0) {
-                err_set(&e, r, "state directory %s", state);
+        if (mlvm_state_dir_ensure(state, &e) < 0)
                 return cli_fail(cli, &e);
-        }
-        if (chmod(state, 0700) < 0) {
-                err_set(&e, -errno, "state directory %s", state);
+        if (mlvm_pool_default_path(cli->uri, &pool_path, &e) < 0)
                 return cli_fail(cli, &e);
-        }
         if (virt_connect(cli->uri, &conn, &e) < 0)
                 return cli_fail(cli, &e);
-        pool_path = mlvm_pool_default_path(cli->uri);
-        if (pool_ensure(conn, mlvm_pool_name(), pool_path, &created, &e) < 0)
+        if (pool_ensure(conn, mlvm_pool_name(), pool_path, &done, &e) < 0)
                 return cli_fail(cli, &e);
         if (cli->json) {
                 _cleanup_json_ json_object *o = json_object_new_object();
                 json_object_object_add(o, "state_dir", json_object_new_string(state));
                 json_object_object_add(o, "pool", json_object_new_string(mlvm_pool_name()));
-                json_object_object_add(o, "changed", json_object_new_boolean(created));
+                json_object_object_add(o, "changed", json_object_new_boolean(done != 0));
                 cli_print_json(o);
         } else if (cli->verbosity >= 0)
                 printf("state directory %s ready; storage pool %s %s\n", state, mlvm_pool_name(),
-                       created ? "created and started" : "already active");
+                       pool_done_words(done));
         return EXIT_OK;
 }
 

@@ -11,6 +11,8 @@
 #include "err.h"
 
 static void vformat(struct mlvm_err *e, const char *suffix, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
+static void vformat(struct mlvm_err *e, const char *suffix, const char *fmt, va_list ap)
 {
         int n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
         if (n < 0) {

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <libxml/tree.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -91,8 +92,16 @@ static char *cache_path(const char *state_dir, const char *uri)
         return xasprintf("%s/cache/vsock-%s.json", state_dir, hex);
 }
 
+/* KEY of O is a string equal to WANT. */
+static bool json_string_is(json_object *o, const char *key, const char *want)
+{
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) &&
+               streq(json_object_get_string(v), want);
+}
+
 /* The cache file is ours (mode 0600 in a 0700 directory) but is still read
- * with a size cap and strict types. */
+ * with a size cap and strict types: anything unexpected means "probe again". */
 static bool cache_read(const char *path, const char *uri, const char *hostname, struct vsock_probe *ret)
 {
         _cleanup_free_ char *buf = NULL;
@@ -104,19 +113,18 @@ static bool cache_read(const char *path, const char *uri, const char *hostname, 
         o = json_tokener_parse(buf);
         if (!o || !json_object_is_type(o, json_type_object))
                 return false;
-        if (!json_object_object_get_ex(o, "uri", &v) || !streq(json_object_get_string(v), uri))
-                return false;
-        if (!json_object_object_get_ex(o, "hostname", &v) || !streq(json_object_get_string(v), hostname))
+        if (!json_string_is(o, "uri", uri) || !json_string_is(o, "hostname", hostname))
                 return false;
         if (!json_object_object_get_ex(o, "probed_at", &v) || !json_object_is_type(v, json_type_int))
                 return false;
-        time_t at = (time_t)json_object_get_int64(v), now = time(NULL);
-        if (at > now || now - at > VSOCK_CACHE_TTL_S)
+        /* No subtraction from a stored value: at = INT64_MIN must not overflow. */
+        int64_t at = json_object_get_int64(v), now = (int64_t)time(NULL);
+        if (at > now || at < now - VSOCK_CACHE_TTL_S)
                 return false;
         if (!json_object_object_get_ex(o, "available", &v) || !json_object_is_type(v, json_type_boolean))
                 return false;  /* "unknown" is never cached: it is probed again */
         ret->state = json_object_get_boolean(v) ? VSOCK_YES : VSOCK_NO;
-        ret->probed_at = at;
+        ret->probed_at = (time_t)at;
         ret->cached = true;
         if (json_object_object_get_ex(o, "reason", &v) && json_object_is_type(v, json_type_string))
                 ret->reason = xstrdup(json_object_get_string(v));
@@ -141,6 +149,41 @@ static void cache_write(const char *state_dir, const char *path, const char *uri
         (void)write_file_atomic(path, s, strlen(s), 0600);
 }
 
+/* <domain type=TYPE><name>NAME</name>, 16 MiB, an hvm ARCH guest whose only
+ * device is a vsock. Built with libxml2 so that nothing libvirt reported
+ * (ARCH) can break out of the document. NULL when libxml2 fails. */
+static char *probe_xml(const char *type, const char *name, const char *arch)
+{
+        _cleanup_xmlDoc_ xmlDocPtr doc = xmlNewDoc((const xmlChar *)"1.0");
+        xmlNodePtr root = doc ? xmlNewNode(NULL, (const xmlChar *)"domain") : NULL;
+        xmlChar *xml = NULL;
+        int len = 0;
+
+        if (!root)
+                return NULL;
+        xmlDocSetRootElement(doc, root);
+        xmlNewProp(root, (const xmlChar *)"type", (const xmlChar *)type);
+        xmlNewTextChild(root, NULL, (const xmlChar *)"name", (const xmlChar *)name);
+        xmlNodePtr mem = xmlNewTextChild(root, NULL, (const xmlChar *)"memory", (const xmlChar *)"16");
+        xmlNodePtr os = xmlNewChild(root, NULL, (const xmlChar *)"os", NULL);
+        xmlNodePtr ostype = xmlNewTextChild(os, NULL, (const xmlChar *)"type", (const xmlChar *)"hvm");
+        xmlNodePtr devices = xmlNewChild(root, NULL, (const xmlChar *)"devices", NULL);
+        xmlNodePtr vsock = xmlNewChild(devices, NULL, (const xmlChar *)"vsock", NULL);
+        xmlNodePtr cid = xmlNewChild(vsock, NULL, (const xmlChar *)"cid", NULL);
+        if (!mem || !ostype || !cid)
+                return NULL;
+        xmlNewProp(mem, (const xmlChar *)"unit", (const xmlChar *)"MiB");
+        xmlNewProp(ostype, (const xmlChar *)"arch", (const xmlChar *)arch);
+        xmlNewProp(vsock, (const xmlChar *)"model", (const xmlChar *)"virtio");
+        xmlNewProp(cid, (const xmlChar *)"auto", (const xmlChar *)"yes");
+        xmlDocDumpMemory(doc, &xml, &len);
+        if (!xml)
+                return NULL;
+        char *s = xstrdup((const char *)xml);
+        xmlFree(xml);
+        return s;
+}
+
 static int probe_now(virConnectPtr conn, const struct host_caps *caps, struct vsock_probe *ret,
                      struct mlvm_err *e)
 {
@@ -155,12 +198,11 @@ static int probe_now(virConnectPtr conn, const struct host_caps *caps, struct vs
                        rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
         if (!strcmp(virConnectGetType(conn) ? virConnectGetType(conn) : "", "TEST"))
                 type = "test";
-        xml = xasprintf("<domain type='%s'><name>%s</name><memory unit='MiB'>16</memory>"
-                        "<os><type arch='%s'>hvm</type></os>"
-                        "<devices><vsock model='virtio'><cid auto='yes'/></vsock></devices></domain>",
-                        type, name, caps->arch);
+        if (!(xml = probe_xml(type, name, caps->arch)))
+                return err_setx(e, -ENOMEM, "vsock probe: cannot build the domain XML");
         /* Paused, and destroyed by libvirt if we die before destroying it. */
-        virDomainPtr dom = virDomainCreateXML(conn, xml, VIR_DOMAIN_START_PAUSED | VIR_DOMAIN_START_AUTODESTROY);
+        _cleanup_virDomain_ virDomainPtr dom =
+                virDomainCreateXML(conn, xml, VIR_DOMAIN_START_PAUSED | VIR_DOMAIN_START_AUTODESTROY);
         if (!dom) {
                 virErrorPtr err = virGetLastError();
                 if (err && err->code == VIR_ERR_INVALID_ARG && err->message &&
@@ -173,10 +215,8 @@ static int probe_now(virConnectPtr conn, const struct host_caps *caps, struct vs
         ret->probed_at = time(NULL);
         if (err && err->message)
                 ret->reason = xstrdup(err->message);
-        if (dom) {
+        if (dom)
                 (void)virDomainDestroy(dom);
-                (void)virDomainFree(dom);
-        }
         return 0;
 }
 

@@ -42,24 +42,7 @@ static void progress(const struct build_opts *o, const char *fmt, ...)
 
 char *image_find_agent(void)
 {
-        const char *env = getenv("MLVM_AGENT");
-        char self[4096];
-
-        if (env && *env)
-                return xstrdup(env);
-        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-        if (n > 0) {
-                self[n] = '\0';
-                char *slash = strrchr(self, '/');
-                if (slash) {
-                        *slash = '\0';
-                        char *p = xasprintf("%s/guest-agent/mlvm-agent", self);
-                        if (access(p, X_OK) == 0)
-                                return p;
-                        free(p);
-                }
-        }
-        return xstrdup(PKGLIBEXECDIR "/mlvm-agent");
+        return find_helper_binary("MLVM_AGENT", "guest-agent/mlvm-agent", PKGLIBEXECDIR "/mlvm-agent");
 }
 
 struct busybox_ctx {

@@ -95,7 +95,8 @@ int initramfs_write(struct initramfs *ir, int fd, struct mlvm_err *e)
         __attribute__((cleanup(archive_entry_freep))) struct archive_entry *entry = archive_entry_new();
 
         /* Sorted: parents before children, and the same order every time. */
-        qsort(ir->v, ir->n, sizeof(*ir->v), cmp_node);
+        if (ir->n)   /* qsort's base must not be NULL, even for 0 entries */
+                qsort(ir->v, ir->n, sizeof(*ir->v), cmp_node);
         if (archive_write_set_format_cpio_newc(a) != ARCHIVE_OK || archive_write_add_filter_none(a) != ARCHIVE_OK ||
             archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK)
                 return err_setx(e, -EIO, "initramfs: %s", archive_error_string(a));

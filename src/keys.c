@@ -167,6 +167,8 @@ int key_trust_file(const char *state_dir, const char *path, char ret_id[KEY_ID_L
 
 int key_trust_own(const char *state_dir, const char *name, struct mlvm_err *e)
 {
+        if (!name_is_valid(name))
+                return err_setx(e, -EINVAL, "key name \"%s\": must match [a-z0-9][a-z0-9-]{0,62}", name);
         _cleanup_free_ char *pub = xasprintf("%s/keys/%s.pub", state_dir, name);
         _cleanup_pkey_ EVP_PKEY *k = NULL;
         int r = read_pem(pub, false, &k, e);

@@ -1,6 +1,8 @@
 /* main.c: the mlvm command: global options and verb dispatch. */
 #include "mlvm-build.h"
 
+#include <signal.h>
+
 #include "cli.h"
 #include "util.h"
 #include "virt.h"
@@ -8,10 +10,15 @@
 static const struct verb *const verbs[] = {
         &verb_audit,
         &verb_config,
+        &verb_down,
         &verb_image,
         &verb_info,
+        &verb_inspect,
         &verb_key,
+        &verb_logs,
+        &verb_ps,
         &verb_setup,
+        &verb_up,
 };
 
 static void usage(FILE *f)
@@ -32,6 +39,23 @@ static void usage(FILE *f)
                    "  -V, --version       print the version\n\n"
                    "Run 'mlvm VERB --help' for a verb's own options.\n"
                    "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+/* An option getopt_long refused. A value given to a no_argument option
+ * ("--json=1") comes back as '?' with optopt set to the option's val, just
+ * like an unknown short option (-J): only the "--NAME=" form tells them apart. */
+static void bad_option(const struct cli *cli, const struct option *opts, const char *arg)
+{
+        if (optopt && strstartswith(arg, "--") && strchr(arg, '='))
+                for (const struct option *o = opts; o->name; o++)
+                        if (o->val == optopt && o->has_arg == no_argument && !o->flag) {
+                                cli_error(cli, "option --%s takes no value (see 'mlvm --help')", o->name);
+                                return;
+                        }
+        if (optopt)
+                cli_error(cli, "unknown option -%c (see 'mlvm --help')", optopt);
+        else
+                cli_error(cli, "unknown option %s (see 'mlvm --help')", arg);
 }
 
 static const struct verb *find_verb(const char *name)
@@ -77,10 +101,7 @@ int main(int argc, char **argv)
                         cli_error(&cli, "option %s needs a value (see 'mlvm --help')", argv[optind - 1]);
                         return EXIT_USAGE;
                 default:
-                        if (optopt)
-                                cli_error(&cli, "unknown option -%c (see 'mlvm --help')", optopt);
-                        else
-                                cli_error(&cli, "unknown option %s (see 'mlvm --help')", argv[optind - 1]);
+                        bad_option(&cli, opts, argv[optind - 1]);
                         return EXIT_USAGE;
                 }
         }
@@ -109,6 +130,8 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
         cli.verb = v->name;
+        /* A peer that goes away (libvirtd, a monitor) is an error to report, not a signal. */
+        signal(SIGPIPE, SIG_IGN);
         virt_init();
         return v->run(&cli, argc - optind, argv + optind);
 }

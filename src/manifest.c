@@ -263,9 +263,15 @@ int manifest_sig_parse(const char *text, size_t len, char ret_keyid[KEY_ID_LEN +
 
         if (len > MANIFEST_SIG_MAX || strlen(text) != len)
                 return err_setx(e, -EINVAL, "manifest.sig: larger than %d bytes or contains NUL", MANIFEST_SIG_MAX);
-        o = json_tokener_parse(text);
-        if (!o || !json_object_is_type(o, json_type_object))
-                return err_setx(e, -EINVAL, "manifest.sig: not a JSON object");
+        json_tokener *tok = json_tokener_new_ex(4);
+        o = json_tokener_parse_ex(tok, text, (int)len);
+        /* One object and nothing after it but whitespace. */
+        size_t end = json_tokener_get_error(tok) == json_tokener_success ? json_tokener_get_parse_end(tok) : 0;
+        json_tokener_free(tok);
+        while (end < len && (text[end] == '\n' || text[end] == ' ' || text[end] == '\t' || text[end] == '\r'))
+                end++;
+        if (!o || end != len || !json_object_is_type(o, json_type_object))
+                return err_setx(e, -EINVAL, "manifest.sig: not one JSON object");
         if ((r = check_keys(o, keys, "manifest.sig", e)) < 0 || (r = get_str(o, "key", "manifest.sig", 64, &key, e)) < 0 ||
             (r = get_str(o, "sig", "manifest.sig", 128, &sig, e)) < 0)
                 return err_prefix(e, "signature");

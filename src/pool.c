@@ -56,10 +56,10 @@ int pool_info(virConnectPtr conn, const char *name, struct pool_info *ret, struc
         return 0;
 }
 
-int pool_ensure(virConnectPtr conn, const char *name, const char *path, bool *ret_created, struct mlvm_err *e)
+int pool_ensure(virConnectPtr conn, const char *name, const char *path, unsigned *ret_done, struct mlvm_err *e)
 {
         _cleanup_virStoragePool_ virStoragePoolPtr pool = virStoragePoolLookupByName(conn, name);
-        bool created = false;
+        unsigned done = 0;
         int active;
 
         if (!pool) {
@@ -75,7 +75,9 @@ int pool_ensure(virConnectPtr conn, const char *name, const char *path, bool *re
                 xmlNodePtr target = xmlNewChild(root, NULL, (const xmlChar *)"target", NULL);
                 xmlNewTextChild(target, NULL, (const xmlChar *)"path", (const xmlChar *)path);
                 xmlNodePtr perms = xmlNewChild(target, NULL, (const xmlChar *)"permissions", NULL);
-                /* Per-run volumes hold tenants' data: no access for other users. */
+                /* Others may traverse but not list: QEMU runs as libvirt-qemu and
+                 * must reach the volumes by path; each volume's own mode decides
+                 * who may read it. */
                 xmlNewTextChild(perms, NULL, (const xmlChar *)"mode", (const xmlChar *)"0711");
                 xmlChar *xml = NULL;
                 int len = 0;
@@ -91,23 +93,24 @@ int pool_ensure(virConnectPtr conn, const char *name, const char *path, bool *re
                         *e = saved;
                         return saved.code;
                 }
-                created = true;
+                done |= POOL_DEFINED;
         }
         active = virStoragePoolIsActive(pool);
         if (active < 0)
                 return err_virt(e, "storage pool %s", name);
         if (!active) {
-                if (virStoragePoolCreate(pool, 0) < 0)
+                /* Build first: the directory of a pool that was stopped may be gone. */
+                if (virStoragePoolCreate(pool, VIR_STORAGE_POOL_CREATE_WITH_BUILD) < 0)
                         return err_virt(e, "start storage pool %s", name);
-                created = true;
+                done |= POOL_STARTED;
         }
         int autostart = 0;
         if (virStoragePoolGetAutostart(pool, &autostart) == 0 && !autostart) {
                 if (virStoragePoolSetAutostart(pool, 1) < 0)
                         return err_virt(e, "autostart storage pool %s", name);
-                created = true;
+                done |= POOL_AUTOSTART;
         }
-        if (ret_created)
-                *ret_created = created;
+        if (ret_done)
+                *ret_done = done;
         return 0;
 }

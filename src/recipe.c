@@ -7,14 +7,17 @@
 #include "units.h"
 #include "util.h"
 
+/* Split into at most MAX words; *RET_N is MAX + 1 when there were more. */
 static char **split_words(const char *s, size_t max, size_t *ret_n)
 {
         _cleanup_free_ char *copy = xstrdup(s);
         char **v = xcalloc(1, sizeof(char *));
         size_t n = 0;
         for (char *save = NULL, *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-                if (n == max)
+                if (n == max) {
+                        n++;   /* one too many: the caller refuses the line */
                         break;
+                }
                 v = xreallocarray(v, n + 2, sizeof(char *));
                 v[n++] = xstrdup(t);
                 v[n] = NULL;
@@ -92,7 +95,12 @@ int recipe_parse(const char *file, const char *dir, const char *text, struct rec
                         goto out;
                 }
                 if (words) {
-                        *words = split_words(value, KMOD_MAX_MODULES * 4, &n);
+                        *words = split_words(value, RECIPE_MAX_WORDS, &n);
+                        if (n > RECIPE_MAX_WORDS) {
+                                rc = err_setx(e, -E2BIG, "%s:%u: %s: more than %d words", file, lineno, key,
+                                              RECIPE_MAX_WORDS);
+                                goto out;
+                        }
                         for (size_t i = 0; i < n; i++)
                                 if (!word_ok((*words)[i]) || strlen((*words)[i]) > 64) {
                                         rc = err_setx(e, -EINVAL, "%s:%u: %s: bad word \"%.64s\"", file, lineno, key,
@@ -140,12 +148,15 @@ int recipe_load(const char *dir, struct recipe *ret, struct mlvm_err *e)
 {
         _cleanup_free_ char *file = xasprintf("%s/recipe", dir), *text = NULL;
         _cleanup_free_ char *abs = realpath(dir, NULL);
+        size_t len;
         int r;
 
         if (!abs)
                 return err_set(e, -errno, "recipe directory %s", dir);
-        if ((r = read_file_capped(file, RECIPE_MAX_BYTES, &text, NULL)) < 0)
+        if ((r = read_file_capped(file, RECIPE_MAX_BYTES, &text, &len)) < 0)
                 return err_set(e, r, "%s", file);
+        if (strlen(text) != len)
+                return err_setx(e, -EINVAL, "%s: contains a NUL byte", file);
         return recipe_parse(file, abs, text, ret, e);
 }
 

@@ -16,6 +16,7 @@
 #include "err.h"
 
 #define RECIPE_MAX_BYTES 65536
+#define RECIPE_MAX_WORDS 256      /* modules or applets on one line */
 
 struct recipe {
         char *dir;

@@ -70,7 +70,9 @@ char *xasprintf(const char *fmt, ...)
 
 int read_file_capped(const char *path, size_t max, char **ret_buf, size_t *ret_len)
 {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
+         * refuses anything but a regular file (where the flag is moot). */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         _cleanup_free_ char *buf = NULL;
         struct stat st;
         size_t len = 0;
@@ -154,4 +156,26 @@ int mkdir_p(const char *path, mode_t mode)
         if (mkdir(p, mode) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
+}
+
+char *find_helper_binary(const char *env_var, const char *rel, const char *installed)
+{
+        const char *env = getenv(env_var);
+        char self[4096];
+
+        if (env && *env)
+                return xstrdup(env);
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) {
+                self[n] = '\0';
+                char *slash = strrchr(self, '/');
+                if (slash) {
+                        *slash = '\0';
+                        char *p = xasprintf("%s/%s", self, rel);
+                        if (access(p, X_OK) == 0)
+                                return p;
+                        free(p);
+                }
+        }
+        return xstrdup(installed);
 }

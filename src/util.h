@@ -46,5 +46,8 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int read_file_capped(const char *path, size_t max, char **ret_buf, size_t *ret_len);
 /* Write a file atomically (temp file in the same directory, fsync, rename). */
 int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
+/* A helper binary of mlvm: $ENV_VAR if set, else REL next to the running
+ * mlvm (the build tree), else INSTALLED. Caller frees. */
+char *find_helper_binary(const char *env_var, const char *rel, const char *installed);
 /* mkdir -p with the given mode for directories it creates. */
 int mkdir_p(const char *path, mode_t mode);

@@ -21,15 +21,15 @@ void virt_init(void)
         (void)virEventRegisterDefaultImpl();
 }
 
-/* libvirtd down or unreachable, as opposed to a refused or broken request. */
-static bool daemon_unreachable(const virError *err)
+/* Why the connection's socket could not be opened: libvirt reports
+ * connect(2) failures as VIR_ERR_SYSTEM_ERROR from VIR_FROM_RPC with the
+ * errno in int1 (its messages are translated: they are not matched).
+ * 0 when the failure was something else. */
+static int socket_errno(const virError *err)
 {
-        if (!err)
-                return false;
-        return err->code == VIR_ERR_SYSTEM_ERROR && err->domain == VIR_FROM_RPC && err->message &&
-               (strstr(err->message, "Failed to connect socket") ||
-                strstr(err->message, "unable to connect to server") ||
-                strstr(err->message, "Connection refused"));
+        if (!err || err->code != VIR_ERR_SYSTEM_ERROR || err->domain != VIR_FROM_RPC || err->int1 < 0)
+                return 0;
+        return err->int1;
 }
 
 int virt_connect(const char *uri, virConnectPtr *ret, struct mlvm_err *e)
@@ -42,8 +42,15 @@ int virt_connect(const char *uri, virConnectPtr *ret, struct mlvm_err *e)
         }
         virErrorPtr err = virGetLastError();
         const char *why = err && err->message ? err->message : "unknown error";
-        if (daemon_unreachable(err)) {
-                bool remote = strstr(uri, "+tcp://") || strstr(uri, "+ssh://") || strstr(uri, "+tls://");
+        int sys = socket_errno(err);
+        bool remote = strstr(uri, "+tcp://") || strstr(uri, "+ssh://") || strstr(uri, "+tls://");
+        if (sys == EACCES && !remote)
+                return err_setx(e, -EACCES,
+                                "connect %s: permission denied on the libvirt socket (%s); run as root or join "
+                                "the libvirt group", uri, why);
+        /* No socket, or nobody listening on it; for a remote host also no route to it. */
+        if (sys == ENOENT || sys == ECONNREFUSED ||
+            (remote && (sys == EHOSTUNREACH || sys == ENETUNREACH || sys == ETIMEDOUT))) {
                 if (remote)
                         return err_setx(e, -ECONNREFUSED,
                                         "connect %s: libvirtd is not reachable (%s); is it running and listening there?",

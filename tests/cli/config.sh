@@ -30,6 +30,25 @@ err=$(cd "$tmp" && "$MLVM" config 2>&1); st=$?
 check_eq "missing ./mlvm.yaml exits 1" 1 $st
 check_eq "missing file message" "mlvm: config: mlvm.yaml: No such file or directory" "$err"
 
+# Names that YAML would read as null or a boolean: a model named null, env
+# variables named NULL, Null and YES. Plain in the input (the loader takes
+# keys as the names they spell), quoted in the YAML output.
+printf 'models:\n  null:\n    image: minimal\n    env: {NULL: a, Null: b, YES: c}\n' > "$tmp/nullkeys.yaml"
+"$MLVM" config --json -f "$tmp/nullkeys.yaml" > "$tmp/nullkeys.json"; check_eq "null-looking keys load" 0 $?
+check_eq "model named null, env NULL/Null/YES" "{'NULL': 'a', 'Null': 'b', 'YES': 'c'}" \
+        "$(json_get "$tmp/nullkeys.json" 'j["models"]["null"]["env"]')"
+"$MLVM" config -f "$tmp/nullkeys.yaml" > "$tmp/nullkeys.out.yaml"
+check_match "YAML output quotes the model named null" '^  "null":$' "$(cat "$tmp/nullkeys.out.yaml")"
+check_match "YAML output quotes NULL, Null and YES" '^      "NULL": "a"$' "$(cat "$tmp/nullkeys.out.yaml")"
+"$MLVM" config --json -f "$tmp/nullkeys.out.yaml" > "$tmp/nullkeys.again.json"
+check "YAML output with null-looking keys loads back identically" diff -u "$tmp/nullkeys.json" "$tmp/nullkeys.again.json"
+
+# A FIFO is refused at once, not read (or waited on): timeout turns a hang into a failure.
+mkfifo "$tmp/fifo"
+err=$(timeout 10 "$MLVM" config -f "$tmp/fifo" 2>&1); st=$?
+check_eq "FIFO as the file exits 1 (no hang)" 1 $st
+check_eq "FIFO as the file: one line" "mlvm: config: $tmp/fifo: not a regular file" "$err"
+
 head -c 1100000 /dev/zero | tr '\0' '#' > "$tmp/big.yaml"
 err=$("$MLVM" config -f "$tmp/big.yaml" 2>&1)
 check_eq "oversized file refused" "mlvm: config: $tmp/big.yaml: larger than 1048576 bytes" "$err"

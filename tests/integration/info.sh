@@ -6,9 +6,11 @@ require_root_libvirt
 tmp=$(mktemp -d)
 pool="mlvm-test-$$-$RANDOM"
 export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$pool" MLVM_POOL_PATH="$tmp/pool"
+# Always the system daemon: LIBVIRT_DEFAULT_URI may point elsewhere.
+vsh() { virsh -q -c qemu:///system "$@"; }
 cleanup() {
-        virsh -q pool-destroy "$pool" >/dev/null 2>&1
-        virsh -q pool-undefine "$pool" >/dev/null 2>&1
+        vsh pool-destroy "$pool" >/dev/null 2>&1
+        vsh pool-undefine "$pool" >/dev/null 2>&1
         rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -39,19 +41,33 @@ check_eq "json: QEMU version matches virsh" "$hv" "$(json_get "$tmp/info.json" '
 check_eq "json: images (empty store)" "[]" "$(json_get "$tmp/info.json" 'j["images"]')"
 "$MLVM" info --refresh --json > "$tmp/refresh.json"
 check_eq "--refresh probes again" False "$(json_get "$tmp/refresh.json" 'j["vsock"]["cached"]')"
-check_eq "no probe domain left behind" 0 "$(virsh -q -c qemu:///system list --all --name | grep -c '^mlvm-probe-')"
+check_eq "no probe domain left behind" 0 "$(vsh list --all --name | grep -c '^mlvm-probe-')"
 
 out=$("$MLVM" setup); st=$?
 check_eq "setup exits 0" 0 $st
 check_match "setup creates the pool" "storage pool $pool created and started" "$out"
 check_eq "state directory is 0700" 700 "$(stat -c %a "$tmp/state")"
-check_match "pool is running in libvirt" '^State: +running' "$(virsh pool-info "$pool")"
-check_match "pool autostarts" '^Autostart: +yes' "$(virsh pool-info "$pool")"
-out=$("$MLVM" setup); check_match "setup is idempotent" "storage pool $pool already active" "$out"
+check_match "pool is running in libvirt" '^State: +running' "$(vsh pool-info "$pool")"
+check_match "pool autostarts" '^Autostart: +yes' "$(vsh pool-info "$pool")"
+out=$("$MLVM" setup); check_match "setup is idempotent" "storage pool $pool already active$" "$out"
 "$MLVM" info --json > "$tmp/info2.json"
 check_eq "info: pool active" True "$(json_get "$tmp/info2.json" 'j["pool"]["active"]')"
 check_eq "info: pool path" "$tmp/pool" "$(json_get "$tmp/info2.json" 'j["pool"]["path"]')"
 check_eq "info: pool volumes" 0 "$(json_get "$tmp/info2.json" 'j["pool"]["volumes"]')"
+
+# setup says what it did: only autostart was off.
+vsh pool-autostart --disable "$pool" >/dev/null
+out=$("$MLVM" setup); check_match "setup: autostart enabled, and says only that" \
+        "storage pool $pool already active, autostart enabled$" "$out"
+check_match "setup: pool autostarts again" '^Autostart: +yes' "$(vsh pool-info "$pool")"
+# A stopped pool whose directory was removed is rebuilt when started.
+vsh pool-destroy "$pool" >/dev/null
+rm -rf "$tmp/pool"
+out=$("$MLVM" setup); st=$?
+check_eq "setup: restarting a pool whose directory is gone exits 0" 0 $st
+check_match "setup: says it started the pool" "storage pool $pool started$" "$out"
+check_match "setup: the pool is running again" '^State: +running' "$(vsh pool-info "$pool")"
+check_eq "setup: its directory is back" yes "$([ -d "$tmp/pool" ] && echo yes)"
 
 # libvirtd down: one line that says so and how to start it; exit 1.
 err=$("$MLVM" --connect "qemu:///system?socket=$tmp/no-such-sock" info 2>&1); st=$?
@@ -61,5 +77,17 @@ check_match "libvirtd down: says so and how to start it" \
         "^mlvm: info: connect qemu:///system\?socket=.*: libvirtd is not running .*start it with 'virtlogd -d; libvirtd -d'" "$err"
 err=$(MLVM_CONNECT="qemu:///system?socket=$tmp/no-such-sock" "$MLVM" info 2>&1)
 check_match "MLVM_CONNECT is used" "connect qemu:///system\?socket=$tmp/no-such-sock: libvirtd is not running" "$err"
+
+# A socket this user may not open: permission, not "not running".
+if command -v runuser >/dev/null && [ -x "$MLVM" ]; then
+        mkdir -m 755 "$tmp/sockdir"
+        "${PYTHON3:-python3}" -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$tmp/sockdir/sock"
+        chmod 600 "$tmp/sockdir/sock"
+        chmod 755 "$tmp"
+        err=$(cd / && runuser -u nobody -- env HOME=/ "$MLVM" --connect "qemu:///system?socket=$tmp/sockdir/sock" info 2>&1); st=$?
+        check_eq "socket permission denied: exit 1" 1 $st
+        check_match "socket permission denied: says so and what to do" \
+                "^mlvm: info: connect qemu:///system\?socket=$tmp/sockdir/sock: permission denied on the libvirt socket \(.*\); run as root or join the libvirt group$" "$err"
+fi
 
 done_testing

@@ -146,6 +146,23 @@ static const struct bad_case bad[] = {
           "t.yaml:1:3: (file): keys must be strings, not a list" },
         { "merge of a scalar", "models:\n  a:\n    <<: 5\n    image: x\n",
           "t.yaml:3:9: models.a: <<: must be a mapping or a list of mappings, not a scalar" },
+        { "two merge keys", M "    <<: {vcpus: 2}\n    <<: {memory: 512M}\n",
+          "t.yaml:5:5: models.a: duplicate key \"<<\" (use <<: [*a, *b])" },
+        { "two merge keys in a merge source",
+          "x-b: &b {<<: {vcpus: 2}, <<: {vcpus: 3}}\nmodels:\n  a:\n    <<: *b\n    image: x\n",
+          "t.yaml:1:26: models.a: duplicate key \"<<\" (use <<: [*a, *b])" },
+        { "null-looking key is a name", "~: 1\n",
+          "t.yaml:1:1: ~: unknown key (expected models, experiments or x-*)" },
+        { "NULL is an unknown model key", M "    NULL: 1\n",
+          "t.yaml:4:5: models.a.NULL: unknown key" },
+        { "empty key", "? \n: 1\n",
+          "t.yaml:1:2: (file): keys must be strings, not null" },
+        { "nested too deep (block)",
+          "a:\n b:\n  c:\n   d:\n    e:\n     f:\n      g:\n       h:\n        i:\n         j:\n"
+          "          - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - x\n",
+          "t.yaml:11:119: (file): nested deeper than 64" },
+        { "syntax error before deep nesting", "x: ]\n[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n",
+          "t.yaml:1:4: syntax: did not find expected node content while parsing a block node" },
         { "control characters in a key", "models:\n  \"a\\tb\":\n    image: x\n",
           "t.yaml:2:3: models.a?b: not a valid name ([a-z0-9][a-z0-9-]{0,62})" },
         { "merge fan-out of empty mappings",
@@ -208,6 +225,65 @@ static void test_too_many_keys(void **state)
                 off += (size_t)snprintf(buf + off, cap - off, "      K%d: v\n", i);
         assert_int_equal(mlvm_config_parse("t.yaml", "/base", buf, off, &cfg, &e), -EINVAL);
         assert_string_equal(e.msg, "t.yaml:1029:7: models.a.env: more than 1024 keys in one mapping");
+}
+
+/* "x-deep: [[...]]" (LEVELS brackets) before a valid model: the root
+ * mapping is one level more. */
+static char *nested(size_t levels)
+{
+        size_t cap = 2 * levels + 64, off = 0;
+        char *buf = xmalloc(cap);
+
+        off += (size_t)snprintf(buf, cap, "x-deep: ");
+        memset(buf + off, '[', levels);
+        memset(buf + off + levels, ']', levels);
+        off += 2 * levels;
+        (void)snprintf(buf + off, cap - off, "\nmodels: {a: {image: x}}\n");
+        return buf;
+}
+
+static void test_depth(void **state)
+{
+        _cleanup_free_ char *ok = nested(63), *deep = nested(64);  /* plus the root mapping */
+        _cleanup_(mlvm_config_freep) struct mlvm_config *c = NULL;
+        struct mlvm_config *none = NULL;
+        struct mlvm_err e = { 0 };
+
+        assert_int_equal(mlvm_config_parse("t.yaml", "/base", ok, strlen(ok), &c, &e), 0);
+        assert_int_equal(mlvm_config_parse("t.yaml", "/base", deep, strlen(deep), &none, &e), -EINVAL);
+        assert_null(none);
+        assert_string_equal(e.msg, "t.yaml:1:72: (file): nested deeper than 64");
+}
+
+/* libyaml's scanner costs O(depth) per token: a file of '[' used to take
+ * minutes. The depth pass stops at level 65 (the test's run time shows it). */
+static void test_depth_megabyte(void **state)
+{
+        size_t n = MLVM_CONFIG_MAX_BYTES;
+        _cleanup_free_ char *buf = xmalloc(n);
+        struct mlvm_config *c = NULL;
+        struct mlvm_err e = { 0 };
+
+        memset(buf, '[', n);
+        assert_int_equal(mlvm_config_parse("t.yaml", "/base", buf, n, &c, &e), -EINVAL);
+        assert_null(c);
+        assert_string_equal(e.msg, "t.yaml:1:65: (file): nested deeper than 64");
+}
+
+/* Keys are names: plain null, Null and NULL spell themselves. */
+static void test_null_named_keys(void **state)
+{
+        const char *yaml = "models:\n  null:\n    image: x\n    env: {NULL: a, Null: b}\n";
+        _cleanup_(mlvm_config_freep) struct mlvm_config *c = NULL;
+        struct mlvm_err e = { 0 };
+
+        assert_int_equal(mlvm_config_parse("t.yaml", "/base", yaml, strlen(yaml), &c, &e), 0);
+        assert_int_equal(c->n, 1);
+        assert_string_equal(c->w[0].name, "null");
+        assert_int_equal(c->w[0].n_env, 2);
+        assert_string_equal(c->w[0].env[0].name, "NULL");
+        assert_string_equal(c->w[0].env[0].value, "a");
+        assert_string_equal(c->w[0].env[1].name, "Null");
 }
 
 /* Golden files: tests/data/config/good/NAME.yaml -> NAME.json. */
@@ -302,7 +378,7 @@ static void test_load_resolves_sources(void **state)
 int main(void)
 {
         size_t nb = ARRAY_SIZE(bad), ng = ARRAY_SIZE(good), n = 0;
-        struct CMUnitTest *t = xcalloc(nb + ng + 5, sizeof(*t));
+        struct CMUnitTest *t = xcalloc(nb + ng + 8, sizeof(*t));
 
         for (size_t i = 0; i < nb; i++)
                 t[n++] = (struct CMUnitTest){ .name = bad[i].name, .test_func = test_bad,
@@ -312,6 +388,9 @@ int main(void)
                                               .initial_state = (void *)good[i] };
         t[n++] = (struct CMUnitTest){ .name = "file over the size cap", .test_func = test_too_big };
         t[n++] = (struct CMUnitTest){ .name = "mapping over the key cap", .test_func = test_too_many_keys };
+        t[n++] = (struct CMUnitTest){ .name = "nesting: 64 levels, not 65", .test_func = test_depth };
+        t[n++] = (struct CMUnitTest){ .name = "nesting: 1 MiB of [", .test_func = test_depth_megabyte };
+        t[n++] = (struct CMUnitTest){ .name = "keys named null and NULL", .test_func = test_null_named_keys };
         t[n++] = (struct CMUnitTest){ .name = "find and positions", .test_func = test_find_and_positions };
         t[n++] = (struct CMUnitTest){ .name = "load: file errors", .test_func = test_load_file_errors };
         t[n++] = (struct CMUnitTest){ .name = "load: relative sources", .test_func = test_load_resolves_sources };

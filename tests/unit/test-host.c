@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glob.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 
@@ -168,6 +169,73 @@ static void test_probe_cache_tampered(void **state)
         rm_state_dir(dir);
 }
 
+/* Replace the one cache file under DIR with {"uri": URI, "hostname": HOST,
+ * "probed_at": AT, "available": true}; each value is taken over (may be NULL). */
+static void write_cache(const char *dir, json_object *uri, json_object *host, json_object *at)
+{
+        _cleanup_free_ char *pattern = xasprintf("%s/cache/*.json", dir);
+        _cleanup_json_ json_object *o = json_object_new_object();
+        glob_t g;
+
+        assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+        assert_int_equal(g.gl_pathc, 1);
+        json_object_object_add(o, "uri", uri);
+        json_object_object_add(o, "hostname", host);
+        json_object_object_add(o, "probed_at", at);
+        json_object_object_add(o, "available", json_object_new_boolean(true));
+        const char *s = json_object_to_json_string(o);
+        assert_int_equal(write_file_atomic(g.gl_pathv[0], s, strlen(s), 0600), 0);
+        globfree(&g);
+}
+
+/* Well-formed JSON of the wrong types, or a hostile time, in the cache: the
+ * probe runs again (no crash on "uri": null, no overflow on INT64_MIN). */
+static void test_probe_cache_wrong_types(void **state)
+{
+        _cleanup_virConnect_ virConnectPtr conn = NULL;
+        _cleanup_free_ char *dir = make_state_dir(), *host = NULL;
+        struct host_caps caps = { .arch = xstrdup("x86_64") };
+        struct vsock_probe p = { 0 };
+        struct mlvm_err e = { 0 };
+        const char *uri = "test:///default";
+        int64_t now = (int64_t)time(NULL);
+
+        assert_int_equal(virt_connect(uri, &conn, &e), 0);
+        assert_non_null(host = virConnectGetHostname(conn));
+        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, false, &p, &e), 0);
+        vsock_probe_clear(&p);
+
+        /* Control: the right types are trusted, so the cases below test the types. */
+        write_cache(dir, json_object_new_string(uri), json_object_new_string(host), json_object_new_int64(now));
+        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, false, &p, &e), 0);
+        assert_true(p.cached);
+        vsock_probe_clear(&p);
+
+        write_cache(dir, NULL, json_object_new_string(host), json_object_new_int64(now));
+        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, false, &p, &e), 0);
+        assert_false(p.cached);
+        vsock_probe_clear(&p);
+
+        write_cache(dir, json_object_new_string(uri), json_object_new_int(5), json_object_new_int64(now));
+        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, false, &p, &e), 0);
+        assert_false(p.cached);
+        vsock_probe_clear(&p);
+
+        write_cache(dir, json_object_new_string(uri), json_object_new_string(host), json_object_new_int64(INT64_MIN));
+        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, false, &p, &e), 0);
+        assert_false(p.cached);
+        assert_int_equal(p.state, VSOCK_YES);
+        vsock_probe_clear(&p);
+
+        write_cache(dir, json_object_new_string(uri), json_object_new_string(host),
+                    json_object_new_int64(now - 24 * 3600 - 1));
+        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, false, &p, &e), 0);
+        assert_false(p.cached);
+        vsock_probe_clear(&p);
+        host_caps_clear(&caps);
+        rm_state_dir(dir);
+}
+
 static void test_format_version(void **state)
 {
         char buf[32];
@@ -187,6 +255,7 @@ int main(void)
                 cmocka_unit_test(test_vsock_classify),
                 cmocka_unit_test(test_probe_test_driver),
                 cmocka_unit_test(test_probe_cache_tampered),
+                cmocka_unit_test(test_probe_cache_wrong_types),
                 cmocka_unit_test(test_format_version),
         };
         virt_init();

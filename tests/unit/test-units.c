@@ -1,12 +1,16 @@
-/* test-units.c: size, duration, integer and name parsers (src/units.c). */
+/* test-units.c: size, duration, integer and name parsers (src/units.c), and
+ * the small path and file helpers beside them (src/paths.c, src/util.c). */
 #include "mlvm-build.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
+#include "paths.h"
 #include "units.h"
 #include "util.h"
 
@@ -117,6 +121,105 @@ static void test_names(void **state)
         assert_false(env_name_is_valid(""));
 }
 
+static void test_pool_default_path(void **state)
+{
+        static const struct { const char *uri, *want; } ok[] = {
+                { "qemu:///system", "/var/lib/libvirt/mlvm" },
+                { "qemu+ssh://host/system", "/var/lib/libvirt/mlvm" },
+                { "test:///default", "/var/lib/libvirt/mlvm" },
+                { "qemu:///session", "/home/u/.local/share/libvirt/mlvm" },
+                { "qemu+unix:///session?socket=/run/u/sock", "/home/u/.local/share/libvirt/mlvm" },
+                { "qemu:///sessions", "/var/lib/libvirt/mlvm" },
+        };
+        static const char *const remote[] = {
+                "qemu+ssh://host/session", "qemu://host/session", "qemu+tcp://127.0.0.1:16509/session",
+                "qemu+ext:///session?command=/bin/x",
+        };
+        struct mlvm_err e = { 0 };
+
+        assert_int_equal(setenv("HOME", "/home/u", 1), 0);
+        assert_int_equal(unsetenv("MLVM_POOL_PATH"), 0);
+        for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+                _cleanup_free_ char *p = NULL;
+                assert_int_equal(mlvm_pool_default_path(ok[i].uri, &p, &e), 0);
+                assert_string_equal(p, ok[i].want);
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(remote); i++) {
+                char *p = NULL;
+                assert_int_equal(mlvm_pool_default_path(remote[i], &p, &e), -EINVAL);
+                assert_null(p);
+        }
+        assert_string_equal(e.msg, "qemu+ext:///session?command=/bin/x is a remote session: set MLVM_POOL_PATH "
+                                   "to a directory on that host for the storage pool");
+        /* MLVM_POOL_PATH wins everywhere, a remote session included. */
+        assert_int_equal(setenv("MLVM_POOL_PATH", "/srv/pool", 1), 0);
+        _cleanup_free_ char *p = NULL;
+        assert_int_equal(mlvm_pool_default_path("qemu+ssh://host/session", &p, &e), 0);
+        assert_string_equal(p, "/srv/pool");
+        assert_int_equal(unsetenv("MLVM_POOL_PATH"), 0);
+}
+
+static mode_t mode_of(const char *path)
+{
+        struct stat st;
+        assert_int_equal(lstat(path, &st), 0);
+        return st.st_mode & 07777;
+}
+
+static void test_state_dir_ensure(void **state)
+{
+        char tmpl[] = "/tmp/mlvm-test-units-XXXXXX";
+        assert_non_null(mkdtemp(tmpl));
+        _cleanup_free_ char *fresh = xasprintf("%s/a/b/state", tmpl), *opened = xasprintf("%s/open", tmpl);
+        _cleanup_free_ char *link = xasprintf("%s/link", tmpl), *file = xasprintf("%s/file", tmpl);
+        _cleanup_free_ char *want = NULL, *cmd = xasprintf("rm -rf -- '%s'", tmpl);
+        struct mlvm_err e = { 0 };
+
+        /* Created owner-only, parents included; a second call is a no-op. */
+        assert_int_equal(mlvm_state_dir_ensure(fresh, &e), 0);
+        assert_int_equal(mode_of(fresh) & 077, 0);
+        assert_int_equal(mlvm_state_dir_ensure(fresh, &e), 0);
+
+        /* An existing open directory is refused and left as it is. */
+        assert_int_equal(mkdir(opened, 0700), 0);
+        assert_int_equal(chmod(opened, 01777), 0);
+        assert_int_equal(mlvm_state_dir_ensure(opened, &e), -EPERM);
+        want = xasprintf("state directory %s has mode 1777: group and others can reach it; run 'chmod 700 %s'",
+                         opened, opened);
+        assert_string_equal(e.msg, want);
+        assert_int_equal(mode_of(opened), 01777);
+        assert_int_equal(chmod(opened, 0750), 0);
+        assert_int_equal(mlvm_state_dir_ensure(opened, &e), -EPERM);
+        assert_int_equal(mode_of(opened), 0750);
+
+        /* A symlink to a good directory, with or without a trailing slash. */
+        assert_int_equal(symlink(fresh, link), 0);
+        assert_int_equal(mlvm_state_dir_ensure(link, &e), -ELOOP);
+        _cleanup_free_ char *slash = xasprintf("%s/", link);
+        assert_int_equal(mlvm_state_dir_ensure(slash, &e), -ELOOP);
+
+        _cleanup_close_ int fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(mlvm_state_dir_ensure(file, &e), -ENOTDIR);
+        assert_int_equal(system(cmd), 0);
+}
+
+/* A FIFO is refused at once: opening it must not wait for a writer. */
+static void test_read_file_fifo(void **state)
+{
+        char tmpl[] = "/tmp/mlvm-test-units-XXXXXX";
+        assert_non_null(mkdtemp(tmpl));
+        _cleanup_free_ char *fifo = xasprintf("%s/fifo", tmpl), *buf = NULL;
+
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        alarm(10);  /* a hang fails the test instead of stalling make check */
+        assert_int_equal(read_file_capped(fifo, 1024, &buf, NULL), -EINVAL);
+        alarm(0);
+        assert_null(buf);
+        assert_int_equal(unlink(fifo), 0);
+        assert_int_equal(rmdir(tmpl), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -126,6 +229,9 @@ int main(void)
                 cmocka_unit_test(test_duration),
                 cmocka_unit_test(test_uint),
                 cmocka_unit_test(test_names),
+                cmocka_unit_test(test_pool_default_path),
+                cmocka_unit_test(test_state_dir_ensure),
+                cmocka_unit_test(test_read_file_fifo),
         };
         return cmocka_run_group_tests_name("units", tests, NULL, NULL);
 }

@@ -1,0 +1,41 @@
+/* agent.h: what agent.c (boot, channel, main loop) and workload.c (mounts
+ * and the workload process) share. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+#define WORKLOAD_UID 1000          /* the mlvm user of every image */
+#define WORKLOAD_GID 1000
+
+void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+uint64_t now_ms(void);
+void sleep_ms(unsigned ms);
+
+/* The virtio disk with SERIAL, as "vdX" in DEV (cap bytes); waits until the
+ * deadline for it to appear. 0 or -ENOENT. */
+int find_disk(const char *serial, uint64_t deadline, char *dev, size_t cap);
+
+/* Root of the workload: "" (the initramfs) or "/sysroot". */
+extern const char *workload_root;
+
+/* Mount the disk with M's serial read-only at M's path (under the workload
+ * root). Returns 0, or -errno with WHY filled. */
+int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, size_t cap);
+
+struct workload {
+        pid_t pid;                 /* 0: none started */
+        int out, err;              /* pipes from its stdout and stderr; -1 once closed */
+        bool exited;
+        int status;                /* wait status once exited */
+};
+
+/* Start the workload of E as WORKLOAD_UID with no capabilities. */
+int workload_start(const struct proto_exec *e, struct workload *w, char *why, size_t cap);
+/* Reap children (PID 1 adopts orphans); records the workload's status. */
+void workload_reap(struct workload *w);
+/* SIGTERM the workload's process group, SIGKILL after GRACE_MS. */
+void workload_stop(struct workload *w, unsigned grace_ms);

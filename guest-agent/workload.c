@@ -1,0 +1,232 @@
+/* workload.c: data disk mounts and the workload process of the agent.
+ * The workload runs as an unprivileged uid with no capabilities, no new
+ * privileges, in its own session, inside the image's root filesystem. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+const char *workload_root = "";
+
+int find_disk(const char *serial, uint64_t deadline, char *dev, size_t cap)
+{
+        do {
+                DIR *d = opendir("/sys/block");
+                struct dirent *de;
+                while (d && (de = readdir(d))) {
+                        char path[300], got[64];
+                        if (strncmp(de->d_name, "vd", 2) != 0)
+                                continue;
+                        (void)snprintf(path, sizeof(path), "/sys/block/%s/serial", de->d_name);
+                        int fd = open(path, O_RDONLY | O_CLOEXEC);
+                        if (fd < 0)
+                                continue;
+                        ssize_t n = read(fd, got, sizeof(got) - 1);
+                        close(fd);
+                        if (n <= 0)
+                                continue;
+                        got[n] = 0;
+                        got[strcspn(got, "\n")] = 0;
+                        if (strcmp(got, serial) == 0) {
+                                (void)snprintf(dev, cap, "%.32s", de->d_name);
+                                closedir(d);
+                                return 0;
+                        }
+                }
+                if (d)
+                        closedir(d);
+                sleep_ms(20);
+        } while (now_ms() < deadline);
+        return -ENOENT;
+}
+
+static int mkdir_p(const char *path)
+{
+        char buf[PROTO_PATH_MAX * 2];
+        if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+                return -ENAMETOOLONG;
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = 0;
+                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, size_t cap)
+{
+        char dev[40], devpath[64], target[PROTO_PATH_MAX * 2];
+
+        /* The host is trusted, but a path escaping the root is still refused. */
+        if (m->path[0] != '/' || strstr(m->path, "..")) {
+                (void)snprintf(why, cap, "mount %s: not a normalized absolute path", m->path);
+                return -EINVAL;
+        }
+        if (find_disk(m->serial, deadline, dev, sizeof(dev)) < 0) {
+                (void)snprintf(why, cap, "no virtio disk with serial %s", m->serial);
+                return -ENOENT;
+        }
+        (void)snprintf(devpath, sizeof(devpath), "/dev/%s", dev);
+        (void)snprintf(target, sizeof(target), "%s%s", workload_root, m->path);
+        int r = mkdir_p(target);
+        if (r < 0) {
+                (void)snprintf(why, cap, "mkdir %s: %s", target, strerror(-r));
+                return r;
+        }
+        /* Data disks are read-only for the guest, and carry no devices or setuid. */
+        if (mount(devpath, target, m->fstype, MS_RDONLY | MS_NODEV | MS_NOSUID, NULL) < 0) {
+                r = -errno;
+                (void)snprintf(why, cap, "mount %s (%s) on %s as %s: %s", devpath, m->serial, m->path, m->fstype,
+                               strerror(errno));
+                return r;
+        }
+        logmsg("data disk %s mounted read-only on %s", m->serial, m->path);
+        return 0;
+}
+
+/* The first time a workload runs inside /sysroot, give it /proc, /dev, /tmp, /run. */
+static int prepare_root(char *why, size_t cap)
+{
+        static bool done;
+        static const struct { const char *src, *dst, *type; unsigned long flags; const char *data; } m[] = {
+                { "proc", "/sysroot/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL },
+                { "/dev", "/sysroot/dev", NULL, MS_BIND | MS_REC, NULL },
+                { "tmpfs", "/sysroot/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m" },
+                { "tmpfs", "/sysroot/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m" },
+        };
+        if (done || !workload_root[0])
+                return 0;
+        for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+                (void)mkdir(m[i].dst, 0755);
+                if (mount(m[i].src, m[i].dst, m[i].type, m[i].flags, m[i].data) < 0) {
+                        (void)snprintf(why, cap, "mount %s: %s", m[i].dst, strerror(errno));
+                        return -errno;
+                }
+        }
+        done = true;
+        return 0;
+}
+
+static void __attribute__((noreturn)) child(const struct proto_exec *e, int out, int err)
+{
+        char *argv[PROTO_STRV_COUNT + 1], *envp[PROTO_STRV_COUNT + 2];
+        size_t n = 0, k = 0;
+        bool have_path = false;
+
+        for (const char *p = proto_strv_next(&e->argv, NULL); p; p = proto_strv_next(&e->argv, p))
+                argv[n++] = (char *)p;
+        argv[n] = NULL;
+        for (const char *p = proto_strv_next(&e->env, NULL); p; p = proto_strv_next(&e->env, p)) {
+                envp[k++] = (char *)p;
+                have_path |= strncmp(p, "PATH=", 5) == 0;
+        }
+        if (!have_path)
+                envp[k++] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+        envp[k] = NULL;
+
+        int null = open("/dev/null", O_RDONLY);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+                _exit(126);
+        (void)setsid();
+        if (workload_root[0] && (chroot(workload_root) < 0 || chdir("/") < 0)) {
+                dprintf(2, "mlvm-agent: chroot %s: %s\n", workload_root, strerror(errno));
+                _exit(126);
+        }
+        if (chdir(e->cwd[0] ? e->cwd : "/") < 0) {
+                dprintf(2, "mlvm-agent: cwd %s: %s\n", e->cwd, strerror(errno));
+                _exit(126);
+        }
+        /* Narrow privileges: drop every capability from the bounding set, no
+         * new privileges through exec, then become the unprivileged user. */
+        for (int cap = 0; cap < 64; cap++)
+                (void)prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setgid(WORKLOAD_GID) < 0 ||
+            setuid(WORKLOAD_UID) < 0) {
+                dprintf(2, "mlvm-agent: dropping privileges: %s\n", strerror(errno));
+                _exit(126);
+        }
+        if (setuid(0) == 0) {   /* must be impossible now */
+                dprintf(2, "mlvm-agent: still able to become root; refusing to run the workload\n");
+                _exit(126);
+        }
+        execvpe(argv[0], argv, envp);
+        dprintf(2, "mlvm-agent: exec %s: %s\n", argv[0], strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+}
+
+int workload_start(const struct proto_exec *e, struct workload *w, char *why, size_t cap)
+{
+        int out[2], err[2];
+
+        if (e->argv.count == 0) {
+                (void)snprintf(why, cap, "EXEC without a command");
+                return -EINVAL;
+        }
+        int r = prepare_root(why, cap);
+        if (r < 0)
+                return r;
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+                (void)snprintf(why, cap, "pipe: %s", strerror(errno));
+                return -errno;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                (void)snprintf(why, cap, "fork: %s", strerror(errno));
+                return -errno;
+        }
+        if (pid == 0)
+                child(e, out[1], err[1]);
+        close(out[1]);
+        close(err[1]);
+        (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
+        (void)fcntl(err[0], F_SETFL, O_NONBLOCK);
+        *w = (struct workload){ .pid = pid, .out = out[0], .err = err[0] };
+        logmsg("workload started as pid %d (uid %d)", (int)pid, WORKLOAD_UID);
+        return 0;
+}
+
+void workload_reap(struct workload *w)
+{
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+                if (w->pid && pid == w->pid && !w->exited) {
+                        w->exited = true;
+                        w->status = status;
+                }
+}
+
+void workload_stop(struct workload *w, unsigned grace_ms)
+{
+        if (!w->pid || w->exited)
+                return;
+        (void)kill(-w->pid, SIGTERM);
+        uint64_t deadline = now_ms() + grace_ms;
+        while (!w->exited && now_ms() < deadline) {
+                workload_reap(w);
+                sleep_ms(20);
+        }
+        if (!w->exited) {
+                (void)kill(-w->pid, SIGKILL);
+                (void)kill(w->pid, SIGKILL);
+                while (!w->exited && now_ms() < deadline + 2000) {
+                        workload_reap(w);
+                        sleep_ms(20);
+                }
+        }
+}

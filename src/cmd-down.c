@@ -1,0 +1,56 @@
+/* cmd-down.c: mlvm down NAME|RUN: stop a run and discard its disks. */
+#include "mlvm-build.h"
+
+#include "cli.h"
+#include "paths.h"
+#include "run-down.h"
+#include "run.h"
+#include "units.h"
+#include "util.h"
+#include "virt.h"
+
+static int run(struct cli *cli, int argc, char **argv)
+{
+        _cleanup_free_ char *state = mlvm_state_dir();
+        struct mlvm_err e = { 0 };
+        struct down_result res = { 0 };
+        char id[RUN_ID_LEN + 1];
+        int r = cli_parse(cli, &verb_down, argc, argv, "", NULL, NULL, NULL);
+
+        if (r == CLI_HELP_DONE)
+                return EXIT_OK;
+        if (r < 0)
+                return EXIT_USAGE;
+        if (argc - r != 1)
+                return cli_usage_error(cli, "needs one name or run id"), EXIT_USAGE;
+        const char *ref = argv[r];
+        /* A name means its current run; else a run id (prefix). Nothing
+         * running under a name is not an error: down is idempotent. */
+        if (run_name_get(state, ref, id) < 0 && run_resolve_id(state, ref, id) < 0) {
+                if (name_is_valid(ref)) {
+                        if (cli->verbosity >= 0 && !cli->json)
+                                printf("%s: not running\n", ref);
+                        return EXIT_OK;
+                }
+                return cli_error(cli, "%.64s: no such run or name (see mlvm ps --all)", ref), EXIT_FAIL;
+        }
+        if (run_down(state, id, &res, &e) < 0)
+                return cli_fail(cli, &e);
+        if (cli->json) {
+                _cleanup_json_ json_object *j = json_object_new_object();
+                json_object_object_add(j, "run", json_object_new_string(id));
+                json_object_object_add(j, "was_running", json_object_new_boolean(res.was_live));
+                json_object_object_add(j, "seconds", json_object_new_double(res.seconds));
+                cli_print_json(j);
+        } else if (cli->verbosity >= 0)
+                printf("%s: run %s %s in %.2f s\n", ref, id, res.was_live ? "stopped" : "cleaned up", res.seconds);
+        return EXIT_OK;
+}
+
+const struct verb verb_down = {
+        .name = "down",
+        .run = run,
+        .summary = "Stop a run: the agent syncs and powers off, then the guest and its disks are gone",
+        .usage = "NAME|RUN",
+        .help = "",
+};

@@ -1,0 +1,118 @@
+/* cmd-logs.c: mlvm logs NAME|RUN [-f]: the guest console and the workload's
+ * output; -f follows them through the monitor until the run ends. */
+#include "mlvm-build.h"
+
+#include <fcntl.h>
+
+#include "cli.h"
+#include "control.h"
+#include "paths.h"
+#include "run.h"
+#include "util.h"
+#include "virt.h"
+
+struct logs_opts {
+        bool follow, console_only, output_only;
+};
+
+static int on_opt(struct cli *cli, int c, const char *arg, void *u)
+{
+        struct logs_opts *o = u;
+        switch (c) {
+        case 'F': o->follow = true; return 0;
+        case 'C': o->console_only = true; return 0;
+        case 'O': o->output_only = true; return 0;
+        default: return -1;
+        }
+}
+
+/* Copy the first LIMIT bytes of PATH to stdout (LIMIT < 0: all of it). */
+static void cat_file(const char *path, long long limit)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        char buf[65536];
+        if (fd < 0)
+                return;
+        while (limit != 0) {
+                size_t want = limit < 0 || limit > (long long)sizeof(buf) ? sizeof(buf) : (size_t)limit;
+                ssize_t n = read(fd, buf, want);
+                if (n <= 0)
+                        break;
+                fwrite(buf, 1, (size_t)n, stdout);
+                if (limit > 0)
+                        limit -= n;
+        }
+        fflush(stdout);
+}
+
+static int run(struct cli *cli, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "follow", no_argument, NULL, 'F' },
+                { "console", no_argument, NULL, 'C' },
+                { "output", no_argument, NULL, 'O' },
+                { NULL, 0, NULL, 0 },
+        };
+        /* -f is also the global -f FILE: "logs -f" is the follow flag only here. */
+        for (int i = 1; i < argc; i++)
+                if (streq(argv[i], "-f"))
+                        argv[i] = (char *)"--follow";
+        struct logs_opts o = { 0 };
+        _cleanup_free_ char *state = mlvm_state_dir();
+        struct mlvm_err e = { 0 };
+        char id[RUN_ID_LEN + 1];
+        int r = cli_parse(cli, &verb_logs, argc, argv, "", opts, on_opt, &o);
+
+        if (r == CLI_HELP_DONE)
+                return EXIT_OK;
+        if (r < 0)
+                return EXIT_USAGE;
+        if (argc - r != 1)
+                return cli_usage_error(cli, "needs one name or run id"), EXIT_USAGE;
+        if (run_resolve(state, argv[r], id, &e) < 0)
+                return cli_fail(cli, &e);
+        _cleanup_free_ char *console = run_file(state, id, "console.log"), *output = run_file(state, id, "output.log");
+        bool want_console = !o.output_only, want_output = !o.console_only;
+        _cleanup_close_ int fd = -1;
+        _cleanup_json_ json_object *hello = NULL;
+        long long con_off = -1, out_off = -1;
+
+        /* Follow: subscribe first, then print the files up to where the stream starts. */
+        if (o.follow && control_connect(state, id, &fd, NULL) == 0 && control_send(fd, "follow", &e) == 0 &&
+            control_recv(fd, 10000, &hello, &e) == 0) {
+                json_object *x;
+                con_off = json_object_object_get_ex(hello, "console_offset", &x) ? json_object_get_int64(x) : -1;
+                out_off = json_object_object_get_ex(hello, "output_offset", &x) ? json_object_get_int64(x) : -1;
+        }
+        if (want_console)
+                cat_file(console, con_off);
+        if (want_output)
+                cat_file(output, out_off);
+        if (!o.follow || fd < 0 || !hello)
+                return EXIT_OK;
+        for (;;) {
+                _cleanup_json_ json_object *m = NULL;
+                json_object *x;
+                if (control_recv(fd, -1, &m, &e) < 0)
+                        return EXIT_OK;  /* the monitor ended: so did the run */
+                if (json_object_object_get_ex(m, "event", &x))
+                        return EXIT_OK;
+                if (want_console && json_object_object_get_ex(m, "console", &x))
+                        fwrite(json_object_get_string(x), 1, (size_t)json_object_get_string_len(x), stdout);
+                if (want_output && json_object_object_get_ex(m, "stdout", &x))
+                        fwrite(json_object_get_string(x), 1, (size_t)json_object_get_string_len(x), stdout);
+                if (want_output && json_object_object_get_ex(m, "stderr", &x))
+                        fwrite(json_object_get_string(x), 1, (size_t)json_object_get_string_len(x), stdout);
+                fflush(stdout);
+        }
+}
+
+const struct verb verb_logs = {
+        .name = "logs",
+        .run = run,
+        .summary = "Show a run's console and workload output (-f follows until the run ends)",
+        .usage = "NAME|RUN [-f] [--console|--output]",
+        .help = "  -f, --follow        keep printing as the run goes, until it ends\n"
+                "      --console       only the guest's serial console\n"
+                "      --output        only the workload's stdout and stderr\n",
+};

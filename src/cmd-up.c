@@ -1,0 +1,105 @@
+/* cmd-up.c: mlvm up NAME: start a model from mlvm.yaml and wait until its
+ * agent is ready. */
+#include "mlvm-build.h"
+
+#include "cli.h"
+#include "config.h"
+#include "paths.h"
+#include "run-up.h"
+#include "units.h"
+#include "util.h"
+#include "virt.h"
+
+struct up_cli {
+        bool no_wait;
+        unsigned timeout;
+        const char *kernel_args;
+};
+
+static int on_opt(struct cli *cli, int c, const char *arg, void *u)
+{
+        struct up_cli *o = u;
+        uint64_t v;
+        switch (c) {
+        case 'W': o->no_wait = true; return 0;
+        case 'T':
+                if (parse_uint(arg, 1, 3600, &v) < 0) {
+                        cli_usage_error(cli, "--timeout %s: expected seconds, 1 to 3600", arg);
+                        return -1;
+                }
+                o->timeout = (unsigned)v;
+                return 0;
+        case 'A': o->kernel_args = arg; return 0;
+        default: return -1;
+        }
+}
+
+static int run(struct cli *cli, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "no-wait", no_argument, NULL, 'W' },
+                { "timeout", required_argument, NULL, 'T' },
+                { "kernel-args", required_argument, NULL, 'A' },
+                { NULL, 0, NULL, 0 },
+        };
+        struct up_cli o = { 0 };
+        _cleanup_(mlvm_config_freep) struct mlvm_config *c = NULL;
+        _cleanup_free_ char *state = mlvm_state_dir();
+        struct mlvm_err e = { 0 };
+        struct up_result res = { 0 };
+        int r = cli_parse(cli, &verb_up, argc, argv, "", opts, on_opt, &o);
+
+        if (r == CLI_HELP_DONE)
+                return EXIT_OK;
+        if (r < 0)
+                return EXIT_USAGE;
+        if (argc - r != 1)
+                return cli_usage_error(cli, "needs one model name"), EXIT_USAGE;
+        if (!o.timeout) {
+                const char *env = getenv("MLVM_BOOT_TIMEOUT");
+                uint64_t v;
+                if (env && parse_uint(env, 1, 3600, &v) == 0)
+                        o.timeout = (unsigned)v;
+        }
+        if (mlvm_config_load(cli->file, &c, &e) < 0)
+                return cli_fail(cli, &e);
+        const struct mlvm_workload *w = mlvm_config_find(c, argv[r]);
+        if (!w) {
+                cli_error(cli, "%s: no model or experiment %s", cli->file, argv[r]);
+                return EXIT_FAIL;
+        }
+        struct up_opts uo = {
+                .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c, .workload = w,
+                .boot_timeout_s = o.timeout, .kernel_args = o.kernel_args, .no_wait = o.no_wait,
+        };
+        if (run_up(&uo, &res, &e) < 0)
+                return cli_fail(cli, &e);
+        if (res.accel != MLVM_ACCEL_KVM && cli->verbosity >= 0 && !cli->json)
+                fprintf(stderr, "mlvm: up: notice: no KVM on this host: %s runs under TCG (software emulation)\n", w->name);
+        if (cli->json) {
+                _cleanup_json_ json_object *j = json_object_new_object();
+                json_object_object_add(j, "name", json_object_new_string(w->name));
+                json_object_object_add(j, "run", json_object_new_string(res.id));
+                json_object_object_add(j, "ready", json_object_new_boolean(!o.no_wait));
+                json_object_object_add(j, "ready_s", json_object_new_double(res.ready_s));
+                json_object_object_add(j, "accel", json_object_new_string(mlvm_accel_to_string(res.accel)));
+                cli_print_json(j);
+        } else if (cli->verbosity >= 0) {
+                if (o.no_wait)
+                        printf("%s: run %s started\n", w->name, res.id);
+                else
+                        printf("%s: run %s ready in %.2f s\n", w->name, res.id, res.ready_s);
+        }
+        return EXIT_OK;
+}
+
+const struct verb verb_up = {
+        .name = "up",
+        .run = run,
+        .summary = "Start a model from mlvm.yaml and wait until its agent is ready",
+        .usage = "NAME [--no-wait] [--timeout SECONDS] [--kernel-args ARGS]",
+        .help = "      --no-wait       return once the guest and its monitor started\n"
+                "      --timeout S     how long the agent has to say HELLO (default 60 under TCG, 20 with KVM;\n"
+                "                      also $MLVM_BOOT_TIMEOUT)\n"
+                "      --kernel-args A append A to the image's kernel command line (debugging boots)\n",
+};

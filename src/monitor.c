@@ -1,0 +1,728 @@
+/* monitor.c: the per-run supervisor (like conmon for containers). One
+ * detached process per run holds the agent channel (its only client), the
+ * serial console and a control socket for the other verbs; it writes the
+ * run's state, and tears the run down when the guest powers off, the
+ * workload ends or `down` asks. Everything is driven by libvirt's default
+ * event loop: stream callbacks, domain lifecycle events, timers and
+ * handles for the control socket. Everything from the guest is hostile:
+ * frames go through the shared codec, logs are capped. */
+#include "mlvm-build.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <openssl/rand.h>
+
+#include "audit.h"
+#include "channel.h"
+#include "disk.h"
+#include "monitor.h"
+#include "paths.h"
+#include "run.h"
+#include "util.h"
+#include "virt.h"
+#include "volume.h"
+
+#define CONTROL_LINE_MAX 4096
+#define MAX_CLIENTS 16
+#define SHUTDOWN_GRACE_MS 5000
+#define RECONNECT_WINDOW_S 120
+
+struct client {
+        int fd;
+        int watch;
+        char buf[CONTROL_LINE_MAX];
+        size_t len;
+        bool follow;
+        bool wants_down;        /* answer when the teardown is done */
+        uint32_t ping_id;       /* answer on this PONG */
+        double ping_sent;
+};
+
+struct request {                /* what the monitor sends the agent after HELLO, in order */
+        struct proto_msg *msg;
+        uint32_t id;
+};
+
+struct monitor {
+        const char *state_dir, *id;
+        char *uri, *domain_name, *name, *pool_name;
+        json_object *run;
+        virConnectPtr conn;
+        virDomainPtr dom;
+        struct channel *ch;
+        virStreamPtr console;
+        int lifecycle_cb;
+        int listen_fd, listen_watch;
+        struct client clients[MAX_CLIENTS];
+        struct request reqs[24];
+        size_t n_reqs, next_req;
+        bool hello, ready, ending, done, conn_lost;
+        int hello_timer, grace_timer, reconnect_timer;
+        double lost_at;
+        uint8_t session[PROTO_SESSION_LEN];
+        uint32_t next_id;
+        char *console_path, *output_path;
+        const char *end_state;
+        char *end_reason;
+        int exit_code, exit_signal;
+        bool have_exit;
+        int boot_timeout;
+};
+
+static struct monitor M;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+        /* The monitor's stderr is monitor.log in the run directory. */
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "[%.3f] ", run_now());
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+                       ? json_object_get_string(v) : NULL;
+}
+
+/* ---- control clients --------------------------------------------------- */
+
+static void client_send(struct client *c, json_object *o)
+{
+        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        size_t len = strlen(s);
+        /* Best effort, bounded: a client that stops reading is dropped. */
+        if (c->fd < 0 || write(c->fd, s, len) != (ssize_t)len || write(c->fd, "\n", 1) != 1) {
+                if (c->fd >= 0) {
+                        virEventRemoveHandle(c->watch);
+                        close(c->fd);
+                        c->fd = -1;
+                }
+        }
+}
+
+static void broadcast(const char *key, const void *data, size_t len)
+{
+        json_object *o = NULL;
+        for (size_t i = 0; i < MAX_CLIENTS; i++) {
+                if (M.clients[i].fd < 0 || !M.clients[i].follow)
+                        continue;
+                if (!o) {
+                        o = json_object_new_object();
+                        json_object_object_add(o, key, json_object_new_string_len(data, (int)len));
+                }
+                client_send(&M.clients[i], o);
+        }
+        json_object_put(o);
+}
+
+static void client_close(struct client *c)
+{
+        if (c->fd < 0)
+                return;
+        virEventRemoveHandle(c->watch);
+        close(c->fd);
+        c->fd = -1;
+}
+
+/* ---- teardown ------------------------------------------------------------- */
+
+static void set_run_end(json_object *run, void *u)
+{
+        json_object_object_add(run, "state", json_object_new_string(M.end_state));
+        _cleanup_free_ char *key = xasprintf("%s_at", M.end_state);
+        json_object_object_add(run, key, json_object_new_double(run_now()));
+        if (M.end_reason)
+                json_object_object_add(run, "error", json_object_new_string(M.end_reason));
+        if (M.have_exit) {
+                json_object_object_add(run, "exit_code", json_object_new_int(M.exit_code));
+                json_object_object_add(run, "exit_signal", json_object_new_int(M.exit_signal));
+        }
+}
+
+static void teardown(void)
+{
+        struct mlvm_err e = { 0 };
+
+        if (M.done)
+                return;
+        M.done = true;
+        say("teardown: %s%s%s", M.end_state, M.end_reason ? ": " : "", M.end_reason ? M.end_reason : "");
+        if (M.dom && virDomainIsActive(M.dom) == 1 && virDomainDestroy(M.dom) < 0)
+                say("destroy: %s", virGetLastErrorMessage());
+        if (M.conn) {
+                virStoragePoolPtr pool = NULL;
+                if (volume_pool(M.conn, M.pool_name, &pool, &e) == 0) {
+                        if (disk_delete_run(pool, M.id, &e) < 0)
+                                say("delete volumes: %s", e.msg);
+                        virStoragePoolFree(pool);
+                } else
+                        say("pool: %s", e.msg);
+        }
+        run_name_clear(M.state_dir, M.name, M.id);
+        if (run_update(M.state_dir, M.id, set_run_end, NULL, &e) < 0)
+                say("run record: %s", e.msg);
+        json_object *f = json_object_new_object();
+        json_object_object_add(f, "run", json_object_new_string(M.id));
+        json_object_object_add(f, "name", json_object_new_string(M.name));
+        json_object_object_add(f, "state", json_object_new_string(M.end_state));
+        if (M.have_exit)
+                json_object_object_add(f, "exit_code", json_object_new_int(M.exit_code));
+        if (audit_append(M.state_dir, "run.end", f, &e) < 0)
+                say("audit: %s", e.msg);
+        json_object_put(f);
+        json_object *end = json_object_new_object();
+        json_object_object_add(end, "event", json_object_new_string("end"));
+        json_object_object_add(end, "state", json_object_new_string(M.end_state));
+        for (size_t i = 0; i < MAX_CLIENTS; i++) {
+                if (M.clients[i].fd >= 0 && (M.clients[i].follow || M.clients[i].wants_down))
+                        client_send(&M.clients[i], end);
+                client_close(&M.clients[i]);
+        }
+        json_object_put(end);
+        _cleanup_free_ char *sock = run_file(M.state_dir, M.id, "control.sock");
+        (void)unlink(sock);
+}
+
+static void end_run(const char *state, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void end_run(const char *state, const char *fmt, ...)
+{
+        if (M.done)
+                return;
+        if (!M.end_state) {
+                M.end_state = state;
+                if (fmt) {
+                        va_list ap;
+                        va_start(ap, fmt);
+                        if (vasprintf(&M.end_reason, fmt, ap) < 0)
+                                M.end_reason = NULL;
+                        va_end(ap);
+                }
+        }
+        teardown();
+}
+
+/* Ask the agent to stop (sync, power off); destroy after a grace period. */
+static void on_grace(int timer, void *opaque)
+{
+        say("the guest did not power off within %d ms: destroying it", SHUTDOWN_GRACE_MS);
+        end_run(RUN_STOPPED, NULL);
+}
+
+static void begin_shutdown(const char *state, const char *why)
+{
+        struct mlvm_err e = { 0 };
+        if (M.ending)
+                return;
+        M.ending = true;
+        M.end_state = state;
+        if (why)
+                M.end_reason = xstrdup(why);
+        if (M.ch && M.hello) {
+                struct proto_msg m = { .type = PROTO_SHUTDOWN, .id = ++M.next_id };
+                if (channel_send(M.ch, &m, 2000, &e) < 0)
+                        say("SHUTDOWN: %s", e.msg);
+        }
+        M.grace_timer = virEventAddTimeout(SHUTDOWN_GRACE_MS, on_grace, NULL, NULL);
+}
+
+/* ---- the agent ------------------------------------------------------------ */
+
+static void send_next_request(void)
+{
+        struct mlvm_err e = { 0 };
+        if (M.next_req >= M.n_reqs)
+                return;
+        struct request *q = &M.reqs[M.next_req];
+        if (channel_send(M.ch, q->msg, 10000, &e) < 0)
+                begin_shutdown(RUN_FAILED, e.msg);
+}
+
+static void set_ready(json_object *run, void *u)
+{
+        const struct proto_msg *m = u;
+        json_object_object_add(run, "state", json_object_new_string(RUN_READY));
+        json_object_object_add(run, "ready_at", json_object_new_double(run_now()));
+        json_object *a = json_object_new_object();
+        json_object_object_add(a, "version", json_object_new_string(m->u.hello.agent_version));
+        json_object_object_add(a, "uptime_ms", json_object_new_uint64(m->u.hello.uptime_ms));
+        json_object_object_add(a, "transport", json_object_new_string(m->u.hello.transport));
+        json_object_object_add(a, "root", json_object_new_string(m->u.hello.root));
+        json_object_object_add(a, "boot_id", json_object_new_string(m->u.hello.boot_id));
+        json_object_object_add(run, "agent", a);
+}
+
+static void on_hello(const struct proto_msg *m)
+{
+        struct mlvm_err e = { 0 };
+        struct proto_msg ack = { .type = PROTO_HELLO_ACK, .id = m->id };
+        bool resumed = M.hello;
+
+        if (resumed && memcmp(m->u.hello.session, M.session, PROTO_SESSION_LEN) != 0) {
+                begin_shutdown(RUN_FAILED, "the agent came back with another session");
+                return;
+        }
+        memcpy(ack.u.hello_ack.session, M.session, PROTO_SESSION_LEN);
+        if (channel_send(M.ch, &ack, 10000, &e) < 0) {
+                end_run(RUN_FAILED, "HELLO_ACK: %s", e.msg);
+                return;
+        }
+        if (resumed) {
+                /* Requests the agent completed are not sent again; the pending one is. */
+                say("agent resumed the session (last request %u)", m->u.hello.last_id);
+                while (M.next_req < M.n_reqs && M.reqs[M.next_req].id <= m->u.hello.last_id)
+                        M.next_req++;
+                send_next_request();
+                return;
+        }
+        M.hello = true;
+        if (M.hello_timer >= 0) {
+                virEventRemoveTimeout(M.hello_timer);
+                M.hello_timer = -1;
+        }
+        say("HELLO from agent %s over %s, guest uptime %llu ms, root %s", m->u.hello.agent_version,
+            m->u.hello.transport, (unsigned long long)m->u.hello.uptime_ms, m->u.hello.root);
+        if (run_update(M.state_dir, M.id, set_ready, (void *)m, &e) < 0)
+                say("run record: %s", e.msg);
+        M.ready = true;
+        send_next_request();
+}
+
+static void on_agent_frame(const struct proto_msg *m)
+{
+        switch (m->type) {
+        case PROTO_HELLO:
+                on_hello(m);
+                return;
+        case PROTO_DONE:
+                if (M.next_req < M.n_reqs && m->id == M.reqs[M.next_req].id) {
+                        M.next_req++;
+                        send_next_request();
+                }
+                return;
+        case PROTO_STDIO: {
+                const char *key = m->u.stdio.stream == PROTO_STDERR ? "stderr" : "stdout";
+                run_log_append(M.output_path, m->u.stdio.data, m->u.stdio.len, RUN_OUTPUT_MAX);
+                broadcast(key, m->u.stdio.data, m->u.stdio.len);
+                return;
+        }
+        case PROTO_EXIT:
+                M.have_exit = true;
+                M.exit_signal = (int)m->u.exit.signal;
+                M.exit_code = m->u.exit.signal ? 128 + (int)m->u.exit.signal : (int)m->u.exit.code;
+                say("workload ended: exit code %d", M.exit_code);
+                begin_shutdown(RUN_EXITED, NULL);
+                return;
+        case PROTO_PONG:
+                for (size_t i = 0; i < MAX_CLIENTS; i++) {
+                        struct client *c = &M.clients[i];
+                        if (c->fd >= 0 && c->ping_id && c->ping_id == m->id) {
+                                json_object *o = json_object_new_object();
+                                json_object_object_add(o, "ok", json_object_new_boolean(1));
+                                json_object_object_add(o, "rtt_ms",
+                                                       json_object_new_double((run_now() - c->ping_sent) * 1000));
+                                client_send(c, o);
+                                json_object_put(o);
+                                c->ping_id = 0;
+                        }
+                }
+                return;
+        case PROTO_ERROR:
+                say("agent error %u (request %u): %s", m->u.error.code, m->id, m->u.error.message);
+                begin_shutdown(RUN_FAILED, m->u.error.message);
+                return;
+        default:
+                /* Well-formed but not for the host to receive: the run fails. */
+                begin_shutdown(RUN_FAILED, "the agent sent an unexpected frame");
+                return;
+        }
+}
+
+static void on_channel(void *opaque)
+{
+        struct mlvm_err e = { 0 };
+        static struct proto_msg m;  /* large: not on the stack of an event callback */
+
+        for (;;) {
+                int r = channel_try_recv(M.ch, &m, &e);
+                if (r == -EAGAIN)
+                        return;
+                if (r == -EPIPE || (r < 0 && M.conn_lost)) {
+                        say("agent channel closed%s", M.conn_lost ? " (libvirt connection lost)" : "");
+                        channel_close(M.ch);
+                        M.ch = NULL;
+                        return;
+                }
+                if (r < 0) {
+                        /* A malformed frame: the channel is done and so is the run. */
+                        say("%s", e.msg);
+                        end_run(RUN_FAILED, "%s", e.msg);
+                        return;
+                }
+                on_agent_frame(&m);
+                if (M.done || !M.ch)
+                        return;
+        }
+}
+
+static void on_hello_timeout(int timer, void *opaque)
+{
+        M.hello_timer = -1;
+        virEventRemoveTimeout(timer);
+        end_run(RUN_FAILED, "the agent did not say HELLO within %d s (see mlvm logs %s)", M.boot_timeout, M.id);
+}
+
+/* ---- console -------------------------------------------------------------- */
+
+static void on_console(virStreamPtr st, int events, void *opaque)
+{
+        char buf[16384];
+        for (;;) {
+                int n = virStreamRecv(st, buf, sizeof(buf));
+                if (n > 0) {
+                        run_log_append(M.console_path, buf, (size_t)n, RUN_CONSOLE_MAX);
+                        broadcast("console", buf, (size_t)n);
+                        continue;
+                }
+                if (n == -2)
+                        return;
+                (void)virStreamEventRemoveCallback(st);
+                (void)virStreamAbort(st);
+                (void)virStreamFree(st);
+                if (M.console == st)
+                        M.console = NULL;
+                return;
+        }
+}
+
+static void open_console(void)
+{
+        virStreamPtr st = virStreamNew(M.conn, VIR_STREAM_NONBLOCK);
+        if (!st)
+                return;
+        if (virDomainOpenConsole(M.dom, NULL, st, VIR_DOMAIN_CONSOLE_FORCE) < 0 ||
+            virStreamEventAddCallback(st, VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_HANGUP | VIR_STREAM_EVENT_ERROR,
+                                      on_console, NULL, NULL) < 0) {
+                say("console: %s", virGetLastErrorMessage());
+                virStreamFree(st);
+                return;
+        }
+        M.console = st;
+}
+
+/* ---- libvirt connection ---------------------------------------------------- */
+
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+        if (event != VIR_DOMAIN_EVENT_STOPPED && event != VIR_DOMAIN_EVENT_CRASHED)
+                return 0;
+        if (M.ending)
+                end_run(M.end_state, NULL);
+        else if (!M.hello)
+                end_run(RUN_FAILED, "the guest stopped before its agent said HELLO (see mlvm logs %s)", M.id);
+        else
+                end_run(RUN_STOPPED, "the guest powered off");
+        return 0;
+}
+
+static void on_conn_closed(virConnectPtr conn, int reason, void *opaque);
+
+static int attach(struct mlvm_err *e)
+{
+        if (virt_connect(M.uri, &M.conn, e) < 0)
+                return -EIO;
+        (void)virConnectRegisterCloseCallback(M.conn, on_conn_closed, NULL, NULL);
+        M.dom = virDomainLookupByName(M.conn, M.domain_name);
+        if (!M.dom)
+                return err_virt(e, "domain %s", M.domain_name);
+        M.lifecycle_cb = virConnectDomainEventRegisterAny(M.conn, M.dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                          VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), NULL, NULL);
+        if (M.lifecycle_cb < 0)
+                return err_virt(e, "domain events");
+        if (virDomainIsActive(M.dom) != 1)
+                return err_setx(e, -ESRCH, "domain %s is not running", M.domain_name);
+        open_console();
+        if (channel_open(M.dom, PROTO_CHANNEL_NAME, &M.ch, e) < 0)
+                return -EIO;
+        channel_on_readable(M.ch, on_channel, NULL);
+        return 0;
+}
+
+static void detach(void)
+{
+        if (M.ch) {
+                channel_close(M.ch);
+                M.ch = NULL;
+        }
+        if (M.console) {
+                (void)virStreamEventRemoveCallback(M.console);
+                (void)virStreamFree(M.console);
+                M.console = NULL;
+        }
+        if (M.conn && M.lifecycle_cb >= 0)
+                (void)virConnectDomainEventDeregisterAny(M.conn, M.lifecycle_cb);
+        M.lifecycle_cb = -1;
+        if (M.dom)
+                virDomainFree(M.dom);
+        M.dom = NULL;
+        if (M.conn) {
+                (void)virConnectUnregisterCloseCallback(M.conn, on_conn_closed);
+                virConnectClose(M.conn);
+        }
+        M.conn = NULL;
+}
+
+/* libvirtd went away (restart): the guest keeps running; reconnect, reopen
+ * the console and the channel; the agent then resumes with a re-HELLO. */
+static void on_reconnect(int timer, void *opaque)
+{
+        struct mlvm_err e = { 0 };
+        detach();
+        if (attach(&e) == 0) {
+                say("reconnected to %s", M.uri);
+                M.conn_lost = false;
+                virEventRemoveTimeout(timer);
+                M.reconnect_timer = -1;
+                return;
+        }
+        if (run_now() - M.lost_at > RECONNECT_WINDOW_S) {
+                virEventRemoveTimeout(timer);
+                M.reconnect_timer = -1;
+                detach();
+                if (virt_connect(M.uri, &M.conn, NULL) == 0)
+                        M.dom = virDomainLookupByName(M.conn, M.domain_name);
+                end_run(RUN_FAILED, "lost libvirt for %d s: %s", RECONNECT_WINDOW_S, e.msg);
+        }
+}
+
+static void on_conn_closed(virConnectPtr conn, int reason, void *opaque)
+{
+        if (M.conn_lost || M.done)
+                return;
+        say("libvirt connection closed (reason %d); reconnecting", reason);
+        M.conn_lost = true;
+        M.lost_at = run_now();
+        M.reconnect_timer = virEventAddTimeout(1000, on_reconnect, NULL, NULL);
+}
+
+/* ---- control socket ------------------------------------------------------- */
+
+static void handle_command(struct client *c, const char *line)
+{
+        _cleanup_json_ json_object *req = json_tokener_parse(line);
+        _cleanup_json_ json_object *rep = json_object_new_object();
+        const char *cmd = req ? jstr(req, "cmd") : NULL;
+
+        if (!cmd) {
+                json_object_object_add(rep, "error", json_object_new_string("expected {\"cmd\": ...}"));
+                client_send(c, rep);
+                return;
+        }
+        if (streq(cmd, "status")) {
+                json_object_object_add(rep, "ok", json_object_new_boolean(1));
+                json_object_object_add(rep, "state", json_object_new_string(M.ready ? RUN_READY : RUN_STARTING));
+                json_object_object_add(rep, "connected", json_object_new_boolean(!M.conn_lost));
+                client_send(c, rep);
+        } else if (streq(cmd, "follow")) {
+                struct stat a, b;
+                c->follow = true;
+                json_object_object_add(rep, "ok", json_object_new_boolean(1));
+                json_object_object_add(rep, "console_offset",
+                                       json_object_new_int64(stat(M.console_path, &a) == 0 ? a.st_size : 0));
+                json_object_object_add(rep, "output_offset",
+                                       json_object_new_int64(stat(M.output_path, &b) == 0 ? b.st_size : 0));
+                client_send(c, rep);
+        } else if (streq(cmd, "ping")) {
+                struct mlvm_err e = { 0 };
+                struct proto_msg m = { .type = PROTO_PING, .id = ++M.next_id };
+                if (!M.ch || !M.hello || RAND_bytes((unsigned char *)&m.u.ping.nonce, sizeof(m.u.ping.nonce)) != 1 ||
+                    channel_send(M.ch, &m, 5000, &e) < 0) {
+                        json_object_object_add(rep, "error", json_object_new_string(
+                                                                     e.msg[0] ? e.msg : "the agent channel is not open"));
+                        client_send(c, rep);
+                        return;
+                }
+                c->ping_id = m.id;
+                c->ping_sent = run_now();
+        } else if (streq(cmd, "down")) {
+                c->wants_down = true;
+                begin_shutdown(RUN_STOPPED, NULL);
+        } else {
+                json_object_object_add(rep, "error", json_object_new_string("unknown command"));
+                client_send(c, rep);
+        }
+}
+
+static void on_client(int watch, int fd, int events, void *opaque)
+{
+        struct client *c = opaque;
+        ssize_t n = read(fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+        if (n <= 0) {
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                client_close(c);
+                return;
+        }
+        c->len += (size_t)n;
+        c->buf[c->len] = '\0';
+        char *nl;
+        while ((nl = strchr(c->buf, '\n'))) {
+                *nl = '\0';
+                handle_command(c, c->buf);
+                if (c->fd < 0)
+                        return;
+                size_t used = (size_t)(nl + 1 - c->buf);
+                memmove(c->buf, nl + 1, c->len - used + 1);
+                c->len -= used;
+        }
+        if (c->len >= sizeof(c->buf) - 1)
+                client_close(c);   /* a line over the cap: not ours */
+}
+
+static void on_accept(int watch, int fd, int events, void *opaque)
+{
+        int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (cfd < 0)
+                return;
+        for (size_t i = 0; i < MAX_CLIENTS; i++) {
+                struct client *c = &M.clients[i];
+                if (c->fd >= 0)
+                        continue;
+                *c = (struct client){ .fd = cfd };
+                c->watch = virEventAddHandle(cfd, VIR_EVENT_HANDLE_READABLE, on_client, c, NULL);
+                return;
+        }
+        close(cfd);
+}
+
+static int listen_control(struct mlvm_err *e)
+{
+        _cleanup_free_ char *path = run_file(M.state_dir, M.id, "control.sock");
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return err_setx(e, -ENAMETOOLONG, "control socket path %s is too long", path);
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        (void)unlink(path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        /* Owner only: the socket can stop the run. */
+        mode_t old = umask(0177);
+        int r = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+        umask(old);
+        if (r < 0 || listen(fd, 8) < 0) {
+                r = err_set(e, -errno, "control socket %s", path);
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        M.listen_fd = fd;
+        M.listen_watch = virEventAddHandle(fd, VIR_EVENT_HANDLE_READABLE, on_accept, NULL, NULL);
+        return 0;
+}
+
+/* ---- requests from the config --------------------------------------------- */
+
+static int queue(struct proto_msg *m)
+{
+        if (M.n_reqs >= sizeof(M.reqs) / sizeof(M.reqs[0]))
+                return -E2BIG;
+        m->id = ++M.next_id;
+        M.reqs[M.n_reqs++] = (struct request){ m, m->id };
+        return 0;
+}
+
+static int plan_requests(struct mlvm_err *e)
+{
+        json_object *mounts, *cmd, *env;
+        if (json_object_object_get_ex(M.run, "mounts", &mounts))
+                for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+                        json_object *x = json_object_array_get_idx(mounts, i);
+                        struct proto_msg *m = xcalloc(1, sizeof(*m));
+                        m->type = PROTO_MOUNT;
+                        proto_strlcpy(m->u.mount.serial, jstr(x, "serial") ?: "", sizeof(m->u.mount.serial));
+                        proto_strlcpy(m->u.mount.path, jstr(x, "path") ?: "", sizeof(m->u.mount.path));
+                        proto_strlcpy(m->u.mount.fstype, jstr(x, "fstype") ?: "iso9660", sizeof(m->u.mount.fstype));
+                        if (queue(m) < 0)
+                                return err_setx(e, -E2BIG, "too many mounts");
+                }
+        if (json_object_object_get_ex(M.run, "command", &cmd) && json_object_array_length(cmd) > 0) {
+                struct proto_msg *m = xcalloc(1, sizeof(*m));
+                m->type = PROTO_EXEC;
+                for (size_t i = 0; i < json_object_array_length(cmd); i++)
+                        if (proto_strv_add(&m->u.exec.argv, json_object_get_string(json_object_array_get_idx(cmd, i))) < 0)
+                                return err_setx(e, -E2BIG, "command too long for one EXEC");
+                if (json_object_object_get_ex(M.run, "env", &env)) {
+                        json_object_object_foreach(env, k, v) {
+                                _cleanup_free_ char *kv = xasprintf("%s=%s", k, json_object_get_string(v));
+                                if (proto_strv_add(&m->u.exec.env, kv) < 0)
+                                        return err_setx(e, -E2BIG, "env too long for one EXEC");
+                        }
+                }
+                (void)proto_strv_add(&m->u.exec.env, "HOME=/home/mlvm");
+                proto_strlcpy(m->u.exec.cwd, "/home/mlvm", sizeof(m->u.exec.cwd));
+                if (queue(m) < 0)
+                        return err_setx(e, -E2BIG, "too many requests");
+        }
+        return 0;
+}
+
+static void set_monitor_pid(json_object *run, void *u)
+{
+        json_object_object_add(run, "monitor_pid", json_object_new_int((int32_t)getpid()));
+}
+
+int monitor_run(const char *state_dir, const char *run_id)
+{
+        struct mlvm_err e = { 0 };
+        json_object *x;
+
+        M.state_dir = state_dir;
+        M.id = run_id;
+        M.hello_timer = M.grace_timer = M.reconnect_timer = M.lifecycle_cb = -1;
+        M.listen_fd = -1;
+        for (size_t i = 0; i < MAX_CLIENTS; i++)
+                M.clients[i].fd = -1;
+        signal(SIGPIPE, SIG_IGN);
+        virt_init();
+        if (run_load(state_dir, run_id, &M.run, &e) < 0) {
+                say("%s", e.msg);
+                return 1;
+        }
+        M.uri = xstrdup(jstr(M.run, "uri") ?: "");
+        M.domain_name = xstrdup(jstr(M.run, "domain") ?: "");
+        M.name = xstrdup(jstr(M.run, "name") ?: "");
+        M.pool_name = xstrdup(jstr(M.run, "pool") ?: mlvm_pool_name());
+        M.console_path = run_file(state_dir, run_id, "console.log");
+        M.output_path = run_file(state_dir, run_id, "output.log");
+        M.boot_timeout = json_object_object_get_ex(M.run, "boot_timeout_s", &x) ? json_object_get_int(x) : 60;
+        if (RAND_bytes(M.session, sizeof(M.session)) != 1 || run_update(state_dir, run_id, set_monitor_pid, NULL, &e) < 0 ||
+            plan_requests(&e) < 0 || listen_control(&e) < 0) {
+                say("%s", e.msg[0] ? e.msg : "no random bytes");
+                end_run(RUN_FAILED, "monitor: %s", e.msg);
+                return 1;
+        }
+        say("monitor of run %s (%s) on %s", run_id, M.domain_name, M.uri);
+        M.hello_timer = virEventAddTimeout(M.boot_timeout * 1000, on_hello_timeout, NULL, NULL);
+        if (attach(&e) < 0) {
+                say("%s", e.msg);
+                end_run(RUN_FAILED, "monitor: %s", e.msg);
+                return 1;
+        }
+        while (!M.done)
+                if (virEventRunDefaultImpl() < 0)
+                        break;
+        if (!M.done)
+                end_run(RUN_FAILED, "monitor: event loop failed");
+        detach();
+        say("monitor exits");
+        return streq(M.end_state, RUN_FAILED) ? 1 : 0;
+}

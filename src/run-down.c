@@ -1,0 +1,137 @@
+/* run-down.c: stop a run; see run-down.h. */
+#include "mlvm-build.h"
+
+#include <signal.h>
+#include <time.h>
+
+#include "audit.h"
+#include "control.h"
+#include "disk.h"
+#include "paths.h"
+#include "run-down.h"
+#include "run.h"
+#include "util.h"
+#include "virt.h"
+#include "volume.h"
+
+#define DOWN_TIMEOUT_MS 30000
+
+static const char *jstr(json_object *o, const char *key)
+{
+        json_object *v;
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+                       ? json_object_get_string(v) : NULL;
+}
+
+static int via_monitor(const char *state_dir, const char *id, struct mlvm_err *e)
+{
+        _cleanup_close_ int fd = -1;
+        int r = control_connect(state_dir, id, &fd, e);
+        if (r < 0 || (r = control_send(fd, "down", e)) < 0)
+                return r;
+        for (;;) {
+                _cleanup_json_ json_object *o = NULL;
+                if ((r = control_recv(fd, DOWN_TIMEOUT_MS, &o, e)) < 0)
+                        return r;
+                const char *ev = jstr(o, "event");
+                if (ev && streq(ev, "end"))
+                        return 0;
+                if (jstr(o, "error"))
+                        return err_setx(e, -EIO, "monitor: %s", jstr(o, "error"));
+        }
+}
+
+struct stop_info {
+        const char *why;
+};
+
+static void mark_stopped(json_object *run, void *u)
+{
+        const struct stop_info *s = u;
+        json_object *x;
+        const char *state = json_object_object_get_ex(run, "state", &x) ? json_object_get_string(x) : "";
+        if (!run_state_is_live(state))
+                return;
+        json_object_object_add(run, "state", json_object_new_string(s->why ? RUN_FAILED : RUN_STOPPED));
+        json_object_object_add(run, s->why ? "failed_at" : "stopped_at", json_object_new_double(run_now()));
+        if (s->why)
+                json_object_object_add(run, "error", json_object_new_string(s->why));
+}
+
+/* Without a monitor: destroy and delete through libvirt directly. */
+static int by_hand(const char *state_dir, const char *id, json_object *run, bool monitor_lost, struct mlvm_err *e)
+{
+        _cleanup_virConnect_ virConnectPtr conn = NULL;
+        json_object *x;
+        pid_t pid = json_object_object_get_ex(run, "monitor_pid", &x) ? (pid_t)json_object_get_int(x) : 0;
+        int r;
+
+        /* Only our own monitor, checked by its command line (pids get reused). */
+        if (run_monitor_alive(pid, id)) {
+                (void)kill(pid, SIGKILL);
+                for (int i = 0; i < 100 && run_monitor_alive(pid, id); i++) {
+                        struct timespec ts = { 0, 10000000 };
+                        nanosleep(&ts, NULL);
+                }
+        }
+        if ((r = virt_connect(jstr(run, "uri") ?: "qemu:///system", &conn, e)) < 0)
+                return r;
+        const char *domain = jstr(run, "domain");
+        if (domain) {
+                _cleanup_virDomain_ virDomainPtr dom = virDomainLookupByName(conn, domain);
+                if (dom && virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
+                        return err_virt(e, "destroy %s", domain);
+        }
+        virStoragePoolPtr pool = NULL;
+        if ((r = volume_pool(conn, jstr(run, "pool") ?: mlvm_pool_name(), &pool, e)) < 0)
+                return r;
+        r = disk_delete_run(pool, id, e);
+        virStoragePoolFree(pool);
+        if (r < 0)
+                return r;
+        struct stop_info s = { monitor_lost ? "the monitor was gone; stopped by mlvm down" : NULL };
+        return run_update(state_dir, id, mark_stopped, &s, e);
+}
+
+int run_down(const char *state_dir, const char *id, struct down_result *ret, struct mlvm_err *e)
+{
+        _cleanup_json_ json_object *run = NULL;
+        struct down_result res = { 0 };
+        struct timespec t0, t1;
+        json_object *x;
+        int r;
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if ((r = run_load(state_dir, id, &run, e)) < 0)
+                return r;
+        const char *state = jstr(run, "state") ?: "";
+        pid_t pid = json_object_object_get_ex(run, "monitor_pid", &x) ? (pid_t)json_object_get_int(x) : 0;
+        bool alive = run_monitor_alive(pid, id);
+        res.was_live = run_state_is_live(state);
+        struct mlvm_err me = { 0 };
+        if (alive && via_monitor(state_dir, id, &me) == 0)
+                res.via_monitor = true;
+        else {
+                json_object_put(run);
+                run = NULL;
+                if ((r = run_load(state_dir, id, &run, e)) < 0)
+                        return r;
+                if ((r = by_hand(state_dir, id, run, res.was_live && !alive, e)) < 0)
+                        return r;
+        }
+        const char *name = jstr(run, "name");
+        if (name)
+                run_name_clear(state_dir, name, id);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        res.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        json_object *f = json_object_new_object();
+        json_object_object_add(f, "run", json_object_new_string(id));
+        json_object_object_add(f, "name", json_object_new_string(name ?: ""));
+        json_object_object_add(f, "via_monitor", json_object_new_boolean(res.via_monitor));
+        r = audit_append(state_dir, "run.down", f, e);
+        json_object_put(f);
+        if (r < 0)
+                return r;
+        *ret = res;
+        return 0;
+}

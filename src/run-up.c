@@ -1,0 +1,525 @@
+/* run-up.c: start a run: verify the image again, create the per-run
+ * volumes through libvirt, start the transient domain, hand it to a
+ * detached monitor and wait until the agent is ready. Any failure undoes
+ * everything done so far: no domain, volume, monitor, record or name entry
+ * is left behind. */
+#include "mlvm-build.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "audit.h"
+#include "digest.h"
+#include "disk.h"
+#include "domain.h"
+#include "image-build.h"
+#include "manifest.h"
+#include "monitor.h"
+#include "paths.h"
+#include "run-up.h"
+#include "run.h"
+#include "store.h"
+#include "util.h"
+#include "virt.h"
+#include "volume.h"
+
+char *monitor_find_binary(void)
+{
+        return find_helper_binary("MLVM_MONITOR", "mlvm-monitor", PKGLIBEXECDIR "/mlvm-monitor");
+}
+
+/* Keys whose features have not landed refuse, rather than being ignored. */
+static int check_supported(const struct mlvm_config *c, const struct mlvm_workload *w, struct mlvm_err *e)
+{
+        static const struct { const char *key; size_t off; const char *issue; } later[] = {
+                { "secrets", offsetof(struct mlvm_workload, at.secrets), "credentials" },
+                { "publish", offsetof(struct mlvm_workload, at.publish), "serving" },
+                { "artifacts", offsetof(struct mlvm_workload, at.artifacts), "artifacts" },
+                { "timeout", offsetof(struct mlvm_workload, at.timeout), "experiments" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(later); i++) {
+                const struct mlvm_pos *p = (const struct mlvm_pos *)((const char *)w + later[i].off);
+                if (p->line)
+                        return err_setx(e, -ENOTSUP, "%s:%u:%u: %ss.%s.%s: not supported yet (lands with the %s work)",
+                                        c->path, p->line, p->col, mlvm_kind_to_string(w->kind), w->name, later[i].key,
+                                        later[i].issue);
+        }
+        if (w->kind == MLVM_KIND_EXPERIMENT)
+                return err_setx(e, -ENOTSUP, "%s:%u:%u: experiments.%s: experiments run with `mlvm run`, which is not "
+                                "supported yet", c->path, w->pos.line, w->pos.col, w->name);
+        return 0;
+}
+
+/* Re-verify the small parts at boot through libvirt (works remotely), and
+ * the root filesystem by fd when the pool is on this machine. */
+static int verify_at_boot(virStoragePoolPtr pool, const struct manifest *m, const char *digest, bool local,
+                          json_object *verified, struct mlvm_err *e)
+{
+        for (size_t i = 0; i < m->n_parts; i++) {
+                const struct image_part *p = &m->parts[i];
+                _cleanup_free_ char *vol = store_volume_name(digest, p->name);
+                char hex[SHA256_HEX_LEN + 1];
+                uint64_t size;
+                int r;
+
+                if (streq(p->name, "rootfs")) {
+                        if (!local)
+                                continue;  /* remote: verified when imported; inspect says so */
+                        _cleanup_free_ char *path = volume_path(pool, vol, e);
+                        if (!path)
+                                return -EIO;
+                        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                        if (fd < 0)
+                                return err_set(e, -errno, "image part rootfs: %s", path);
+                        r = sha256_fd(fd, p->size, &size, hex);
+                } else
+                        r = volume_hash(pool, vol, p->size, &size, hex, e);
+                if (r < 0)
+                        return e && e->msg[0] ? r : err_set(e, r, "image part %s", p->name);
+                if (size != p->size || !streq(hex, p->sha256))
+                        return err_setx(e, -EBADMSG, "image part %s (volume %s) fails verification: SHA-256 %s, the signed "
+                                        "manifest says %s", p->name, vol, hex, p->sha256);
+                json_object_array_add(verified, json_object_new_string(p->name));
+        }
+        return 0;
+}
+
+static bool uri_is_local(const char *uri)
+{
+        return strstr(uri, ":///") != NULL;
+}
+
+/* Start the monitor detached (its own session, reparented to init) and
+ * return its pid, which the grandchild reports through a pipe. */
+static int spawn_monitor(const char *state_dir, const char *id, pid_t *ret_pid, struct mlvm_err *e)
+{
+        _cleanup_free_ char *bin = monitor_find_binary();
+        _cleanup_free_ char *log = run_file(state_dir, id, "monitor.log");
+        int p[2];
+
+        if (access(bin, X_OK) < 0)
+                return err_set(e, -errno, "monitor %s", bin);
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return err_set(e, -errno, "pipe");
+        pid_t child = fork();
+        if (child < 0)
+                return err_set(e, -errno, "fork");
+        if (child == 0) {
+                (void)setsid();
+                pid_t gc = fork();
+                if (gc != 0) {
+                        (void)!write(p[1], &gc, sizeof(gc));
+                        _exit(gc < 0);
+                }
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+                if (null < 0 || out < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+                        _exit(127);
+                execl(bin, "mlvm-monitor", state_dir, id, (char *)NULL);
+                _exit(127);
+        }
+        close(p[1]);
+        pid_t gc = -1;
+        ssize_t n = read(p[0], &gc, sizeof(gc));
+        close(p[0]);
+        int status;
+        (void)waitpid(child, &status, 0);
+        if (n != sizeof(gc) || gc <= 0)
+                return err_setx(e, -EIO, "could not start the monitor");
+        *ret_pid = gc;
+        return 0;
+}
+
+struct up_ctx {
+        const struct up_opts *o;
+        virConnectPtr conn;
+        virStoragePoolPtr pool;
+        char id[RUN_ID_LEN + 1];
+        char *dir, *domain;
+        bool named, domain_started;
+        pid_t monitor;
+        json_object *run;
+};
+
+static void rollback(struct up_ctx *c)
+{
+        struct mlvm_err e = { 0 };
+        if (c->monitor > 0) {
+                (void)kill(c->monitor, SIGTERM);
+                for (int i = 0; i < 100 && kill(c->monitor, 0) == 0; i++) {
+                        struct timespec ts = { 0, 20000000 };
+                        nanosleep(&ts, NULL);
+                }
+                (void)kill(c->monitor, SIGKILL);
+        }
+        if (c->domain_started) {
+                virDomainPtr d = virDomainLookupByName(c->conn, c->domain);
+                if (d) {
+                        (void)virDomainDestroy(d);
+                        virDomainFree(d);
+                }
+        }
+        if (c->pool && c->id[0])
+                (void)disk_delete_run(c->pool, c->id, &e);
+        if (c->named)
+                run_name_clear(c->o->state_dir, c->o->workload->name, c->id);
+        if (c->dir) {
+                /* The record goes too: a failed up leaves nothing behind. */
+                static const char *const files[] = { "run.json", "run.lock", "domain.xml", "console.log", "output.log",
+                                                     "monitor.log", "control.sock" };
+                for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+                        _cleanup_free_ char *f = run_file(c->o->state_dir, c->id, files[i]);
+                        (void)unlink(f);
+                }
+                (void)rmdir(c->dir);
+        }
+}
+
+static int wait_ready(struct up_ctx *c, unsigned timeout_s, struct mlvm_err *e)
+{
+        double deadline = run_now() + timeout_s + 10;   /* the monitor times out first */
+        for (;;) {
+                json_object *run = NULL, *x;
+                if (run_load(c->o->state_dir, c->id, &run, e) < 0)
+                        return -EIO;
+                const char *state = json_object_object_get_ex(run, "state", &x) ? json_object_get_string(x) : "";
+                if (streq(state, RUN_READY)) {
+                        json_object_put(c->run);
+                        c->run = run;
+                        return 0;
+                }
+                if (!run_state_is_live(state)) {
+                        const char *why = json_object_object_get_ex(run, "error", &x) ? json_object_get_string(x) : state;
+                        int r = err_setx(e, -EIO, "%s", why);
+                        json_object_put(run);
+                        return r;
+                }
+                json_object_put(run);
+                if (kill(c->monitor, 0) < 0) {   /* our own child, just spawned: no pid reuse */
+                        /* The record goes with the rollback: say what the monitor said. */
+                        _cleanup_free_ char *log = run_file(c->o->state_dir, c->id, "monitor.log"), *text = NULL;
+                        size_t len = 0;
+                        const char *last = "no message";
+                        if (read_file_capped(log, 1 << 20, &text, &len) == 0 && len) {
+                                while (len && text[len - 1] == '\n')
+                                        text[--len] = '\0';
+                                char *nl = strrchr(text, '\n');
+                                last = nl ? nl + 1 : text;
+                        }
+                        return err_setx(e, -EIO, "the monitor died: %s", last);
+                }
+                if (run_now() > deadline)
+                        return err_setx(e, -ETIMEDOUT, "the run was not ready within %u s", timeout_s);
+                struct timespec ts = { 0, 10000000 };
+                nanosleep(&ts, NULL);
+        }
+}
+
+static json_object *workload_json(const struct mlvm_workload *w)
+{
+        json_object *cmd = json_object_new_array(), *env = json_object_new_object();
+        for (size_t i = 0; i < w->n_command; i++)
+                json_object_array_add(cmd, json_object_new_string(w->command[i]));
+        for (size_t i = 0; i < w->n_env; i++)
+                json_object_object_add(env, w->env[i].name, json_object_new_string(w->env[i].value));
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "command", cmd);
+        json_object_object_add(o, "env", env);
+        return o;
+}
+
+static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
+{
+        const struct up_opts *o = c->o;
+        const struct mlvm_workload *w = o->workload;
+        _cleanup_free_ char *caps_xml = NULL, *xml = NULL, *kernel = NULL, *initrd = NULL, *rootfs_path = NULL;
+        _cleanup_free_ char *root_vol = NULL, *cmdline = NULL;
+        char *data_paths[MLVM_CONFIG_MAX_DISKS] = { 0 };
+        char *serials[MLVM_CONFIG_MAX_DISKS] = { 0 };
+        _cleanup_free_ char *lockpath = xasprintf("%s/runs.lock", o->state_dir), *runs = xasprintf("%s/runs", o->state_dir);
+        struct host_caps caps = { 0 };
+        struct manifest m = { 0 };
+        struct domain_env env = { 0 };
+        char digest[SHA256_HEX_LEN + 1];
+        double t0 = run_now();
+        int r;
+
+        c->run = json_object_new_object();
+        if ((r = check_supported(o->config, w, e)) < 0)
+                return r;
+        if ((r = virt_connect(o->uri, &c->conn, e)) < 0)
+                return r;
+        if (!(caps_xml = virConnectGetCapabilities(c->conn)))
+                return err_virt(e, "capabilities");
+        if ((r = host_caps_parse(caps_xml, &caps, e)) < 0)
+                return r;
+        ret->accel = caps.accel;
+        /* The HELLO deadline: generous under TCG, whose boots swing 2-3x on a busy host. */
+        unsigned boot_timeout = o->boot_timeout_s ? o->boot_timeout_s : caps.accel == MLVM_ACCEL_KVM ? 20 : 60;
+        if (w->transport == MLVM_TRANSPORT_VSOCK)
+                r = err_setx(e, -ENOTSUP, "%s:%u:%u: models.%s.transport: vsock is not supported yet; use auto or "
+                             "virtio-serial", o->config->path, w->at.transport.line, w->at.transport.col, w->name);
+        if (r < 0)
+                goto out;
+        if ((r = volume_pool(c->conn, o->pool_name, &c->pool, e)) < 0)
+                goto out;
+        /* The image: resolved, its signed manifest re-read, its parts re-verified. */
+        if ((r = store_resolve(o->state_dir, w->image, digest, e)) < 0)
+                goto out;
+        {
+                _cleanup_free_ char *mpath = xasprintf("%s/images/sha256/%s/manifest.json", o->state_dir, digest);
+                _cleanup_free_ char *text = NULL;
+                size_t len;
+                char got[SHA256_HEX_LEN + 1];
+                if ((r = read_file_capped(mpath, MANIFEST_MAX_BYTES, &text, &len)) < 0) {
+                        r = err_set(e, r, "image %s", w->image);
+                        goto out;
+                }
+                sha256_hex(text, len, got);
+                if (!streq(got, digest)) {
+                        r = err_setx(e, -EBADMSG, "image %s: the stored manifest does not hash to its digest", w->image);
+                        goto out;
+                }
+                if ((r = manifest_parse(text, len, &m, e)) < 0)
+                        goto out;
+        }
+        json_object *verified = json_object_new_array();
+        json_object_object_add(c->run, "verified_at_boot", verified);
+        if ((r = verify_at_boot(c->pool, &m, digest, uri_is_local(o->uri), verified, e)) < 0) {
+                r = err_prefix(e, "image %s", w->image);
+                goto out;
+        }
+        double t_verified = run_now();
+
+        /* One run per name: checked and claimed under a lock, so two ups race safely. */
+        if ((r = mkdir_p(runs, 0700)) < 0) {
+                r = err_set(e, r, "%s", runs);
+                goto out;
+        }
+        {
+                _cleanup_close_ int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+                char cur[RUN_ID_LEN + 1];
+                if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+                        r = err_set(e, -errno, "%s", lockpath);
+                        goto out;
+                }
+                if (run_name_get(o->state_dir, w->name, cur) == 0) {
+                        json_object *old = NULL;
+                        bool live = false;
+                        if (run_load(o->state_dir, cur, &old, NULL) == 0) {
+                                json_object *x;
+                                live = json_object_object_get_ex(old, "state", &x) &&
+                                       run_state_is_live(json_object_get_string(x));
+                                json_object_put(old);
+                        }
+                        if (live) {
+                                r = err_setx(e, -EEXIST, "%s is already running as run %s (mlvm down %s first)", w->name,
+                                             cur, w->name);
+                                goto out;
+                        }
+                }
+                if (run_new_id(c->id) < 0) {
+                        r = err_setx(e, -EIO, "no random bytes for a run id");
+                        goto out;
+                }
+                c->dir = run_dir(o->state_dir, c->id);
+                if (mkdir(c->dir, 0700) < 0) {
+                        r = err_set(e, -errno, "%s", c->dir);
+                        free(c->dir);
+                        c->dir = NULL;
+                        goto out;
+                }
+                c->domain = domain_name(w->name, c->id);
+                json_object_object_add(c->run, "id", json_object_new_string(c->id));
+                json_object_object_add(c->run, "name", json_object_new_string(w->name));
+                json_object_object_add(c->run, "kind", json_object_new_string(mlvm_kind_to_string(w->kind)));
+                json_object_object_add(c->run, "state", json_object_new_string(RUN_STARTING));
+                json_object_object_add(c->run, "created_at", json_object_new_double(t0));
+                json_object_object_add(c->run, "uri", json_object_new_string(o->uri));
+                json_object_object_add(c->run, "pool", json_object_new_string(o->pool_name));
+                json_object_object_add(c->run, "domain", json_object_new_string(c->domain));
+                json_object_object_add(c->run, "image", json_object_new_string(w->image));
+                json_object_object_add(c->run, "image_digest", json_object_new_string(digest));
+                json_object_object_add(c->run, "accel", json_object_new_string(mlvm_accel_to_string(caps.accel)));
+                json_object_object_add(c->run, "transport", json_object_new_string("virtio-serial"));
+                json_object_object_add(c->run, "boot_timeout_s", json_object_new_int((int32_t)boot_timeout));
+                json_object_object_add(c->run, "config_file", json_object_new_string(o->config->path));
+                json_object *cfg = mlvm_config_to_json(o->config), *sect, *one;
+                if (json_object_object_get_ex(cfg, w->kind == MLVM_KIND_MODEL ? "models" : "experiments", &sect) &&
+                    json_object_object_get_ex(sect, w->name, &one))
+                        json_object_object_add(c->run, "config", json_object_get(one));
+                json_object_put(cfg);
+                json_object *wl = workload_json(w);
+                json_object *x;
+                if (json_object_object_get_ex(wl, "command", &x) && json_object_array_length(x))
+                        json_object_object_add(c->run, "command", json_object_get(x));
+                if (json_object_object_get_ex(wl, "env", &x))
+                        json_object_object_add(c->run, "env", json_object_get(x));
+                json_object_put(wl);
+                if ((r = run_save(o->state_dir, c->id, c->run, e)) < 0 ||
+                    (r = run_name_set(o->state_dir, w->name, c->id, e)) < 0)
+                        goto out;
+                c->named = true;
+        }
+
+        /* Per-run volumes: the root overlay, the data disks. */
+        json_object *vols = json_object_new_array(), *mounts = json_object_new_array(), *datad = json_object_new_array();
+        json_object_object_add(c->run, "volumes", vols);
+        json_object_object_add(c->run, "mounts", mounts);
+        json_object_object_add(c->run, "data_disks", datad);
+        const struct image_part *rootfs = manifest_part(&m, "rootfs");
+        double t_vol0 = run_now();
+        if (rootfs) {
+                _cleanup_free_ char *base = store_volume_name(digest, "rootfs");
+                root_vol = disk_volume_name(c->id, "root", NULL);
+                _cleanup_free_ char *base_path = volume_path(c->pool, base, e);
+                if (!base_path) {
+                        r = -EIO;
+                        goto out;
+                }
+                if ((r = disk_create_overlay(c->pool, root_vol, base_path, rootfs->size, e)) < 0)
+                        goto out;
+                json_object_array_add(vols, json_object_new_string(root_vol));
+                if (!(rootfs_path = volume_path(c->pool, root_vol, e))) {
+                        r = -EIO;
+                        goto out;
+                }
+                env.disks[env.n_disks++] = (struct domain_disk){ rootfs_path, "qcow2", IMAGE_ROOT_SERIAL, false };
+        }
+        double t_overlay = run_now();
+        for (size_t i = 0; i < w->n_disks; i++) {
+                _cleanup_free_ char *vol = disk_volume_name(c->id, "data", w->disks[i].name);
+                char sha[SHA256_HEX_LEN + 1];
+                if ((r = disk_create_data(c->pool, vol, w->disks[i].source, sha, e)) < 0) {
+                        r = err_prefix(e, "disk %s", w->disks[i].name);
+                        goto out;
+                }
+                json_object_array_add(vols, json_object_new_string(vol));
+                if (!(data_paths[i] = volume_path(c->pool, vol, e))) {
+                        r = -EIO;
+                        goto out;
+                }
+                serials[i] = xasprintf("mlvm-d%zu", i);
+                env.disks[env.n_disks++] = (struct domain_disk){ data_paths[i], "raw", serials[i], true };
+                json_object *mnt = json_object_new_object();
+                json_object_object_add(mnt, "serial", json_object_new_string(serials[i]));
+                json_object_object_add(mnt, "path", json_object_new_string(w->disks[i].mount));
+                json_object_object_add(mnt, "fstype", json_object_new_string("iso9660"));
+                json_object_array_add(mounts, mnt);
+                json_object *dd = json_object_new_object();
+                json_object_object_add(dd, "name", json_object_new_string(w->disks[i].name));
+                json_object_object_add(dd, "source", json_object_new_string(w->disks[i].source));
+                json_object_object_add(dd, "sha256", json_object_new_string(sha));
+                json_object_array_add(datad, dd);
+        }
+        double t_vol1 = run_now();
+
+        /* The domain. */
+        {
+                _cleanup_free_ char *kv = store_volume_name(digest, "kernel"), *iv = store_volume_name(digest, "initramfs");
+                if (!(kernel = volume_path(c->pool, kv, e)) || !(initrd = volume_path(c->pool, iv, e))) {
+                        r = -EIO;
+                        goto out;
+                }
+        }
+        cmdline = o->kernel_args ? xasprintf("%s %s", m.cmdline, o->kernel_args) : xstrdup(m.cmdline);
+        env.run_id = c->id;
+        env.accel = caps.accel;
+        env.arch = caps.arch;
+        env.kernel = kernel;
+        env.initrd = initrd;
+        env.cmdline = cmdline;
+        env.boot_timeout_s = boot_timeout;
+        if ((r = domain_xml(w, &env, &xml, e)) < 0)
+                goto out;
+        {
+                _cleanup_free_ char *path = run_file(o->state_dir, c->id, "domain.xml");
+                if ((r = write_file_atomic(path, xml, strlen(xml), 0600)) < 0) {
+                        r = err_set(e, r, "%s", path);
+                        goto out;
+                }
+        }
+        if ((r = run_save(o->state_dir, c->id, c->run, e)) < 0)
+                goto out;
+        double t_create0 = run_now();
+        virDomainPtr dom = virDomainCreateXML(c->conn, xml, 0);
+        if (!dom) {
+                r = err_virt(e, "start domain %s", c->domain);
+                goto out;
+        }
+        c->domain_started = true;
+        virDomainFree(dom);
+        double t_created = run_now();
+        if ((r = spawn_monitor(o->state_dir, c->id, &c->monitor, e)) < 0)
+                goto out;
+        if (o->no_wait) {
+                ret->ready_s = 0;
+        } else {
+                if ((r = wait_ready(c, boot_timeout, e)) < 0)
+                        goto out;
+                ret->ready_s = run_now() - t0;
+        }
+        memcpy(ret->id, c->id, sizeof(c->id));
+        ret->verify_s = t_verified - t0;
+        ret->volumes_s = t_vol1 - t_vol0;
+        ret->overlay_s = t_overlay - t_vol0;
+        ret->create_s = t_created - t_create0;
+        r = 0;
+out:
+        for (size_t i = 0; i < MLVM_CONFIG_MAX_DISKS; i++) {
+                free(data_paths[i]);
+                free(serials[i]);
+        }
+        manifest_clear(&m);
+        host_caps_clear(&caps);
+        return r;
+}
+
+static void add_timings(json_object *run, void *u)
+{
+        const struct up_result *r = u;
+        json_object *t = json_object_new_object();
+        json_object_object_add(t, "verify_image_s", json_object_new_double(r->verify_s));
+        json_object_object_add(t, "create_volumes_s", json_object_new_double(r->volumes_s));
+        json_object_object_add(t, "create_overlay_s", json_object_new_double(r->overlay_s));
+        json_object_object_add(t, "create_domain_s", json_object_new_double(r->create_s));
+        if (r->ready_s > 0)
+                json_object_object_add(t, "up_to_ready_s", json_object_new_double(r->ready_s));
+        json_object_object_add(run, "timings", t);
+}
+
+int run_up(const struct up_opts *o, struct up_result *ret, struct mlvm_err *e)
+{
+        struct up_ctx c = { .o = o };
+        int r = do_up(&c, ret, e);
+
+        if (r < 0) {
+                rollback(&c);
+                json_object *f = json_object_new_object();
+                json_object_object_add(f, "name", json_object_new_string(o->workload->name));
+                json_object_object_add(f, "reason", json_object_new_string(e->msg));
+                (void)audit_append(o->state_dir, "run.start-failed", f, NULL);
+                json_object_put(f);
+        } else {
+                struct mlvm_err ignore = { 0 };
+                (void)run_update(o->state_dir, c.id, add_timings, ret, &ignore);
+                json_object *f = json_object_new_object();
+                json_object_object_add(f, "run", json_object_new_string(c.id));
+                json_object_object_add(f, "name", json_object_new_string(o->workload->name));
+                json_object_object_add(f, "domain", json_object_new_string(c.domain));
+                (void)audit_append(o->state_dir, "run.start", f, NULL);
+                json_object_put(f);
+        }
+        json_object_put(c.run);
+        free(c.dir);
+        free(c.domain);
+        if (c.pool)
+                virStoragePoolFree(c.pool);
+        if (c.conn)
+                virConnectClose(c.conn);
+        return r;
+}

@@ -1,0 +1,27 @@
+/* run-up.h: `mlvm up` as a library call. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "err.h"
+#include "host.h"
+#include "run.h"
+
+struct up_opts {
+        const char *state_dir, *uri, *pool_name;
+        const struct mlvm_config *config;
+        const struct mlvm_workload *workload;
+        unsigned boot_timeout_s;     /* HELLO deadline */
+        const char *kernel_args;     /* appended to the image's command line (debugging) */
+        bool no_wait;                /* return once the domain and monitor started */
+};
+
+struct up_result {
+        char id[RUN_ID_LEN + 1];
+        enum mlvm_accel accel;
+        double ready_s;              /* from the start of up to agent ready */
+        double verify_s, volumes_s, overlay_s, create_s;
+};
+
+int run_up(const struct up_opts *o, struct up_result *ret, struct mlvm_err *e);

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Runs end to end against the real libvirtd under TCG: up, ps, logs,
+# inspect, down, the workload's exit code and output, data disks, and the
+# failure behaviours of issue 4, each checked to leave nothing behind.
+. "$TOP_SRCDIR/tests/lib.sh"
+require_root_libvirt
+
+tmp=$(mktemp -d)
+chmod 0711 "$tmp"
+pool="mlvm-test-$$-$RANDOM"
+export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$pool" MLVM_POOL_PATH="$tmp/pool"
+export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$TOP_BUILDDIR/tests/.debcache}"
+export MLVM_BOOT_TIMEOUT=120
+V="virsh -q -c qemu:///system"
+cp -r "$TOP_SRCDIR/tests/data/runs/." "$tmp/"
+cd "$tmp"
+
+cleanup() {
+        for d in $($V list --all --name 2>/dev/null | grep "^mlvm-.*-[0-9a-f]\{8\}$"); do
+                $V dumpxml "$d" 2>/dev/null | grep -q "$tmp" && $V destroy "$d" >/dev/null 2>&1
+        done
+        for p in $(pgrep -f "mlvm-monitor $MLVM_STATE_DIR"); do kill -9 "$p" 2>/dev/null; done
+        for v in $($V vol-list "$pool" 2>/dev/null | awk '{print $1}'); do $V vol-delete --pool "$pool" "$v" >/dev/null 2>&1; done
+        $V pool-destroy "$pool" >/dev/null 2>&1
+        $V pool-undefine "$pool" >/dev/null 2>&1
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Nothing of this test's runs is left: no domain, no run volume, no monitor.
+nothing_left() {
+        local doms vols mons
+        doms=$($V list --all --name | while read -r d; do [ -n "$d" ] && $V dumpxml "$d" 2>/dev/null | grep -q "$tmp" && echo "$d"; done)
+        vols=$($V vol-list "$pool" | awk '{print $1}' | grep '^mlvm-run-')
+        mons=$(pgrep -f "mlvm-monitor $MLVM_STATE_DIR")
+        if [ -z "$doms$vols$mons" ]; then pass "$1: nothing left"; else fail "$1: nothing left" "domains: $doms" "volumes: $vols" "monitors: $mons"; fi
+}
+
+# Wait until run $1 is no longer starting or ready (at most 120 s).
+wait_ended() {
+        local s
+        for _ in $(seq 1 600); do
+                s=$(json_get "$MLVM_STATE_DIR/runs/$1/run.json" 'j["state"]' 2>/dev/null)
+                case "$s" in starting|ready|"") sleep 0.2 ;; *) return 0 ;; esac
+        done
+        return 1
+}
+
+check "setup" "$MLVM" setup
+"$MLVM" -q image build "$TOP_SRCDIR/images/minimal" 2>"$tmp/build.err" || { sed 's/^/# /' "$tmp/build.err"; }
+check "the minimal image verifies" "$MLVM" -q image verify minimal
+
+# --- a model that idles until down
+out=$("$MLVM" up idle 2>"$tmp/err"); st=$?
+check_eq "up idle exits 0" 0 $st
+[ $st -eq 0 ] || sed 's/^/# /' "$tmp/err"
+check_match "up prints the run id and time to ready" '^idle: run [0-9a-f]{8} ready in [0-9.]+ s$' "$out"
+check_match "up says TCG on this machine" 'notice: no KVM on this host' "$(cat "$tmp/err")"
+run=$(printf '%s\n' "$out" | sed -n 's/^idle: run \([0-9a-f]*\) .*/\1/p')
+dom="mlvm-idle-$run"
+check_match "ps lists it ready" "^idle +$run +ready +[0-9]+s +tcg +1 +256M +minimal$" "$("$MLVM" ps)"
+"$MLVM" ps --json > "$tmp/ps.json"
+check_eq "ps --json" "ready" "$(json_get "$tmp/ps.json" '[r["state"] for r in j if r["run"]=="'"$run"'"][0]')"
+"$MLVM" inspect idle > "$tmp/inspect.json"
+check_eq "inspect: image digest" "$(sed -n 's/^sha256:\(.*\)$/\1/p' "$tmp/state/images/tags/minimal:latest")" "$(json_get "$tmp/inspect.json" 'j["image_digest"]')"
+check_eq "inspect: transport" virtio-serial "$(json_get "$tmp/inspect.json" 'j["transport"]')"
+check_eq "inspect: parts re-verified at boot" "['kernel', 'initramfs']" "$(json_get "$tmp/inspect.json" 'j["verified_at_boot"]')"
+check_eq "inspect: agent said HELLO" virtio-serial "$(json_get "$tmp/inspect.json" 'j["agent"]["transport"]')"
+check_match "inspect: domain XML" "<name>$dom</name>" "$(json_get "$tmp/inspect.json" 'j["domain_xml"]')"
+live=$($V dumpxml "$dom")
+check_eq "live XML: no network interface" 0 "$(printf '%s\n' "$live" | grep -c '<interface')"
+check_match "live XML: USB controller none" "<controller type='usb'[^>]*model='none'" "$live"
+check_match "live XML: memballoon none" "<memballoon model='none'" "$live"
+check_match "live XML: nosharepages" '<nosharepages/>' "$live"
+check_match "live XML: domain type qemu (TCG)" "<domain type='qemu'" "$live"
+check_match "logs show the console" 'mlvm-agent: HELLO sent over virtio-serial' "$("$MLVM" logs idle --console)"
+err=$("$MLVM" image rm minimal 2>&1); st=$?
+check_eq "image rm of an image in use exits 1" 1 $st
+check_match "and names the run" "^mlvm: image: minimal: in use by run $run \(mlvm down it first\)$" "$err"
+err=$("$MLVM" up idle 2>&1); st=$?
+check_eq "a second up of a running name exits 1" 1 $st
+check_match "and says it is already running" "^mlvm: up: idle is already running as run $run \(mlvm down idle first\)$" "$err"
+out=$("$MLVM" down idle); st=$?
+check_eq "down exits 0" 0 $st
+check_match "down reports the run stopped" "^idle: run $run stopped in [0-9.]+ s$" "$out"
+check_eq "the domain is gone" "" "$($V list --all --name | grep -x "$dom")"
+nothing_left "up/down"
+out=$("$MLVM" down idle); check_match "down again is a no-op" '^idle: not running$' "$out"
+check_match "ps --all shows it stopped" "^idle +$run +stopped " "$("$MLVM" ps --all)"
+
+# --- a workload that exits 3: output and exit code come back
+out=$("$MLVM" up echo 2>/dev/null); check_eq "up echo exits 0" 0 $?
+run=$(printf '%s\n' "$out" | sed -n 's/^echo: run \([0-9a-f]*\) .*/\1/p')
+wait_ended "$run"
+"$MLVM" inspect "$run" > "$tmp/echo.json"
+check_eq "the workload's exit code is recorded" 3 "$(json_get "$tmp/echo.json" 'j.get("exit_code")')"
+check_eq "state exited" exited "$(json_get "$tmp/echo.json" 'j["state"]')"
+logs=$("$MLVM" logs "$run" --output)
+check_match "stdout reached the run's log" '^out-line$' "$logs"
+check_match "stderr reached the run's log" '^err-line$' "$logs"
+check_match "the workload ran as uid 1000" '^1000$' "$logs"
+nothing_left "a workload that exits"
+
+# --- a workload killed by a signal: 128 + N
+out=$("$MLVM" up killed 2>/dev/null); run=$(printf '%s\n' "$out" | sed -n 's/^killed: run \([0-9a-f]*\) .*/\1/p')
+wait_ended "$run"
+"$MLVM" inspect "$run" > "$tmp/killed.json"
+check_eq "a signal death is 128+N (SIGTERM: 143)" 143 "$(json_get "$tmp/killed.json" 'j.get("exit_code")')"
+nothing_left "a workload killed by a signal"
+
+# --- env, logs -f
+out=$("$MLVM" up server 2>/dev/null); run=$(printf '%s\n' "$out" | sed -n 's/^server: run \([0-9a-f]*\) .*/\1/p')
+timeout 20 "$MLVM" logs server -f --output > "$tmp/follow.txt" &
+fpid=$!
+sleep 3
+"$MLVM" -q down server
+wait "$fpid"; st=$?
+check_eq "logs -f ends when the run ends" 0 $st
+check_match "logs -f printed the output" '^serving$' "$(cat "$tmp/follow.txt")"
+nothing_left "logs -f and down"
+
+# --- a read-only data disk built on the host
+out=$("$MLVM" up data 2>"$tmp/err"); st=$?
+check_eq "up data exits 0" 0 $st
+[ $st -eq 0 ] || sed 's/^/# /' "$tmp/err"
+run=$(printf '%s\n' "$out" | sed -n 's/^data: run \([0-9a-f]*\) .*/\1/p')
+wait_ended "$run"
+logs=$("$MLVM" logs "$run" --output)
+check_match "the data disk's file is readable" '^hello from the data disk$' "$logs"
+check_match "nested directories are there" '^nested.txt$' "$logs"
+check_match "the data disk is read-only" 'read-only|Read-only' "$logs"
+nothing_left "data disk"
+
+# --- failure behaviours
+err=$("$MLVM" up secret 2>&1); st=$?
+check_eq "a key that has not landed: exit 1" 1 $st
+check_match "names file, line, key" "^mlvm: up: mlvm.yaml:[0-9]+:[0-9]+: models.secret.secrets: not supported yet" "$err"
+err=$("$MLVM" up limited 2>&1); st=$?
+check_eq "memtune hard limit: exit 1 on this machine" 1 $st
+check_eq "memtune hard limit: one line" 1 "$(printf '%s\n' "$err" | wc -l)"
+check_match "memtune hard limit: libvirt's reason" '^mlvm: up: start domain mlvm-limited-[0-9a-f]{8}: ' "$err"
+nothing_left "memtune hard limit"
+check_eq "no run record is left by a failed up" "" "$(ls "$tmp/state/runs" | while read -r r; do grep -l '"limited"' "$tmp/state/runs/$r/run.json" 2>/dev/null; done)"
+
+err=$("$MLVM" up idle --timeout 8 --kernel-args "rdinit=/bin/sh" 2>&1); st=$?
+check_eq "no HELLO: up fails" 1 $st
+check_match "no HELLO: says so" "the agent did not say HELLO within 8 s" "$err"
+nothing_left "no HELLO"
+
+# The image fails verification at boot: flip one byte of the kernel volume.
+digest=$(sed -n 's/^sha256:\(.*\)$/\1/p' "$tmp/state/images/tags/minimal:latest")
+kvol="$tmp/pool/mlvm-img-${digest:0:16}-kernel"
+cp "$kvol" "$tmp/kernel.good"
+chmod u+w "$kvol"; printf 'X' | dd of="$kvol" bs=1 seek=5000 conv=notrunc 2>/dev/null
+err=$("$MLVM" up idle 2>&1); st=$?
+check_eq "tampered image: up fails" 1 $st
+check_match "tampered image: names the part" "image minimal: image part kernel \(volume mlvm-img-[0-9a-f]{16}-kernel\) fails verification" "$err"
+nothing_left "tampered image"
+check_eq "tampered image: no domain was defined" "" "$($V list --all --name | grep '^mlvm-idle-')"
+cp "$tmp/kernel.good" "$kvol"; chmod 0444 "$kvol"
+
+# The monitor is killed: ps says so, down still removes everything.
+out=$("$MLVM" up idle 2>/dev/null); run=$(printf '%s\n' "$out" | sed -n 's/^idle: run \([0-9a-f]*\) .*/\1/p')
+mpid=$(json_get "$tmp/state/runs/$run/run.json" 'j["monitor_pid"]')
+kill -9 "$mpid"
+sleep 0.5
+check_match "ps shows the run failed (monitor gone)" "^idle +$run +failed \(monitor gone\)" "$("$MLVM" ps)"
+check "down after the monitor died" "$MLVM" down idle
+nothing_left "monitor killed"
+
+# Two ups of the same name at once: one wins, the other says so; no shared volume.
+"$MLVM" up idle > "$tmp/a.out" 2>&1 &
+a=$!
+"$MLVM" up idle > "$tmp/b.out" 2>&1 &
+b=$!
+wait $a; sa=$?; wait $b; sb=$?
+check_eq "two ups at once: exactly one succeeds" 1 $(( (sa == 0) + (sb == 0) ))
+check_match "the other says already running" 'already running as run' "$(cat "$tmp/a.out" "$tmp/b.out")"
+check_eq "one run's volumes only" 0 "$($V vol-list "$pool" | awk '{print $1}' | grep '^mlvm-run-' | wc -l)"
+"$MLVM" -q down idle
+nothing_left "two ups at once"
+
+check_match "the audit log has the runs" 'run.start' "$("$MLVM" audit --event run. | awk '{print $3}' | sort -u | tr '\n' ' ')"
+check_match "and verifies" '^audit log ok' "$("$MLVM" audit verify)"
+done_testing
