@@ -113,6 +113,7 @@ int apt_fetch(const char *pkg, const char *cache_dir, struct apt_pkg *ret, struc
         r = check_file(path, sha, e);
         if (r == -EBADMSG || (r < 0 && r != -ENOENT))
                 (void)unlink(path);  /* a stale or damaged copy: fetch again */
+        bool downloaded = r < 0;
         if (r < 0) {
                 _cleanup_free_ char *spec = xasprintf("%s=%s", pkg, version), *out = NULL;
                 _cleanup_free_ char *arch = deb_control_field(text, "Architecture");
@@ -133,6 +134,7 @@ int apt_fetch(const char *pkg, const char *cache_dir, struct apt_pkg *ret, struc
                 if (r < 0)
                         return err_set(e, r, "%s", path);
         }
+        ret->cached = downloaded == false;
         ret->name = xstrdup(pkg);
         ret->version = TAKE_PTR(version);
         ret->sha256 = TAKE_PTR(sha);

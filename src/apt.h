@@ -2,10 +2,13 @@
  * each checked against the SHA-256 in apt's (signed) package index. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "err.h"
 
 struct apt_pkg {
         char *name, *version, *sha256, *path;   /* path: the .deb in the cache */
+        bool cached;                             /* already there (and verified) */
 };
 
 /* Fetch PKG (the candidate version) into CACHE_DIR unless a copy with the

@@ -69,11 +69,26 @@ static int get_deb(const char *state_dir, const char *given, const char *pkg, bo
 
         if (given)
                 return apt_describe_local(given, ret, e);
-        if (follow_meta && strstartswith(pkg, "linux-image-") && !strstr(pkg + 12, "-6.") &&
+        /* linux-image-cloud-amd64 is a metapackage; the versioned package
+         * (linux-image-6.1.0-...) it depends on holds the kernel. */
+        if (follow_meta && strstartswith(pkg, "linux-image-") && !(pkg[12] >= '0' && pkg[12] <= '9') &&
             (r = apt_first_dep(pkg, "linux-image-", &real, e)) == 0)
-                pkg = real;   /* a metapackage: the versioned package holds the kernel */
+                pkg = real;
         progress(o, "fetching %s", pkg);
-        return apt_fetch(pkg, cache, ret, e);
+        struct timespec t0, t1;
+        struct stat st;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if ((r = apt_fetch(pkg, cache, ret, e)) < 0)
+                return r;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        double mb = stat(ret->path, &st) == 0 ? (double)st.st_size / 1e6 : 0;
+        if (ret->cached)
+                progress(o, "%s %s: %.1f MB, in the cache, SHA-256 matches apt's index", pkg, ret->version, mb);
+        else
+                progress(o, "%s %s: %.1f MB fetched in %.1f s (%.1f MB/s), SHA-256 matches apt's index", pkg,
+                         ret->version, mb, s, s > 0 ? mb / s : 0);
+        return 0;
 }
 
 static int add_std_files(struct initramfs *ir, const struct kmod_set *k, const struct busybox_ctx *bb,
@@ -252,6 +267,9 @@ int image_build(const char *state_dir, const struct build_opts *o, char ret_dige
                 }
                 if ((r = initramfs_write(ir, fd, e)) < 0)
                         goto out;
+                struct stat ist;
+                if (fstat(fd, &ist) == 0)
+                        progress(o, "initramfs: %.1f MB (cpio newc, uncompressed)", (double)ist.st_size / 1e6);
                 if (lseek(fd, 0, SEEK_SET) < 0) {
                         r = err_set(e, -errno, "initramfs");
                         goto out;
@@ -268,6 +286,7 @@ int image_build(const char *state_dir, const struct build_opts *o, char ret_dige
                         goto out;
                 if ((r = hash_part_file(outfd, "rootfs", &m.parts[m.n_parts++], e)) < 0)
                         goto out;
+                progress(o, "rootfs: %.1f MB", (double)m.parts[m.n_parts - 1].size / 1e6);
         }
         const char *sde = getenv("SOURCE_DATE_EPOCH");
         uint64_t t;

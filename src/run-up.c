@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <openssl/rand.h>
 
 #include "audit.h"
 #include "digest.h"
@@ -267,6 +268,21 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
                 goto out;
         if ((r = volume_pool(c->conn, o->pool_name, &c->pool, e)) < 0)
                 goto out;
+        /* A vsock device only where the hypervisor host has vhost-vsock (probed
+         * once per URI and cached); the agent still talks over virtio-serial. */
+        struct vsock_probe vp = { 0 };
+        if (host_probe_vsock(c->conn, o->uri, o->state_dir, &caps, false, &vp, NULL) == 0 && vp.state == VSOCK_YES) {
+                uint32_t rnd = 0;
+                if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1) {
+                        vsock_probe_clear(&vp);
+                        r = err_setx(e, -EIO, "no random bytes for a vsock CID");
+                        goto out;
+                }
+                env.vsock = true;
+                env.vsock_cid = 3 + rnd % 0x7ffffff0u;   /* 0-2 are reserved; libvirt refuses a CID in use */
+                json_object_object_add(c->run, "vsock_cid", json_object_new_int64(env.vsock_cid));
+        }
+        vsock_probe_clear(&vp);
         /* The image: resolved, its signed manifest re-read, its parts re-verified. */
         if ((r = store_resolve(o->state_dir, w->image, digest, e)) < 0)
                 goto out;
