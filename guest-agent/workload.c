@@ -139,7 +139,8 @@ static void __attribute__((noreturn)) child(const struct proto_exec *e, int out,
                 envp[k++] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
         envp[k] = NULL;
 
-        int null = open("/dev/null", O_RDONLY);
+        (void)signal(SIGPIPE, SIG_DFL);   /* the agent ignores it; SIG_IGN would survive execve */
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
                 _exit(126);
         (void)setsid();

@@ -56,6 +56,8 @@ static int wait_events(struct channel *ch, int want, uint64_t deadline)
 
         if (now >= deadline)
                 return -ETIMEDOUT;
+        if (ch->waiting)
+                return -EBUSY;   /* one wait per channel: callers already run inside the event loop */
         ch->events = 0;
         if (virStreamEventUpdateCallback(ch->st, want | VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP) < 0)
                 return -EIO;

@@ -93,8 +93,11 @@ static int run(struct cli *cli, int argc, char **argv)
         for (;;) {
                 _cleanup_json_ json_object *m = NULL;
                 json_object *x;
-                if (control_recv(fd, -1, &m, &e) < 0)
-                        return EXIT_OK;  /* the monitor ended: so did the run */
+                if (control_recv(fd, -1, &m, &e) < 0) {
+                        /* The monitor says "end" before it closes; anything else is a loss. */
+                        cli_error(cli, "follow: lost the monitor of run %s: %s", id, e.msg);
+                        return EXIT_FAIL;
+                }
                 if (json_object_object_get_ex(m, "event", &x))
                         return EXIT_OK;
                 if (want_console && json_object_object_get_ex(m, "console", &x))

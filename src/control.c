@@ -44,7 +44,8 @@ int control_send(int fd, const char *cmd, struct mlvm_err *e)
         return 0;
 }
 
-/* Lines are read byte by byte: simple, and the monitor's lines are short. */
+/* Peek, then consume up to and including the newline: whole lines, no
+ * byte-at-a-time reads, nothing after the line taken from the socket. */
 int control_recv(int fd, int timeout_ms, json_object **ret, struct mlvm_err *e)
 {
         _cleanup_free_ char *buf = xmalloc(LINE_MAX_BYTES + 1);
@@ -57,17 +58,23 @@ int control_recv(int fd, int timeout_ms, json_object **ret, struct mlvm_err *e)
                         continue;
                 if (r == 0)
                         return err_setx(e, -ETIMEDOUT, "monitor: no answer within %d ms", timeout_ms);
-                char ch;
-                ssize_t n = read(fd, &ch, 1);
+                if (len == LINE_MAX_BYTES)
+                        return err_setx(e, -EFBIG, "monitor: line over %u bytes", LINE_MAX_BYTES);
+                ssize_t n = recv(fd, buf + len, LINE_MAX_BYTES - len, MSG_PEEK);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
                         return err_setx(e, -EPIPE, "monitor: closed the connection");
-                if (ch == '\n')
+                char *nl = memchr(buf + len, '\n', (size_t)n);
+                size_t take = nl ? (size_t)(nl - (buf + len)) + 1 : (size_t)n;
+                ssize_t got = read(fd, buf + len, take);
+                if (got != (ssize_t)take)
+                        return err_set(e, got < 0 ? -errno : -EIO, "monitor: read");
+                len += take;
+                if (nl) {
+                        len--;   /* drop the newline */
                         break;
-                if (len == LINE_MAX_BYTES)
-                        return err_setx(e, -EFBIG, "monitor: line over %u bytes", LINE_MAX_BYTES);
-                buf[len++] = ch;
+                }
         }
         buf[len] = '\0';
         json_object *o = json_tokener_parse(buf);

@@ -110,7 +110,7 @@ static void client_send(struct client *c, json_object *o)
         }
 }
 
-static void broadcast(const char *key, const void *data, size_t len)
+static void broadcast_one(const char *key, const void *data, size_t len)
 {
         json_object *o = NULL;
         for (size_t i = 0; i < MAX_CLIENTS; i++) {
@@ -123,6 +123,14 @@ static void broadcast(const char *key, const void *data, size_t len)
                 client_send(&M.clients[i], o);
         }
         json_object_put(o);
+}
+
+/* One bounded line per 4 KiB of guest bytes (at most ~24 KiB of JSON), so a
+ * follower's socket buffer is not overrun by a single huge line. */
+static void broadcast(const char *key, const void *data, size_t len)
+{
+        for (size_t off = 0; off < len; off += 4096)
+                broadcast_one(key, (const char *)data + off, len - off < 4096 ? len - off : 4096);
 }
 
 static void client_close(struct client *c)
@@ -149,26 +157,59 @@ static void set_run_end(json_object *run, void *u)
         }
 }
 
+static void detach(void);
+static void detach_for_teardown(void) { detach(); }
+
 static void teardown(void)
 {
         struct mlvm_err e = { 0 };
+
+        bool clean = true;
 
         if (M.done)
                 return;
         M.done = true;
         say("teardown: %s%s%s", M.end_state, M.end_reason ? ": " : "", M.end_reason ? M.end_reason : "");
-        if (M.dom && virDomainIsActive(M.dom) == 1 && virDomainDestroy(M.dom) < 0)
-                say("destroy: %s", virGetLastErrorMessage());
+        if (!M.conn || virConnectIsAlive(M.conn) != 1) {
+                /* Ending while libvirt is away (e.g. down during a restart): one more try. */
+                detach_for_teardown();
+                if (virt_connect(M.uri, &M.conn, &e) == 0)
+                        M.dom = virDomainLookupByName(M.conn, M.domain_name);
+                else
+                        clean = false;
+        }
+        /* A transient domain that powered off is simply gone: that is clean. */
+        int active = M.dom ? virDomainIsActive(M.dom) : 0;
+        if (active < 0 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
+                active = 0;
+        if (active != 0 && virDomainDestroy(M.dom) < 0) {
+                int code = virGetLastErrorCode();
+                if (code != VIR_ERR_NO_DOMAIN && code != VIR_ERR_OPERATION_INVALID) {
+                        say("destroy: %s", virGetLastErrorMessage());
+                        clean = false;
+                }
+        }
         if (M.conn) {
                 virStoragePoolPtr pool = NULL;
                 if (volume_pool(M.conn, M.pool_name, &pool, &e) == 0) {
-                        if (disk_delete_run(pool, M.id, &e) < 0)
+                        if (disk_delete_run(pool, M.id, &e) < 0) {
                                 say("delete volumes: %s", e.msg);
+                                clean = false;
+                        }
                         virStoragePoolFree(pool);
-                } else
+                } else {
                         say("pool: %s", e.msg);
+                        clean = false;
+                }
         }
-        run_name_clear(M.state_dir, M.name, M.id);
+        if (clean)
+                run_name_clear(M.state_dir, M.name, M.id);
+        else {
+                /* Do not claim an end that left things behind: down cleans up by hand. */
+                M.end_state = RUN_FAILED;
+                free(M.end_reason);
+                M.end_reason = xstrdup("teardown incomplete (libvirt unreachable); run mlvm down again");
+        }
         if (run_update(M.state_dir, M.id, set_run_end, NULL, &e) < 0)
                 say("run record: %s", e.msg);
         json_object *f = json_object_new_object();
@@ -183,6 +224,7 @@ static void teardown(void)
         json_object *end = json_object_new_object();
         json_object_object_add(end, "event", json_object_new_string("end"));
         json_object_object_add(end, "state", json_object_new_string(M.end_state));
+        json_object_object_add(end, "clean", json_object_new_boolean(clean));
         for (size_t i = 0; i < MAX_CLIENTS; i++) {
                 if (M.clients[i].fd >= 0 && (M.clients[i].follow || M.clients[i].wants_down))
                         client_send(&M.clients[i], end);
@@ -276,6 +318,8 @@ static void on_hello(const struct proto_msg *m)
                 end_run(RUN_FAILED, "HELLO_ACK: %s", e.msg);
                 return;
         }
+        if (M.done || M.ending)
+                return;   /* the run ended while the ACK was being sent */
         if (resumed) {
                 /* Requests the agent completed are not sent again; the pending one is. */
                 say("agent resumed the session (last request %u)", m->u.hello.last_id);
@@ -299,6 +343,9 @@ static void on_hello(const struct proto_msg *m)
 
 static void on_agent_frame(const struct proto_msg *m)
 {
+        /* Ending: nothing the guest says changes that, and it must not grow monitor.log. */
+        if (M.ending && (m->type == PROTO_ERROR || m->type == PROTO_HELLO || m->type == PROTO_EXIT))
+                return;
         switch (m->type) {
         case PROTO_HELLO:
                 on_hello(m);
@@ -310,12 +357,21 @@ static void on_agent_frame(const struct proto_msg *m)
                 }
                 return;
         case PROTO_STDIO: {
+                if (m->u.stdio.stream != PROTO_STDOUT && m->u.stdio.stream != PROTO_STDERR) {
+                        begin_shutdown(RUN_FAILED, "the agent sent output on an unknown stream");
+                        return;
+                }
                 const char *key = m->u.stdio.stream == PROTO_STDERR ? "stderr" : "stdout";
                 run_log_append(M.output_path, m->u.stdio.data, m->u.stdio.len, RUN_OUTPUT_MAX);
                 broadcast(key, m->u.stdio.data, m->u.stdio.len);
                 return;
         }
         case PROTO_EXIT:
+                /* Values from the guest: an exit status is 0-255, a signal 1-127, never both. */
+                if (m->u.exit.code > 255 || m->u.exit.signal > 127 || (m->u.exit.code && m->u.exit.signal)) {
+                        begin_shutdown(RUN_FAILED, "the agent sent an invalid EXIT");
+                        return;
+                }
                 M.have_exit = true;
                 M.exit_signal = (int)m->u.exit.signal;
                 M.exit_code = m->u.exit.signal ? 128 + (int)m->u.exit.signal : (int)m->u.exit.code;
@@ -576,13 +632,16 @@ static void on_client(int watch, int fd, int events, void *opaque)
         c->buf[c->len] = '\0';
         char *nl;
         while ((nl = strchr(c->buf, '\n'))) {
-                *nl = '\0';
-                handle_command(c, c->buf);
-                if (c->fd < 0)
-                        return;
+                /* Consume the line first: handling it may run the event loop again. */
+                char line[CONTROL_LINE_MAX];
                 size_t used = (size_t)(nl + 1 - c->buf);
+                *nl = '\0';
+                memcpy(line, c->buf, used);
                 memmove(c->buf, nl + 1, c->len - used + 1);
                 c->len -= used;
+                handle_command(c, line);
+                if (c->fd < 0)
+                        return;
         }
         if (c->len >= sizeof(c->buf) - 1)
                 client_close(c);   /* a line over the cap: not ours */

@@ -34,8 +34,11 @@ static int via_monitor(const char *state_dir, const char *id, struct mlvm_err *e
                 if ((r = control_recv(fd, DOWN_TIMEOUT_MS, &o, e)) < 0)
                         return r;
                 const char *ev = jstr(o, "event");
+                json_object *clean;
                 if (ev && streq(ev, "end"))
-                        return 0;
+                        return json_object_object_get_ex(o, "clean", &clean) && !json_object_get_boolean(clean)
+                                       ? err_setx(e, -EIO, "the monitor could not finish the teardown")
+                                       : 0;
                 if (jstr(o, "error"))
                         return err_setx(e, -EIO, "monitor: %s", jstr(o, "error"));
         }

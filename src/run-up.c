@@ -126,6 +126,11 @@ static int spawn_monitor(const char *state_dir, const char *id, pid_t *ret_pid, 
         close(p[1]);
         pid_t gc = -1;
         ssize_t n = read(p[0], &gc, sizeof(gc));
+        /* EOF once the grandchild exec'd (the pipe is O_CLOEXEC) or died: from
+         * then on /proc/PID/cmdline names mlvm-monitor and the run. */
+        char x;
+        while (read(p[0], &x, 1) < 0 && errno == EINTR)
+                ;
         close(p[0]);
         int status;
         (void)waitpid(child, &status, 0);
@@ -149,13 +154,16 @@ struct up_ctx {
 static void rollback(struct up_ctx *c)
 {
         struct mlvm_err e = { 0 };
-        if (c->monitor > 0) {
+        /* The monitor is a grandchild reaped by init: signal it only while its
+         * command line still says it is this run's monitor. */
+        if (c->monitor > 0 && run_monitor_alive(c->monitor, c->id)) {
                 (void)kill(c->monitor, SIGTERM);
-                for (int i = 0; i < 100 && kill(c->monitor, 0) == 0; i++) {
+                for (int i = 0; i < 100 && run_monitor_alive(c->monitor, c->id); i++) {
                         struct timespec ts = { 0, 20000000 };
                         nanosleep(&ts, NULL);
                 }
-                (void)kill(c->monitor, SIGKILL);
+                if (run_monitor_alive(c->monitor, c->id))
+                        (void)kill(c->monitor, SIGKILL);
         }
         if (c->domain_started) {
                 virDomainPtr d = virDomainLookupByName(c->conn, c->domain);
@@ -188,7 +196,8 @@ static int wait_ready(struct up_ctx *c, unsigned timeout_s, struct mlvm_err *e)
                 if (run_load(c->o->state_dir, c->id, &run, e) < 0)
                         return -EIO;
                 const char *state = json_object_object_get_ex(run, "state", &x) ? json_object_get_string(x) : "";
-                if (streq(state, RUN_READY)) {
+                /* Ready once is ready: a workload that already ended is a run, not a failed up. */
+                if (streq(state, RUN_READY) || json_object_object_get_ex(run, "ready_at", NULL)) {
                         json_object_put(c->run);
                         c->run = run;
                         return 0;
@@ -200,7 +209,7 @@ static int wait_ready(struct up_ctx *c, unsigned timeout_s, struct mlvm_err *e)
                         return r;
                 }
                 json_object_put(run);
-                if (kill(c->monitor, 0) < 0) {   /* our own child, just spawned: no pid reuse */
+                if (!run_monitor_alive(c->monitor, c->id)) {
                         /* The record goes with the rollback: say what the monitor said. */
                         _cleanup_free_ char *log = run_file(c->o->state_dir, c->id, "monitor.log"), *text = NULL;
                         size_t len = 0;

@@ -293,8 +293,8 @@ void run_log_append(const char *path, const void *data, size_t len, size_t cap)
         if (fd < 0 || fstat(fd, &st) < 0)
                 return;
         uint64_t size = (uint64_t)st.st_size;
-        if (size >= cap)
-                return;
+        if (size + sizeof(marker) > cap)
+                return;   /* full, marker written */
         if (size + len > cap - sizeof(marker)) {
                 size_t room = cap - sizeof(marker) > size ? cap - sizeof(marker) - size : 0;
                 (void)!write(fd, data, room < len ? room : len);

@@ -47,7 +47,9 @@ wait_ended() {
 }
 
 check "setup" "$MLVM" setup
-"$MLVM" -q image build "$TOP_SRCDIR/images/minimal" 2>"$tmp/build.err" || { sed 's/^/# /' "$tmp/build.err"; }
+"$MLVM" -q image build "$TOP_SRCDIR/images/minimal" 2>"$tmp/build.err"; st=$?
+check_eq "the minimal image builds and imports" 0 $st
+[ $st -eq 0 ] || { sed 's/^/# /' "$tmp/build.err"; "$MLVM" image ls | sed 's/^/# /'; done_testing; exit 1; }
 check "the minimal image verifies" "$MLVM" -q image verify minimal
 
 # --- a model that idles until down
