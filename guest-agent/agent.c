@@ -413,11 +413,16 @@ static void read_boot_id(char *buf, size_t cap)
         buf[strcspn(buf, "\n")] = 0;
 }
 
+/* How long a lost host may take to come back: at least as long as the
+ * host's monitor keeps trying to reconnect (120 s). */
+#define RECONNECT_WAIT_S 120
+
 static void handshake(void)
 {
         struct proto_msg m = { .type = PROTO_HELLO, .id = 1 };
         struct timespec up;
-        uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
+        unsigned wait_s = have_session && timeout_s < RECONNECT_WAIT_S ? RECONNECT_WAIT_S : timeout_s;
+        uint64_t deadline = now_ms() + (uint64_t)wait_s * 1000;
         int r;
 
         clock_gettime(CLOCK_BOOTTIME, &up);
@@ -627,6 +632,7 @@ int main(int argc, char **argv)
                         finish(0, 0, NULL);
                 /* The host side closed: wait for it to come back (the next
                  * handshake has the usual deadline), else power off. */
-                logmsg("the host closed the channel; waiting %u s for it to reconnect", timeout_s);
+                logmsg("the host closed the channel; waiting up to %u s for it to reconnect",
+                       timeout_s < RECONNECT_WAIT_S ? RECONNECT_WAIT_S : timeout_s);
         }
 }

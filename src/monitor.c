@@ -87,6 +87,16 @@ static void say(const char *fmt, ...)
         va_end(ap);
 }
 
+/* Guest text for our records and terminals: printable ASCII only. */
+static char *clean(const char *s)
+{
+        char *out = xstrdup(s);
+        for (char *p = out; *p; p++)
+                if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                        *p = '?';
+        return out;
+}
+
 static const char *jstr(json_object *o, const char *key)
 {
         json_object *v;
@@ -295,11 +305,13 @@ static void set_ready(json_object *run, void *u)
         json_object_object_add(run, "state", json_object_new_string(RUN_READY));
         json_object_object_add(run, "ready_at", json_object_new_double(run_now()));
         json_object *a = json_object_new_object();
-        json_object_object_add(a, "version", json_object_new_string(m->u.hello.agent_version));
+        _cleanup_free_ char *v = clean(m->u.hello.agent_version), *t = clean(m->u.hello.transport);
+        _cleanup_free_ char *root = clean(m->u.hello.root), *boot = clean(m->u.hello.boot_id);
+        json_object_object_add(a, "version", json_object_new_string(v));
         json_object_object_add(a, "uptime_ms", json_object_new_uint64(m->u.hello.uptime_ms));
-        json_object_object_add(a, "transport", json_object_new_string(m->u.hello.transport));
-        json_object_object_add(a, "root", json_object_new_string(m->u.hello.root));
-        json_object_object_add(a, "boot_id", json_object_new_string(m->u.hello.boot_id));
+        json_object_object_add(a, "transport", json_object_new_string(t));
+        json_object_object_add(a, "root", json_object_new_string(root));
+        json_object_object_add(a, "boot_id", json_object_new_string(boot));
         json_object_object_add(run, "agent", a);
 }
 
@@ -333,8 +345,10 @@ static void on_hello(const struct proto_msg *m)
                 virEventRemoveTimeout(M.hello_timer);
                 M.hello_timer = -1;
         }
-        say("HELLO from agent %s over %s, guest uptime %llu ms, root %s", m->u.hello.agent_version,
-            m->u.hello.transport, (unsigned long long)m->u.hello.uptime_ms, m->u.hello.root);
+        _cleanup_free_ char *v = clean(m->u.hello.agent_version), *t = clean(m->u.hello.transport);
+        _cleanup_free_ char *root = clean(m->u.hello.root);
+        say("HELLO from agent %s over %s, guest uptime %llu ms, root %s", v, t,
+            (unsigned long long)m->u.hello.uptime_ms, root);
         if (run_update(M.state_dir, M.id, set_ready, (void *)m, &e) < 0)
                 say("run record: %s", e.msg);
         M.ready = true;
@@ -392,10 +406,12 @@ static void on_agent_frame(const struct proto_msg *m)
                         }
                 }
                 return;
-        case PROTO_ERROR:
-                say("agent error %u (request %u): %s", m->u.error.code, m->id, m->u.error.message);
-                begin_shutdown(RUN_FAILED, m->u.error.message);
+        case PROTO_ERROR: {
+                _cleanup_free_ char *msg = clean(m->u.error.message);
+                say("agent error %u (request %u): %s", m->u.error.code, m->id, msg);
+                begin_shutdown(RUN_FAILED, msg);
                 return;
+        }
         default:
                 /* Well-formed but not for the host to receive: the run fails. */
                 begin_shutdown(RUN_FAILED, "the agent sent an unexpected frame");

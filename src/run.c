@@ -137,7 +137,13 @@ int run_name_set(const char *state_dir, const char *name, const char *id, struct
 
 void run_name_clear(const char *state_dir, const char *name, const char *id)
 {
+        /* Under the lock that up takes to claim a name: never drop a newer claim. */
+        _cleanup_free_ char *lockpath = xasprintf("%s/runs.lock", state_dir);
+        _cleanup_close_ int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         char cur[RUN_ID_LEN + 1];
+
+        if (lock >= 0)
+                (void)flock(lock, LOCK_EX);
         if (run_name_get(state_dir, name, cur) == 0 && streq(cur, id)) {
                 _cleanup_free_ char *path = xasprintf("%s/names/%s", state_dir, name);
                 (void)unlink(path);
