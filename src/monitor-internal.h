@@ -1,0 +1,74 @@
+/* monitor-internal.h: what monitor.c (the run, the agent, libvirt) and
+ * monitor-control.c (the control socket and its clients) share. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <libvirt/libvirt.h>
+
+#include "channel.h"
+#include "err.h"
+#include "proto.h"
+
+#define CONTROL_LINE_MAX 4096
+#define MAX_CLIENTS 16
+
+struct client {
+        int fd;
+        int watch;
+        char buf[CONTROL_LINE_MAX];
+        size_t len;
+        bool follow;
+        bool wants_down;        /* answer when the teardown is done */
+        uint32_t ping_id;       /* answer on this PONG */
+        double ping_sent;
+};
+
+struct request {                /* what the monitor sends the agent after HELLO, in order */
+        struct proto_msg *msg;
+        uint32_t id;
+};
+
+struct monitor {
+        const char *state_dir, *id;
+        char *uri, *domain_name, *name, *pool_name;
+        json_object *run;
+        virConnectPtr conn;
+        virDomainPtr dom;
+        struct channel *ch;
+        virStreamPtr console;
+        int lifecycle_cb;
+        int listen_fd, listen_watch;
+        struct client clients[MAX_CLIENTS];
+        struct request reqs[24];
+        size_t n_reqs, next_req;
+        bool hello, ready, ending, done, conn_lost;
+        int hello_timer, grace_timer, reconnect_timer;
+        double lost_at;
+        uint8_t session[PROTO_SESSION_LEN];
+        uint32_t next_id;
+        char *console_path, *output_path;
+        const char *end_state;
+        char *end_reason;
+        int exit_code, exit_signal;
+        bool have_exit;
+        int boot_timeout;
+};
+
+/* The one monitor of this process. */
+extern struct monitor mlvm_monitor;
+#define M mlvm_monitor
+
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *clean(const char *s);
+const char *jstr(json_object *o, const char *key);
+void begin_shutdown(const char *state, const char *why);
+
+/* monitor-control.c */
+void client_send(struct client *c, json_object *o);
+void client_close(struct client *c);
+/* Send guest bytes to every follower, in bounded lines. */
+void broadcast(const char *key, const void *data, size_t len);
+int listen_control(struct mlvm_err *e);
