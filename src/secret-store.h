@@ -51,6 +51,10 @@ int secret_set(const char *state_dir, const char *name, const void *value, size_
  * the file fails authentication. */
 int secret_get(const char *state_dir, const char *name, uint8_t **ret, size_t *ret_len, struct secret_info *info,
                struct mlvm_err *e);
+/* NAME's metadata (what `secret ls` shows), read from its file without
+ * decrypting: not authenticated. -ENOENT when there is no such secret. */
+int secret_stat(const char *state_dir, const char *name, struct secret_info *ret, struct mlvm_err *e);
+/* Remove NAME, even when its file is damaged. -ENOENT when absent. */
 int secret_rm(const char *state_dir, const char *name, struct mlvm_err *e);
 /* All secrets, sorted by name, metadata only (nothing is decrypted). */
 int secret_list(const char *state_dir, struct secret_info **ret, size_t *ret_n, struct mlvm_err *e);
