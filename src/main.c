@@ -17,6 +17,7 @@ static const struct verb *const verbs[] = {
         &verb_key,
         &verb_logs,
         &verb_ps,
+        &verb_secret,
         &verb_setup,
         &verb_up,
 };
