@@ -89,6 +89,8 @@ void logmsg(const char *fmt, ...)
         (void)!write(STDERR_FILENO, buf, (size_t)n);
 }
 
+bool agent_is_pid1(void) { return as_pid1; }
+
 uint64_t now_ms(void)
 {
         struct timespec ts;
@@ -507,11 +509,49 @@ static void report_exit(void)
                 fatal(PROTO_E_INTERNAL, "send EXIT: %s", strerror(-r));
 }
 
+static void report_expired(const char *name, const char *lease)
+{
+        static struct proto_msg m;
+        m = (struct proto_msg){ .type = PROTO_CRED_EXPIRED, .id = 0 };
+        proto_strlcpy(m.u.cred.name, name, sizeof(m.u.cred.name));
+        proto_strlcpy(m.u.cred.lease, lease, sizeof(m.u.cred.lease));
+        int r = send_msg(&m, deadline_from_now());
+        if (r < 0)
+                fatal(PROTO_E_INTERNAL, "send CRED_EXPIRED: %s", strerror(-r));
+}
+
+/* Credential bytes do not linger in the agent's buffers. */
+static void wipe(volatile uint8_t *p, size_t len)
+{
+        while (len--)
+                *p++ = 0;
+}
+
 static void handle(const struct proto_msg *m)
 {
         char why[PROTO_STR_LONG];
 
+        if (m->id > last_id && m->type != PROTO_PING && m->type != PROTO_PONG)
+                last_id = m->id;
         switch (m->type) {
+        case PROTO_CRED_PUT: {
+                int r = secrets_put(&m->u.cred, why, sizeof(why));
+                wipe((volatile uint8_t *)m->u.cred.value, m->u.cred.len);
+                wipe(frame, sizeof(frame));
+                if (r < 0)
+                        reply_error(m->id, PROTO_E_INTERNAL, why);
+                else
+                        reply(PROTO_DONE, m->id);
+                return;
+        }
+        case PROTO_CRED_REVOKE: {
+                struct proto_msg d = { .type = PROTO_DONE, .id = m->id };
+                d.u.done.count = secrets_revoke(m->u.cred.name);
+                int r = send_msg(&d, deadline_from_now());
+                if (r < 0)
+                        fatal(PROTO_E_INTERNAL, "send DONE: %s", strerror(-r));
+                return;
+        }
         case PROTO_PING: {
                 struct proto_msg pong = { .type = PROTO_PONG, .id = m->id, .u.ping = m->u.ping };
                 int r = send_msg(&pong, deadline_from_now());
@@ -526,7 +566,6 @@ static void handle(const struct proto_msg *m)
                         reply_error(m->id, PROTO_E_INTERNAL, why);
                 else
                         reply(PROTO_DONE, m->id);
-                last_id = m->id;
                 return;
         case PROTO_EXEC:
                 if (wl.pid) {
@@ -537,7 +576,6 @@ static void handle(const struct proto_msg *m)
                         reply_error(m->id, PROTO_E_INTERNAL, why);
                 else
                         reply(PROTO_DONE, m->id);
-                last_id = m->id;
                 return;
         case PROTO_SHUTDOWN:
                 logmsg("shutdown requested by the host");
@@ -562,9 +600,13 @@ static void serve(void)
                         { .fd = wl.out, .events = POLLIN },
                         { .fd = wl.err, .events = POLLIN },
                 };
-                int r = poll(p, 3, wl.pid && !exit_sent ? 200 : -1);
+                int timeout = wl.pid && !exit_sent ? 200 : -1, next = secrets_next_timeout_ms();
+                if (next >= 0 && (timeout < 0 || next < timeout))
+                        timeout = next;
+                int r = poll(p, 3, timeout);
                 if (r < 0 && errno != EINTR)
                         fatal(PROTO_E_INTERNAL, "poll: %s", strerror(errno));
+                secrets_expire(report_expired);
                 if (p[1].revents)
                         forward_output(&wl.out, PROTO_STDOUT);
                 if (p[2].revents)

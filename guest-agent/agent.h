@@ -19,6 +19,9 @@ void sleep_ms(unsigned ms);
  * deadline for it to appear. 0 or -ENOENT. */
 int find_disk(const char *serial, uint64_t deadline, char *dev, size_t cap);
 
+bool agent_is_pid1(void);
+int agent_mkdir_p(const char *path);
+
 /* Root of the workload: "" (the initramfs) or "/sysroot". */
 extern const char *workload_root;
 
@@ -33,9 +36,22 @@ struct workload {
         int status;                /* wait status once exited */
 };
 
+/* Mount /proc, /dev, /tmp, /run inside /sysroot (once; nothing for an
+ * initramfs root). */
+int workload_prepare_root(char *why, size_t cap);
+
 /* Start the workload of E as WORKLOAD_UID with no capabilities. */
 int workload_start(const struct proto_exec *e, struct workload *w, char *why, size_t cap);
 /* Reap children (PID 1 adopts orphans); records the workload's status. */
 void workload_reap(struct workload *w);
 /* SIGTERM the workload's process group, SIGKILL after GRACE_MS. */
 void workload_stop(struct workload *w, unsigned grace_ms);
+
+/* secrets.c: credentials in tmpfs with a TTL from delivery. */
+int secrets_put(const struct proto_cred *c, char *why, size_t cap);
+/* Remove NAME ("" for all); returns how many were removed. */
+unsigned secrets_revoke(const char *name);
+/* Milliseconds until the next TTL ends (at most 60 s), -1 when none. */
+int secrets_next_timeout_ms(void);
+/* Remove every credential whose TTL ended, calling REPORT for each. */
+void secrets_expire(void (*report)(const char *name, const char *lease));

@@ -68,6 +68,23 @@ static const struct field mount_fields[] = {
         F(PROTO_T_FSTYPE, K_STR, 1, u.mount.fstype),
 };
 
+static const struct field cred_put_fields[] = {
+        F(PROTO_T_NAME, K_STR, 1, u.cred.name),
+        F(PROTO_T_LEASE, K_STR, 1, u.cred.lease),
+        F(PROTO_T_TTL_MS, K_U64, 1, u.cred.ttl_ms),
+        FB(PROTO_T_VALUE, 1, u.cred.value, u.cred.len),
+};
+static const struct field cred_revoke_fields[] = {
+        F(PROTO_T_NAME, K_STR, 0, u.cred.name),
+};
+static const struct field cred_expired_fields[] = {
+        F(PROTO_T_NAME, K_STR, 1, u.cred.name),
+        F(PROTO_T_LEASE, K_STR, 1, u.cred.lease),
+};
+static const struct field done_fields[] = {
+        F(PROTO_T_COUNT, K_U32, 0, u.done.count),
+};
+
 struct schema {
         const char *name;
         const struct field *fields;
@@ -87,7 +104,10 @@ static const struct schema schemas[PROTO_TYPE_MAX + 1] = {
         [PROTO_EXIT] = S("EXIT", exit_fields),
         [PROTO_SHUTDOWN] = S0("SHUTDOWN"),
         [PROTO_MOUNT] = S("MOUNT", mount_fields),
-        [PROTO_DONE] = S0("DONE"),
+        [PROTO_DONE] = S("DONE", done_fields),
+        [PROTO_CRED_PUT] = S("CRED_PUT", cred_put_fields),
+        [PROTO_CRED_REVOKE] = S("CRED_REVOKE", cred_revoke_fields),
+        [PROTO_CRED_EXPIRED] = S("CRED_EXPIRED", cred_expired_fields),
 };
 
 static const struct schema *schema_of(uint8_t type)

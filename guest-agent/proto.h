@@ -30,7 +30,10 @@ enum proto_type {
         PROTO_SHUTDOWN = 9,   /* host -> agent: stop the workload, sync, power off */
         PROTO_MOUNT = 10,     /* host -> agent: mount a data disk read-only */
         PROTO_DONE = 11,      /* agent -> host: the request with this id succeeded */
-        PROTO_TYPE_MAX = 11,
+        PROTO_CRED_PUT = 12,  /* host -> agent: write a credential to tmpfs for TTL_MS */
+        PROTO_CRED_REVOKE = 13, /* host -> agent: remove one credential (NAME) or all of them */
+        PROTO_CRED_EXPIRED = 14, /* agent -> host: a credential's TTL ended and its file is gone */
+        PROTO_TYPE_MAX = 14,
 };
 
 enum proto_tag {
@@ -54,6 +57,11 @@ enum proto_tag {
         PROTO_T_SERIAL = 18,         /* str (64): a virtio disk serial */
         PROTO_T_PATH = 19,           /* str (256): an absolute guest path */
         PROTO_T_FSTYPE = 20,         /* str (64) */
+        PROTO_T_NAME = 21,           /* str (64): a credential's name, [A-Za-z_][A-Za-z0-9_]* */
+        PROTO_T_LEASE = 22,          /* str (64): a credential's lease id */
+        PROTO_T_TTL_MS = 23,         /* u64: how long from delivery the credential lives */
+        PROTO_T_VALUE = 24,          /* blob (64 KiB): a credential's bytes */
+        PROTO_T_COUNT = 25,          /* u32 */
 };
 
 #define PROTO_STR_SHORT  64
@@ -63,6 +71,7 @@ enum proto_tag {
 #define PROTO_STRV_MAX   65536      /* bytes of an argv or env list */
 #define PROTO_STRV_COUNT 256        /* strings in one list */
 #define PROTO_DATA_MAX   65536      /* one STDIO chunk */
+#define PROTO_VALUE_MAX  65536      /* one credential */
 
 struct proto_hello {
         char agent_version[PROTO_STR_SHORT];
@@ -127,6 +136,20 @@ struct proto_mount {
         char fstype[PROTO_STR_SHORT];
 };
 
+/* CRED_PUT carries everything; CRED_REVOKE a name or none (all);
+ * CRED_EXPIRED a name and lease. */
+struct proto_cred {
+        char name[PROTO_STR_SHORT];
+        char lease[PROTO_STR_SHORT];
+        uint64_t ttl_ms;
+        uint8_t value[PROTO_VALUE_MAX];
+        uint32_t len;
+};
+
+struct proto_done {
+        uint32_t count;           /* CRED_REVOKE: how many credentials were removed */
+};
+
 struct proto_msg {
         uint8_t type;
         uint32_t id;              /* request id; replies carry the request's id */
@@ -139,6 +162,8 @@ struct proto_msg {
                 struct proto_stdio stdio;
                 struct proto_exit exit;
                 struct proto_mount mount;
+                struct proto_cred cred;   /* CRED_PUT, CRED_REVOKE, CRED_EXPIRED */
+                struct proto_done done;
         } u;
 };
 

@@ -52,7 +52,7 @@ int find_disk(const char *serial, uint64_t deadline, char *dev, size_t cap)
         return -ENOENT;
 }
 
-static int mkdir_p(const char *path)
+int agent_mkdir_p(const char *path)
 {
         char buf[PROTO_PATH_MAX * 2];
         if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
@@ -83,7 +83,7 @@ int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, si
         }
         (void)snprintf(devpath, sizeof(devpath), "/dev/%s", dev);
         (void)snprintf(target, sizeof(target), "%s%s", workload_root, m->path);
-        int r = mkdir_p(target);
+        int r = agent_mkdir_p(target);
         if (r < 0) {
                 (void)snprintf(why, cap, "mkdir %s: %s", target, strerror(-r));
                 return r;
@@ -100,7 +100,7 @@ int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, si
 }
 
 /* The first time a workload runs inside /sysroot, give it /proc, /dev, /tmp, /run. */
-static int prepare_root(char *why, size_t cap)
+int workload_prepare_root(char *why, size_t cap)
 {
         static bool done;
         static const struct { const char *src, *dst, *type; unsigned long flags; const char *data; } m[] = {
@@ -178,7 +178,7 @@ int workload_start(const struct proto_exec *e, struct workload *w, char *why, si
                 (void)snprintf(why, cap, "EXEC without a command");
                 return -EINVAL;
         }
-        int r = prepare_root(why, cap);
+        int r = workload_prepare_root(why, cap);
         if (r < 0)
                 return r;
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {

@@ -61,6 +61,13 @@ static int run(struct cli *cli, int argc, char **argv)
                 if (env && parse_uint(env, 1, 3600, &v) == 0)
                         o.timeout = (unsigned)v;
         }
+        unsigned revoke_ms = 0;
+        {
+                const char *env = getenv("MLVM_REVOKE_TIMEOUT_MS");
+                uint64_t v;
+                if (env && parse_uint(env, 100, 600000, &v) == 0)
+                        revoke_ms = (unsigned)v;
+        }
         if (mlvm_config_load(cli->file, &c, &e) < 0)
                 return cli_fail(cli, &e);
         const struct mlvm_workload *w = mlvm_config_find(c, argv[r]);
@@ -71,6 +78,7 @@ static int run(struct cli *cli, int argc, char **argv)
         struct up_opts uo = {
                 .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c, .workload = w,
                 .boot_timeout_s = o.timeout, .kernel_args = o.kernel_args, .no_wait = o.no_wait,
+                .revoke_timeout_ms = revoke_ms,
         };
         if (run_up(&uo, &res, &e) < 0)
                 return cli_fail(cli, &e);
@@ -96,10 +104,12 @@ static int run(struct cli *cli, int argc, char **argv)
 const struct verb verb_up = {
         .name = "up",
         .run = run,
-        .summary = "Start a model from mlvm.yaml and wait until its agent is ready",
+        .summary = "Start a model from mlvm.yaml and wait until it is ready (credentials in, workload started)",
         .usage = "NAME [--no-wait] [--timeout SECONDS] [--kernel-args ARGS]",
         .help = "      --no-wait       return once the guest and its monitor started\n"
                 "      --timeout S     how long the agent has to say HELLO (default 60 under TCG, 20 with KVM;\n"
                 "                      also $MLVM_BOOT_TIMEOUT)\n"
-                "      --kernel-args A append A to the image's kernel command line (debugging boots)\n",
+                "      --kernel-args A append A to the image's kernel command line (debugging boots)\n"
+                "  $MLVM_REVOKE_TIMEOUT_MS: how long down waits for the agent to confirm that the run's\n"
+                "  credentials are gone before destroying the domain anyway (default 2000)\n",
 };

@@ -63,6 +63,8 @@ static json_object *workload_to_json(const struct mlvm_workload *w)
                         json_object_object_add(d, "from", jstr(s->from));
                         format_duration(s->ttl_s, buf, sizeof(buf));
                         json_object_object_add(d, "ttl", jstr(buf));
+                        if (!s->rotate)
+                                json_object_object_add(d, "rotate", json_object_new_boolean(0));
                         if (s->scope)
                                 json_object_object_add(d, "scope", string_array(s->scope, s->n_scope));
                         json_object_object_add(secrets, s->name, d);

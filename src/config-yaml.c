@@ -173,6 +173,22 @@ int get_uint(struct loader *L, const yaml_node_t *n, const char *path, uint64_t 
         return 0;
 }
 
+int get_bool(struct loader *L, const yaml_node_t *n, const char *path, bool *ret)
+{
+        int r = want(L, n, YAML_SCALAR_NODE, path, "true or false");
+        if (r < 0)
+                return r;
+        if (is_plain(n) && streq(scalar(n), "true"))
+                *ret = true;
+        else if (is_plain(n) && streq(scalar(n), "false"))
+                *ret = false;
+        else {
+                _cleanup_free_ char *d = display(scalar(n));
+                return lerr(L, n, path, "\"%s\": expected true or false", d);
+        }
+        return 0;
+}
+
 int get_size(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
              uint64_t *ret)
 {

@@ -71,6 +71,8 @@ int check_tag(struct loader *L, const yaml_node_t *n, const char *path);
 int get_string(struct loader *L, const yaml_node_t *n, const char *path, size_t max, const char **ret);
 int get_uint(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
              uint64_t *ret);
+/* Plain true or false (YAML 1.2 core; no yes/no/on/off). */
+int get_bool(struct loader *L, const yaml_node_t *n, const char *path, bool *ret);
 int get_size(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
              uint64_t *ret);
 int get_duration(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,

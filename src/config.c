@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "config-yaml.h"
+#include "secret-store.h"
 #include "units.h"
 #include "util.h"
 
@@ -134,8 +135,8 @@ static int check_secret_from(struct loader *L, yaml_node_t *n, const char *path,
         if (streq(from, "jwt"))
                 return 0;
         if (strstartswith(from, "store:")) {
-                if (!name_is_valid(from + 6))
-                        return lerr(L, n, path, "\"%s\": store name must match [a-z0-9][a-z0-9-]{0,62}", d);
+                if (!secret_name_is_valid(from + 6))
+                        return lerr(L, n, path, "\"%s\": store name must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", d);
                 return 0;
         }
         if (strstartswith(from, "exec:")) {
@@ -168,6 +169,7 @@ static int parse_secrets(struct loader *L, struct mlvm_workload *w, yaml_node_t 
                         return r;
                 s->name = xstrdup(m.v[i].k);
                 s->pos = pos_of(m.v[i].key);
+                s->rotate = true;
                 w->n_secrets = i + 1;
                 for (size_t j = 0; j < d.n; j++) {
                         _cleanup_free_ char *kp = join(sp, d.v[j].k);
@@ -181,6 +183,8 @@ static int parse_secrets(struct loader *L, struct mlvm_workload *w, yaml_node_t 
                         } else if (streq(d.v[j].k, "ttl")) {
                                 r = get_duration(L, d.v[j].value, kp, MLVM_TTL_MIN_S, MLVM_TTL_MAX_S, &s->ttl_s);
                                 have_ttl = true;
+                        } else if (streq(d.v[j].k, "rotate")) {
+                                r = get_bool(L, d.v[j].value, kp, &s->rotate);
                         } else if (streq(d.v[j].k, "scope")) {
                                 scope_node = d.v[j].key;
                                 r = get_string_list(L, d.v[j].value, kp, MLVM_CONFIG_MAX_SCOPES, &s->scope,

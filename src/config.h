@@ -59,6 +59,7 @@ struct mlvm_secret {
         char *name;
         char *from;       /* "store:NAME", "exec:COMMAND" or "jwt" */
         uint64_t ttl_s;
+        bool rotate;      /* renewed before the TTL ends (default); false: delivered once, then expires */
         char **scope;
         size_t n_scope;
         struct mlvm_pos pos;

@@ -35,8 +35,16 @@ int control_connect(const char *state_dir, const char *id, int *ret_fd, struct m
 
 int control_send(int fd, const char *cmd, struct mlvm_err *e)
 {
+        return control_send_args(fd, cmd, NULL, e);
+}
+
+int control_send_args(int fd, const char *cmd, json_object *args, struct mlvm_err *e)
+{
         _cleanup_json_ json_object *o = json_object_new_object();
         json_object_object_add(o, "cmd", json_object_new_string(cmd));
+        if (args) {
+                json_object_object_foreach(args, k, v) json_object_object_add(o, k, json_object_get(v));
+        }
         _cleanup_free_ char *line = xasprintf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
         size_t len = strlen(line);
         if (send(fd, line, len, MSG_NOSIGNAL) != (ssize_t)len)

@@ -10,6 +10,7 @@
 static const struct verb *const verbs[] = {
         &verb_audit,
         &verb_config,
+        &verb_creds,
         &verb_down,
         &verb_image,
         &verb_info,

@@ -54,6 +54,9 @@ void broadcast(const char *key, const void *data, size_t len)
 
 void client_close(struct client *c)
 {
+        json_object_put(c->rotated);
+        c->rotated = NULL;
+        c->rotations = 0;
         if (c->fd < 0)
                 return;
         virEventRemoveHandle(c->watch);
@@ -100,6 +103,19 @@ static void handle_command(struct client *c, const char *line)
                 }
                 c->ping_id = m.id;
                 c->ping_sent = run_now();
+        } else if (streq(cmd, "rotate")) {
+                struct mlvm_err e = { 0 };
+                if (c->rotations > 0) {
+                        json_object_object_add(rep, "error", json_object_new_string("a rotation is already under way"));
+                        client_send(c, rep);
+                        return;
+                }
+                json_object_put(c->rotated);
+                c->rotated = json_object_new_array();
+                if (creds_rotate(c, jstr(req, "name"), &e) < 0 && c->rotations == 0) {
+                        json_object_object_add(rep, "error", json_object_new_string(e.msg));
+                        client_send(c, rep);
+                }
         } else if (streq(cmd, "down")) {
                 c->wants_down = true;
                 begin_shutdown(RUN_STOPPED, NULL);

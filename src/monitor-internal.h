@@ -24,6 +24,8 @@ struct client {
         bool wants_down;        /* answer when the teardown is done */
         uint32_t ping_id;       /* answer on this PONG */
         double ping_sent;
+        int rotations;          /* credential rotations this client waits for */
+        json_object *rotated;   /* their results so far */
 };
 
 struct request {                /* what the monitor sends the agent after HELLO, in order */
@@ -55,6 +57,7 @@ struct monitor {
         int exit_code, exit_signal;
         bool have_exit;
         int boot_timeout;
+        int revoke_timeout_ms;
 };
 
 /* The one monitor of this process. */
@@ -72,3 +75,27 @@ void client_close(struct client *c);
 /* Send guest bytes to every follower, in bounded lines. */
 void broadcast(const char *key, const void *data, size_t len);
 int listen_control(struct mlvm_err *e);
+
+/* monitor-creds.c */
+/* Read the grants from the run record and the first leases from FD (the
+ * hand-over from up; -1 when the run has none). */
+int creds_init(int fd, struct mlvm_err *e);
+size_t creds_count(void);
+/* The CRED_PUT of credential I's first lease, for the request queue (the
+ * creds code owns and frees it). */
+struct proto_msg *creds_initial_put(size_t i);
+/* The request queue sent MSG (a CRED_PUT from creds_initial_put). */
+void creds_note_sent(const struct proto_msg *msg);
+/* A DONE from the agent: true when it was for a credential request. */
+bool creds_on_done(uint32_t id, uint32_t count);
+void creds_on_expired(const struct proto_msg *m);
+/* Rotate NAME (NULL: all) now; C gets one reply when all are done. */
+int creds_rotate(struct client *c, const char *name, struct mlvm_err *e);
+/* Revoke every live credential; true when THEN will be called once the
+ * agent confirms or the deadline passes, false when there was nothing to
+ * wait for (no live credential, or no channel: audited as unconfirmed). */
+bool creds_revoke_all(void (*then)(void));
+/* After a re-HELLO: send again what the agent had not confirmed. */
+void creds_resend(void);
+/* The run ends: stop timers and fetches; audit what was not confirmed. */
+void creds_teardown(const char *why);

@@ -1,16 +1,36 @@
-/* monitor-main.c: mlvm-monitor STATE_DIR RUNID — started detached by
- * `mlvm up`, one per run; see monitor.c. */
+/* monitor-main.c: mlvm-monitor STATE_DIR RUNID [CREDS_FD] — started
+ * detached by `mlvm up`, one per run; see monitor.c. The monitor also
+ * runs itself as `mlvm-monitor fetch STATE_DIR RUNID SECRET` to fetch a
+ * credential's next lease: the document goes to stdout (a pipe to the
+ * monitor), never to a file. */
 #include "mlvm-build.h"
 
+#include <sys/prctl.h>
+
+#include "creds.h"
 #include "monitor.h"
 #include "run.h"
 #include "util.h"
 
 int main(int argc, char **argv)
 {
-        if (argc != 3 || argv[1][0] != '/' || !run_id_is_valid(argv[2])) {
-                fprintf(stderr, "usage: mlvm-monitor STATE_DIR RUNID (started by mlvm up)\n");
+        if (argc == 5 && streq(argv[1], "fetch") && argv[2][0] == '/' && run_id_is_valid(argv[3])) {
+                (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+                return creds_fetch_for_run(argv[2], argv[3], argv[4], 1) < 0 ? 1 : 0;
+        }
+        if ((argc != 3 && argc != 4) || argv[1][0] != '/' || !run_id_is_valid(argv[2])) {
+                fprintf(stderr, "usage: mlvm-monitor STATE_DIR RUNID [CREDS_FD] (started by mlvm up)\n");
                 return 2;
         }
-        return monitor_run(argv[1], argv[2]);
+        int fd = -1;
+        if (argc == 4) {
+                char *end;
+                long v = strtol(argv[3], &end, 10);
+                if (*end || v < 3 || v > 1024) {
+                        fprintf(stderr, "mlvm-monitor: bad CREDS_FD %s\n", argv[3]);
+                        return 2;
+                }
+                fd = (int)v;
+        }
+        return monitor_run(argv[1], argv[2], fd);
 }

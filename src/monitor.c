@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -88,6 +89,8 @@ static void teardown(void)
                 return;
         M.done = true;
         say("teardown: %s%s%s", M.end_state, M.end_reason ? ": " : "", M.end_reason ? M.end_reason : "");
+        /* Credentials nobody confirmed removing are audited so, before the domain goes. */
+        creds_teardown(M.hello ? "the run ended before the agent confirmed" : "the guest never said HELLO");
         if (!M.conn || virConnectIsAlive(M.conn) != 1) {
                 /* Ending while libvirt is away (e.g. down during a restart): one more try. */
                 detach_for_teardown();
@@ -178,15 +181,11 @@ static void on_grace(int timer, void *opaque)
         end_run(RUN_STOPPED, NULL);
 }
 
-void begin_shutdown(const char *state, const char *why)
+static void send_shutdown(void)
 {
         struct mlvm_err e = { 0 };
-        if (M.ending)
+        if (M.done)
                 return;
-        M.ending = true;
-        M.end_state = state;
-        if (why)
-                M.end_reason = xstrdup(why);
         if (M.ch && M.hello) {
                 struct proto_msg m = { .type = PROTO_SHUTDOWN, .id = ++M.next_id };
                 if (channel_send(M.ch, &m, 2000, &e) < 0)
@@ -195,23 +194,55 @@ void begin_shutdown(const char *state, const char *why)
         M.grace_timer = virEventAddTimeout(SHUTDOWN_GRACE_MS, on_grace, NULL, NULL);
 }
 
-/* ---- the agent ------------------------------------------------------------ */
-
-static void send_next_request(void)
+/* Revoke the credentials (bounded wait), then ask the agent to stop (sync,
+ * power off) and destroy the domain after a grace period. */
+void begin_shutdown(const char *state, const char *why)
 {
-        struct mlvm_err e = { 0 };
-        if (M.next_req >= M.n_reqs)
+        if (M.ending)
                 return;
-        struct request *q = &M.reqs[M.next_req];
-        if (channel_send(M.ch, q->msg, 10000, &e) < 0)
-                begin_shutdown(RUN_FAILED, e.msg);
+        M.ending = true;
+        M.end_state = state;
+        if (why)
+                M.end_reason = xstrdup(why);
+        if (!creds_revoke_all(send_shutdown))
+                send_shutdown();
 }
+
+/* ---- the agent ------------------------------------------------------------ */
 
 static void set_ready(json_object *run, void *u)
 {
-        const struct proto_msg *m = u;
         json_object_object_add(run, "state", json_object_new_string(RUN_READY));
         json_object_object_add(run, "ready_at", json_object_new_double(run_now()));
+}
+
+/* The next request of the queue; once all are done, the run is ready
+ * (credentials delivered, disks mounted, workload started). */
+static void send_next_request(void)
+{
+        struct mlvm_err e = { 0 };
+        if (M.next_req >= M.n_reqs) {
+                if (!M.ready && !M.ending) {
+                        M.ready = true;
+                        if (run_update(M.state_dir, M.id, set_ready, NULL, &e) < 0)
+                                say("run record: %s", e.msg);
+                        say("ready");
+                }
+                return;
+        }
+        struct request *q = &M.reqs[M.next_req];
+        if (channel_send(M.ch, q->msg, 10000, &e) < 0) {
+                begin_shutdown(RUN_FAILED, e.msg);
+                return;
+        }
+        if (q->msg->type == PROTO_CRED_PUT)
+                creds_note_sent(q->msg);
+}
+
+static void set_hello(json_object *run, void *u)
+{
+        const struct proto_msg *m = u;
+        json_object_object_add(run, "hello_at", json_object_new_double(run_now()));
         json_object *a = json_object_new_object();
         _cleanup_free_ char *v = clean(m->u.hello.agent_version), *t = clean(m->u.hello.transport);
         _cleanup_free_ char *root = clean(m->u.hello.root), *boot = clean(m->u.hello.boot_id);
@@ -245,6 +276,7 @@ static void on_hello(const struct proto_msg *m)
                 say("agent resumed the session (last request %u)", m->u.hello.last_id);
                 while (M.next_req < M.n_reqs && M.reqs[M.next_req].id <= m->u.hello.last_id)
                         M.next_req++;
+                creds_resend();
                 send_next_request();
                 return;
         }
@@ -257,9 +289,8 @@ static void on_hello(const struct proto_msg *m)
         _cleanup_free_ char *root = clean(m->u.hello.root);
         say("HELLO from agent %s over %s, guest uptime %llu ms, root %s", v, t,
             (unsigned long long)m->u.hello.uptime_ms, root);
-        if (run_update(M.state_dir, M.id, set_ready, (void *)m, &e) < 0)
+        if (run_update(M.state_dir, M.id, set_hello, (void *)m, &e) < 0)
                 say("run record: %s", e.msg);
-        M.ready = true;
         send_next_request();
 }
 
@@ -272,11 +303,19 @@ static void on_agent_frame(const struct proto_msg *m)
         case PROTO_HELLO:
                 on_hello(m);
                 return;
-        case PROTO_DONE:
-                if (M.next_req < M.n_reqs && m->id == M.reqs[M.next_req].id) {
+        case PROTO_DONE: {
+                bool queued = M.next_req < M.n_reqs && m->id == M.reqs[M.next_req].id;
+                if (queued && M.reqs[M.next_req].msg->type == PROTO_CRED_PUT)
+                        M.reqs[M.next_req].msg = NULL;   /* the creds code frees it */
+                (void)creds_on_done(m->id, m->u.done.count);
+                if (queued && !M.done) {
                         M.next_req++;
                         send_next_request();
                 }
+                return;
+        }
+        case PROTO_CRED_EXPIRED:
+                creds_on_expired(m);
                 return;
         case PROTO_STDIO: {
                 if (m->u.stdio.stream != PROTO_STDOUT && m->u.stdio.stream != PROTO_STDERR) {
@@ -508,6 +547,9 @@ static int queue(struct proto_msg *m)
 static int plan_requests(struct mlvm_err *e)
 {
         json_object *mounts, *cmd, *env;
+        for (size_t i = 0; i < creds_count(); i++)
+                if (queue(creds_initial_put(i)) < 0)
+                        return err_setx(e, -E2BIG, "too many credentials");
         if (json_object_object_get_ex(M.run, "mounts", &mounts))
                 for (size_t i = 0; i < json_object_array_length(mounts); i++) {
                         json_object *x = json_object_array_get_idx(mounts, i);
@@ -545,7 +587,7 @@ static void set_monitor_pid(json_object *run, void *u)
         json_object_object_add(run, "monitor_pid", json_object_new_int((int32_t)getpid()));
 }
 
-int monitor_run(const char *state_dir, const char *run_id)
+int monitor_run(const char *state_dir, const char *run_id, int creds_fd)
 {
         struct mlvm_err e = { 0 };
         json_object *x;
@@ -557,6 +599,8 @@ int monitor_run(const char *state_dir, const char *run_id)
         for (size_t i = 0; i < MAX_CLIENTS; i++)
                 M.clients[i].fd = -1;
         signal(SIGPIPE, SIG_IGN);
+        /* Credentials pass through this process: no core dumps, no ptrace by others. */
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         virt_init();
         if (run_load(state_dir, run_id, &M.run, &e) < 0) {
                 say("%s", e.msg);
@@ -569,8 +613,9 @@ int monitor_run(const char *state_dir, const char *run_id)
         M.console_path = run_file(state_dir, run_id, "console.log");
         M.output_path = run_file(state_dir, run_id, "output.log");
         M.boot_timeout = json_object_object_get_ex(M.run, "boot_timeout_s", &x) ? json_object_get_int(x) : 60;
+        M.revoke_timeout_ms = json_object_object_get_ex(M.run, "revoke_timeout_ms", &x) ? json_object_get_int(x) : 2000;
         if (RAND_bytes(M.session, sizeof(M.session)) != 1 || run_update(state_dir, run_id, set_monitor_pid, NULL, &e) < 0 ||
-            plan_requests(&e) < 0 || listen_control(&e) < 0) {
+            creds_init(creds_fd, &e) < 0 || plan_requests(&e) < 0 || listen_control(&e) < 0) {
                 say("%s", e.msg[0] ? e.msg : "no random bytes");
                 end_run(RUN_FAILED, "monitor: %s", e.msg);
                 return 1;

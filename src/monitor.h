@@ -1,8 +1,9 @@
 /* monitor.h: the per-run supervisor process (mlvm-monitor STATE_DIR RUNID). */
 #pragma once
 
-/* Supervise run RUN_ID until it ends; returns the process exit status. */
-int monitor_run(const char *state_dir, const char *run_id);
+/* Supervise run RUN_ID until it ends; returns the process exit status.
+ * CREDS_FD carries the first leases from `up` (-1: none). */
+int monitor_run(const char *state_dir, const char *run_id, int creds_fd);
 /* The monitor binary: $MLVM_MONITOR, else next to the running mlvm in the
  * build tree, else the installed one. */
 char *monitor_find_binary(void);

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "audit.h"
+#include "creds.h"
 #include "digest.h"
 #include "disk.h"
 #include "domain.h"
@@ -37,7 +38,6 @@ char *monitor_find_binary(void)
 static int check_supported(const struct mlvm_config *c, const struct mlvm_workload *w, struct mlvm_err *e)
 {
         static const struct { const char *key; size_t off; const char *issue; } later[] = {
-                { "secrets", offsetof(struct mlvm_workload, at.secrets), "credentials" },
                 { "publish", offsetof(struct mlvm_workload, at.publish), "serving" },
                 { "artifacts", offsetof(struct mlvm_workload, at.artifacts), "artifacts" },
                 { "timeout", offsetof(struct mlvm_workload, at.timeout), "experiments" },
@@ -95,20 +95,36 @@ static bool uri_is_local(const char *uri)
 }
 
 /* Start the monitor detached (its own session, reparented to init) and
- * return its pid, which the grandchild reports through a pipe. */
-static int spawn_monitor(const char *state_dir, const char *id, pid_t *ret_pid, struct mlvm_err *e)
+ * return its pid, which the grandchild reports through a pipe. With
+ * credentials, *RET_CREDS_FD is the write end of a pipe that the monitor
+ * reads the first leases from (fd 3 there). */
+static int spawn_monitor(const char *state_dir, const char *id, bool creds, pid_t *ret_pid, int *ret_creds_fd,
+                         struct mlvm_err *e)
 {
         _cleanup_free_ char *bin = monitor_find_binary();
         _cleanup_free_ char *log = run_file(state_dir, id, "monitor.log");
-        int p[2];
+        int p[2], cp[2] = { -1, -1 };
 
         if (access(bin, X_OK) < 0)
                 return err_set(e, -errno, "monitor %s", bin);
         if (pipe2(p, O_CLOEXEC) < 0)
                 return err_set(e, -errno, "pipe");
+        if (creds && pipe2(cp, O_CLOEXEC) < 0) {
+                close(p[0]);
+                close(p[1]);
+                return err_set(e, -errno, "pipe");
+        }
         pid_t child = fork();
-        if (child < 0)
-                return err_set(e, -errno, "fork");
+        if (child < 0) {
+                int r = err_set(e, -errno, "fork");
+                close(p[0]);
+                close(p[1]);
+                if (creds) {
+                        close(cp[0]);
+                        close(cp[1]);
+                }
+                return r;
+        }
         if (child == 0) {
                 (void)setsid();
                 pid_t gc = fork();
@@ -116,13 +132,18 @@ static int spawn_monitor(const char *state_dir, const char *id, pid_t *ret_pid, 
                         (void)!write(p[1], &gc, sizeof(gc));
                         _exit(gc < 0);
                 }
+                /* The hand-over moves out of the way first, then becomes fd 3. */
+                int hand = creds ? fcntl(cp[0], F_DUPFD_CLOEXEC, 100) : -1;
                 int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 int out = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-                if (null < 0 || out < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+                if (null < 0 || out < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
+                    (creds && (hand < 0 || dup2(hand, 3) < 0)))
                         _exit(127);
-                execl(bin, "mlvm-monitor", state_dir, id, (char *)NULL);
+                execl(bin, "mlvm-monitor", state_dir, id, creds ? "3" : (char *)NULL, (char *)NULL);
                 _exit(127);
         }
+        if (creds)
+                close(cp[0]);
         close(p[1]);
         pid_t gc = -1;
         ssize_t n = read(p[0], &gc, sizeof(gc));
@@ -134,9 +155,14 @@ static int spawn_monitor(const char *state_dir, const char *id, pid_t *ret_pid, 
         close(p[0]);
         int status;
         (void)waitpid(child, &status, 0);
-        if (n != sizeof(gc) || gc <= 0)
+        if (n != sizeof(gc) || gc <= 0) {
+                if (creds)
+                        close(cp[1]);
                 return err_setx(e, -EIO, "could not start the monitor");
+        }
         *ret_pid = gc;
+        if (creds)
+                *ret_creds_fd = cp[1];
         return 0;
 }
 
@@ -149,6 +175,8 @@ struct up_ctx {
         bool named, domain_started;
         pid_t monitor;
         json_object *run;
+        struct cred *creds;
+        size_t n_creds;
 };
 
 static void rollback(struct up_ctx *c)
@@ -240,6 +268,40 @@ static json_object *workload_json(const struct mlvm_workload *w)
         json_object_object_add(o, "command", cmd);
         json_object_object_add(o, "env", env);
         return o;
+}
+
+/* The first lease of every granted credential, fetched before anything
+ * is created for the domain: a broken source fails `up` early. */
+static int fetch_creds(struct up_ctx *c, struct mlvm_err *e)
+{
+        const struct mlvm_workload *w = c->o->workload;
+        struct cred_ctx x = { .state_dir = c->o->state_dir, .run_id = c->id, .model = w->name,
+                              .config_dir = c->o->config->dir };
+        json_object *grants = json_object_new_array();
+
+        json_object_object_add(c->run, "creds", grants);
+        json_object_object_add(c->run, "revoke_timeout_ms", json_object_new_int(c->o->revoke_timeout_ms ?: 2000));
+        c->creds = xcalloc(w->n_secrets ? w->n_secrets : 1, sizeof(*c->creds));
+        for (size_t i = 0; i < w->n_secrets; i++) {
+                const struct mlvm_secret *s = &w->secrets[i];
+                struct cred *k = &c->creds[c->n_creds++];
+                k->name = xstrdup(s->name);
+                k->from = xstrdup(s->from);
+                k->ttl_s = s->ttl_s;
+                k->rotate = s->rotate;
+                k->n_scope = s->n_scope;
+                k->scope = xcalloc(s->n_scope + 1, sizeof(char *));
+                for (size_t j = 0; j < s->n_scope; j++)
+                        k->scope[j] = xstrdup(s->scope[j]);
+                int r = cred_fetch(&x, k, e);
+                if (r < 0)
+                        return err_prefix(e, "%s:%u:%u: %ss.%s.secrets.%s", c->o->config->path, s->pos.line, s->pos.col,
+                                          mlvm_kind_to_string(w->kind), w->name, s->name);
+                json_object *g = cred_grant_json(k);
+                json_object_object_add(g, "state", json_object_new_string("pending"));
+                json_object_array_add(grants, g);
+        }
+        return 0;
 }
 
 static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
@@ -373,6 +435,7 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
                 json_object_object_add(c->run, "transport", json_object_new_string("virtio-serial"));
                 json_object_object_add(c->run, "boot_timeout_s", json_object_new_int((int32_t)boot_timeout));
                 json_object_object_add(c->run, "config_file", json_object_new_string(o->config->path));
+                json_object_object_add(c->run, "config_dir", json_object_new_string(o->config->dir));
                 json_object *cfg = mlvm_config_to_json(o->config), *sect, *one;
                 if (json_object_object_get_ex(cfg, w->kind == MLVM_KIND_MODEL ? "models" : "experiments", &sect) &&
                     json_object_object_get_ex(sect, w->name, &one))
@@ -390,6 +453,8 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
                         goto out;
                 c->named = true;
         }
+        if ((r = fetch_creds(c, e)) < 0)
+                goto out;
 
         /* Per-run volumes: the root overlay, the data disks. */
         json_object *vols = json_object_new_array(), *mounts = json_object_new_array(), *datad = json_object_new_array();
@@ -479,8 +544,19 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         c->domain_started = true;
         virDomainFree(dom);
         double t_created = run_now();
-        if ((r = spawn_monitor(o->state_dir, c->id, &c->monitor, e)) < 0)
-                goto out;
+        {
+                int hand = -1;
+                if ((r = spawn_monitor(o->state_dir, c->id, c->n_creds > 0, &c->monitor, &hand, e)) < 0)
+                        goto out;
+                if (hand >= 0) {
+                        r = creds_write(hand, c->creds, c->n_creds, e);
+                        close(hand);
+                        for (size_t i = 0; i < c->n_creds; i++)
+                                cred_clear_value(&c->creds[i]);   /* the monitor has them now */
+                        if (r < 0)
+                                goto out;
+                }
+        }
         if (o->no_wait) {
                 ret->ready_s = 0;
         } else {
@@ -540,6 +616,9 @@ int run_up(const struct up_opts *o, struct up_result *ret, struct mlvm_err *e)
                 json_object_put(f);
         }
         json_object_put(c.run);
+        for (size_t i = 0; i < c.n_creds; i++)
+                cred_free(&c.creds[i]);
+        free(c.creds);
         free(c.dir);
         free(c.domain);
         if (c.pool)

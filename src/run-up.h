@@ -15,6 +15,7 @@ struct up_opts {
         unsigned boot_timeout_s;     /* HELLO deadline */
         const char *kernel_args;     /* appended to the image's command line (debugging) */
         bool no_wait;                /* return once the domain and monitor started */
+        unsigned revoke_timeout_ms;  /* down: wait this long for the agent to confirm revocation (0: 2000) */
 };
 
 struct up_result {

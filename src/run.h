@@ -68,3 +68,6 @@ int run_using_image(const char *state_dir, const char *digest, char ret[RUN_ID_L
 double run_now(void);
 /* Append to a capped log file; once over CAP, one marker line, then nothing. */
 void run_log_append(const char *path, const void *data, size_t len, size_t cap);
+
+/* O's member KEY when it is a string, else NULL. */
+const char *json_str(json_object *o, const char *key);

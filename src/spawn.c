@@ -3,7 +3,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <openssl/crypto.h>
 
 #include "spawn.h"
 #include "util.h"
@@ -49,6 +52,32 @@ static const char *last_line(char *s, size_t len)
 
 int spawn_capture(char *const argv[], const char *cwd, size_t max_out, char **ret_out, struct mlvm_err *e)
 {
+        struct spawn_opts o = { .argv = argv, .cwd = cwd, .max_out = max_out };
+        return spawn_run(&o, ret_out, NULL, e);
+}
+
+static int remaining_ms(double deadline)
+{
+        if (deadline <= 0)
+                return -1;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        double left = deadline - (ts.tv_sec + ts.tv_nsec / 1e9);
+        return left <= 0 ? 0 : (int)(left * 1000) + 1;
+}
+
+int spawn_run(const struct spawn_opts *o, char **ret_out, size_t *ret_len, struct mlvm_err *e)
+{
+        char *const *argv = o->argv;
+        const char *cwd = o->cwd;
+        size_t max_out = o->max_out;
+        double deadline = 0;
+        bool timed_out = false;
+        if (o->timeout_ms > 0) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                deadline = ts.tv_sec + ts.tv_nsec / 1e9 + o->timeout_ms / 1000.0;
+        }
         int out[2] = { -1, -1 }, err[2] = { -1, -1 };
         struct sink so = { .cap = max_out }, se = { .cap = STDERR_KEEP };
         int status = 0, r = 0;
@@ -66,6 +95,9 @@ int spawn_capture(char *const argv[], const char *cwd, size_t max_out, char **re
                         _exit(127);
                 if (cwd && chdir(cwd) < 0)
                         _exit(127);
+                (void)setpgid(0, 0);
+                for (char *const *v = o->env_add; v && *v; v++)
+                        (void)putenv(*v);
                 execvp(argv[0], argv);
                 _exit(127);
         }
@@ -77,8 +109,15 @@ int spawn_capture(char *const argv[], const char *cwd, size_t max_out, char **re
         se.buf = xmalloc(STDERR_KEEP + 1);
         struct pollfd p[2] = { { .fd = err[0], .events = POLLIN }, { .fd = out[0], .events = POLLIN } };
         int open_fds = ret_out ? 2 : 1;
+        (void)setpgid(pid, pid);   /* also here: no race with the kill below */
         while (open_fds > 0) {
-                if (poll(p, ret_out ? 2 : 1, -1) < 0) {
+                int left = remaining_ms(deadline), pn;
+                if (left == 0 || (pn = poll(p, ret_out ? 2 : 1, left)) == 0) {
+                        timed_out = true;
+                        (void)kill(-pid, SIGKILL);
+                        break;
+                }
+                if (pn < 0) {
                         if (errno == EINTR)
                                 continue;
                         break;
@@ -94,11 +133,14 @@ int spawn_capture(char *const argv[], const char *cwd, size_t max_out, char **re
                                 continue;
                         }
                         sink_add(i == 0 ? &se : &so, buf, (size_t)n, i == 0);
+                        OPENSSL_cleanse(buf, (size_t)n);
                 }
         }
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        if (so.overflow)
+        if (timed_out)
+                r = err_setx(e, -ETIMEDOUT, "%s: no answer within %d s (killed)", argv[0], (o->timeout_ms + 999) / 1000);
+        else if (so.overflow)
                 r = err_setx(e, -EFBIG, "%s: output larger than %zu bytes", argv[0], max_out);
         else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && se.len == 0)
                 r = err_setx(e, -ENOENT, "%s: cannot run it (not installed?)", argv[0]);
@@ -110,6 +152,8 @@ int spawn_capture(char *const argv[], const char *cwd, size_t max_out, char **re
                         r = err_setx(e, -EIO, "%s was killed by signal %d", argv[0], WTERMSIG(status));
         } else if (ret_out) {
                 so.buf[so.len] = '\0';
+                if (ret_len)
+                        *ret_len = so.len;
                 *ret_out = TAKE_PTR(so.buf);
         }
 out:
@@ -119,6 +163,8 @@ out:
                 if (err[i] >= 0)
                         close(err[i]);
         }
+        if (so.buf)
+                OPENSSL_cleanse(so.buf, so.cap + 1);   /* stdout may be a credential */
         free(so.buf);
         free(se.buf);
         return r;

@@ -11,3 +11,14 @@
  * through; stderr is captured too and its last line used in errors. Fails
  * unless the command exits 0. */
 int spawn_capture(char *const argv[], const char *cwd, size_t max_out, char **ret_out, struct mlvm_err *e);
+
+struct spawn_opts {
+        char *const *argv;
+        const char *cwd;          /* NULL: inherit */
+        char *const *env_add;     /* NAME=value strings added to the environment, or NULL */
+        size_t max_out;           /* stdout cap: more is an error */
+        int timeout_ms;           /* <= 0: none; else the process group is killed (SIGKILL) and -ETIMEDOUT */
+};
+/* spawn_capture with options; stdout may hold any bytes (*ret_len says
+ * how many; a NUL is appended). The command runs in its own process group. */
+int spawn_run(const struct spawn_opts *o, char **ret_out, size_t *ret_len, struct mlvm_err *e);

@@ -3,54 +3,9 @@
 # inspect, down, the workload's exit code and output, data disks, and the
 # failure behaviours of issue 4, each checked to leave nothing behind.
 . "$TOP_SRCDIR/tests/lib.sh"
-require_root_libvirt
-
-tmp=$(mktemp -d)
-chmod 0711 "$tmp"
-pool="mlvm-test-$$-$RANDOM"
-export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$pool" MLVM_POOL_PATH="$tmp/pool"
-export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$TOP_BUILDDIR/tests/.debcache}"
-export MLVM_BOOT_TIMEOUT=120
-V="virsh -q -c qemu:///system"
-cp -r "$TOP_SRCDIR/tests/data/runs/." "$tmp/"
-cd "$tmp"
-
-cleanup() {
-        for d in $($V list --all --name 2>/dev/null | grep "^mlvm-.*-[0-9a-f]\{8\}$"); do
-                $V dumpxml "$d" 2>/dev/null | grep -q "$tmp" && $V destroy "$d" >/dev/null 2>&1
-        done
-        for p in $(pgrep -f "mlvm-monitor $MLVM_STATE_DIR"); do kill -9 "$p" 2>/dev/null; done
-        for v in $($V vol-list "$pool" 2>/dev/null | awk '{print $1}'); do $V vol-delete --pool "$pool" "$v" >/dev/null 2>&1; done
-        $V pool-destroy "$pool" >/dev/null 2>&1
-        $V pool-undefine "$pool" >/dev/null 2>&1
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# Nothing of this test's runs is left: no domain, no run volume, no monitor.
-nothing_left() {
-        local doms vols mons
-        doms=$($V list --all --name | while read -r d; do [ -n "$d" ] && $V dumpxml "$d" 2>/dev/null | grep -q "$tmp" && echo "$d"; done)
-        vols=$($V vol-list "$pool" | awk '{print $1}' | grep '^mlvm-run-')
-        mons=$(pgrep -f "mlvm-monitor $MLVM_STATE_DIR")
-        if [ -z "$doms$vols$mons" ]; then pass "$1: nothing left"; else fail "$1: nothing left" "domains: $doms" "volumes: $vols" "monitors: $mons"; fi
-}
-
-# Wait until run $1 is no longer starting or ready (at most 120 s).
-wait_ended() {
-        local s
-        for _ in $(seq 1 600); do
-                s=$(json_get "$MLVM_STATE_DIR/runs/$1/run.json" 'j["state"]' 2>/dev/null)
-                case "$s" in starting|ready|"") sleep 0.2 ;; *) return 0 ;; esac
-        done
-        return 1
-}
-
-check "setup" "$MLVM" setup
-"$MLVM" -q image build "$TOP_SRCDIR/images/minimal" 2>"$tmp/build.err"; st=$?
-check_eq "the minimal image builds and imports" 0 $st
-[ $st -eq 0 ] || { sed 's/^/# /' "$tmp/build.err"; "$MLVM" image ls | sed 's/^/# /'; done_testing; exit 1; }
-check "the minimal image verifies" "$MLVM" -q image verify minimal
+DATA="$TOP_SRCDIR/tests/data/runs"
+. "$TOP_SRCDIR/tests/lib-runs.sh"
+runs_setup_minimal
 
 # --- a model that idles until down
 out=$("$MLVM" up idle 2>"$tmp/err"); st=$?
@@ -134,9 +89,9 @@ check_match "the data disk is read-only" 'read-only|Read-only' "$logs"
 nothing_left "data disk"
 
 # --- failure behaviours
-err=$("$MLVM" up secret 2>&1); st=$?
+err=$("$MLVM" up published 2>&1); st=$?
 check_eq "a key that has not landed: exit 1" 1 $st
-check_match "names file, line, key" "^mlvm: up: mlvm.yaml:[0-9]+:[0-9]+: models.secret.secrets: not supported yet" "$err"
+check_match "names file, line, key" "^mlvm: up: mlvm.yaml:[0-9]+:[0-9]+: models.published.publish: not supported yet" "$err"
 err=$("$MLVM" up limited 2>&1); st=$?
 check_eq "memtune hard limit: exit 1 on this machine" 1 $st
 check_eq "memtune hard limit: one line" 1 "$(printf '%s\n' "$err" | wc -l)"

@@ -53,6 +53,74 @@ static void test_roundtrip(void **state)
         assert_memory_equal(out.u.hello_ack.session, ack.u.hello_ack.session, PROTO_SESSION_LEN);
 }
 
+static void test_cred_messages(void **state)
+{
+        static uint8_t big[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
+        static struct proto_msg m, out;
+        long n;
+
+        memset(&m, 0, sizeof(m));
+        m.type = PROTO_CRED_PUT;
+        m.id = 9;
+        proto_strlcpy(m.u.cred.name, "API_KEY", sizeof(m.u.cred.name));
+        proto_strlcpy(m.u.cred.lease, "0123456789abcdef", sizeof(m.u.cred.lease));
+        m.u.cred.ttl_ms = 600000;
+        m.u.cred.len = PROTO_VALUE_MAX;   /* the largest value fits one frame */
+        for (size_t i = 0; i < PROTO_VALUE_MAX; i++)
+                m.u.cred.value[i] = (uint8_t)(i * 7);
+        n = proto_encode(&m, big, sizeof(big));
+        assert_true(n > PROTO_VALUE_MAX);
+        assert_int_equal(proto_decode(big, (size_t)n, &out), PROTO_OK);
+        assert_string_equal(out.u.cred.name, "API_KEY");
+        assert_string_equal(out.u.cred.lease, "0123456789abcdef");
+        assert_true(out.u.cred.ttl_ms == 600000);
+        assert_int_equal(out.u.cred.len, PROTO_VALUE_MAX);
+        assert_memory_equal(out.u.cred.value, m.u.cred.value, PROTO_VALUE_MAX);
+        /* One byte more does not encode. */
+        m.u.cred.len = PROTO_VALUE_MAX + 1;
+        assert_int_equal(proto_encode(&m, big, sizeof(big)), PROTO_EVALUE);
+
+        /* A PUT without its value is incomplete. */
+        static const uint8_t no_value[] = {
+                0x4d, 0x4c, 0x56, 0x41, 1, PROTO_CRED_PUT, 0, 0, 0, 0, 0, 1, 0, 0, 0, 28,
+                0, PROTO_T_NAME, 0, 0, 0, 1, 'A',
+                0, PROTO_T_LEASE, 0, 0, 0, 1, 'l',
+                0, PROTO_T_TTL_MS, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0x27, 0x10,
+        };
+        assert_int_equal(proto_decode(no_value, sizeof(no_value), &out), PROTO_EMISSING);
+
+        /* REVOKE: a name, or none for all. */
+        struct proto_msg r = { .type = PROTO_CRED_REVOKE, .id = 3 };
+        n = proto_encode(&r, buf, sizeof(buf));
+        assert_int_equal(n, PROTO_HDR_SIZE);
+        assert_int_equal(proto_decode(buf, (size_t)n, &out), PROTO_OK);
+        assert_string_equal(out.u.cred.name, "");
+        proto_strlcpy(r.u.cred.name, "TOKEN", sizeof(r.u.cred.name));
+        n = proto_encode(&r, buf, sizeof(buf));
+        assert_int_equal(proto_decode(buf, (size_t)n, &out), PROTO_OK);
+        assert_string_equal(out.u.cred.name, "TOKEN");
+
+        /* DONE may say how many; EXPIRED needs name and lease. */
+        struct proto_msg d = { .type = PROTO_DONE, .id = 3, .u.done.count = 2 };
+        n = proto_encode(&d, buf, sizeof(buf));
+        assert_int_equal(proto_decode(buf, (size_t)n, &out), PROTO_OK);
+        assert_int_equal(out.u.done.count, 2);
+        struct proto_msg x = { .type = PROTO_CRED_EXPIRED };
+        proto_strlcpy(x.u.cred.name, "TOKEN", sizeof(x.u.cred.name));
+        proto_strlcpy(x.u.cred.lease, "fedcba9876543210", sizeof(x.u.cred.lease));
+        n = proto_encode(&x, buf, sizeof(buf));
+        assert_int_equal(proto_decode(buf, (size_t)n, &out), PROTO_OK);
+        assert_string_equal(out.u.cred.lease, "fedcba9876543210");
+        /* The agent may not send a value back, nor the host a count. */
+        static const uint8_t expired_with_value[] = {
+                0x4d, 0x4c, 0x56, 0x41, 1, PROTO_CRED_EXPIRED, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23,
+                0, PROTO_T_NAME, 0, 0, 0, 1, 'A',
+                0, PROTO_T_LEASE, 0, 0, 0, 1, 'l',
+                0, PROTO_T_VALUE, 0, 0, 0, 3, 's', 'e', 'c',
+        };
+        assert_int_equal(proto_decode(expired_with_value, sizeof(expired_with_value), &out), PROTO_ETAG);
+}
+
 static void test_wire_layout(void **state)
 {
         struct proto_msg pong = { .type = PROTO_PONG, .id = 0x01020304, .u.ping.nonce = 5 };
@@ -172,6 +240,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roundtrip),
+                cmocka_unit_test(test_cred_messages),
                 cmocka_unit_test(test_wire_layout),
                 cmocka_unit_test(test_header_rejects),
                 cmocka_unit_test(test_payload_rejects),
