@@ -1,0 +1,85 @@
+/* artifacts.h: what a run produced, brought back from the guest and
+ * checked (DESIGN.md security model: "artifact tar read in userspace with
+ * strict rules; never mount a guest-written filesystem on the host").
+ *
+ * When the workload exits, the agent hashes every file under the
+ * experiment's artifact directory, reports each (ARTIFACT: path, size,
+ * SHA-256), writes them as one ustar stream from offset 0 of the raw
+ * artifact disk and reports the stream (ARTIFACTS_DONE: count, size,
+ * SHA-256 of exactly those bytes). The host then reads the first SIZE
+ * bytes of the artifact volume through virStorageVolDownload (works
+ * remotely) and parses them with libarchive (tar formats only, no
+ * filters) under these rules, any breach failing the whole collection:
+ *   - entries are regular files or directories: no symlinks, hard links,
+ *     devices, FIFOs, sockets, sparse files;
+ *   - a path is relative and normalized: no leading '/', no '.' or '..'
+ *     component, no empty component, no NUL, at most ARTIFACT_PATH_MAX
+ *     bytes; a trailing '/' only on directories; no path twice;
+ *   - caps: entry count, each file's size, the total of all files;
+ *   - the set of regular files, their sizes and SHA-256s equal the
+ *     agent's reports exactly, and the SHA-256 and size of the stream
+ *     (every byte up to SIZE, including the end-of-archive blocks and any
+ *     padding) equal the agent's.
+ * Files are written under a fresh staging directory with openat() and
+ * O_NOFOLLOW|O_EXCL, directories made with mkdirat(); on any failure the
+ * staging directory and everything in it is removed, so nothing is kept
+ * and nothing is ever written outside it. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libvirt/libvirt.h>
+
+#include "digest.h"
+#include "err.h"
+
+#define ARTIFACT_PATH_MAX 255
+
+struct artifact_limits {
+        uint64_t max_entries;     /* files and directories */
+        uint64_t max_file;        /* bytes of one file */
+        uint64_t max_total;       /* bytes of all files */
+};
+/* 10,000 entries, 16 GiB per file, 64 GiB in all. */
+extern const struct artifact_limits artifact_default_limits;
+
+struct artifact {
+        char path[ARTIFACT_PATH_MAX + 1];   /* relative, normalized */
+        uint64_t size;
+        char sha256[SHA256_HEX_LEN + 1];
+};
+
+/* What the agent reported. */
+struct artifact_report {
+        struct artifact *files;
+        size_t n;
+        uint64_t tar_size;
+        char tar_sha256[SHA256_HEX_LEN + 1];
+};
+
+/* Is P a path the rules allow (for a report or a tar entry)? */
+bool artifact_path_is_valid(const char *p);
+
+/* Pull-style source of the stream: returns bytes read (> 0), 0 at its
+ * end, or a negative errno (with E filled). */
+typedef ssize_t (*artifact_read_fn)(void *opaque, void *buf, size_t len, struct mlvm_err *e);
+
+/* Read the stream from RD (exactly REP->tar_size bytes are expected; fewer
+ * or more is an error) and extract it into DEST_DIR, which must not exist
+ * yet: created 0700 by this call, removed again on any failure. -EBADMSG
+ * with a one-line message naming the entry and the rule it broke, or
+ * another negative errno for I/O failures. */
+int artifacts_extract(artifact_read_fn rd, void *opaque, const struct artifact_report *rep,
+                      const struct artifact_limits *lim, const char *dest_dir, struct mlvm_err *e);
+
+/* The same, reading the first REP->tar_size bytes of VOL through
+ * virStorageVolDownload (refused when tar_size exceeds its capacity). */
+int artifacts_collect(virStorageVolPtr vol, const struct artifact_report *rep, const struct artifact_limits *lim,
+                      const char *dest_dir, struct mlvm_err *e);
+
+/* Walk DIR (an accepted artifact directory) and hash every file, so
+ * `mlvm verify` can compare it with the provenance: RET is sorted by
+ * path. Refuses anything but regular files and directories. */
+int artifacts_scan(const char *dir, struct artifact **ret, size_t *ret_n, struct mlvm_err *e);
