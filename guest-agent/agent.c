@@ -147,6 +147,22 @@ static void __attribute__((noreturn, format(printf, 2, 3))) fatal(uint32_t code,
         finish(1, code, why);
 }
 
+/* Expiries found while the agent waits on the host (even while it is
+ * away): the file goes at once, the report when the host can hear it. */
+static struct {
+        char name[PROTO_STR_SHORT], lease[PROTO_STR_SHORT];
+} expired[64];
+static size_t n_expired;
+
+static void defer_expired(const char *name, const char *lease)
+{
+        if (n_expired < sizeof(expired) / sizeof(expired[0])) {
+                proto_strlcpy(expired[n_expired].name, name, sizeof(expired[0].name));
+                proto_strlcpy(expired[n_expired].lease, lease, sizeof(expired[0].lease));
+                n_expired++;
+        }
+}
+
 /* Wait for EVENTS on fd until the deadline. Returns revents, 0 on timeout.
  * A virtio-serial port whose host side is closed reports POLLHUP at once:
  * callers that wait for the host to connect treat that as "not yet". */
@@ -158,7 +174,11 @@ static int wait_fd(int fd, short events, uint64_t deadline)
                         return 0;
                 struct pollfd p = { .fd = fd, .events = events };
                 int left = (int)(deadline - now > 1000 ? 1000 : deadline - now);
+                int next = secrets_next_timeout_ms();
+                if (next >= 0 && next < left)
+                        left = next;
                 int r = poll(&p, 1, left);
+                secrets_expire(defer_expired);
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r < 0)
@@ -222,6 +242,11 @@ static int send_msg(const struct proto_msg *m, uint64_t deadline)
         if (n < 0)
                 return -EINVAL;
         return write_all(frame, (size_t)n, deadline);
+}
+
+int agent_send(const struct proto_msg *m)
+{
+        return send_msg(m, now_ms() + (uint64_t)timeout_s * 1000);
 }
 
 /* Returns 0 with *m filled, -EPIPE/-ETIMEDOUT, or -EPROTO (already reported). */
@@ -509,15 +534,19 @@ static void report_exit(void)
                 fatal(PROTO_E_INTERNAL, "send EXIT: %s", strerror(-r));
 }
 
-static void report_expired(const char *name, const char *lease)
+/* Tell the host about expiries (those found while it was away too). */
+static void flush_expired(void)
 {
         static struct proto_msg m;
-        m = (struct proto_msg){ .type = PROTO_CRED_EXPIRED, .id = 0 };
-        proto_strlcpy(m.u.cred.name, name, sizeof(m.u.cred.name));
-        proto_strlcpy(m.u.cred.lease, lease, sizeof(m.u.cred.lease));
-        int r = send_msg(&m, deadline_from_now());
-        if (r < 0)
-                fatal(PROTO_E_INTERNAL, "send CRED_EXPIRED: %s", strerror(-r));
+        for (size_t i = 0; i < n_expired; i++) {
+                m = (struct proto_msg){ .type = PROTO_CRED_EXPIRED, .id = 0 };
+                proto_strlcpy(m.u.cred.name, expired[i].name, sizeof(m.u.cred.name));
+                proto_strlcpy(m.u.cred.lease, expired[i].lease, sizeof(m.u.cred.lease));
+                int r = send_msg(&m, deadline_from_now());
+                if (r < 0)
+                        fatal(PROTO_E_INTERNAL, "send CRED_EXPIRED: %s", strerror(-r));
+        }
+        n_expired = 0;
 }
 
 /* Credential bytes do not linger in the agent's buffers. */
@@ -572,7 +601,9 @@ static void handle(const struct proto_msg *m)
                         reply_error(m->id, PROTO_E_UNSUPPORTED, "a workload is already running");
                         return;
                 }
-                if (workload_start(&m->u.exec, &wl, why, sizeof(why)) < 0)
+                /* The root's own mounts first, so the artifact directory is not covered later. */
+                if (workload_prepare_root(why, sizeof(why)) < 0 || artifacts_prepare(&m->u.exec, why, sizeof(why)) < 0 ||
+                    workload_start(&m->u.exec, &wl, why, sizeof(why)) < 0)
                         reply_error(m->id, PROTO_E_INTERNAL, why);
                 else
                         reply(PROTO_DONE, m->id);
@@ -606,7 +637,8 @@ static void serve(void)
                 int r = poll(p, 3, timeout);
                 if (r < 0 && errno != EINTR)
                         fatal(PROTO_E_INTERNAL, "poll: %s", strerror(errno));
-                secrets_expire(report_expired);
+                secrets_expire(defer_expired);
+                flush_expired();
                 if (p[1].revents)
                         forward_output(&wl.out, PROTO_STDOUT);
                 if (p[2].revents)
@@ -614,6 +646,14 @@ static void serve(void)
                 workload_reap(&wl);
                 /* EXIT once the process is gone and its output is drained. */
                 if (wl.pid && wl.exited && wl.out < 0 && wl.err < 0 && !exit_sent) {
+                        char why[PROTO_STR_LONG];
+                        if (artifacts_wanted() && artifacts_finish(why, sizeof(why)) < 0) {
+                                struct proto_msg e = { .type = PROTO_ERROR, .id = 0 };
+                                e.u.error.code = PROTO_E_ARTIFACTS;
+                                proto_strlcpy(e.u.error.message, why, sizeof(e.u.error.message));
+                                logmsg("%s", why);
+                                (void)send_msg(&e, deadline_from_now());
+                        }
                         report_exit();
                         exit_sent = true;
                 }

@@ -53,5 +53,22 @@ int secrets_put(const struct proto_cred *c, char *why, size_t cap);
 unsigned secrets_revoke(const char *name);
 /* Milliseconds until the next TTL ends (at most 60 s), -1 when none. */
 int secrets_next_timeout_ms(void);
+/* Would a mount at PATH cover or enter /run/mlvm/secrets? */
+bool secrets_path_covers(const char *path);
 /* Remove every credential whose TTL ended, calling REPORT for each. */
 void secrets_expire(void (*report)(const char *name, const char *lease));
+
+/* Send M to the host (the usual deadline). 0 or -errno. */
+int agent_send(const struct proto_msg *m);
+
+/* artifacts.c: an experiment's artifact directory and stream. */
+int artifacts_prepare(const struct proto_exec *e, char *why, size_t cap);
+bool artifacts_wanted(void);
+/* Hash, report and write the artifacts; then ARTIFACTS_DONE. */
+int artifacts_finish(char *why, size_t cap);
+#ifdef MLVM_AGENT_EVIL
+#include "tar.h"
+/* Test builds only: when the artifact directory holds .mlvm-evil, write
+ * the hostile stream it names instead; > 0 when it did. */
+int evil_artifacts(const char *dir, struct tarw *w, uint32_t *files, char *why, size_t cap);
+#endif

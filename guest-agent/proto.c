@@ -53,6 +53,8 @@ static const struct field exec_fields[] = {
         FV(PROTO_T_ARGV, 1, u.exec.argv),
         FV(PROTO_T_ENV, 0, u.exec.env),
         F(PROTO_T_CWD, K_STR, 0, u.exec.cwd),
+        F(PROTO_T_ARTIFACTS_DIR, K_STR, 0, u.exec.artifacts_dir),
+        F(PROTO_T_ARTIFACTS_SERIAL, K_STR, 0, u.exec.artifacts_serial),
 };
 static const struct field stdio_fields[] = {
         F(PROTO_T_STREAM, K_U32, 1, u.stdio.stream),
@@ -81,6 +83,16 @@ static const struct field cred_expired_fields[] = {
         F(PROTO_T_NAME, K_STR, 1, u.cred.name),
         F(PROTO_T_LEASE, K_STR, 1, u.cred.lease),
 };
+static const struct field artifact_fields[] = {
+        F(PROTO_T_PATH, K_STR, 1, u.artifact.path),
+        F(PROTO_T_SIZE, K_U64, 1, u.artifact.size),
+        F(PROTO_T_DIGEST, K_STR, 1, u.artifact.digest),
+};
+static const struct field artifacts_done_fields[] = {
+        F(PROTO_T_COUNT, K_U32, 1, u.artifact.count),
+        F(PROTO_T_SIZE, K_U64, 1, u.artifact.size),
+        F(PROTO_T_DIGEST, K_STR, 1, u.artifact.digest),
+};
 static const struct field done_fields[] = {
         F(PROTO_T_COUNT, K_U32, 0, u.done.count),
 };
@@ -108,6 +120,8 @@ static const struct schema schemas[PROTO_TYPE_MAX + 1] = {
         [PROTO_CRED_PUT] = S("CRED_PUT", cred_put_fields),
         [PROTO_CRED_REVOKE] = S("CRED_REVOKE", cred_revoke_fields),
         [PROTO_CRED_EXPIRED] = S("CRED_EXPIRED", cred_expired_fields),
+        [PROTO_ARTIFACT] = S("ARTIFACT", artifact_fields),
+        [PROTO_ARTIFACTS_DONE] = S("ARTIFACTS_DONE", artifacts_done_fields),
 };
 
 static const struct schema *schema_of(uint8_t type)

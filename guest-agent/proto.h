@@ -33,7 +33,9 @@ enum proto_type {
         PROTO_CRED_PUT = 12,  /* host -> agent: write a credential to tmpfs for TTL_MS */
         PROTO_CRED_REVOKE = 13, /* host -> agent: remove one credential (NAME) or all of them */
         PROTO_CRED_EXPIRED = 14, /* agent -> host: a credential's TTL ended and its file is gone */
-        PROTO_TYPE_MAX = 14,
+        PROTO_ARTIFACT = 15,  /* agent -> host: one artifact file (path, size, SHA-256) */
+        PROTO_ARTIFACTS_DONE = 16, /* agent -> host: the artifact stream is on the disk (count, size, SHA-256) */
+        PROTO_TYPE_MAX = 16,
 };
 
 enum proto_tag {
@@ -62,6 +64,10 @@ enum proto_tag {
         PROTO_T_TTL_MS = 23,         /* u64: how long from delivery the credential lives */
         PROTO_T_VALUE = 24,          /* blob (64 KiB): a credential's bytes */
         PROTO_T_COUNT = 25,          /* u32 */
+        PROTO_T_SIZE = 26,           /* u64: bytes */
+        PROTO_T_DIGEST = 27,         /* str (65): SHA-256 as 64 lowercase hex digits */
+        PROTO_T_ARTIFACTS_DIR = 28,  /* str (256): the workload's artifact directory (absolute guest path) */
+        PROTO_T_ARTIFACTS_SERIAL = 29, /* str (64): the serial of the raw artifact disk */
 };
 
 #define PROTO_STR_SHORT  64
@@ -94,6 +100,7 @@ enum proto_error_code {
         PROTO_E_PROTOCOL = 2,     /* the sender received a malformed frame */
         PROTO_E_UNSUPPORTED = 3,  /* a well-formed frame the sender does not handle */
         PROTO_E_BOOT = 4,         /* the guest could not finish booting */
+        PROTO_E_ARTIFACTS = 5,    /* the artifacts could not be collected; EXIT follows */
 };
 
 struct proto_error {
@@ -115,6 +122,8 @@ struct proto_exec {
         struct proto_strv argv;   /* at least one string */
         struct proto_strv env;
         char cwd[PROTO_PATH_MAX];
+        char artifacts_dir[PROTO_PATH_MAX];        /* "" when the run keeps no artifacts */
+        char artifacts_serial[PROTO_STR_SHORT];
 };
 
 enum proto_stream { PROTO_STDOUT = 1, PROTO_STDERR = 2 };
@@ -146,6 +155,16 @@ struct proto_cred {
         uint32_t len;
 };
 
+#define PROTO_DIGEST_LEN 65        /* 64 hex digits and a NUL */
+
+/* ARTIFACT: path, size, digest; ARTIFACTS_DONE: count, size, digest (of the stream). */
+struct proto_artifact {
+        char path[PROTO_PATH_MAX];
+        uint64_t size;
+        char digest[PROTO_DIGEST_LEN];
+        uint32_t count;
+};
+
 struct proto_done {
         uint32_t count;           /* CRED_REVOKE: how many credentials were removed */
 };
@@ -164,6 +183,7 @@ struct proto_msg {
                 struct proto_mount mount;
                 struct proto_cred cred;   /* CRED_PUT, CRED_REVOKE, CRED_EXPIRED */
                 struct proto_done done;
+                struct proto_artifact artifact;   /* ARTIFACT, ARTIFACTS_DONE */
         } u;
 };
 

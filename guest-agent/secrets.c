@@ -3,7 +3,8 @@
  * owned by the workload's uid; the directory 0500), never on a disk, and
  * only until its TTL ends: the agent keeps a monotonic deadline per
  * credential, counted from delivery, because guest and host clocks need
- * not agree. A new lease replaces the file atomically (rename). */
+ * not agree, and enforces it even while the host is away. A new lease
+ * replaces the file atomically (rename). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 
 #define SECRETS_MAX 64
 #define SECRETS_REL "/run/mlvm/secrets"
+#define SECRETS_TTL_MAX_MS (7ULL * 24 * 3600 * 1000)
 
 struct slot {
         bool used;
@@ -66,7 +68,10 @@ static int prepare_dir(char *why, size_t cap)
                 return r;
         }
         char opts[96];
-        (void)snprintf(opts, sizeof(opts), "mode=0500,uid=%d,gid=%d,size=4m,nr_inodes=256", WORKLOAD_UID, WORKLOAD_GID);
+        /* root's directory, readable by the workload's group: the workload
+         * reads its files but cannot add links or files that would outlive a
+         * revocation. */
+        (void)snprintf(opts, sizeof(opts), "mode=0550,uid=0,gid=%d,size=4m,nr_inodes=256", WORKLOAD_GID);
         if (mount("mlvm-secrets", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0) {
                 r = -errno;
                 (void)snprintf(why, cap, "mount tmpfs on %s: %s", dir, strerror(errno));
@@ -98,7 +103,7 @@ int secrets_put(const struct proto_cred *c, char *why, size_t cap)
         struct slot *s;
         int r;
 
-        if (!name_ok(c->name) || !c->lease[0] || c->ttl_ms == 0 || c->len == 0) {
+        if (!name_ok(c->name) || !c->lease[0] || c->ttl_ms == 0 || c->ttl_ms > SECRETS_TTL_MAX_MS || c->len == 0) {
                 (void)snprintf(why, cap, "CRED_PUT: bad name, lease, ttl or empty value");
                 return -EINVAL;
         }
@@ -189,4 +194,14 @@ void secrets_expire(void (*report)(const char *name, const char *lease))
                 logmsg("credential %s (lease %s) expired", s->name, s->lease);
                 report(s->name, s->lease);
         }
+}
+
+bool secrets_path_covers(const char *path)
+{
+        /* A mount at or above the directory would hide it, one below it would sit inside it. */
+        size_t n = strlen(path);
+        if (n == 1 && path[0] == '/')
+                return true;
+        return strncmp(SECRETS_REL, path, n) == 0 && (SECRETS_REL[n] == '/' || SECRETS_REL[n] == 0) ? true
+               : strncmp(path, SECRETS_REL "/", strlen(SECRETS_REL) + 1) == 0;
 }

@@ -77,6 +77,10 @@ int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, si
                 (void)snprintf(why, cap, "mount %s: not a normalized absolute path", m->path);
                 return -EINVAL;
         }
+        if (secrets_path_covers(m->path)) {
+                (void)snprintf(why, cap, "mount %s: would cover the credentials in /run/mlvm/secrets", m->path);
+                return -EINVAL;
+        }
         if (find_disk(m->serial, deadline, dev, sizeof(dev)) < 0) {
                 (void)snprintf(why, cap, "no virtio disk with serial %s", m->serial);
                 return -ENOENT;

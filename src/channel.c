@@ -2,6 +2,7 @@
 #include "mlvm-build.h"
 
 #include <time.h>
+#include <openssl/crypto.h>
 
 #include "channel.h"
 #include "util.h"
@@ -18,11 +19,48 @@ struct channel {
         bool waiting;              /* inside wait_events: no user callback */
         void (*cb)(void *opaque);
         void *opaque;
+        /* Frames waiting to go out: sends never run the event loop, so no
+         * callback runs in the middle of one and no frame is interleaved. */
+        uint8_t *out;
+        size_t out_len, out_cap;
+        bool send_failed;
 };
+
+#define CHANNEL_OUT_MAX (16u << 20)
+
+static int event_mask(struct channel *ch, int want)
+{
+        return want | VIR_STREAM_EVENT_READABLE | (ch->out_len ? VIR_STREAM_EVENT_WRITABLE : 0);
+}
+
+/* Send what the stream takes now; what it does not wait for WRITABLE.
+ * Sent bytes are wiped: a frame may carry a credential. */
+static void flush_out(struct channel *ch)
+{
+        size_t off = 0;
+        while (off < ch->out_len && !ch->send_failed) {
+                int n = virStreamSend(ch->st, (const char *)ch->out + off, ch->out_len - off);
+                if (n > 0)
+                        off += (size_t)n;
+                else if (n == -2)
+                        break;
+                else
+                        ch->send_failed = true;
+        }
+        if (ch->send_failed)
+                off = ch->out_len;
+        OPENSSL_cleanse(ch->out, off);
+        memmove(ch->out, ch->out + off, ch->out_len - off);
+        ch->out_len -= off;
+        if (!ch->waiting)
+                (void)virStreamEventUpdateCallback(ch->st, event_mask(ch, 0));
+}
 
 static void on_stream(virStreamPtr st, int events, void *opaque)
 {
         struct channel *ch = opaque;
+        if ((events & VIR_STREAM_EVENT_WRITABLE) && ch->out_len)
+                flush_out(ch);
         ch->events |= events;
         if (ch->cb && !ch->waiting && (events & (VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_ERROR |
                                                  VIR_STREAM_EVENT_HANGUP)))
@@ -59,7 +97,8 @@ static int wait_events(struct channel *ch, int want, uint64_t deadline)
         if (ch->waiting)
                 return -EBUSY;   /* one wait per channel: callers already run inside the event loop */
         ch->events = 0;
-        if (virStreamEventUpdateCallback(ch->st, want | VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP) < 0)
+        if (virStreamEventUpdateCallback(ch->st, event_mask(ch, want) | VIR_STREAM_EVENT_ERROR |
+                                                     VIR_STREAM_EVENT_HANGUP) < 0)
                 return -EIO;
         int timer = virEventAddTimeout((int)(deadline - now), on_timeout, &fired, NULL);
         if (timer < 0)
@@ -70,7 +109,7 @@ static int wait_events(struct channel *ch, int want, uint64_t deadline)
                         break;
         ch->waiting = false;
         virEventRemoveTimeout(timer);
-        (void)virStreamEventUpdateCallback(ch->st, VIR_STREAM_EVENT_READABLE);
+        (void)virStreamEventUpdateCallback(ch->st, event_mask(ch, 0));
         return ch->events ? 0 : -ETIMEDOUT;
 }
 
@@ -102,6 +141,9 @@ void channel_close(struct channel *ch)
         (void)virStreamEventRemoveCallback(ch->st);
         (void)virStreamAbort(ch->st);
         (void)virStreamFree(ch->st);
+        if (ch->out)
+                OPENSSL_cleanse(ch->out, ch->out_cap);
+        free(ch->out);
         free(ch->buf);
         free(ch);
 }
@@ -166,28 +208,33 @@ int channel_recv(struct channel *ch, struct proto_msg *m, int timeout_ms, struct
 
 int channel_send(struct channel *ch, const struct proto_msg *m, int timeout_ms, struct mlvm_err *e)
 {
-        uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
-        _cleanup_free_ uint8_t *frame = xmalloc(PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD);
-        long len = proto_encode(m, frame, PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD);
-        size_t off = 0;
+        const size_t max = PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD;
 
+        if (ch->send_failed)
+                return err_setx(e, -EPIPE, "agent channel: send %s: the channel failed earlier", proto_type_name(m->type));
+        if (ch->out_len + max > CHANNEL_OUT_MAX)
+                return err_setx(e, -ENOBUFS, "agent channel: send %s: %zu bytes are waiting; the guest is not reading",
+                                proto_type_name(m->type), ch->out_len);
+        if (ch->out_cap < ch->out_len + max) {
+                /* Grow by copying, so the old buffer can be wiped. */
+                size_t cap = ch->out_len + max;
+                uint8_t *bigger = xmalloc(cap);
+                if (ch->out) {
+                        memcpy(bigger, ch->out, ch->out_len);
+                        OPENSSL_cleanse(ch->out, ch->out_cap);
+                        free(ch->out);
+                }
+                ch->out = bigger;
+                ch->out_cap = cap;
+        }
+        long len = proto_encode(m, ch->out + ch->out_len, max);
         if (len < 0)
                 return err_setx(e, -EINVAL, "agent channel: cannot encode %s: %s", proto_type_name(m->type),
                                 proto_strerror((int)len));
-        while (off < (size_t)len) {
-                int n = virStreamSend(ch->st, (const char *)frame + off, (size_t)len - off);
-                if (n > 0) {
-                        off += (size_t)n;
-                        continue;
-                }
-                if (n == -1)
-                        return err_virt(e, "agent channel: send %s", proto_type_name(m->type));
-                int r = wait_events(ch, VIR_STREAM_EVENT_WRITABLE, deadline);
-                if (r == -ETIMEDOUT)
-                        return err_setx(e, -ETIMEDOUT, "agent channel: send %s: timed out", proto_type_name(m->type));
-                if (r < 0)
-                        return err_virt(e, "agent channel");
-        }
-        (void)virStreamEventUpdateCallback(ch->st, VIR_STREAM_EVENT_READABLE);
+        ch->out_len += (size_t)len;
+        flush_out(ch);
+        if (ch->send_failed)
+                return err_virt(e, "agent channel: send %s", proto_type_name(m->type));
+        (void)timeout_ms;   /* nothing waits here; the callers' own timers bound the run */
         return 0;
 }

@@ -20,6 +20,11 @@ static inline void channel_closep(struct channel **ch) { channel_close(*ch); }
 /* Wait at most TIMEOUT_MS for one frame. -ETIMEDOUT, -EPIPE (closed),
  * -EPROTO (malformed: the message names why; the channel is unusable). */
 int channel_recv(struct channel *ch, struct proto_msg *m, int timeout_ms, struct mlvm_err *e);
+/* Queue one frame and send what the stream takes now; the rest goes out
+ * from libvirt's event loop when the stream is writable. Never runs the
+ * event loop itself, so no callback runs in the middle of a send and
+ * frames are never interleaved. Fails when an earlier send failed or
+ * 16 MiB are already waiting. TIMEOUT_MS is unused (kept for callers). */
 int channel_send(struct channel *ch, const struct proto_msg *m, int timeout_ms, struct mlvm_err *e);
 
 /* Event-driven use (the monitor): CB runs from libvirt's event loop when

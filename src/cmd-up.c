@@ -2,6 +2,8 @@
  * agent is ready. */
 #include "mlvm-build.h"
 
+#include <sys/prctl.h>
+
 #include "cli.h"
 #include "config.h"
 #include "paths.h"
@@ -80,6 +82,8 @@ static int run(struct cli *cli, int argc, char **argv)
                 .boot_timeout_s = o.timeout, .kernel_args = o.kernel_args, .no_wait = o.no_wait,
                 .revoke_timeout_ms = revoke_ms,
         };
+        /* Credential values pass through this process: no core dump of it. */
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (run_up(&uo, &res, &e) < 0)
                 return cli_fail(cli, &e);
         if (res.accel != MLVM_ACCEL_KVM && cli->verbosity >= 0 && !cli->json)

@@ -58,7 +58,8 @@ static int fetch_exec(const struct cred_ctx *x, const struct cred *c, uint8_t **
         _cleanup_free_ char *secret = xasprintf("MLVM_SECRET=%s", c->name);
         char *env[] = { run, model, secret, NULL };
         struct spawn_opts o = { .argv = argv, .cwd = x->config_dir, .env_add = env, .max_out = SECRET_VALUE_MAX,
-                                .timeout_ms = CRED_EXEC_TIMEOUT_S * 1000 };
+                                .timeout_ms = CRED_EXEC_TIMEOUT_S * 1000,
+                                .stderr_mode = x->exec_stderr_inherit ? SPAWN_STDERR_INHERIT : SPAWN_STDERR_DISCARD };
         char *out = NULL;
         size_t len = 0;
         struct mlvm_err why = { 0 };
@@ -183,123 +184,150 @@ int cred_grant_parse(json_object *o, struct cred *c, struct mlvm_err *e)
         return 0;
 }
 
-static char *b64(const uint8_t *p, size_t len)
+/* The hand-over is binary, so that no parser keeps copies of the values
+ * in buffers of its own that nobody wipes:
+ *   "MLVMCRED1\n", u32 count, then per lease: u16 name length, name,
+ *   32 bytes lease id, 44 bytes fingerprint, u32 value length, value;
+ * or "MLVMERR1\n", u32 length, a message. Integers big-endian. */
+#define HAND_MAGIC "MLVMCRED1\n"
+#define HAND_ERR "MLVMERR1\n"
+
+struct obuf {
+        uint8_t *p;
+        size_t len, cap;
+};
+
+static void ob_put(struct obuf *b, const void *data, size_t len)
 {
-        char *out = xmalloc(4 * ((len + 2) / 3) + 1);
-        EVP_EncodeBlock((unsigned char *)out, p, (int)len);
-        return out;
+        if (b->len + len > b->cap) {
+                size_t cap = (b->len + len) * 2;
+                uint8_t *bigger = xmalloc(cap);
+                if (b->p) {
+                        memcpy(bigger, b->p, b->len);
+                        OPENSSL_cleanse(b->p, b->cap);
+                        free(b->p);
+                }
+                b->p = bigger;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->len, data, len);
+        b->len += len;
 }
 
-/* Strict standard base64 of at most SECRET_VALUE_MAX bytes. */
-static int unb64(const char *s, uint8_t **ret, size_t *ret_len)
+static void ob_u32(struct obuf *b, uint32_t v)
 {
-        size_t n = strlen(s);
-        if (n == 0 || n % 4 || n / 4 * 3 > SECRET_VALUE_MAX + 2)
-                return -EINVAL;
-        uint8_t *out = xmalloc(n / 4 * 3 + 1);
-        int len = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
-        if (len < 0) {
-                free(out);
-                return -EINVAL;
+        uint8_t x[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+        ob_put(b, x, 4);
+}
+
+static int write_all_fd(int fd, const uint8_t *p, size_t len, struct mlvm_err *e)
+{
+        for (size_t off = 0; off < len;) {
+                ssize_t w = write(fd, p + off, len - off);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return err_set(e, w < 0 ? -errno : -EIO, "hand-over of the credentials");
+                off += (size_t)w;
         }
-        len -= (s[n - 1] == '=') + (s[n - 2] == '=');   /* DecodeBlock counts the padding */
-        *ret = out;
-        *ret_len = (size_t)len;
         return 0;
 }
 
 int creds_write(int fd, struct cred *c, size_t n, struct mlvm_err *e)
 {
-        json_object *doc = json_object_new_object(), *a = json_object_new_array();
-        json_object_object_add(doc, "creds", a);
+        struct obuf b = { 0 };
+        ob_put(&b, HAND_MAGIC, strlen(HAND_MAGIC));
+        ob_u32(&b, (uint32_t)n);
         for (size_t i = 0; i < n; i++) {
-                json_object *o = json_object_new_object();
-                char *v = b64(c[i].value, c[i].len);
-                json_object_object_add(o, "name", json_object_new_string(c[i].name));
-                json_object_object_add(o, "lease", json_object_new_string(c[i].lease));
-                json_object_object_add(o, "fingerprint", json_object_new_string(c[i].fingerprint));
-                json_object_object_add(o, "value", json_object_new_string(v));
-                OPENSSL_cleanse(v, strlen(v));
-                free(v);
-                json_object_array_add(a, o);
+                size_t nl = strlen(c[i].name);
+                uint8_t x[2] = { (uint8_t)(nl >> 8), (uint8_t)nl };
+                ob_put(&b, x, 2);
+                ob_put(&b, c[i].name, nl);
+                ob_put(&b, c[i].lease, CRED_LEASE_LEN);
+                ob_put(&b, c[i].fingerprint, SECRET_FP_LEN);
+                ob_u32(&b, (uint32_t)c[i].len);
+                ob_put(&b, c[i].value, c[i].len);
         }
-        size_t len;
-        const char *s = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PLAIN, &len);
-        int r = 0;
-        for (size_t off = 0; off < len;) {
-                ssize_t w = write(fd, s + off, len - off);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0) {
-                        r = err_set(e, -errno, "hand-over of the credentials");
-                        break;
-                }
-                off += (size_t)w;
-        }
-        OPENSSL_cleanse((void *)s, len);
-        json_object_put(doc);
+        int r = write_all_fd(fd, b.p, b.len, e);
+        OPENSSL_cleanse(b.p, b.cap);
+        free(b.p);
         return r;
+}
+
+static void write_error(int fd, const char *msg)
+{
+        struct obuf b = { 0 };
+        ob_put(&b, HAND_ERR, strlen(HAND_ERR));
+        ob_u32(&b, (uint32_t)strlen(msg));
+        ob_put(&b, msg, strlen(msg));
+        (void)write_all_fd(fd, b.p, b.len, NULL);
+        free(b.p);
+}
+
+struct ibuf {
+        const uint8_t *p;
+        size_t len, off;
+};
+
+static const uint8_t *ib_take(struct ibuf *b, size_t n)
+{
+        if (b->len - b->off < n)
+                return NULL;
+        b->off += n;
+        return b->p + b->off - n;
+}
+
+static bool ib_u32(struct ibuf *b, uint32_t *v)
+{
+        const uint8_t *x = ib_take(b, 4);
+        if (!x)
+                return false;
+        *v = (uint32_t)x[0] << 24 | (uint32_t)x[1] << 16 | (uint32_t)x[2] << 8 | x[3];
+        return true;
 }
 
 int creds_parse(const char *buf, size_t len, struct cred *c, size_t n, struct mlvm_err *e)
 {
-        json_tokener *tok = json_tokener_new();
-        json_object *doc = json_tokener_parse_ex(tok, buf, (int)len), *a, *err;
-        int r = 0;
+        struct ibuf b = { (const uint8_t *)buf, len, 0 };
+        uint32_t count, l;
 
-        json_tokener_free(tok);
-        if (!doc || !json_object_is_type(doc, json_type_object)) {
-                r = err_setx(e, -EBADMSG, "credential hand-over: not a JSON object");
-                goto out;
+        if (len >= strlen(HAND_ERR) && memcmp(buf, HAND_ERR, strlen(HAND_ERR)) == 0) {
+                b.off = strlen(HAND_ERR);
+                const uint8_t *m;
+                if (!ib_u32(&b, &l) || l > 4096 || !(m = ib_take(&b, l)))
+                        return err_setx(e, -EBADMSG, "credential hand-over: a malformed error");
+                _cleanup_free_ char *msg = xstrndup((const char *)m, l);
+                return err_setx(e, -EIO, "%s", msg);
         }
-        if (json_object_object_get_ex(doc, "error", &err)) {
-                r = err_setx(e, -EIO, "%s", json_object_get_string(err));
-                goto out;
-        }
-        if (!json_object_object_get_ex(doc, "creds", &a) || !json_object_is_type(a, json_type_array)) {
-                r = err_setx(e, -EBADMSG, "credential hand-over: no creds");
-                goto out;
-        }
-        for (size_t i = 0; i < n; i++) {
-                bool found = false;
-                for (size_t j = 0; j < json_object_array_length(a) && !found; j++) {
-                        json_object *o = json_object_array_get_idx(a, j);
-                        const char *name = jget_str(o, "name"), *lease = jget_str(o, "lease");
-                        const char *fp = jget_str(o, "fingerprint"), *v = jget_str(o, "value");
-                        if (!name || !streq(name, c[i].name))
+        if (!ib_take(&b, strlen(HAND_MAGIC)) || memcmp(buf, HAND_MAGIC, strlen(HAND_MAGIC)) != 0 || !ib_u32(&b, &count) ||
+            count > 4096)
+                return err_setx(e, -EBADMSG, "credential hand-over: not one");
+        for (uint32_t k = 0; k < count; k++) {
+                const uint8_t *x = ib_take(&b, 2), *name, *lease, *fp, *v;
+                size_t nl = x ? (size_t)x[0] << 8 | x[1] : 0;
+                if (!x || !(name = ib_take(&b, nl)) || !(lease = ib_take(&b, CRED_LEASE_LEN)) ||
+                    !(fp = ib_take(&b, SECRET_FP_LEN)) || !ib_u32(&b, &l) || l == 0 || l > SECRET_VALUE_MAX ||
+                    !(v = ib_take(&b, l)))
+                        return err_setx(e, -EBADMSG, "credential hand-over: entry %u is malformed", k);
+                for (size_t i = 0; i < n; i++) {
+                        if (strlen(c[i].name) != nl || memcmp(c[i].name, name, nl) != 0)
                                 continue;
-                        uint8_t *val;
-                        size_t vlen;
-                        if (!lease || strlen(lease) != CRED_LEASE_LEN || !fp || strlen(fp) != SECRET_FP_LEN || !v ||
-                            unb64(v, &val, &vlen) < 0) {
-                                r = err_setx(e, -EBADMSG, "credential hand-over: bad entry for %s", name);
-                                goto out;
-                        }
                         cred_clear_value(&c[i]);
-                        c[i].value = val;
-                        c[i].len = vlen;
-                        memcpy(c[i].lease, lease, CRED_LEASE_LEN + 1);
-                        memcpy(c[i].fingerprint, fp, SECRET_FP_LEN + 1);
-                        found = true;
-                }
-                if (!found) {
-                        r = err_setx(e, -EBADMSG, "credential hand-over: %s is missing", c[i].name);
-                        goto out;
+                        c[i].value = xmalloc(l);
+                        memcpy(c[i].value, v, l);
+                        c[i].len = l;
+                        memcpy(c[i].lease, lease, CRED_LEASE_LEN);
+                        c[i].lease[CRED_LEASE_LEN] = '\0';
+                        memcpy(c[i].fingerprint, fp, SECRET_FP_LEN);
+                        c[i].fingerprint[SECRET_FP_LEN] = '\0';
                 }
         }
-out:
-        /* The document held the values too. */
-        if (doc) {
-                if (json_object_object_get_ex(doc, "creds", &a) && json_object_is_type(a, json_type_array))
-                        for (size_t j = 0; j < json_object_array_length(a); j++) {
-                                json_object *v;
-                                if (json_object_object_get_ex(json_object_array_get_idx(a, j), "value", &v))
-                                        OPENSSL_cleanse((void *)json_object_get_string(v),
-                                                        (size_t)json_object_get_string_len(v));
-                        }
-                json_object_put(doc);
-        }
-        return r;
+        if (b.off != b.len)
+                return err_setx(e, -EBADMSG, "credential hand-over: trailing bytes");
+        for (size_t i = 0; i < n; i++)
+                if (!c[i].value)
+                        return err_setx(e, -EBADMSG, "credential hand-over: %s is missing", c[i].name);
+        return 0;
 }
 
 int creds_read(int fd, struct cred *c, size_t n, struct mlvm_err *e)
@@ -337,15 +365,6 @@ int creds_read(int fd, struct cred *c, size_t n, struct mlvm_err *e)
         OPENSSL_cleanse(buf, len);
         free(buf);
         return r;
-}
-
-static void write_error(int fd, const char *msg)
-{
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "error", json_object_new_string(msg));
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-        (void)!write(fd, s, strlen(s));
-        json_object_put(o);
 }
 
 int creds_fetch_for_run(const char *state_dir, const char *run_id, const char *name, int out_fd)

@@ -7,7 +7,8 @@
  *               directory with MLVM_RUN_ID, MLVM_MODEL and MLVM_SECRET set,
  *               stdin /dev/null, at most CRED_EXEC_TIMEOUT_S; trailing
  *               newlines are dropped (as $(CMD) does); empty output, a
- *               non-zero exit or a timeout is an error
+ *               non-zero exit or a timeout is an error, told by exit
+ *               status only (its stderr is never captured or logged)
  *   jwt         a JWT minted by the host key for this run (jwt.h)
  * Values stay in memory: `up` fetches the first leases (so that a broken
  * source fails before anything is created) and hands them to the monitor
@@ -49,6 +50,8 @@ struct cred_ctx {
         const char *run_id;
         const char *model;
         const char *config_dir;     /* exec: runs here */
+        bool exec_stderr_inherit;   /* exec: its stderr to ours (a terminal); else discarded. Never
+                                     * captured: it may print the credential */
 };
 
 /* "store", "exec" or "jwt". */

@@ -4,6 +4,7 @@
 #include "mlvm-build.h"
 
 #include <inttypes.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "jwt.h"
@@ -126,6 +127,9 @@ int jwt_mint(EVP_PKEY *key, const char *kid, const struct jwt_claims *c, char **
                 return err_prefix(e, "JWT");
         _cleanup_free_ char *s64 = b64url_encode(sig, sizeof(sig));
         *ret = xasprintf("%s.%s", input, s64);
+        /* The signature completes the token: no copy of it is left behind. */
+        OPENSSL_cleanse(s64, strlen(s64));
+        OPENSSL_cleanse(sig, sizeof(sig));
         return 0;
 }
 

@@ -20,13 +20,8 @@ void client_send(struct client *c, json_object *o)
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         size_t len = strlen(s);
         /* Best effort, bounded: a client that stops reading is dropped. */
-        if (c->fd < 0 || write(c->fd, s, len) != (ssize_t)len || write(c->fd, "\n", 1) != 1) {
-                if (c->fd >= 0) {
-                        virEventRemoveHandle(c->watch);
-                        close(c->fd);
-                        c->fd = -1;
-                }
-        }
+        if (c->fd >= 0 && (write(c->fd, s, len) != (ssize_t)len || write(c->fd, "\n", 1) != 1))
+                client_close(c);
 }
 
 static void broadcast_one(const char *key, const void *data, size_t len)
@@ -59,6 +54,7 @@ void client_close(struct client *c)
         c->rotations = 0;
         if (c->fd < 0)
                 return;
+        creds_client_gone(c->fd);
         virEventRemoveHandle(c->watch);
         close(c->fd);
         c->fd = -1;

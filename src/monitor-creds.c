@@ -119,15 +119,32 @@ static void free_msg(struct mcred *m)
         m->put_queued = false;
 }
 
-static struct proto_msg *put_msg(const struct mcred *m, const char *lease, const uint8_t *value, size_t len)
+/* Fill (or refill, in place) the CRED_PUT of a lease; NULL when the value
+ * does not fit one frame. */
+static struct proto_msg *put_msg_into(struct proto_msg *msg, const struct mcred *m, const char *lease,
+                                      const uint8_t *value, size_t len)
 {
-        struct proto_msg *msg = xcalloc(1, sizeof(*msg));
+        if (len == 0 || len > PROTO_VALUE_MAX)
+                return NULL;
+        uint32_t id = msg->id;
+        OPENSSL_cleanse(msg, sizeof(*msg));
+        msg->id = id;
         msg->type = PROTO_CRED_PUT;
         proto_strlcpy(msg->u.cred.name, m->c.name, sizeof(msg->u.cred.name));
         proto_strlcpy(msg->u.cred.lease, lease, sizeof(msg->u.cred.lease));
         msg->u.cred.ttl_ms = m->c.ttl_s * 1000;
         memcpy(msg->u.cred.value, value, len);
         msg->u.cred.len = (uint32_t)len;
+        return msg;
+}
+
+static struct proto_msg *put_msg(const struct mcred *m, const char *lease, const uint8_t *value, size_t len)
+{
+        struct proto_msg *msg = xcalloc(1, sizeof(*msg));
+        if (!put_msg_into(msg, m, lease, value, len)) {
+                free(msg);
+                return NULL;
+        }
         return msg;
 }
 
@@ -157,6 +174,9 @@ int creds_init(int fd, struct mlvm_err *e)
                 if (r == 0) {
                         /* The first lease travels in the request queue. */
                         m->msg = put_msg(m, m->c.lease, m->c.value, m->c.len);
+                        if (!m->msg)
+                                r = err_setx(e, -EFBIG, "credential %s: %zu bytes do not fit one frame", m->c.name,
+                                             m->c.len);
                         memcpy(m->next_lease, m->c.lease, sizeof(m->next_lease));
                         memcpy(m->next_fp, m->c.fingerprint, sizeof(m->next_fp));
                         m->c.lease[0] = '\0';
@@ -175,6 +195,30 @@ struct proto_msg *creds_initial_put(size_t i)
         return creds[i].msg;
 }
 
+/* A JWT is minted again right before its first delivery, so that its exp
+ * counts from delivery like the guest's TTL (up minted one to check the
+ * source long before the guest booted). */
+void creds_before_send(struct proto_msg *msg)
+{
+        struct mlvm_err e = { 0 };
+        for (size_t i = 0; i < n_creds; i++) {
+                struct mcred *m = &creds[i];
+                if (m->msg != msg || !streq(cred_kind(&m->c), "jwt"))
+                        continue;
+                struct cred_ctx x = { .state_dir = M.state_dir, .run_id = M.id, .model = M.name, .config_dir = "/" };
+                if (cred_fetch(&x, &m->c, &e) < 0) {
+                        say("credential %s: minting again failed, the first token goes: %s", m->c.name, e.msg);
+                        continue;
+                }
+                if (put_msg_into(msg, m, m->c.lease, m->c.value, m->c.len)) {
+                        memcpy(m->next_lease, m->c.lease, sizeof(m->next_lease));
+                        memcpy(m->next_fp, m->c.fingerprint, sizeof(m->next_fp));
+                }
+                m->c.lease[0] = '\0';
+                cred_clear_value(&m->c);
+        }
+}
+
 void creds_note_sent(const struct proto_msg *msg)
 {
         for (size_t i = 0; i < n_creds; i++)
@@ -182,6 +226,14 @@ void creds_note_sent(const struct proto_msg *msg)
                         creds[i].put_id = msg->id;
                         creds[i].put_sent = run_now();
                 }
+}
+
+/* A control client went away: its pending rotations answer nobody. */
+void creds_client_gone(int fd)
+{
+        for (size_t i = 0; i < n_creds; i++)
+                if (creds[i].waiter_fd == fd)
+                        creds[i].waiter_fd = -1;
 }
 
 static void arm(struct mcred *m, double in_s)
@@ -264,7 +316,9 @@ static void on_put_done(struct mcred *m)
 
 bool creds_on_done(uint32_t id, uint32_t count)
 {
-        if (id && id == revoke_id) {
+        if (id == 0)
+                return false;
+        if (id == revoke_id) {
                 revoke_id = 0;
                 if (revoke_timer >= 0) {
                         virEventRemoveTimeout(revoke_timer);
@@ -287,11 +341,19 @@ bool creds_on_done(uint32_t id, uint32_t count)
                 return true;
         }
         for (size_t i = 0; i < n_creds; i++)
-                if (creds[i].msg && creds[i].put_id == id) {
+                if (creds[i].msg && creds[i].put_id && creds[i].put_id == id) {
                         on_put_done(&creds[i]);
                         return true;
                 }
         return false;
+}
+
+/* A guest that reports expiries of credentials it never had is noise:
+ * logged a few times, then ignored. */
+static bool log_noise(void)
+{
+        static unsigned n;
+        return ++n <= 5;
 }
 
 void creds_on_expired(const struct proto_msg *msg)
@@ -302,7 +364,8 @@ void creds_on_expired(const struct proto_msg *msg)
                         continue;
                 if (m->state != C_LIVE || !streq(m->c.lease, msg->u.cred.lease)) {
                         _cleanup_free_ char *l = clean(msg->u.cred.lease);
-                        say("ignoring the expiry of %s lease %s: not its live lease", m->c.name, l);
+                        if (log_noise())
+                                say("ignoring the expiry of %s lease %s: not its live lease", m->c.name, l);
                         return;
                 }
                 m->state = C_EXPIRED;
@@ -315,7 +378,8 @@ void creds_on_expired(const struct proto_msg *msg)
                 return;
         }
         _cleanup_free_ char *n = clean(msg->u.cred.name);
-        say("ignoring the expiry of %s: no such credential", n);
+        if (log_noise())
+                say("ignoring the expiry of %s: no such credential", n);
 }
 
 /* ---- rotation ----------------------------------------------------------- */
@@ -391,6 +455,11 @@ static void fetch_done(struct mcred *m)
         }
         free_msg(m);
         m->msg = put_msg(m, tmp.lease, tmp.value, tmp.len);
+        if (!m->msg) {
+                cred_clear_value(&tmp);
+                rotation_failed(m, "the new value does not fit one frame");
+                return;
+        }
         memcpy(m->next_lease, tmp.lease, sizeof(m->next_lease));
         memcpy(m->next_fp, tmp.fingerprint, sizeof(m->next_fp));
         cred_clear_value(&tmp);
@@ -555,13 +624,15 @@ bool creds_revoke_all(void (*then)(void))
                 unconfirmed("sending the revocation failed");
                 return false;
         }
-        /* A put on its way counts as delivered: the revocation covers it. */
+        /* A put on its way counts as delivered: the revocation covers it. Its
+         * message stays (the request queue may point at it) until teardown;
+         * its DONE no longer matches. */
         for (size_t i = 0; i < n_creds; i++)
                 if (creds[i].msg && creds[i].put_id) {
                         memcpy(creds[i].c.lease, creds[i].next_lease, sizeof(creds[i].c.lease));
                         memcpy(creds[i].c.fingerprint, creds[i].next_fp, sizeof(creds[i].c.fingerprint));
                         creds[i].state = C_LIVE;
-                        free_msg(&creds[i]);
+                        creds[i].put_id = 0;
                 }
         revoke_id = r.id;
         after_revoke = then;

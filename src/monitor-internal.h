@@ -84,8 +84,11 @@ size_t creds_count(void);
 /* The CRED_PUT of credential I's first lease, for the request queue (the
  * creds code owns and frees it). */
 struct proto_msg *creds_initial_put(size_t i);
-/* The request queue sent MSG (a CRED_PUT from creds_initial_put). */
+/* The request queue is about to send / sent MSG (a CRED_PUT from
+ * creds_initial_put); before sending, a JWT is minted afresh in place. */
+void creds_before_send(struct proto_msg *msg);
 void creds_note_sent(const struct proto_msg *msg);
+void creds_client_gone(int fd);
 /* A DONE from the agent: true when it was for a credential request. */
 bool creds_on_done(uint32_t id, uint32_t count);
 void creds_on_expired(const struct proto_msg *m);

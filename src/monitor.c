@@ -230,12 +230,17 @@ static void send_next_request(void)
                 }
                 return;
         }
+        if (M.ending || M.done)
+                return;   /* nothing new goes to a guest that is being stopped */
         struct request *q = &M.reqs[M.next_req];
+        bool put = q->msg->type == PROTO_CRED_PUT;
+        if (put)
+                creds_before_send(q->msg);
         if (channel_send(M.ch, q->msg, 10000, &e) < 0) {
                 begin_shutdown(RUN_FAILED, e.msg);
                 return;
         }
-        if (q->msg->type == PROTO_CRED_PUT)
+        if (put)
                 creds_note_sent(q->msg);
 }
 
@@ -274,8 +279,15 @@ static void on_hello(const struct proto_msg *m)
         if (resumed) {
                 /* Requests the agent completed are not sent again; the pending one is. */
                 say("agent resumed the session (last request %u)", m->u.hello.last_id);
-                while (M.next_req < M.n_reqs && M.reqs[M.next_req].id <= m->u.hello.last_id)
+                while (M.next_req < M.n_reqs && M.reqs[M.next_req].id <= m->u.hello.last_id) {
+                        /* A put whose DONE was lost with the connection: it was done. */
+                        struct request *q = &M.reqs[M.next_req];
+                        if (q->msg && q->msg->type == PROTO_CRED_PUT) {
+                                q->msg = NULL;
+                                (void)creds_on_done(q->id, 0);
+                        }
                         M.next_req++;
+                }
                 creds_resend();
                 send_next_request();
                 return;
@@ -304,7 +316,8 @@ static void on_agent_frame(const struct proto_msg *m)
                 on_hello(m);
                 return;
         case PROTO_DONE: {
-                bool queued = M.next_req < M.n_reqs && m->id == M.reqs[M.next_req].id;
+                bool queued = m->id && M.next_req < M.n_reqs && m->id == M.reqs[M.next_req].id &&
+                              M.reqs[M.next_req].msg;
                 if (queued && M.reqs[M.next_req].msg->type == PROTO_CRED_PUT)
                         M.reqs[M.next_req].msg = NULL;   /* the creds code frees it */
                 (void)creds_on_done(m->id, m->u.done.count);

@@ -276,7 +276,7 @@ static int fetch_creds(struct up_ctx *c, struct mlvm_err *e)
 {
         const struct mlvm_workload *w = c->o->workload;
         struct cred_ctx x = { .state_dir = c->o->state_dir, .run_id = c->id, .model = w->name,
-                              .config_dir = c->o->config->dir };
+                              .config_dir = c->o->config->dir, .exec_stderr_inherit = true };
         json_object *grants = json_object_new_array();
 
         json_object_object_add(c->run, "creds", grants);

@@ -90,8 +90,9 @@ int spawn_run(const struct spawn_opts *o, char **ret_out, size_t *ret_len, struc
                 goto out;
         }
         if (pid == 0) {
-                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (null < 0 || dup2(null, 0) < 0 || (ret_out && dup2(out[1], 1) < 0) || dup2(err[1], 2) < 0)
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                int errfd = o->stderr_mode == SPAWN_STDERR_CAPTURE ? err[1] : o->stderr_mode == SPAWN_STDERR_DISCARD ? null : 2;
+                if (null < 0 || dup2(null, 0) < 0 || (ret_out && dup2(out[1], 1) < 0) || dup2(errfd, 2) < 0)
                         _exit(127);
                 if (cwd && chdir(cwd) < 0)
                         _exit(127);
@@ -136,15 +137,32 @@ int spawn_run(const struct spawn_opts *o, char **ret_out, size_t *ret_len, struc
                         OPENSSL_cleanse(buf, (size_t)n);
                 }
         }
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
+        /* Its pipes are closed; it may still run (a daemon): the deadline holds here too. */
+        for (;;) {
+                pid_t w = waitpid(pid, &status, deadline > 0 && !timed_out ? WNOHANG : 0);
+                if (w == pid || (w < 0 && errno != EINTR))
+                        break;
+                if (w == 0 && remaining_ms(deadline) == 0) {
+                        timed_out = true;
+                        (void)kill(-pid, SIGKILL);
+                } else if (w == 0) {
+                        struct timespec ts = { 0, 10000000 };
+                        nanosleep(&ts, NULL);
+                }
+        }
+        bool quiet = o->stderr_mode != SPAWN_STDERR_CAPTURE;
         if (timed_out)
                 r = err_setx(e, -ETIMEDOUT, "%s: no answer within %d s (killed)", argv[0], (o->timeout_ms + 999) / 1000);
         else if (so.overflow)
                 r = err_setx(e, -EFBIG, "%s: output larger than %zu bytes", argv[0], max_out);
-        else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && se.len == 0)
+        else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && se.len == 0 && !quiet)
                 r = err_setx(e, -ENOENT, "%s: cannot run it (not installed?)", argv[0]);
-        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        else if (quiet && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+                if (WIFEXITED(status))
+                        r = err_setx(e, -EIO, "%s exited with status %d", argv[0], WEXITSTATUS(status));
+                else
+                        r = err_setx(e, -EIO, "%s was killed by signal %d", argv[0], WTERMSIG(status));
+        } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 const char *why = se.len ? last_line(se.buf, se.len) : "no message";
                 if (WIFEXITED(status))
                         r = err_setx(e, -EIO, "%s exited with status %d: %s", argv[0], WEXITSTATUS(status), why);
@@ -166,6 +184,8 @@ out:
         if (so.buf)
                 OPENSSL_cleanse(so.buf, so.cap + 1);   /* stdout may be a credential */
         free(so.buf);
+        if (se.buf)
+                OPENSSL_cleanse(se.buf, STDERR_KEEP + 1);
         free(se.buf);
         return r;
 }

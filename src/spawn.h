@@ -18,6 +18,9 @@ struct spawn_opts {
         char *const *env_add;     /* NAME=value strings added to the environment, or NULL */
         size_t max_out;           /* stdout cap: more is an error */
         int timeout_ms;           /* <= 0: none; else the process group is killed (SIGKILL) and -ETIMEDOUT */
+        enum { SPAWN_STDERR_CAPTURE, SPAWN_STDERR_INHERIT, SPAWN_STDERR_DISCARD } stderr_mode;
+        /* CAPTURE: its last line goes into the error message; otherwise the
+         * message has the exit status only (stderr may hold a secret). */
 };
 /* spawn_capture with options; stdout may hold any bytes (*ret_len says
  * how many; a NUL is appended). The command runs in its own process group. */

@@ -46,8 +46,8 @@ check_eq "up holder" 0 $st
 run=$(printf '%s\n' "$out" | sed -n 's/^holder: run \([0-9a-f]*\) .*/\1/p')
 dom="mlvm-holder-$run"
 line=$(state_line "API_KEY=400:1000:" 60)
-check_match "the workload saw its directory: mode 0500, owner 1000, the five grants" \
-        '^DIR 500 1000 (API_KEY|AUTO|RUN_JWT|SHORT|TOKEN)( (API_KEY|AUTO|RUN_JWT|SHORT|TOKEN)){4} $' \
+check_match "the workload saw its directory: mode 0550, owner root (group 1000), the five grants" \
+        '^DIR 550 0 (API_KEY|AUTO|RUN_JWT|SHORT|TOKEN)( (API_KEY|AUTO|RUN_JWT|SHORT|TOKEN)){4} $' \
         "$("$MLVM" logs "$run" --output | grep '^DIR')"
 check_contains "store: readable by the workload, mode 0400, uid 1000, the right bytes" "API_KEY=400:1000:$(sha "$v_api")" "$line"
 check_contains "exec: the command's stdout (trailing newline dropped)" "TOKEN=400:1000:$(sha "$v_tok1")" "$line"
@@ -164,8 +164,10 @@ check_eq "the store itself holds no value in clear" "" "$(leaks "$MLVM_STATE_DIR
 runs_before=$(ls "$MLVM_STATE_DIR/runs" | wc -l)
 err=$("$MLVM" up exec-fails 2>&1); st=$?
 check_eq "an exec: source that fails: exit 1" 1 $st
-check_match "names file, line, secret and the command's message" \
-        '^mlvm: up: mlvm.yaml:[0-9]+:[0-9]+: models.exec-fails.secrets.TOKEN: secret TOKEN \(from exec\): the command failed: exited with status 3: no token for you$' "$err"
+check_match "names file, line, secret and the exit status" \
+        '^mlvm: up: mlvm.yaml:[0-9]+:[0-9]+: models.exec-fails.secrets.TOKEN: secret TOKEN \(from exec\): the command failed: exited with status 3$' "$err"
+check_match "the command's own stderr goes to the terminal" '^no token for you$' "$err"
+check_eq "and never into the audit log (it may hold the credential)" 0 "$(grep -c 'no token for you' "$MLVM_STATE_DIR/audit.log")"
 err=$("$MLVM" up exec-empty 2>&1); st=$?
 check_eq "an exec: source that prints nothing: exit 1" 1 $st
 check_match "says it printed nothing" 'models.exec-empty.secrets.TOKEN: secret TOKEN \(from exec\): the command printed nothing$' "$err"
