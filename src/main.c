@@ -21,6 +21,7 @@ static const struct verb *const verbs[] = {
         &verb_secret,
         &verb_setup,
         &verb_up,
+        &verb_verify,
 };
 
 static void usage(FILE *f)
