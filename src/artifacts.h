@@ -13,8 +13,9 @@
  *   - entries are regular files or directories: no symlinks, hard links,
  *     devices, FIFOs, sockets, sparse files;
  *   - a path is relative and normalized: no leading '/', no '.' or '..'
- *     component, no empty component, no NUL, at most ARTIFACT_PATH_MAX
- *     bytes; a trailing '/' only on directories; no path twice;
+ *     component, no empty component, no NUL or other control character
+ *     (names end up in one-line messages and listings), at most
+ *     ARTIFACT_PATH_MAX bytes; a trailing '/' only on directories; no path twice;
  *   - caps: entry count, each file's size, the total of all files;
  *   - the set of regular files, their sizes and SHA-256s equal the
  *     agent's reports exactly, and the SHA-256 and size of the stream
@@ -26,6 +27,7 @@
  * and nothing is ever written outside it. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -81,5 +83,12 @@ int artifacts_collect(virStorageVolPtr vol, const struct artifact_report *rep, c
 
 /* Walk DIR (an accepted artifact directory) and hash every file, so
  * `mlvm verify` can compare it with the provenance: RET is sorted by
- * path. Refuses anything but regular files and directories. */
+ * path (free() it). Refuses anything but regular files and directories. */
 int artifacts_scan(const char *dir, struct artifact **ret, size_t *ret_n, struct mlvm_err *e);
+
+/* Copy the N files V (as artifacts_scan returned them) from SRC_DIR into
+ * OUT_DIR (created 0755 if missing), keeping their relative paths. Refuses
+ * before copying anything when a destination already exists; never follows
+ * a symlink below either directory; re-checks each copy's SHA-256. */
+int artifacts_copy(const char *src_dir, const struct artifact *v, size_t n, const char *out_dir,
+                   uint64_t *ret_bytes, struct mlvm_err *e);

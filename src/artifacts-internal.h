@@ -1,0 +1,26 @@
+/* artifacts-internal.h: what artifacts.c (the tar reader) and
+ * artifacts-dir.c (directories of accepted artifacts) share. Everything
+ * here works relative to an open directory fd, never by path string. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ARTIFACT_SHOWN_MAX 160
+
+/* S on one line for a message: control characters as '?', cut with "...". */
+const char *artifact_shown(const char *s, char out[ARTIFACT_SHOWN_MAX]);
+
+/* Why P is not an allowed artifact path (DIR: a directory entry, whose
+ * one trailing '/' has already been stripped), or NULL when it is. */
+const char *artifact_path_problem(const char *p);
+
+/* Open the directory that holds PATH's last component, below ROOT,
+ * without following symlinks; with CREATE, make missing directories 0755
+ * on the way. Returns an fd (O_CLOEXEC) or a negative errno, then with
+ * *RET_BAD_LEN the length of the prefix of PATH that failed. */
+int artifact_open_parent(int root, const char *path, bool create, size_t *ret_bad_len);
+
+/* Remove everything below the directory open at DFD (best effort; not
+ * DFD itself). Never follows a symlink. */
+int artifact_remove_tree(int dfd);
