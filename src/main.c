@@ -8,6 +8,7 @@
 #include "virt.h"
 
 static const struct verb *const verbs[] = {
+        &verb_artifacts,
         &verb_audit,
         &verb_config,
         &verb_creds,
