@@ -129,6 +129,14 @@ static int walk(const char *rel, char *why, size_t cap)
                         r = -ENAMETOOLONG;
                         break;
                 }
+                for (const unsigned char *c = (const unsigned char *)names[i]; *c && r == 0; c++)
+                        if (*c < 0x20 || *c == 0x7f) {
+                                (void)snprintf(why, cap, "artifacts: a name under %s has a control character",
+                                               rel[0] ? rel : ".");
+                                r = -EINVAL;
+                        }
+                if (r < 0)
+                        break;
                 (void)snprintf(path, sizeof(path), "%s/%s", dir, sub);
                 if (lstat(path, &st) < 0) {
                         r = -errno;

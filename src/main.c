@@ -19,6 +19,7 @@ static const struct verb *const verbs[] = {
         &verb_key,
         &verb_logs,
         &verb_ps,
+        &verb_run,
         &verb_secret,
         &verb_setup,
         &verb_up,

@@ -47,7 +47,11 @@ struct mcred {
         size_t fetch_len;
         /* A control client waiting for this rotation. */
         int waiter_fd;
+        /* Every lease delivered, for the provenance (the first LEASES_KEPT). */
+        json_object *leases;
 };
+
+#define LEASES_KEPT 1024
 
 static struct mcred *creds;
 static size_t n_creds;
@@ -96,6 +100,8 @@ static void save_one(json_object *run, void *u)
                         json_object_object_add(o, "expires_at", json_object_new_double(m->expires_at));
                 }
                 json_object_object_add(o, "rotations", json_object_new_int((int)m->rotations));
+                if (m->leases)
+                        json_object_object_add(o, "leases", json_object_get(m->leases));
                 json_object_array_add(a, o);
         }
         json_object_object_add(run, "creds", a);
@@ -289,6 +295,10 @@ static void on_put_done(struct mcred *m)
         memcpy(m->c.lease, m->next_lease, sizeof(m->c.lease));
         memcpy(m->c.fingerprint, m->next_fp, sizeof(m->c.fingerprint));
         free_msg(m);
+        if (!m->leases)
+                m->leases = json_object_new_array();
+        if (json_object_array_length(m->leases) < LEASES_KEPT)
+                json_object_array_add(m->leases, json_object_new_string(m->c.lease));
         m->state = C_LIVE;
         m->delivered_at = run_now();
         m->expires_at = m->delivered_at + (double)m->c.ttl_s;

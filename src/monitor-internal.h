@@ -58,6 +58,10 @@ struct monitor {
         bool have_exit;
         int boot_timeout;
         int revoke_timeout_ms;
+        int64_t timeout_s;      /* the workload's, 0: none */
+        int timeout_timer;
+        bool timed_out;
+        double exit_at;         /* when the agent reported EXIT */
 };
 
 /* The one monitor of this process. */
@@ -102,3 +106,13 @@ bool creds_revoke_all(void (*then)(void));
 void creds_resend(void);
 /* The run ends: stop timers and fetches; audit what was not confirmed. */
 void creds_teardown(const char *why);
+
+/* monitor-artifacts.c */
+void artifacts_on_report(const struct proto_msg *m);
+void artifacts_on_done(const struct proto_msg *m);
+void artifacts_on_error(const char *why);
+/* Collect and check the artifacts once the guest is gone (NULL when the
+ * run keeps none); *REJECTED when that fails the run. */
+json_object *artifacts_collect_run(virStoragePoolPtr pool, bool *rejected);
+/* Sign the provenance of the finished run. */
+void provenance_run(void);

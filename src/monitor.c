@@ -74,6 +74,10 @@ static void set_run_end(json_object *run, void *u)
                 json_object_object_add(run, "exit_code", json_object_new_int(M.exit_code));
                 json_object_object_add(run, "exit_signal", json_object_new_int(M.exit_signal));
         }
+        if (M.timed_out)
+                json_object_object_add(run, "timed_out", json_object_new_boolean(1));
+        if (M.exit_at > 0)
+                json_object_object_add(run, "workload_exit_at", json_object_new_double(M.exit_at));
 }
 
 static void detach(void);
@@ -110,9 +114,18 @@ static void teardown(void)
                         clean = false;
                 }
         }
+        json_object *arts = NULL;
         if (M.conn) {
                 virStoragePoolPtr pool = NULL;
                 if (volume_pool(M.conn, M.pool_name, &pool, &e) == 0) {
+                        /* The guest is gone: its artifact stream is complete and nobody writes it. */
+                        bool rejected = false;
+                        if (clean && (arts = artifacts_collect_run(pool, &rejected)) && rejected) {
+                                const char *why = jstr(arts, "error");
+                                M.end_state = RUN_FAILED;
+                                free(M.end_reason);
+                                M.end_reason = xasprintf("artifacts rejected: %s", why ? why : "?");
+                        }
                         if (disk_delete_run(pool, M.id, &e) < 0) {
                                 say("delete volumes: %s", e.msg);
                                 clean = false;
@@ -133,6 +146,8 @@ static void teardown(void)
         }
         if (run_update(M.state_dir, M.id, set_run_end, NULL, &e) < 0)
                 say("run record: %s", e.msg);
+        if (M.hello)
+                provenance_run();
         json_object *f = json_object_new_object();
         json_object_object_add(f, "run", json_object_new_string(M.id));
         json_object_object_add(f, "name", json_object_new_string(M.name));
@@ -146,6 +161,14 @@ static void teardown(void)
         json_object_object_add(end, "event", json_object_new_string("end"));
         json_object_object_add(end, "state", json_object_new_string(M.end_state));
         json_object_object_add(end, "clean", json_object_new_boolean(clean));
+        if (M.have_exit)
+                json_object_object_add(end, "exit_code", json_object_new_int(M.exit_code));
+        if (M.timed_out)
+                json_object_object_add(end, "timed_out", json_object_new_boolean(1));
+        if (M.end_reason)
+                json_object_object_add(end, "error", json_object_new_string(M.end_reason));
+        if (arts)
+                json_object_object_add(end, "artifacts", arts);
         for (size_t i = 0; i < MAX_CLIENTS; i++) {
                 if (M.clients[i].fd >= 0 && (M.clients[i].follow || M.clients[i].wants_down))
                         client_send(&M.clients[i], end);
@@ -306,6 +329,22 @@ static void on_hello(const struct proto_msg *m)
         send_next_request();
 }
 
+/* The workload ran past its timeout: stop it; `mlvm run` says 124. */
+static void on_timeout(int timer, void *opaque)
+{
+        virEventRemoveTimeout(timer);
+        M.timeout_timer = -1;
+        if (M.ending || M.done)
+                return;
+        M.timed_out = true;
+        M.have_exit = true;
+        M.exit_code = 124;
+        M.exit_signal = 0;
+        say("the workload ran longer than its timeout of %lld s: stopping it", (long long)M.timeout_s);
+        _cleanup_free_ char *why = xasprintf("timed out after %lld s", (long long)M.timeout_s);
+        begin_shutdown(RUN_EXITED, why);
+}
+
 static void on_agent_frame(const struct proto_msg *m)
 {
         /* Ending: nothing the guest says changes that, and it must not grow monitor.log. */
@@ -318,6 +357,8 @@ static void on_agent_frame(const struct proto_msg *m)
         case PROTO_DONE: {
                 bool queued = m->id && M.next_req < M.n_reqs && m->id == M.reqs[M.next_req].id &&
                               M.reqs[M.next_req].msg;
+                if (queued && M.reqs[M.next_req].msg->type == PROTO_EXEC && M.timeout_s > 0 && M.timeout_timer < 0)
+                        M.timeout_timer = virEventAddTimeout((int)(M.timeout_s * 1000), on_timeout, NULL, NULL);
                 if (queued && M.reqs[M.next_req].msg->type == PROTO_CRED_PUT)
                         M.reqs[M.next_req].msg = NULL;   /* the creds code frees it */
                 (void)creds_on_done(m->id, m->u.done.count);
@@ -329,6 +370,12 @@ static void on_agent_frame(const struct proto_msg *m)
         }
         case PROTO_CRED_EXPIRED:
                 creds_on_expired(m);
+                return;
+        case PROTO_ARTIFACT:
+                artifacts_on_report(m);
+                return;
+        case PROTO_ARTIFACTS_DONE:
+                artifacts_on_done(m);
                 return;
         case PROTO_STDIO: {
                 if (m->u.stdio.stream != PROTO_STDOUT && m->u.stdio.stream != PROTO_STDERR) {
@@ -347,6 +394,7 @@ static void on_agent_frame(const struct proto_msg *m)
                         return;
                 }
                 M.have_exit = true;
+                M.exit_at = run_now();
                 M.exit_signal = (int)m->u.exit.signal;
                 M.exit_code = m->u.exit.signal ? 128 + (int)m->u.exit.signal : (int)m->u.exit.code;
                 say("workload ended: exit code %d", M.exit_code);
@@ -367,6 +415,10 @@ static void on_agent_frame(const struct proto_msg *m)
                 }
                 return;
         case PROTO_ERROR: {
+                if (m->u.error.code == PROTO_E_ARTIFACTS) {
+                        artifacts_on_error(m->u.error.message);   /* EXIT follows; the run fails at the end */
+                        return;
+                }
                 _cleanup_free_ char *msg = clean(m->u.error.message);
                 say("agent error %u (request %u): %s", m->u.error.code, m->id, msg);
                 begin_shutdown(RUN_FAILED, msg);
@@ -589,6 +641,13 @@ static int plan_requests(struct mlvm_err *e)
                 }
                 (void)proto_strv_add(&m->u.exec.env, "HOME=/home/mlvm");
                 proto_strlcpy(m->u.exec.cwd, "/home/mlvm", sizeof(m->u.exec.cwd));
+                if (jstr(M.run, "artifacts_dir") && jstr(M.run, "artifacts_serial")) {
+                        proto_strlcpy(m->u.exec.artifacts_dir, jstr(M.run, "artifacts_dir"), sizeof(m->u.exec.artifacts_dir));
+                        proto_strlcpy(m->u.exec.artifacts_serial, jstr(M.run, "artifacts_serial"),
+                                      sizeof(m->u.exec.artifacts_serial));
+                        _cleanup_free_ char *kv = xasprintf("MLVM_ARTIFACTS=%s", m->u.exec.artifacts_dir);
+                        (void)proto_strv_add(&m->u.exec.env, kv);
+                }
                 if (queue(m) < 0)
                         return err_setx(e, -E2BIG, "too many requests");
         }
@@ -607,7 +666,7 @@ int monitor_run(const char *state_dir, const char *run_id, int creds_fd)
 
         M.state_dir = state_dir;
         M.id = run_id;
-        M.hello_timer = M.grace_timer = M.reconnect_timer = M.lifecycle_cb = -1;
+        M.hello_timer = M.grace_timer = M.reconnect_timer = M.lifecycle_cb = M.timeout_timer = -1;
         M.listen_fd = -1;
         for (size_t i = 0; i < MAX_CLIENTS; i++)
                 M.clients[i].fd = -1;
@@ -627,6 +686,7 @@ int monitor_run(const char *state_dir, const char *run_id, int creds_fd)
         M.output_path = run_file(state_dir, run_id, "output.log");
         M.boot_timeout = json_object_object_get_ex(M.run, "boot_timeout_s", &x) ? json_object_get_int(x) : 60;
         M.revoke_timeout_ms = json_object_object_get_ex(M.run, "revoke_timeout_ms", &x) ? json_object_get_int(x) : 2000;
+        M.timeout_s = json_object_object_get_ex(M.run, "timeout_s", &x) ? json_object_get_int64(x) : 0;
         if (RAND_bytes(M.session, sizeof(M.session)) != 1 || run_update(state_dir, run_id, set_monitor_pid, NULL, &e) < 0 ||
             creds_init(creds_fd, &e) < 0 || plan_requests(&e) < 0 || listen_control(&e) < 0) {
                 say("%s", e.msg[0] ? e.msg : "no random bytes");

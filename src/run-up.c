@@ -34,13 +34,14 @@ char *monitor_find_binary(void)
         return find_helper_binary("MLVM_MONITOR", "mlvm-monitor", PKGLIBEXECDIR "/mlvm-monitor");
 }
 
-/* Keys whose features have not landed refuse, rather than being ignored. */
-static int check_supported(const struct mlvm_config *c, const struct mlvm_workload *w, struct mlvm_err *e)
+/* Keys whose features have not landed refuse, rather than being ignored;
+ * models start with up, experiments with run. */
+static int check_supported(const struct up_opts *o, struct mlvm_err *e)
 {
+        const struct mlvm_config *c = o->config;
+        const struct mlvm_workload *w = o->workload;
         static const struct { const char *key; size_t off; const char *issue; } later[] = {
                 { "publish", offsetof(struct mlvm_workload, at.publish), "serving" },
-                { "artifacts", offsetof(struct mlvm_workload, at.artifacts), "artifacts" },
-                { "timeout", offsetof(struct mlvm_workload, at.timeout), "experiments" },
         };
         for (size_t i = 0; i < ARRAY_SIZE(later); i++) {
                 const struct mlvm_pos *p = (const struct mlvm_pos *)((const char *)w + later[i].off);
@@ -49,9 +50,18 @@ static int check_supported(const struct mlvm_config *c, const struct mlvm_worklo
                                         c->path, p->line, p->col, mlvm_kind_to_string(w->kind), w->name, later[i].key,
                                         later[i].issue);
         }
-        if (w->kind == MLVM_KIND_EXPERIMENT)
-                return err_setx(e, -ENOTSUP, "%s:%u:%u: experiments.%s: experiments run with `mlvm run`, which is not "
-                                "supported yet", c->path, w->pos.line, w->pos.col, w->name);
+        if (w->kind == MLVM_KIND_EXPERIMENT && !o->experiment)
+                return err_setx(e, -ENOTSUP, "%s:%u:%u: experiments.%s is an experiment: start it with `mlvm run %s`",
+                                c->path, w->pos.line, w->pos.col, w->name, w->name);
+        if (w->kind == MLVM_KIND_MODEL && o->experiment)
+                return err_setx(e, -ENOTSUP, "%s:%u:%u: models.%s is a model: start it with `mlvm up %s`", c->path,
+                                w->pos.line, w->pos.col, w->name, w->name);
+        if (w->kind == MLVM_KIND_MODEL && (w->at.artifacts.line || w->at.timeout.line)) {
+                const struct mlvm_pos *p = w->at.artifacts.line ? &w->at.artifacts : &w->at.timeout;
+                return err_setx(e, -ENOTSUP, "%s:%u:%u: models.%s.%s: only experiments have %s", c->path, p->line,
+                                p->col, w->name, w->at.artifacts.line ? "artifacts" : "timeout",
+                                w->at.artifacts.line ? "artifacts" : "a timeout");
+        }
         return 0;
 }
 
@@ -309,7 +319,7 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         const struct up_opts *o = c->o;
         const struct mlvm_workload *w = o->workload;
         _cleanup_free_ char *caps_xml = NULL, *xml = NULL, *kernel = NULL, *initrd = NULL, *rootfs_path = NULL;
-        _cleanup_free_ char *root_vol = NULL, *cmdline = NULL;
+        _cleanup_free_ char *root_vol = NULL, *cmdline = NULL, *art_path = NULL;
         char *data_paths[MLVM_CONFIG_MAX_DISKS] = { 0 };
         char *serials[MLVM_CONFIG_MAX_DISKS] = { 0 };
         _cleanup_free_ char *lockpath = xasprintf("%s/runs.lock", o->state_dir), *runs = xasprintf("%s/runs", o->state_dir);
@@ -321,7 +331,7 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         int r;
 
         c->run = json_object_new_object();
-        if ((r = check_supported(o->config, w, e)) < 0)
+        if ((r = check_supported(o, e)) < 0)
                 return r;
         if ((r = virt_connect(o->uri, &c->conn, e)) < 0)
                 return r;
@@ -434,6 +444,8 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
                 json_object_object_add(c->run, "accel", json_object_new_string(mlvm_accel_to_string(caps.accel)));
                 json_object_object_add(c->run, "transport", json_object_new_string("virtio-serial"));
                 json_object_object_add(c->run, "boot_timeout_s", json_object_new_int((int32_t)boot_timeout));
+                if (w->timeout_s)
+                        json_object_object_add(c->run, "timeout_s", json_object_new_int64((int64_t)w->timeout_s));
                 json_object_object_add(c->run, "config_file", json_object_new_string(o->config->path));
                 json_object_object_add(c->run, "config_dir", json_object_new_string(o->config->dir));
                 json_object *cfg = mlvm_config_to_json(o->config), *sect, *one;
@@ -505,6 +517,21 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
                 json_object_object_add(dd, "source", json_object_new_string(w->disks[i].source));
                 json_object_object_add(dd, "sha256", json_object_new_string(sha));
                 json_object_array_add(datad, dd);
+        }
+        /* The raw artifact disk: sparse, written by the agent as one ustar stream. */
+        if (w->artifacts) {
+                _cleanup_free_ char *vol = disk_volume_name(c->id, "artifacts", NULL);
+                if ((r = disk_create_artifacts(c->pool, vol, o->artifact_disk_size ?: RUN_ARTIFACT_DISK_SIZE, e)) < 0)
+                        goto out;
+                json_object_array_add(vols, json_object_new_string(vol));
+                if (!(art_path = volume_path(c->pool, vol, e))) {
+                        r = -EIO;
+                        goto out;
+                }
+                env.disks[env.n_disks++] = (struct domain_disk){ art_path, "raw", RUN_ARTIFACT_SERIAL, false };
+                json_object_object_add(c->run, "artifacts_dir", json_object_new_string(w->artifacts));
+                json_object_object_add(c->run, "artifacts_serial", json_object_new_string(RUN_ARTIFACT_SERIAL));
+                json_object_object_add(c->run, "artifacts_volume", json_object_new_string(vol));
         }
         double t_vol1 = run_now();
 

@@ -16,7 +16,12 @@ struct up_opts {
         const char *kernel_args;     /* appended to the image's command line (debugging) */
         bool no_wait;                /* return once the domain and monitor started */
         unsigned revoke_timeout_ms;  /* down: wait this long for the agent to confirm revocation (0: 2000) */
+        bool experiment;             /* mlvm run: the workload is an experiment */
+        uint64_t artifact_disk_size; /* bytes of the raw artifact disk (0: RUN_ARTIFACT_DISK_SIZE) */
 };
+
+#define RUN_ARTIFACT_DISK_SIZE (4ULL << 30)   /* sparse: costs what is written */
+#define RUN_ARTIFACT_SERIAL "mlvm-artifacts"
 
 struct up_result {
         char id[RUN_ID_LEN + 1];

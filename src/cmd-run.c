@@ -1,0 +1,247 @@
+/* cmd-run.c: mlvm run NAME: boot an experiment, stream its output live,
+ * wait for the end, collect and check its artifacts, sign its provenance,
+ * and exit with the workload's status:
+ *   the workload's own code; 128+N when signal N ended it; 124 when its
+ *   timeout: ended it; 125 when mlvm failed or the artifacts were rejected
+ *   (so a workload's 1 never looks like mlvm's failure); 130 after Ctrl-C
+ *   (the run is stopped). */
+#include "mlvm-build.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+
+#include "cli.h"
+#include "control.h"
+#include "paths.h"
+#include "run-down.h"
+#include "run-up.h"
+#include "run.h"
+#include "units.h"
+#include "util.h"
+#include "virt.h"
+
+#define EXIT_TIMEOUT 124
+#define EXIT_MLVM 125
+#define EXIT_INTERRUPTED 130
+
+struct run_opts {
+        unsigned boot_timeout;
+};
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) { interrupted = 1; }
+
+static int on_opt(struct cli *cli, int c, const char *arg, void *u)
+{
+        struct run_opts *o = u;
+        uint64_t v;
+        if (c != 'T')
+                return -1;
+        if (parse_uint(arg, 1, 3600, &v) < 0) {
+                cli_usage_error(cli, "--boot-timeout: \"%s\" is not 1..3600 seconds", arg);
+                return -1;
+        }
+        o->boot_timeout = (unsigned)v;
+        return 0;
+}
+
+static void cat_file_upto(const char *path, long long limit, FILE *to)
+{
+        FILE *f = fopen(path, "re");
+        char buf[65536];
+        if (!f)
+                return;
+        while (limit != 0) {
+                size_t want = limit < 0 || limit > (long long)sizeof(buf) ? sizeof(buf) : (size_t)limit;
+                size_t n = fread(buf, 1, want, f);
+                if (n == 0)
+                        break;
+                fwrite(buf, 1, n, to);
+                if (limit > 0)
+                        limit -= (long long)n;
+        }
+        fclose(f);
+        fflush(to);
+}
+
+/* Print the workload's output until the monitor says the run ended.
+ * 0 at the end; -EINTR after Ctrl-C; another error if the monitor went. */
+static int follow(const char *state, const char *id, bool quiet, struct mlvm_err *e)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_json_ json_object *hello = NULL;
+        _cleanup_free_ char *output = run_file(state, id, "output.log");
+        json_object *x;
+        int r;
+
+        if ((r = control_connect(state, id, &fd, e)) < 0 || (r = control_send(fd, "follow", e)) < 0 ||
+            (r = control_recv(fd, 10000, &hello, e)) < 0)
+                return r;
+        if (!quiet)
+                cat_file_upto(output, json_object_object_get_ex(hello, "output_offset", &x) ? json_object_get_int64(x) : 0,
+                              stdout);
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                if (interrupted)
+                        return -EINTR;
+                if (poll(&p, 1, 250) <= 0)
+                        continue;
+                _cleanup_json_ json_object *m = NULL;
+                if ((r = control_recv(fd, 10000, &m, e)) < 0)
+                        return r;
+                if (json_object_object_get_ex(m, "event", &x))
+                        return 0;
+                if (quiet)
+                        continue;
+                if (json_object_object_get_ex(m, "stdout", &x)) {
+                        fwrite(json_object_get_string(x), 1, (size_t)json_object_get_string_len(x), stdout);
+                        fflush(stdout);
+                }
+                if (json_object_object_get_ex(m, "stderr", &x)) {
+                        fwrite(json_object_get_string(x), 1, (size_t)json_object_get_string_len(x), stderr);
+                        fflush(stderr);
+                }
+        }
+}
+
+/* The run's end as recorded, waiting for the monitor to write it. */
+static json_object *final_record(const char *state, const char *id)
+{
+        for (int i = 0; i < 600; i++) {
+                json_object *run = NULL, *x;
+                if (run_load(state, id, &run, NULL) == 0 && json_object_object_get_ex(run, "state", &x) &&
+                    !run_state_is_live(json_object_get_string(x)))
+                        return run;
+                json_object_put(run);
+                struct timespec ts = { 0, 100000000 };
+                nanosleep(&ts, NULL);
+        }
+        return NULL;
+}
+
+static int run(struct cli *cli, int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "boot-timeout", required_argument, NULL, 'T' },
+                { NULL, 0, NULL, 0 },
+        };
+        _cleanup_free_ char *state = mlvm_state_dir();
+        _cleanup_(mlvm_config_freep) struct mlvm_config *c = NULL;
+        struct mlvm_err e = { 0 };
+        struct up_result res = { 0 };
+        struct run_opts o = { 0 };
+        int r = cli_parse(cli, &verb_run, argc, argv, "", opts, on_opt, &o);
+
+        if (r == CLI_HELP_DONE)
+                return EXIT_OK;
+        if (r < 0)
+                return EXIT_USAGE;
+        if (argc - r != 1)
+                return cli_usage_error(cli, "needs one experiment name"), EXIT_USAGE;
+        if (!o.boot_timeout) {
+                const char *env = getenv("MLVM_BOOT_TIMEOUT");
+                uint64_t v;
+                if (env && parse_uint(env, 1, 3600, &v) == 0)
+                        o.boot_timeout = (unsigned)v;
+        }
+        if (mlvm_config_load(cli->file, &c, &e) < 0)
+                return cli_fail(cli, &e), EXIT_MLVM;
+        const struct mlvm_workload *w = mlvm_config_find(c, argv[r]);
+        if (!w) {
+                cli_error(cli, "%s: no model or experiment %s", cli->file, argv[r]);
+                return EXIT_MLVM;
+        }
+        struct up_opts uo = {
+                .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c, .workload = w,
+                .boot_timeout_s = o.boot_timeout, .experiment = true,
+        };
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);   /* credential values pass through here */
+        struct sigaction sa = { .sa_handler = on_sigint };
+        sigemptyset(&sa.sa_mask);
+        (void)sigaction(SIGINT, &sa, NULL);
+        (void)sigaction(SIGTERM, &sa, NULL);
+        double t0 = run_now();
+        if (run_up(&uo, &res, &e) < 0)
+                return cli_fail(cli, &e), EXIT_MLVM;
+        if (cli->verbosity > 0)
+                fprintf(stderr, "mlvm: run: %s: run %s started in %.2f s\n", w->name, res.id, res.ready_s);
+        r = follow(state, res.id, cli->json, &e);
+        if (r == -EINTR) {
+                struct down_result d = { 0 };
+                fprintf(stderr, "mlvm: run: %s: interrupted: stopping run %s\n", w->name, res.id);
+                if (run_down(state, res.id, &d, &e) < 0)
+                        cli_fail(cli, &e);
+                return EXIT_INTERRUPTED;
+        }
+        if (r < 0)
+                fprintf(stderr, "mlvm: run: %s: lost the monitor (%s); waiting for the run's record\n", w->name, e.msg);
+        _cleanup_json_ json_object *run = final_record(state, res.id);
+        if (!run) {
+                cli_error(cli, "%s: run %s did not record its end", w->name, res.id);
+                return EXIT_MLVM;
+        }
+        json_object *x, *arts = NULL;
+        const char *st = json_str(run, "state") ?: "?";
+        bool have_code = json_object_object_get_ex(run, "exit_code", &x);
+        int code = have_code ? json_object_get_int(x) : -1;
+        bool timed_out = json_object_object_get_ex(run, "timed_out", &x) && json_object_get_boolean(x);
+        bool arts_ok = !json_object_object_get_ex(run, "artifacts", &arts) ||
+                       (json_object_object_get_ex(arts, "accepted", &x) && json_object_get_boolean(x));
+        int status = timed_out ? EXIT_TIMEOUT : !arts_ok || !have_code || streq(st, RUN_FAILED) || streq(st, RUN_STOPPED)
+                                                       ? EXIT_MLVM : code;
+        double secs = run_now() - t0;
+        if (cli->json) {
+                _cleanup_json_ json_object *j = json_object_new_object();
+                json_object_object_add(j, "name", json_object_new_string(w->name));
+                json_object_object_add(j, "run", json_object_new_string(res.id));
+                json_object_object_add(j, "state", json_object_new_string(st));
+                json_object_object_add(j, "exit_status", json_object_new_int(status));
+                if (have_code)
+                        json_object_object_add(j, "workload_exit_code", json_object_new_int(code));
+                json_object_object_add(j, "timed_out", json_object_new_boolean(timed_out));
+                json_object_object_add(j, "seconds", json_object_new_double(secs));
+                if (arts)
+                        json_object_object_add(j, "artifacts", json_object_get(arts));
+                if (json_str(run, "error"))
+                        json_object_object_add(j, "error", json_object_new_string(json_str(run, "error")));
+                if (json_str(run, "provenance_sha256"))
+                        json_object_object_add(j, "provenance_sha256",
+                                               json_object_new_string(json_str(run, "provenance_sha256")));
+                cli_print_json(j);
+                return status;
+        }
+        if (timed_out)
+                fprintf(stderr, "mlvm: run: %s: run %s timed out after %s; the workload was stopped (exit %d)\n", w->name,
+                        res.id, json_str(run, "error") ? json_str(run, "error") + strlen("timed out after ") : "?",
+                        EXIT_TIMEOUT);
+        else if (!arts_ok)
+                fprintf(stderr, "mlvm: run: %s: run %s: %s (exit %d)\n", w->name, res.id,
+                        json_str(run, "error") ?: "artifacts rejected", EXIT_MLVM);
+        else if (!have_code || status == EXIT_MLVM)
+                fprintf(stderr, "mlvm: run: %s: run %s %s: %s (exit %d)\n", w->name, res.id, st,
+                        json_str(run, "error") ?: "no exit status", EXIT_MLVM);
+        else if (cli->verbosity >= 0) {
+                int64_t n = arts && json_object_object_get_ex(arts, "count", &x) ? json_object_get_int64(x) : -1;
+                char art[96] = "";
+                if (n >= 0) {
+                        double b = json_object_object_get_ex(arts, "bytes", &x) ? (double)json_object_get_int64(x) : 0;
+                        snprintf(art, sizeof(art), "; %lld artifacts (%.1f MiB) checked", (long long)n, b / 1048576.0);
+                }
+                fprintf(stderr, "mlvm: run: %s: run %s exited %d in %.1f s%s%s\n", w->name, res.id, code, secs, art,
+                        json_str(run, "provenance_sha256") ? "; provenance signed" : "");
+        }
+        return status;
+}
+
+const struct verb verb_run = {
+        .name = "run",
+        .run = run,
+        .summary = "Run an experiment to completion: live output, checked artifacts, signed provenance",
+        .usage = "NAME [--boot-timeout SECONDS]",
+        .help = "      --boot-timeout S  how long the agent has to say HELLO (default 60 under TCG, 20 with KVM;\n"
+                "                        also $MLVM_BOOT_TIMEOUT)\n"
+                "  Exit status: the workload's own; 128+N when signal N ended it; 124 when its timeout: ended\n"
+                "  it; 125 when mlvm failed or the artifacts were rejected; 130 after Ctrl-C (the run is stopped).\n"
+                "  Artifacts: mlvm artifacts RUN [--out DIR]; provenance: mlvm verify RUN.\n",
+};

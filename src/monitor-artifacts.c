@@ -1,0 +1,199 @@
+/* monitor-artifacts.c: an experiment's artifacts, from the monitor's
+ * side. The agent's reports (ARTIFACT, ARTIFACTS_DONE, or an ERROR with
+ * code "artifacts") are checked and kept as they come; once the guest is
+ * gone the artifact volume is read through libvirt and checked against
+ * them under the strict rules of artifacts.h; the accepted files go to
+ * runs/RUNID/artifacts. Then every finished run gets its signed
+ * provenance. Nothing of a rejected stream is kept. */
+#include "mlvm-build.h"
+
+#include <stdarg.h>
+
+#include "audit.h"
+#include "artifacts.h"
+#include "monitor-internal.h"
+#include "provenance.h"
+#include "run.h"
+#include "util.h"
+#include "volume.h"
+
+static struct artifact *reps;
+static size_t n_reps;
+static bool done_seen;
+static uint64_t tar_size;
+static uint32_t tar_count;
+static char tar_sha[SHA256_HEX_LEN + 1];
+static char *problem;                /* the first thing wrong with the reports */
+
+static void reject(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void reject(const char *fmt, ...)
+{
+        if (problem)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&problem, fmt, ap) < 0)
+                problem = NULL;
+        va_end(ap);
+        if (problem)
+                say("artifacts: %s", problem);
+}
+
+void artifacts_on_report(const struct proto_msg *m)
+{
+        if (problem)
+                return;
+        if (done_seen)
+                { reject("the agent reported an artifact after ARTIFACTS_DONE"); return; }
+        if (!artifact_path_is_valid(m->u.artifact.path) || !is_sha256_hex(m->u.artifact.digest)) {
+                _cleanup_free_ char *p = clean(m->u.artifact.path);
+                { reject("the agent reported an invalid artifact (%.80s)", p); return; }
+        }
+        if (n_reps >= artifact_default_limits.max_entries)
+                { reject("the agent reported more than %llu artifacts",
+                              (unsigned long long)artifact_default_limits.max_entries); return; }
+        if (n_reps % 256 == 0)
+                reps = xreallocarray(reps, n_reps + 256, sizeof(*reps));
+        struct artifact *a = &reps[n_reps++];
+        memcpy(a->path, m->u.artifact.path, sizeof(a->path));
+        a->size = m->u.artifact.size;
+        memcpy(a->sha256, m->u.artifact.digest, sizeof(a->sha256));
+}
+
+void artifacts_on_done(const struct proto_msg *m)
+{
+        if (problem)
+                return;
+        if (done_seen)
+                { reject("the agent sent ARTIFACTS_DONE twice"); return; }
+        if (!is_sha256_hex(m->u.artifact.digest))
+                { reject("the agent reported an invalid stream digest"); return; }
+        if (m->u.artifact.count != n_reps)
+                { reject("the agent reported %zu artifacts but counted %u", n_reps, m->u.artifact.count); return; }
+        done_seen = true;
+        tar_size = m->u.artifact.size;
+        tar_count = m->u.artifact.count;
+        memcpy(tar_sha, m->u.artifact.digest, sizeof(tar_sha));
+        say("artifacts reported: %u files, stream of %llu bytes", tar_count, (unsigned long long)tar_size);
+}
+
+void artifacts_on_error(const char *why)
+{
+        _cleanup_free_ char *w = clean(why);
+        reject("the agent could not collect them: %s", w);
+}
+
+static void set_result(json_object *run, void *u)
+{
+        json_object_object_add(run, "artifacts", json_object_get(u));
+}
+
+/* After the guest is gone, before the run's volumes are deleted. Returns
+ * the summary for the run record (also audited); *REJECTED when the run
+ * must count as failed. */
+json_object *artifacts_collect_run(virStoragePoolPtr pool, bool *rejected)
+{
+        struct mlvm_err e = { 0 };
+        const char *dir = jstr(M.run, "artifacts_dir"), *volname = jstr(M.run, "artifacts_volume");
+        json_object *o = json_object_new_object();
+
+        *rejected = false;
+        if (!dir || !volname) {
+                json_object_put(o);
+                return NULL;
+        }
+        const char *why = problem;
+        if (!why && M.timed_out)
+                why = "not collected: the workload timed out";
+        else if (!why && !M.have_exit)
+                why = "not collected: the workload did not finish";
+        else if (!why && !done_seen)
+                why = "the agent did not report its artifacts";
+        double t0 = run_now();
+        int r = 0;
+        _cleanup_free_ char *dest = run_file(M.state_dir, M.id, "artifacts");
+        if (!why) {
+                virStorageVolPtr vol = pool ? virStorageVolLookupByName(pool, volname) : NULL;
+                struct artifact_report rep = { reps, n_reps, tar_size, "" };
+                memcpy(rep.tar_sha256, tar_sha, sizeof(rep.tar_sha256));
+                if (!vol)
+                        r = err_virt(&e, "artifact volume %s", volname);
+                else
+                        r = artifacts_collect(vol, &rep, &artifact_default_limits, dest, &e);
+                if (vol)
+                        virStorageVolFree(vol);
+                if (r < 0)
+                        why = e.msg;
+        }
+        double secs = run_now() - t0;
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < n_reps; i++)
+                bytes += reps[i].size;
+        json_object_object_add(o, "accepted", json_object_new_boolean(!why));
+        if (why) {
+                json_object_object_add(o, "error", json_object_new_string(why));
+                *rejected = !M.timed_out && M.have_exit;
+        } else {
+                json_object_object_add(o, "count", json_object_new_int64((int64_t)n_reps));
+                json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
+                json_object_object_add(o, "stream_bytes", json_object_new_int64((int64_t)tar_size));
+                json_object_object_add(o, "stream_sha256", json_object_new_string(tar_sha));
+                json_object_object_add(o, "collect_s", json_object_new_double(secs));
+        }
+        say("artifacts: %s%s%s", why ? "rejected: " : "accepted", why ? why : "",
+            why ? "" : "");
+        struct mlvm_err ignore = { 0 };
+        if (run_update(M.state_dir, M.id, set_result, o, &ignore) < 0)
+                say("run record: %s", ignore.msg);
+        json_object *f = json_object_new_object();
+        json_object_object_add(f, "run", json_object_new_string(M.id));
+        json_object_object_add(f, "name", json_object_new_string(M.name));
+        json_object_object_foreach(o, k, v) json_object_object_add(f, k, json_object_get(v));
+        if (audit_append(M.state_dir, "run.artifacts", f, &ignore) < 0)
+                say("audit: %s", ignore.msg);
+        json_object_put(f);
+        return o;
+}
+
+static void set_provenance(json_object *run, void *u)
+{
+        json_object_object_add(run, "provenance_sha256", json_object_new_string(u));
+}
+
+/* The signed record of a finished run, over what was accepted. */
+void provenance_run(void)
+{
+        struct mlvm_err e = { 0 };
+        json_object *run = NULL, *a;
+        struct artifact *arts = NULL;
+        size_t n = 0;
+        char sha[SHA256_HEX_LEN + 1];
+
+        if (run_load(M.state_dir, M.id, &run, &e) < 0) {
+                say("provenance: %s", e.msg);
+                return;
+        }
+        _cleanup_free_ char *dir = run_file(M.state_dir, M.id, "artifacts");
+        if (json_object_object_get_ex(run, "artifacts", &a) && json_object_get_boolean(json_object_object_get(a, "accepted")) &&
+            artifacts_scan(dir, &arts, &n, &e) < 0) {
+                say("provenance: %s", e.msg);
+                json_object_put(run);
+                return;
+        }
+        if (provenance_write(M.state_dir, M.id, run, arts, n, sha, &e) < 0)
+                say("provenance: %s", e.msg);
+        else {
+                (void)run_update(M.state_dir, M.id, set_provenance, sha, NULL);
+                json_object *f = json_object_new_object();
+                json_object_object_add(f, "run", json_object_new_string(M.id));
+                json_object_object_add(f, "name", json_object_new_string(M.name));
+                json_object_object_add(f, "sha256", json_object_new_string(sha));
+                json_object_object_add(f, "subjects", json_object_new_int64((int64_t)n));
+                if (audit_append(M.state_dir, "run.provenance", f, &e) < 0)
+                        say("audit: %s", e.msg);
+                json_object_put(f);
+                say("provenance signed: %s (%zu subjects)", sha, n);
+        }
+        free(arts);
+        json_object_put(run);
+}
