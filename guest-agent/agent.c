@@ -70,6 +70,7 @@ static uint32_t last_id;                     /* the last host request completed 
 static struct workload wl = { .out = -1, .err = -1 };
 static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
 static uint64_t frame_msg[(sizeof(struct proto_msg) + 7) / 8];   /* decoded host request */
+static size_t frame_len;                     /* bytes of the last frame received into frame[] */
 
 void logmsg(const char *fmt, ...)
 {
@@ -262,6 +263,7 @@ static int recv_msg(struct proto_msg *m, uint64_t deadline)
         }
         if ((r = read_exact(frame + PROTO_HDR_SIZE, h.len, deadline)) < 0)
                 return r;
+        frame_len = PROTO_HDR_SIZE + h.len;
         if ((r = proto_payload_decode(&h, frame + PROTO_HDR_SIZE, m)) < 0) {
                 logmsg("bad %s frame from host: %s", proto_type_name(h.type), proto_strerror(r));
                 return -EPROTO;
@@ -566,7 +568,7 @@ static void handle(const struct proto_msg *m)
         case PROTO_CRED_PUT: {
                 int r = secrets_put(&m->u.cred, why, sizeof(why));
                 wipe((volatile uint8_t *)m->u.cred.value, m->u.cred.len);
-                wipe(frame, sizeof(frame));
+                wipe(frame, frame_len);   /* the frame it came in */
                 if (r < 0)
                         reply_error(m->id, PROTO_E_INTERNAL, why);
                 else

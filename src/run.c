@@ -45,7 +45,7 @@ double run_now(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int run_load(const char *state_dir, const char *id, json_object **ret, struct mlvm_err *e)

@@ -54,7 +54,7 @@ t0=$(date +%s.%N); sha256sum "$f" > /dev/null; t1=$(date +%s.%N)
 base=$(echo "$t1 - $t0" | bc -l)
 e2e=$(echo "$t_end - $done_at" | bc -l)
 agent=$(echo "$exit_at - $done_at" | bc -l)
-printf 'artifacts: %s MiB of output (one file), under %s\n' "$mib" "$("$mlvm" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("accel","?"))')"
+printf 'artifacts: %s MiB of output (one file), under %s\n' "$mib" "$("$mlvm" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("accelerator","?"))')"
 printf '  host sha256sum of the same bytes (baseline): %6.2f s  %7.1f MiB/s\n' "$base" "$(echo "$mib / $base" | bc -l)"
 printf '  host collection (download, parse, re-hash):  %6.2f s  %7.1f MiB/s  = %.1fx sha256sum\n' "$collect" "$(echo "$mib / $collect" | bc -l)" "$(echo "$collect / $base" | bc -l)"
 printf '  agent: hash + write the stream (to EXIT):    %6.2f s  %7.1f MiB/s\n' "$agent" "$(echo "$mib / $agent" | bc -l)"

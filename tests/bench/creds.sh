@@ -79,7 +79,7 @@ done
 m() { printf '%s\n' "$@" | median; }
 p() { printf '%s\n' "$@" | p90; }
 pm=$(m "${ping[@]}")
-printf 'credentials, %s ups / %s rotations each, under %s\n' "$rounds" "$rot" "$("$mlvm" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["accel"])')"
+printf 'credentials, %s ups / %s rotations each, under %s\n' "$rounds" "$rot" "$("$mlvm" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["accelerator"])')"
 printf '  agent ready -> first secret confirmed in the guest: median %.1f ms (p90 %.1f)\n' "$(m "${deliver[@]}")" "$(p "${deliver[@]}")"
 printf '  PING/PONG over the channel (baseline):              median %.2f ms (p90 %.2f)\n' "$pm" "$(p "${ping[@]}")"
 printf '  rotation round trip, 40 B value:                    median %.2f ms (p90 %.2f)  = %.1fx PING\n' "$(m "${small[@]}")" "$(p "${small[@]}")" "$(echo "$(m "${small[@]}") / $pm" | bc -l)"
