@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
@@ -316,6 +318,23 @@ static void parse_cmdline(void)
         }
 }
 
+/* The guest has no network card, but its loopback serves published ports. */
+static void loopback_up(void)
+{
+        struct ifreq ifr;
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return;
+        memset(&ifr, 0, sizeof(ifr));
+        proto_strlcpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name));
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+                ifr.ifr_flags |= IFF_UP;
+                if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                        logmsg("loopback: %s", strerror(errno));
+        }
+        close(fd);
+}
+
 static void load_modules(void)
 {
         static char list[MODULE_LIST_MAX + 1];
@@ -575,6 +594,12 @@ static void handle(const struct proto_msg *m)
                         reply(PROTO_DONE, m->id);
                 return;
         }
+        case PROTO_STREAM_OPEN:
+        case PROTO_STREAM_DATA:
+        case PROTO_STREAM_WINDOW:
+        case PROTO_STREAM_CLOSE:
+                streams_on_frame(m);
+                return;
         case PROTO_CRED_REVOKE: {
                 struct proto_msg d = { .type = PROTO_DONE, .id = m->id };
                 d.u.done.count = secrets_revoke(m->u.cred.name);
@@ -628,17 +653,20 @@ static void serve(void)
         static bool exit_sent;
 
         for (;;) {
-                struct pollfd p[3] = {
+                struct pollfd p[3 + PROTO_STREAMS_MAX] = {
                         { .fd = host_fd, .events = POLLIN },
                         { .fd = wl.out, .events = POLLIN },
                         { .fd = wl.err, .events = POLLIN },
                 };
+                size_t ns = streams_poll_fill(p + 3);
                 int timeout = wl.pid && !exit_sent ? 200 : -1, next = secrets_next_timeout_ms();
                 if (next >= 0 && (timeout < 0 || next < timeout))
                         timeout = next;
-                int r = poll(p, 3, timeout);
+                int r = poll(p, 3 + ns, timeout);
                 if (r < 0 && errno != EINTR)
                         fatal(PROTO_E_INTERNAL, "poll: %s", strerror(errno));
+                if (r > 0)
+                        streams_poll_handle(p + 3, ns);
                 secrets_expire(defer_expired);
                 flush_expired();
                 if (p[1].revents)
@@ -665,8 +693,10 @@ static void serve(void)
                 r = recv_msg(m, deadline_from_now());
                 if (r == -EPROTO)
                         fatal(PROTO_E_PROTOCOL, "malformed frame from the host");
-                if (r == -EPIPE)
+                if (r == -EPIPE) {
+                        streams_reset_all();
                         return;
+                }
                 if (r == -ETIMEDOUT)
                         fatal(PROTO_E_PROTOCOL, "the host sent part of a frame and stopped");
                 if (r < 0)
@@ -699,6 +729,7 @@ int main(int argc, char **argv)
                 mount_or_die("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m");
                 mount_or_die("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
                 parse_cmdline();
+                loopback_up();
                 logmsg("version %s, host deadline %u s", AGENT_VERSION, timeout_s);
                 load_modules();
                 if (root_serial[0])
@@ -709,6 +740,7 @@ int main(int argc, char **argv)
                 return 2;
         }
         signal(SIGPIPE, SIG_IGN);
+        streams_init();
         for (;;) {
                 handshake();
                 serve();

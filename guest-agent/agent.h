@@ -72,3 +72,11 @@ int artifacts_finish(char *why, size_t cap);
  * the hostile stream it names instead; > 0 when it did. */
 int evil_artifacts(const char *dir, struct tarw *w, uint32_t *files, char *why, size_t cap);
 #endif
+
+/* streams.c: published ports inside the guest. */
+#include <poll.h>
+void streams_init(void);
+void streams_on_frame(const struct proto_msg *m);
+size_t streams_poll_fill(struct pollfd *p);      /* at most PROTO_STREAMS_MAX entries */
+void streams_poll_handle(const struct pollfd *p, size_t n);
+void streams_reset_all(void);

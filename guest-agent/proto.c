@@ -93,6 +93,27 @@ static const struct field artifacts_done_fields[] = {
         F(PROTO_T_SIZE, K_U64, 1, u.artifact.size),
         F(PROTO_T_DIGEST, K_STR, 1, u.artifact.digest),
 };
+static const struct field stream_open_fields[] = {
+        F(PROTO_T_STREAM_ID, K_U32, 1, u.stream.id),
+        F(PROTO_T_PORT, K_U32, 1, u.stream.port),
+        F(PROTO_T_WINDOW, K_U32, 1, u.stream.window),
+};
+static const struct field stream_opened_fields[] = {
+        F(PROTO_T_STREAM_ID, K_U32, 1, u.stream.id),
+        F(PROTO_T_WINDOW, K_U32, 1, u.stream.window),
+};
+static const struct field stream_data_fields[] = {
+        F(PROTO_T_STREAM_ID, K_U32, 1, u.stream.id),
+        FB(PROTO_T_DATA, 1, u.stream.data, u.stream.len),
+};
+static const struct field stream_window_fields[] = {
+        F(PROTO_T_STREAM_ID, K_U32, 1, u.stream.id),
+        F(PROTO_T_WINDOW, K_U32, 1, u.stream.window),
+};
+static const struct field stream_close_fields[] = {
+        F(PROTO_T_STREAM_ID, K_U32, 1, u.stream.id),
+        F(PROTO_T_HOW, K_U32, 1, u.stream.how),
+};
 static const struct field done_fields[] = {
         F(PROTO_T_COUNT, K_U32, 0, u.done.count),
 };
@@ -122,6 +143,11 @@ static const struct schema schemas[PROTO_TYPE_MAX + 1] = {
         [PROTO_CRED_EXPIRED] = S("CRED_EXPIRED", cred_expired_fields),
         [PROTO_ARTIFACT] = S("ARTIFACT", artifact_fields),
         [PROTO_ARTIFACTS_DONE] = S("ARTIFACTS_DONE", artifacts_done_fields),
+        [PROTO_STREAM_OPEN] = S("STREAM_OPEN", stream_open_fields),
+        [PROTO_STREAM_OPENED] = S("STREAM_OPENED", stream_opened_fields),
+        [PROTO_STREAM_DATA] = S("STREAM_DATA", stream_data_fields),
+        [PROTO_STREAM_WINDOW] = S("STREAM_WINDOW", stream_window_fields),
+        [PROTO_STREAM_CLOSE] = S("STREAM_CLOSE", stream_close_fields),
 };
 
 static const struct schema *schema_of(uint8_t type)

@@ -35,7 +35,12 @@ enum proto_type {
         PROTO_CRED_EXPIRED = 14, /* agent -> host: a credential's TTL ended and its file is gone */
         PROTO_ARTIFACT = 15,  /* agent -> host: one artifact file (path, size, SHA-256) */
         PROTO_ARTIFACTS_DONE = 16, /* agent -> host: the artifact stream is on the disk (count, size, SHA-256) */
-        PROTO_TYPE_MAX = 16,
+        PROTO_STREAM_OPEN = 17,   /* host -> agent: connect stream S to the guest's 127.0.0.1:PORT */
+        PROTO_STREAM_OPENED = 18, /* agent -> host: stream S is connected */
+        PROTO_STREAM_DATA = 19,   /* either way: bytes of stream S, within the credit the other side gave */
+        PROTO_STREAM_WINDOW = 20, /* either way: the sender may send WINDOW more bytes on stream S */
+        PROTO_STREAM_CLOSE = 21,  /* either way: stream S ends (HOW: end of data, reset, refused) */
+        PROTO_TYPE_MAX = 21,
 };
 
 enum proto_tag {
@@ -68,7 +73,26 @@ enum proto_tag {
         PROTO_T_DIGEST = 27,         /* str (65): SHA-256 as 64 lowercase hex digits */
         PROTO_T_ARTIFACTS_DIR = 28,  /* str (256): the workload's artifact directory (absolute guest path) */
         PROTO_T_ARTIFACTS_SERIAL = 29, /* str (64): the serial of the raw artifact disk */
+        PROTO_T_STREAM_ID = 30,      /* u32: a stream, chosen by the host, never 0 */
+        PROTO_T_PORT = 31,           /* u32: a TCP port, 1..65535 */
+        PROTO_T_WINDOW = 32,         /* u32: credit in bytes */
+        PROTO_T_HOW = 33,            /* u32: how a stream closes, enum proto_close */
 };
+
+/* Streams (published ports): each direction has its own credit, granted
+ * by the receiver (initially with OPEN / OPENED, then by WINDOW) and
+ * spent by DATA; a sender never sends more than it was granted, so
+ * neither side buffers more than it granted. Either side ends its
+ * direction with CLOSE END (a half-close); a stream is gone when both did,
+ * or after a CLOSE RESET or REFUSED from either side. */
+enum proto_close {
+        PROTO_CLOSE_END = 1,      /* no more data this way (EOF) */
+        PROTO_CLOSE_RESET = 2,    /* abort both ways */
+        PROTO_CLOSE_REFUSED = 3,  /* agent: nothing accepted the connection (or too many streams) */
+};
+
+#define PROTO_STREAM_CREDIT 262144u    /* initial credit each way */
+#define PROTO_STREAMS_MAX 64           /* open streams per guest */
 
 #define PROTO_STR_SHORT  64
 #define PROTO_STR_LONG   1024
@@ -165,6 +189,15 @@ struct proto_artifact {
         uint32_t count;
 };
 
+struct proto_conn {
+        uint32_t id;
+        uint32_t port;            /* OPEN */
+        uint32_t window;          /* OPEN, OPENED, WINDOW */
+        uint32_t how;             /* CLOSE */
+        uint8_t data[PROTO_DATA_MAX];   /* DATA */
+        uint32_t len;
+};
+
 struct proto_done {
         uint32_t count;           /* CRED_REVOKE: how many credentials were removed */
 };
@@ -184,6 +217,7 @@ struct proto_msg {
                 struct proto_cred cred;   /* CRED_PUT, CRED_REVOKE, CRED_EXPIRED */
                 struct proto_done done;
                 struct proto_artifact artifact;   /* ARTIFACT, ARTIFACTS_DONE */
+                struct proto_conn stream;         /* STREAM_* */
         } u;
 };
 

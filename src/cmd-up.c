@@ -13,9 +13,11 @@
 #include "virt.h"
 
 struct up_cli {
-        bool no_wait;
+        bool no_wait, publish_public;
         unsigned timeout;
         const char *kernel_args;
+        struct mlvm_publish publish[MLVM_CONFIG_MAX_PUBLISH];
+        size_t n_publish;
 };
 
 static int on_opt(struct cli *cli, int c, const char *arg, void *u)
@@ -32,6 +34,19 @@ static int on_opt(struct cli *cli, int c, const char *arg, void *u)
                 o->timeout = (unsigned)v;
                 return 0;
         case 'A': o->kernel_args = arg; return 0;
+        case 'P':
+                if (o->n_publish >= MLVM_CONFIG_MAX_PUBLISH) {
+                        cli_usage_error(cli, "--publish: more than %d", MLVM_CONFIG_MAX_PUBLISH);
+                        return -1;
+                }
+                if (mlvm_publish_parse(arg, &o->publish[o->n_publish]) < 0) {
+                        cli_usage_error(cli, "--publish %s: expected [ADDR:]HOST_PORT:GUEST_PORT or unix:/PATH:GUEST_PORT",
+                                        arg);
+                        return -1;
+                }
+                o->n_publish++;
+                return 0;
+        case 'U': o->publish_public = true; return 0;
         default: return -1;
         }
 }
@@ -42,6 +57,8 @@ static int run(struct cli *cli, int argc, char **argv)
                 { "no-wait", no_argument, NULL, 'W' },
                 { "timeout", required_argument, NULL, 'T' },
                 { "kernel-args", required_argument, NULL, 'A' },
+                { "publish", required_argument, NULL, 'P' },
+                { "publish-public", no_argument, NULL, 'U' },
                 { NULL, 0, NULL, 0 },
         };
         struct up_cli o = { 0 };
@@ -80,7 +97,8 @@ static int run(struct cli *cli, int argc, char **argv)
         struct up_opts uo = {
                 .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c, .workload = w,
                 .boot_timeout_s = o.timeout, .kernel_args = o.kernel_args, .no_wait = o.no_wait,
-                .revoke_timeout_ms = revoke_ms,
+                .revoke_timeout_ms = revoke_ms, .publish = o.publish, .n_publish = o.n_publish,
+                .publish_public = o.publish_public,
         };
         /* Credential values pass through this process: no core dump of it. */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -109,10 +127,12 @@ const struct verb verb_up = {
         .name = "up",
         .run = run,
         .summary = "Start a model from mlvm.yaml and wait until it is ready (credentials in, workload started)",
-        .usage = "NAME [--no-wait] [--timeout SECONDS] [--kernel-args ARGS]",
+        .usage = "NAME [--no-wait] [--timeout SECONDS] [--publish SPEC]... [--publish-public] [--kernel-args ARGS]",
         .help = "      --no-wait       return once the guest and its monitor started\n"
                 "      --timeout S     how long the agent has to say HELLO (default 60 under TCG, 20 with KVM;\n"
                 "                      also $MLVM_BOOT_TIMEOUT)\n"
+                "      --publish SPEC  also publish [ADDR:]HOST_PORT:GUEST_PORT or unix:/PATH:GUEST_PORT\n"
+                "      --publish-public  allow publishing on addresses other than loopback\n"
                 "      --kernel-args A append A to the image's kernel command line (debugging boots)\n"
                 "  $MLVM_REVOKE_TIMEOUT_MS: how long down waits for the agent to confirm that the run's\n"
                 "  credentials are gone before destroying the domain anyway (default 2000)\n",

@@ -218,7 +218,7 @@ static int parse_port(const char *s, uint16_t *ret)
 
 /* "[ADDR:]HOST_PORT:GUEST_PORT" (ADDR defaults to 127.0.0.1; IPv6 in
  * brackets) or "unix:/PATH:GUEST_PORT". */
-static int parse_publish_spec(const char *spec, struct mlvm_publish *p)
+int mlvm_publish_parse(const char *spec, struct mlvm_publish *p)
 {
         _cleanup_free_ char *s = xstrdup(spec);
         char *last = strrchr(s, ':');
@@ -254,6 +254,16 @@ static int parse_publish_spec(const char *spec, struct mlvm_publish *p)
         return 0;
 }
 
+bool mlvm_publish_is_local(const struct mlvm_publish *p)
+{
+        unsigned char a[16];
+        if (p->unix_path)
+                return true;
+        if (p->host_addr[0] == '[')
+                return streq(p->host_addr, "[::1]");
+        return inet_pton(AF_INET, p->host_addr, a) == 1 && a[0] == 127;
+}
+
 static int parse_publish(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
 {
         _cleanup_free_ char **specs = NULL;
@@ -269,7 +279,7 @@ static int parse_publish(struct loader *L, struct mlvm_workload *w, yaml_node_t 
                 _cleanup_free_ char *d = display(specs[i]);
                 p->pos = pos_of(item);
                 w->n_publish = i + 1;
-                if (parse_publish_spec(specs[i], p) < 0) {
+                if (mlvm_publish_parse(specs[i], p) < 0) {
                         r = lerr(L, item, ip, "\"%s\" is not [ADDR:]HOST_PORT:GUEST_PORT or unix:/PATH:GUEST_PORT", d);
                         goto out;
                 }

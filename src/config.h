@@ -115,6 +115,12 @@ int mlvm_config_parse(const char *name, const char *basedir, const char *buf, si
 void mlvm_config_free(struct mlvm_config *c);
 static inline void mlvm_config_freep(struct mlvm_config **c) { mlvm_config_free(*c); }
 
+/* One publish spec, [ADDR:]HOST_PORT:GUEST_PORT (ADDR defaults to
+ * 127.0.0.1; IPv6 in brackets) or unix:/PATH:GUEST_PORT. -EINVAL if not. */
+int mlvm_publish_parse(const char *spec, struct mlvm_publish *p);
+/* Is the publish's host address a loopback one (127.0.0.0/8, ::1), or a unix socket? */
+bool mlvm_publish_is_local(const struct mlvm_publish *p);
+
 const struct mlvm_workload *mlvm_config_find(const struct mlvm_config *c, const char *name);
 
 const char *mlvm_kind_to_string(enum mlvm_kind k);

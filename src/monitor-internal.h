@@ -116,3 +116,9 @@ void artifacts_on_error(const char *why);
 json_object *artifacts_collect_run(virStoragePoolPtr pool, bool *rejected);
 /* Sign the provenance of the finished run. */
 void provenance_run(void);
+
+/* monitor-publish.c */
+int publish_init(struct mlvm_err *e);
+void publish_on_frame(const struct proto_msg *m);
+void publish_reset_streams(void);
+void publish_close(void);

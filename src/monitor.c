@@ -93,6 +93,7 @@ static void teardown(void)
                 return;
         M.done = true;
         say("teardown: %s%s%s", M.end_state, M.end_reason ? ": " : "", M.end_reason ? M.end_reason : "");
+        publish_close();   /* the ports close first: nothing new reaches a guest that is going */
         /* Credentials nobody confirmed removing are audited so, before the domain goes. */
         creds_teardown(M.hello ? "the run ended before the agent confirmed" : "the guest never said HELLO");
         if (!M.conn || virConnectIsAlive(M.conn) != 1) {
@@ -374,6 +375,12 @@ static void on_agent_frame(const struct proto_msg *m)
         case PROTO_ARTIFACT:
                 artifacts_on_report(m);
                 return;
+        case PROTO_STREAM_OPENED:
+        case PROTO_STREAM_DATA:
+        case PROTO_STREAM_WINDOW:
+        case PROTO_STREAM_CLOSE:
+                publish_on_frame(m);
+                return;
         case PROTO_ARTIFACTS_DONE:
                 artifacts_on_done(m);
                 return;
@@ -442,6 +449,7 @@ static void on_channel(void *opaque)
                         return;
                 if (r == -EPIPE || (r < 0 && M.conn_lost)) {
                         say("agent channel closed%s", M.conn_lost ? " (libvirt connection lost)" : "");
+                        publish_reset_streams();
                         channel_close(M.ch);
                         M.ch = NULL;
                         return;
@@ -544,6 +552,7 @@ static int attach(struct mlvm_err *e)
 static void detach(void)
 {
         if (M.ch) {
+                publish_reset_streams();
                 channel_close(M.ch);
                 M.ch = NULL;
         }
@@ -688,7 +697,7 @@ int monitor_run(const char *state_dir, const char *run_id, int creds_fd)
         M.revoke_timeout_ms = json_object_object_get_ex(M.run, "revoke_timeout_ms", &x) ? json_object_get_int(x) : 2000;
         M.timeout_s = json_object_object_get_ex(M.run, "timeout_s", &x) ? json_object_get_int64(x) : 0;
         if (RAND_bytes(M.session, sizeof(M.session)) != 1 || run_update(state_dir, run_id, set_monitor_pid, NULL, &e) < 0 ||
-            creds_init(creds_fd, &e) < 0 || plan_requests(&e) < 0 || listen_control(&e) < 0) {
+            creds_init(creds_fd, &e) < 0 || plan_requests(&e) < 0 || listen_control(&e) < 0 || publish_init(&e) < 0) {
                 say("%s", e.msg[0] ? e.msg : "no random bytes");
                 end_run(RUN_FAILED, "monitor: %s", e.msg);
                 return 1;

@@ -40,16 +40,18 @@ static int check_supported(const struct up_opts *o, struct mlvm_err *e)
 {
         const struct mlvm_config *c = o->config;
         const struct mlvm_workload *w = o->workload;
-        static const struct { const char *key; size_t off; const char *issue; } later[] = {
-                { "publish", offsetof(struct mlvm_workload, at.publish), "serving" },
-        };
-        for (size_t i = 0; i < ARRAY_SIZE(later); i++) {
-                const struct mlvm_pos *p = (const struct mlvm_pos *)((const char *)w + later[i].off);
-                if (p->line)
-                        return err_setx(e, -ENOTSUP, "%s:%u:%u: %ss.%s.%s: not supported yet (lands with the %s work)",
-                                        c->path, p->line, p->col, mlvm_kind_to_string(w->kind), w->name, later[i].key,
-                                        later[i].issue);
-        }
+        /* A published port beyond this host is a decision, not a default. */
+        for (size_t i = 0; i < w->n_publish; i++)
+                if (!mlvm_publish_is_local(&w->publish[i]) && !o->publish_public)
+                        return err_setx(e, -EPERM, "%s:%u:%u: %ss.%s.publish: %s:%u is not a loopback address; pass "
+                                        "--publish-public to expose the model beyond this host", c->path,
+                                        w->publish[i].pos.line, w->publish[i].pos.col, mlvm_kind_to_string(w->kind),
+                                        w->name, w->publish[i].host_addr, w->publish[i].host_port);
+        for (size_t i = 0; i < o->n_publish; i++)
+                if (!mlvm_publish_is_local(&o->publish[i]) && !o->publish_public)
+                        return err_setx(e, -EPERM, "--publish %s:%u: not a loopback address; pass --publish-public to "
+                                        "expose the model beyond this host", o->publish[i].host_addr,
+                                        o->publish[i].host_port);
         if (w->kind == MLVM_KIND_EXPERIMENT && !o->experiment)
                 return err_setx(e, -ENOTSUP, "%s:%u:%u: experiments.%s is an experiment: start it with `mlvm run %s`",
                                 c->path, w->pos.line, w->pos.col, w->name, w->name);
@@ -280,6 +282,32 @@ static json_object *workload_json(const struct mlvm_workload *w)
         return o;
 }
 
+static void add_publish(json_object *a, const struct mlvm_publish *p)
+{
+        json_object *o = json_object_new_object();
+        if (p->unix_path)
+                json_object_object_add(o, "unix", json_object_new_string(p->unix_path));
+        else {
+                json_object_object_add(o, "addr", json_object_new_string(p->host_addr));
+                json_object_object_add(o, "port", json_object_new_int(p->host_port));
+        }
+        json_object_object_add(o, "guest_port", json_object_new_int(p->guest_port));
+        json_object_array_add(a, o);
+}
+
+/* The config's published ports and --publish ones, for the monitor. */
+static json_object *publish_json(const struct mlvm_workload *w, const struct up_opts *o)
+{
+        if (!w->n_publish && !o->n_publish)
+                return NULL;
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < w->n_publish; i++)
+                add_publish(a, &w->publish[i]);
+        for (size_t i = 0; i < o->n_publish; i++)
+                add_publish(a, &o->publish[i]);
+        return a;
+}
+
 /* The first lease of every granted credential, fetched before anything
  * is created for the domain: a broken source fails `up` early. */
 static int fetch_creds(struct up_ctx *c, struct mlvm_err *e)
@@ -446,6 +474,9 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
                 json_object_object_add(c->run, "boot_timeout_s", json_object_new_int((int32_t)boot_timeout));
                 if (w->timeout_s)
                         json_object_object_add(c->run, "timeout_s", json_object_new_int64((int64_t)w->timeout_s));
+                json_object *pub = publish_json(w, o);
+                if (pub)
+                        json_object_object_add(c->run, "publish", pub);
                 json_object_object_add(c->run, "config_file", json_object_new_string(o->config->path));
                 json_object_object_add(c->run, "config_dir", json_object_new_string(o->config->dir));
                 json_object *cfg = mlvm_config_to_json(o->config), *sect, *one;

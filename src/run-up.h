@@ -17,6 +17,9 @@ struct up_opts {
         bool no_wait;                /* return once the domain and monitor started */
         unsigned revoke_timeout_ms;  /* down: wait this long for the agent to confirm revocation (0: 2000) */
         bool experiment;             /* mlvm run: the workload is an experiment */
+        const struct mlvm_publish *publish;   /* --publish, besides the config's */
+        size_t n_publish;
+        bool publish_public;         /* --publish-public: non-loopback addresses allowed */
         uint64_t artifact_disk_size; /* bytes of the raw artifact disk (0: RUN_ARTIFACT_DISK_SIZE) */
 };
 

@@ -139,7 +139,7 @@ events=$(ev)
 check_match "audit: put of each grant" '(cred.put:[A-Z_]+ ){5}' "$events"
 check_match "audit: the forced and the automatic rotations" 'cred.rotate:TOKEN.*cred.rotate:AUTO|cred.rotate:AUTO.*cred.rotate:TOKEN' "$events"
 check_match "audit: the expiry" 'cred.expire:SHORT' "$events"
-check_match "audit: four revocations, then the end of the run" '(cred.revoke:[A-Z_]+ ){4}run.end:( |$)' "$events"
+check_match "audit: four revocations, then the end of the run" '(cred.revoke:[A-Z_]+ ){4}(run.provenance: )?run.end:( |$)' "$events"
 check_eq "audit: every revocation confirmed by the agent" "True True True True" \
         "$(json_get "$tmp/audit.json" '" ".join(str(x["confirmed"]) for x in j if x["event"]=="cred.revoke" and x["run"]=="'"$run"'")')"
 check_match "audit: fingerprints on every credential event" '^True$' \

@@ -90,8 +90,8 @@ nothing_left "data disk"
 
 # --- failure behaviours
 err=$("$MLVM" up published 2>&1); st=$?
-check_eq "a key that has not landed: exit 1" 1 $st
-check_match "names file, line, key" "^mlvm: up: mlvm.yaml:[0-9]+:[0-9]+: models.published.publish: not supported yet" "$err"
+check_eq "publishing beyond loopback without --publish-public: exit 1" 1 $st
+check_match "names file, line, key and the flag" "^mlvm: up: mlvm.yaml:[0-9]+:[0-9]+: models.published.publish: 0.0.0.0:18080 is not a loopback address; pass --publish-public" "$err"
 err=$("$MLVM" up limited 2>&1); st=$?
 check_eq "memtune hard limit: exit 1 on this machine" 1 $st
 check_eq "memtune hard limit: one line" 1 "$(printf '%s\n' "$err" | wc -l)"
