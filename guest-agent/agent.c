@@ -595,6 +595,7 @@ static void handle(const struct proto_msg *m)
                 return;
         }
         case PROTO_STREAM_OPEN:
+        case PROTO_STREAM_EXEC:
         case PROTO_STREAM_DATA:
         case PROTO_STREAM_WINDOW:
         case PROTO_STREAM_CLOSE:
@@ -653,13 +654,13 @@ static void serve(void)
         static bool exit_sent;
 
         for (;;) {
-                struct pollfd p[3 + PROTO_STREAMS_MAX] = {
+                struct pollfd p[3 + 3 * PROTO_STREAMS_MAX] = {
                         { .fd = host_fd, .events = POLLIN },
                         { .fd = wl.out, .events = POLLIN },
                         { .fd = wl.err, .events = POLLIN },
                 };
                 size_t ns = streams_poll_fill(p + 3);
-                int timeout = wl.pid && !exit_sent ? 200 : -1, next = secrets_next_timeout_ms();
+                int timeout = (wl.pid && !exit_sent) || streams_running() ? 200 : -1, next = secrets_next_timeout_ms();
                 if (next >= 0 && (timeout < 0 || next < timeout))
                         timeout = next;
                 int r = poll(p, 3 + ns, timeout);
@@ -674,6 +675,7 @@ static void serve(void)
                 if (p[2].revents)
                         forward_output(&wl.err, PROTO_STDERR);
                 workload_reap(&wl);
+                streams_tick();
                 /* EXIT once the process is gone and its output is drained. */
                 if (wl.pid && wl.exited && wl.out < 0 && wl.err < 0 && !exit_sent) {
                         char why[PROTO_STR_LONG];
@@ -727,6 +729,8 @@ int main(int argc, char **argv)
                 mount_or_die("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
                 mount_or_die("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
                 mount_or_die("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m");
+                /* Terminals for mlvm exec -t. */
+                mount_or_die("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666");
                 mount_or_die("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
                 parse_cmdline();
                 loopback_up();

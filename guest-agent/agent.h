@@ -42,7 +42,12 @@ int workload_prepare_root(char *why, size_t cap);
 
 /* Start the workload of E as WORKLOAD_UID with no capabilities. */
 int workload_start(const struct proto_exec *e, struct workload *w, char *why, size_t cap);
-/* Reap children (PID 1 adopts orphans); records the workload's status. */
+/* Start ARGV as the workload's user, like the workload, on the given
+ * descriptors (TTY: they are a terminal's, which becomes the controlling one). */
+int workload_spawn_exec(const struct proto_strv *argv, int in, int out, int err, bool tty, pid_t *ret, char *why,
+                        size_t cap);
+/* Reap children (PID 1 adopts orphans); records the workload's status
+ * and tells streams.c of its exec commands. */
 void workload_reap(struct workload *w);
 /* SIGTERM the workload's process group, SIGKILL after GRACE_MS. */
 void workload_stop(struct workload *w, unsigned grace_ms);
@@ -77,6 +82,9 @@ int evil_artifacts(const char *dir, struct tarw *w, uint32_t *files, char *why, 
 #include <poll.h>
 void streams_init(void);
 void streams_on_frame(const struct proto_msg *m);
-size_t streams_poll_fill(struct pollfd *p);      /* at most PROTO_STREAMS_MAX entries */
+size_t streams_poll_fill(struct pollfd *p);      /* at most 3 * PROTO_STREAMS_MAX entries */
 void streams_poll_handle(const struct pollfd *p, size_t n);
 void streams_reset_all(void);
+void streams_child_exited(pid_t pid, int status);
+void streams_tick(void);
+bool streams_running(void);

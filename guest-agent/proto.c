@@ -63,6 +63,7 @@ static const struct field stdio_fields[] = {
 static const struct field exit_fields[] = {
         F(PROTO_T_CODE, K_U32, 1, u.exit.code),
         F(PROTO_T_SIGNAL, K_U32, 1, u.exit.signal),
+        F(PROTO_T_STREAM_ID, K_U32, 0, u.exit.stream),
 };
 static const struct field mount_fields[] = {
         F(PROTO_T_SERIAL, K_STR, 1, u.mount.serial),
@@ -105,6 +106,15 @@ static const struct field stream_opened_fields[] = {
 static const struct field stream_data_fields[] = {
         F(PROTO_T_STREAM_ID, K_U32, 1, u.stream.id),
         FB(PROTO_T_DATA, 1, u.stream.data, u.stream.len),
+        F(PROTO_T_STREAM, K_U32, 0, u.stream.fd),
+};
+static const struct field stream_exec_fields[] = {
+        F(PROTO_T_STREAM_ID, K_U32, 1, u.stream.id),
+        F(PROTO_T_WINDOW, K_U32, 1, u.stream.window),
+        FV(PROTO_T_ARGV, 1, u.stream.argv),
+        F(PROTO_T_TTY, K_U32, 0, u.stream.tty),
+        F(PROTO_T_ROWS, K_U32, 0, u.stream.rows),
+        F(PROTO_T_COLS, K_U32, 0, u.stream.cols),
 };
 static const struct field stream_window_fields[] = {
         F(PROTO_T_STREAM_ID, K_U32, 1, u.stream.id),
@@ -148,6 +158,7 @@ static const struct schema schemas[PROTO_TYPE_MAX + 1] = {
         [PROTO_STREAM_DATA] = S("STREAM_DATA", stream_data_fields),
         [PROTO_STREAM_WINDOW] = S("STREAM_WINDOW", stream_window_fields),
         [PROTO_STREAM_CLOSE] = S("STREAM_CLOSE", stream_close_fields),
+        [PROTO_STREAM_EXEC] = S("STREAM_EXEC", stream_exec_fields),
 };
 
 static const struct schema *schema_of(uint8_t type)

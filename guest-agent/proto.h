@@ -40,7 +40,8 @@ enum proto_type {
         PROTO_STREAM_DATA = 19,   /* either way: bytes of stream S, within the credit the other side gave */
         PROTO_STREAM_WINDOW = 20, /* either way: the sender may send WINDOW more bytes on stream S */
         PROTO_STREAM_CLOSE = 21,  /* either way: stream S ends (HOW: end of data, reset, refused) */
-        PROTO_TYPE_MAX = 21,
+        PROTO_STREAM_EXEC = 22,   /* host -> agent: run ARGV as the workload's user on stream S (mlvm exec) */
+        PROTO_TYPE_MAX = 22,
 };
 
 enum proto_tag {
@@ -77,6 +78,9 @@ enum proto_tag {
         PROTO_T_PORT = 31,           /* u32: a TCP port, 1..65535 */
         PROTO_T_WINDOW = 32,         /* u32: credit in bytes */
         PROTO_T_HOW = 33,            /* u32: how a stream closes, enum proto_close */
+        PROTO_T_TTY = 34,            /* u32: 1: give the command a terminal */
+        PROTO_T_ROWS = 35,           /* u32: the terminal's size */
+        PROTO_T_COLS = 36,           /* u32 */
 };
 
 /* Streams (published ports): each direction has its own credit, granted
@@ -161,6 +165,7 @@ struct proto_stdio {
 struct proto_exit {
         uint32_t code;            /* exit status when signal is 0 */
         uint32_t signal;
+        uint32_t stream;          /* an exec stream's command, or 0 for the workload */
 };
 
 struct proto_mount {
@@ -192,10 +197,13 @@ struct proto_artifact {
 struct proto_conn {
         uint32_t id;
         uint32_t port;            /* OPEN */
-        uint32_t window;          /* OPEN, OPENED, WINDOW */
+        uint32_t window;          /* OPEN, OPENED, WINDOW, EXEC */
         uint32_t how;             /* CLOSE */
+        uint32_t fd;              /* DATA of an exec stream: 2 for stderr, else stdout (or stdin, host -> agent) */
         uint8_t data[PROTO_DATA_MAX];   /* DATA */
         uint32_t len;
+        uint32_t tty, rows, cols; /* EXEC */
+        struct proto_strv argv;   /* EXEC */
 };
 
 struct proto_done {

@@ -12,7 +12,12 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -29,6 +34,13 @@ struct stream {
         size_t wlen;
         uint32_t granted;          /* bytes the host may still send us */
         uint32_t consumed;         /* written to the socket since our last WINDOW */
+        /* An exec stream (mlvm exec): fd is the command's stdout (or its
+         * terminal), in_fd its stdin (the same terminal), err_fd stderr. */
+        bool exec, tty;
+        pid_t pid;
+        int in_fd, err_fd;
+        bool exited, err_eof;
+        int status;
 };
 
 static struct stream streams[PROTO_STREAMS_MAX];
@@ -52,11 +64,17 @@ static void send_simple(uint8_t type, uint32_t id, uint32_t window, uint32_t how
 
 static void drop(struct stream *s)
 {
+        if (s->exec && s->pid > 0 && !s->exited)
+                (void)kill(-s->pid, SIGKILL);   /* its own session: the whole command goes */
+        if (s->in_fd >= 0 && s->in_fd != s->fd)
+                close(s->in_fd);
+        if (s->err_fd >= 0)
+                close(s->err_fd);
         if (s->fd >= 0)
                 close(s->fd);
         free(s->wbuf);
         memset(s, 0, sizeof(*s));
-        s->fd = -1;
+        s->fd = s->in_fd = s->err_fd = -1;
 }
 
 static void reset(struct stream *s)
@@ -68,7 +86,117 @@ static void reset(struct stream *s)
 void streams_init(void)
 {
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
-                streams[i].fd = -1;
+                streams[i].fd = streams[i].in_fd = streams[i].err_fd = -1;
+}
+
+static struct stream *free_slot(void)
+{
+        for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
+                if (!streams[i].id)
+                        return &streams[i];
+        return NULL;
+}
+
+/* mlvm exec: the command as the workload's user, its stdio on this stream. */
+static void exec_stream(const struct proto_conn *c)
+{
+        char why[256];
+        struct stream *s = c->id && !find(c->id) ? free_slot() : NULL;
+        int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, master = -1, slave = -1;
+        pid_t pid = 0;
+        uint8_t *buf = malloc(PROTO_STREAM_CREDIT);
+        int r = s && buf ? 0 : -EINVAL;
+
+        if (r == 0 && c->tty) {
+                master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+                char name[64];
+                if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
+                    ptsname_r(master, name, sizeof(name)) != 0 || (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+                        r = -errno;
+                else {
+                        /* The command's terminal belongs to its user. */
+                        (void)fchown(slave, WORKLOAD_UID, WORKLOAD_GID);
+                        if (c->rows && c->cols) {
+                                struct winsize ws = { .ws_row = (unsigned short)c->rows, .ws_col = (unsigned short)c->cols };
+                                (void)ioctl(master, TIOCSWINSZ, &ws);
+                        }
+                        r = workload_spawn_exec(&c->argv, slave, slave, slave, true, &pid, why, sizeof(why));
+                }
+        } else if (r == 0) {
+                if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
+                        r = -errno;
+                else
+                        r = workload_spawn_exec(&c->argv, in[0], out[1], err[1], false, &pid, why, sizeof(why));
+        }
+        if (slave >= 0)
+                close(slave);
+        for (int i = 0; i < 2; i++) {
+                if (i == 0 && in[0] >= 0)
+                        close(in[0]);
+                if (i == 1) {
+                        if (out[1] >= 0)
+                                close(out[1]);
+                        if (err[1] >= 0)
+                                close(err[1]);
+                }
+        }
+        if (r < 0) {
+                logmsg("exec: %s", r == -EINVAL ? "refused" : strerror(-r));
+                if (master >= 0)
+                        close(master);
+                for (int i = 0; i < 2; i += 1) {
+                        if (in[1] >= 0 && i == 0)
+                                close(in[1]);
+                        if (out[0] >= 0 && i == 0)
+                                close(out[0]);
+                        if (err[0] >= 0 && i == 0)
+                                close(err[0]);
+                }
+                free(buf);
+                send_simple(PROTO_STREAM_CLOSE, c->id, 0, PROTO_CLOSE_REFUSED);
+                return;
+        }
+        *s = (struct stream){ .id = c->id, .exec = true, .tty = c->tty != 0, .pid = pid, .credit = c->window,
+                              .wbuf = buf, .granted = PROTO_STREAM_CREDIT };
+        if (c->tty) {
+                s->fd = s->in_fd = master;
+                s->err_fd = -1;
+                s->err_eof = true;
+        } else {
+                s->fd = out[0];
+                s->in_fd = in[1];
+                s->err_fd = err[0];
+        }
+        (void)fcntl(s->fd, F_SETFL, O_NONBLOCK);
+        (void)fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
+        if (s->err_fd >= 0)
+                (void)fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
+        logmsg("exec: pid %d on stream %u%s", (int)pid, c->id, c->tty ? " (terminal)" : "");
+        send_simple(PROTO_STREAM_OPENED, c->id, PROTO_STREAM_CREDIT, 0);
+}
+
+void streams_child_exited(pid_t pid, int status)
+{
+        for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
+                if (streams[i].id && streams[i].exec && streams[i].pid == pid && !streams[i].exited) {
+                        streams[i].exited = true;
+                        streams[i].status = status;
+                }
+}
+
+/* An exec stream is done once its command exited and its output is drained. */
+static void exec_maybe_done(struct stream *s)
+{
+        if (!s->exec || !s->exited || !s->sock_eof || !s->err_eof)
+                return;
+        struct proto_msg m = { .type = PROTO_EXIT, .id = 0 };
+        m.u.exit.stream = s->id;
+        if (WIFSIGNALED(s->status))
+                m.u.exit.signal = (uint32_t)WTERMSIG(s->status);
+        else
+                m.u.exit.code = (uint32_t)WEXITSTATUS(s->status);
+        (void)agent_send(&m);
+        drop(s);
 }
 
 static void open_stream(const struct proto_conn *c)
@@ -96,14 +224,15 @@ static void open_stream(const struct proto_conn *c)
                 send_simple(PROTO_STREAM_CLOSE, c->id, 0, PROTO_CLOSE_REFUSED);
                 return;
         }
-        *s = (struct stream){ .id = c->id, .fd = fd, .connecting = true, .credit = c->window, .wbuf = buf,
-                              .granted = PROTO_STREAM_CREDIT };
+        *s = (struct stream){ .id = c->id, .fd = fd, .in_fd = -1, .err_fd = -1, .connecting = true, .credit = c->window,
+                              .wbuf = buf, .granted = PROTO_STREAM_CREDIT };
 }
 
 static void flush_socket(struct stream *s)
 {
-        while (s->wlen) {
-                ssize_t n = send(s->fd, s->wbuf, s->wlen, MSG_NOSIGNAL);
+        int wfd = s->exec ? s->in_fd : s->fd;
+        while (s->wlen && wfd >= 0) {
+                ssize_t n = s->exec ? write(wfd, s->wbuf, s->wlen) : send(wfd, s->wbuf, s->wlen, MSG_NOSIGNAL);
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         break;
                 if (n <= 0) {
@@ -121,10 +250,15 @@ static void flush_socket(struct stream *s)
                 s->consumed = 0;
         }
         if (s->host_eof && s->wlen == 0 && !s->shut_wr) {
-                (void)shutdown(s->fd, SHUT_WR);
+                if (!s->exec)
+                        (void)shutdown(s->fd, SHUT_WR);
+                else if (!s->tty) {
+                        close(s->in_fd);   /* the command sees the end of its stdin */
+                        s->in_fd = -1;
+                }
                 s->shut_wr = true;
         }
-        if (s->shut_wr && s->sock_eof)
+        if (!s->exec && s->shut_wr && s->sock_eof)
                 drop(s);
 }
 
@@ -133,6 +267,10 @@ void streams_on_frame(const struct proto_msg *m)
         const struct proto_conn *c = &m->u.stream;
         if (m->type == PROTO_STREAM_OPEN) {
                 open_stream(c);
+                return;
+        }
+        if (m->type == PROTO_STREAM_EXEC) {
+                exec_stream(c);
                 return;
         }
         struct stream *s = find(c->id);
@@ -168,36 +306,63 @@ void streams_on_frame(const struct proto_msg *m)
         }
 }
 
-/* Poll entries for the streams, from P[0]; returns how many. */
+/* Poll entries for the streams, three per stream (output, stderr,
+ * input), from P[0]; returns how many. */
 size_t streams_poll_fill(struct pollfd *p)
 {
         size_t n = 0;
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++) {
                 struct stream *s = &streams[i];
-                short ev = 0;
                 if (!s->id)
                         continue;
-                if (s->connecting || s->wlen)
+                short ev = 0;
+                bool can_read = !s->connecting && s->credit > 0;
+                if (!s->exec && (s->connecting || s->wlen))
                         ev |= POLLOUT;
-                if (!s->connecting && !s->sock_eof && s->credit > 0)
+                if (can_read && !s->sock_eof)
                         ev |= POLLIN;
                 p[n++] = (struct pollfd){ .fd = ev ? s->fd : -1, .events = ev };
+                bool err = s->exec && s->err_fd >= 0 && can_read && !s->err_eof;
+                p[n++] = (struct pollfd){ .fd = err ? s->err_fd : -1, .events = POLLIN };
+                bool in = s->exec && s->in_fd >= 0 && s->wlen;
+                p[n++] = (struct pollfd){ .fd = in ? s->in_fd : -1, .events = POLLOUT };
         }
         return n;
 }
 
-void streams_poll_handle(const struct pollfd *p, size_t n)
+/* Read what the credit allows from FD into a DATA frame (FDNO 2: stderr).
+ * Returns bytes sent, 0 at EOF, -1 after an error or nothing to read. */
+static int relay(struct stream *s, int fd, uint32_t fdno)
 {
         static struct proto_msg m;
+        size_t want = s->credit < sizeof(m.u.stream.data) ? s->credit : sizeof(m.u.stream.data);
+        ssize_t r = read(fd, m.u.stream.data, want);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                return -1;
+        if (r < 0 && !(s->exec && errno == EIO))   /* a terminal whose command is gone says EIO */
+                return -2;
+        if (r <= 0)
+                return 0;
+        m.type = PROTO_STREAM_DATA;
+        m.id = 0;
+        m.u.stream.id = s->id;
+        m.u.stream.fd = fdno;
+        m.u.stream.len = (uint32_t)r;
+        s->credit -= (uint32_t)r;
+        (void)agent_send(&m);
+        return (int)r;
+}
+
+void streams_poll_handle(const struct pollfd *p, size_t n)
+{
         size_t k = 0;
-        for (size_t i = 0; i < PROTO_STREAMS_MAX && k < n; i++) {
+        for (size_t i = 0; i < PROTO_STREAMS_MAX && k + 2 < n + 2 && k < n; i++) {
                 struct stream *s = &streams[i];
                 if (!s->id)
                         continue;
-                const struct pollfd *e = &p[k++];
-                if (e->fd < 0 || !e->revents)
-                        continue;
-                if (s->connecting) {
+                const struct pollfd *e = &p[k], *ee = &p[k + 1], *ei = &p[k + 2];
+                k += 3;
+                if (s->connecting && e->fd >= 0 && e->revents) {
                         int err = 0;
                         socklen_t len = sizeof(err);
                         if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
@@ -209,33 +374,38 @@ void streams_poll_handle(const struct pollfd *p, size_t n)
                         send_simple(PROTO_STREAM_OPENED, s->id, PROTO_STREAM_CREDIT, 0);
                         continue;
                 }
-                if (e->revents & POLLOUT)
+                if ((e->fd >= 0 && (e->revents & POLLOUT)) || (ei->fd >= 0 && ei->revents))
                         flush_socket(s);
                 if (!s->id)
                         continue;
-                if ((e->revents & (POLLIN | POLLHUP | POLLERR)) && !s->sock_eof && s->credit > 0) {
-                        size_t want = s->credit < sizeof(m.u.stream.data) ? s->credit : sizeof(m.u.stream.data);
-                        ssize_t r = recv(s->fd, m.u.stream.data, want, 0);
-                        if (r < 0 && (errno == EAGAIN || errno == EINTR))
-                                continue;
-                        if (r < 0) {
-                                reset(s);
-                                continue;
+                if (e->fd >= 0 && (e->revents & (POLLIN | POLLHUP | POLLERR)) && !s->sock_eof && s->credit > 0) {
+                        int r = relay(s, s->fd, 1);
+                        if (r == -2) {
+                                if (!s->exec) {
+                                        reset(s);
+                                        continue;
+                                }
+                                r = 0;
                         }
                         if (r == 0) {
                                 s->sock_eof = true;
-                                send_simple(PROTO_STREAM_CLOSE, s->id, 0, PROTO_CLOSE_END);
-                                if (s->shut_wr)
-                                        drop(s);
-                                continue;
+                                if (!s->exec) {
+                                        send_simple(PROTO_STREAM_CLOSE, s->id, 0, PROTO_CLOSE_END);
+                                        if (s->shut_wr) {
+                                                drop(s);
+                                                continue;
+                                        }
+                                }
                         }
-                        m.type = PROTO_STREAM_DATA;
-                        m.id = 0;
-                        m.u.stream.id = s->id;
-                        m.u.stream.len = (uint32_t)r;
-                        s->credit -= (uint32_t)r;
-                        (void)agent_send(&m);
                 }
+                if (s->exec && ee->fd >= 0 && (ee->revents & (POLLIN | POLLHUP | POLLERR)) && !s->err_eof &&
+                    s->credit > 0) {
+                        int r = relay(s, s->err_fd, 2);
+                        if (r == 0 || r == -2)
+                                s->err_eof = true;
+                }
+                if (s->exec)
+                        exec_maybe_done(s);
         }
 }
 
@@ -245,4 +415,21 @@ void streams_reset_all(void)
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
                 if (streams[i].id)
                         drop(&streams[i]);
+}
+
+/* Called after reaping: exec commands that ended with their output drained. */
+void streams_tick(void)
+{
+        for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
+                if (streams[i].id && streams[i].exec)
+                        exec_maybe_done(&streams[i]);
+}
+
+/* While an exec command runs, the agent must look for its end regularly. */
+bool streams_running(void)
+{
+        for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
+                if (streams[i].id && streams[i].exec && !streams[i].exited)
+                        return true;
+        return false;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -126,7 +127,7 @@ int workload_prepare_root(char *why, size_t cap)
         return 0;
 }
 
-static void __attribute__((noreturn)) child(const struct proto_exec *e, int out, int err)
+static void __attribute__((noreturn)) child(const struct proto_exec *e, int in, int out, int err, bool tty)
 {
         char *argv[PROTO_STRV_COUNT + 1], *envp[PROTO_STRV_COUNT + 2];
         size_t n = 0, k = 0;
@@ -145,9 +146,11 @@ static void __attribute__((noreturn)) child(const struct proto_exec *e, int out,
 
         (void)signal(SIGPIPE, SIG_DFL);   /* the agent ignores it; SIG_IGN would survive execve */
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+        if (null < 0 || dup2(in >= 0 ? in : null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
                 _exit(126);
         (void)setsid();
+        if (tty)
+                (void)ioctl(0, TIOCSCTTY, 0);   /* the terminal becomes its controlling one */
         if (workload_root[0] && (chroot(workload_root) < 0 || chdir("/") < 0)) {
                 dprintf(2, "mlvm-agent: chroot %s: %s\n", workload_root, strerror(errno));
                 _exit(126);
@@ -195,7 +198,7 @@ int workload_start(const struct proto_exec *e, struct workload *w, char *why, si
                 return -errno;
         }
         if (pid == 0)
-                child(e, out[1], err[1]);
+                child(e, -1, out[1], err[1], false);
         close(out[1]);
         close(err[1]);
         (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
@@ -209,11 +212,40 @@ void workload_reap(struct workload *w)
 {
         int status;
         pid_t pid;
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
                 if (w->pid && pid == w->pid && !w->exited) {
                         w->exited = true;
                         w->status = status;
-                }
+                } else
+                        streams_child_exited(pid, status);
+        }
+}
+
+int workload_spawn_exec(const struct proto_strv *argv, int in, int out, int err, bool tty, pid_t *ret, char *why,
+                        size_t cap)
+{
+        static struct proto_exec e;
+        memset(&e, 0, sizeof(e));
+        e.argv = *argv;
+        (void)proto_strv_add(&e.env, "HOME=/home/mlvm");
+        (void)proto_strv_add(&e.env, tty ? "TERM=xterm" : "TERM=dumb");
+        proto_strlcpy(e.cwd, "/home/mlvm", sizeof(e.cwd));
+        int r = workload_prepare_root(why, cap);
+        if (r < 0)
+                return r;
+        if (e.argv.count == 0) {
+                (void)snprintf(why, cap, "exec without a command");
+                return -EINVAL;
+        }
+        pid_t pid = fork();
+        if (pid < 0) {
+                (void)snprintf(why, cap, "fork: %s", strerror(errno));
+                return -errno;
+        }
+        if (pid == 0)
+                child(&e, in, out, err, tty);
+        *ret = pid;
+        return 0;
 }
 
 void workload_stop(struct workload *w, unsigned grace_ms)

@@ -29,7 +29,7 @@ struct verb {
 
 extern const struct verb verb_info, verb_config, verb_setup, verb_image, verb_key;
 extern const struct verb verb_up, verb_down, verb_ps, verb_logs, verb_inspect;
-extern const struct verb verb_audit, verb_creds, verb_secret, verb_run, verb_verify, verb_artifacts;
+extern const struct verb verb_audit, verb_creds, verb_secret, verb_run, verb_verify, verb_artifacts, verb_exec;
 
 /* Parse the verb's options together with the global ones (which may come
  * before or after the verb). ON_OPT handles the verb's own; it returns 0,

@@ -397,6 +397,16 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
                         if ((r = parse_transport(L, w, val, kp)) < 0)
                                 return r;
                         w->at.transport = at;
+                } else if (streq(k, "exec")) {
+                        const char *ev;
+                        if ((r = get_string(L, val, kp, 16, &ev)) < 0)
+                                return r;
+                        if (!streq(ev, "allow") && !streq(ev, "deny")) {
+                                _cleanup_free_ char *d = display(ev);
+                                return lerr(L, val, kp, "\"%s\": expected allow or deny", d);
+                        }
+                        w->exec_allowed = streq(ev, "allow");
+                        w->at.exec = at;
                 } else
                         return lerr(L, m.v[i].key, kp, "unknown key");
         }

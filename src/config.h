@@ -93,10 +93,11 @@ struct mlvm_workload {
         size_t n_publish;
         uint64_t timeout_s;       /* 0: none */
         enum mlvm_transport transport;
+        bool exec_allowed;        /* exec: allow (default deny): `mlvm exec` may run commands in it */
         /* Positions of optional keys, so later stages can point at them. */
         struct {
                 struct mlvm_pos image, vcpus, memory, memory_limit, command, env, disks, secrets,
-                        artifacts, publish, timeout, transport;
+                        artifacts, publish, timeout, transport, exec;
         } at;
 };
 

@@ -13,6 +13,7 @@ static const struct verb *const verbs[] = {
         &verb_config,
         &verb_creds,
         &verb_down,
+        &verb_exec,
         &verb_image,
         &verb_info,
         &verb_inspect,

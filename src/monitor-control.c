@@ -52,6 +52,12 @@ void client_close(struct client *c)
         json_object_put(c->rotated);
         c->rotated = NULL;
         c->rotations = 0;
+        free(c->xin);
+        free(c->xout);
+        c->xin = c->xout = NULL;
+        c->xin_len = c->xout_len = 0;
+        c->exec_stream = 0;
+        c->xdone = false;
         if (c->fd < 0)
                 return;
         creds_client_gone(c->fd);
@@ -112,6 +118,8 @@ static void handle_command(struct client *c, const char *line)
                         json_object_object_add(rep, "error", json_object_new_string(e.msg));
                         client_send(c, rep);
                 }
+        } else if (streq(cmd, "exec")) {
+                exec_start(c, req);
         } else if (streq(cmd, "down")) {
                 c->wants_down = true;
                 begin_shutdown(RUN_STOPPED, NULL);
@@ -143,8 +151,8 @@ static void on_client(int watch, int fd, int events, void *opaque)
                 memmove(c->buf, nl + 1, c->len - used + 1);
                 c->len -= used;
                 handle_command(c, line);
-                if (c->fd < 0)
-                        return;
+                if (c->fd < 0 || c->exec_stream)
+                        return;   /* closed, or speaking frames from now on */
         }
         if (c->len >= sizeof(c->buf) - 1)
                 client_close(c);   /* a line over the cap: not ours */

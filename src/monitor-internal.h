@@ -26,6 +26,10 @@ struct client {
         double ping_sent;
         int rotations;          /* credential rotations this client waits for */
         json_object *rotated;   /* their results so far */
+        uint32_t exec_stream;   /* mlvm exec: the connection carries this stream's frames */
+        uint8_t *xin, *xout;
+        size_t xin_len, xout_len;
+        bool xdone;             /* the command ended: close once xout is sent */
 };
 
 struct request {                /* what the monitor sends the agent after HELLO, in order */
@@ -122,3 +126,8 @@ int publish_init(struct mlvm_err *e);
 void publish_on_frame(const struct proto_msg *m);
 void publish_reset_streams(void);
 void publish_close(void);
+
+/* monitor-exec.c */
+void exec_start(struct client *c, json_object *req);
+/* A frame of the agent's: true when it was for an exec stream. */
+bool exec_on_frame(const struct proto_msg *m);

@@ -349,7 +349,7 @@ static void on_timeout(int timer, void *opaque)
 static void on_agent_frame(const struct proto_msg *m)
 {
         /* Ending: nothing the guest says changes that, and it must not grow monitor.log. */
-        if (M.ending && (m->type == PROTO_ERROR || m->type == PROTO_HELLO || m->type == PROTO_EXIT))
+        if (M.ending && (m->type == PROTO_ERROR || m->type == PROTO_HELLO || (m->type == PROTO_EXIT && !m->u.exit.stream)))
                 return;
         switch (m->type) {
         case PROTO_HELLO:
@@ -379,7 +379,8 @@ static void on_agent_frame(const struct proto_msg *m)
         case PROTO_STREAM_DATA:
         case PROTO_STREAM_WINDOW:
         case PROTO_STREAM_CLOSE:
-                publish_on_frame(m);
+                if (!exec_on_frame(m))
+                        publish_on_frame(m);
                 return;
         case PROTO_ARTIFACTS_DONE:
                 artifacts_on_done(m);
@@ -395,6 +396,10 @@ static void on_agent_frame(const struct proto_msg *m)
                 return;
         }
         case PROTO_EXIT:
+                if (m->u.exit.stream) {
+                        (void)exec_on_frame(m);   /* an exec command's, not the workload's */
+                        return;
+                }
                 /* Values from the guest: an exit status is 0-255, a signal 1-127, never both. */
                 if (m->u.exit.code > 255 || m->u.exit.signal > 127 || (m->u.exit.code && m->u.exit.signal)) {
                         begin_shutdown(RUN_FAILED, "the agent sent an invalid EXIT");

@@ -474,6 +474,7 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
                 json_object_object_add(c->run, "boot_timeout_s", json_object_new_int((int32_t)boot_timeout));
                 if (w->timeout_s)
                         json_object_object_add(c->run, "timeout_s", json_object_new_int64((int64_t)w->timeout_s));
+                json_object_object_add(c->run, "exec_allowed", json_object_new_boolean(w->exec_allowed));
                 json_object *pub = publish_json(w, o);
                 if (pub)
                         json_object_object_add(c->run, "publish", pub);

@@ -38,6 +38,20 @@ check_eq "the stream cap: 64 connections served, the rest refused" "64 6" \
         "$(printf '%s' "$r" | jf 'str(j["accepted"])+" "+str(j["refused"])')"
 check_eq "the unix socket is the owner's only" 600 "$(stat -c %a "$tmp/echo.sock")"
 r=$($C echo "$tmp/echo.sock" 100000); check_eq "echo through the unix socket" True "$(printf '%s' "$r" | jf 'j["ok"]')"
+# --- mlvm exec (the model says exec: allow)
+check_eq "exec: the command runs as the workload's user" "1000" "$("$MLVM" exec echo -- id -u)"
+out=$("$MLVM" exec echo -- sh -c 'echo to-out; echo to-err >&2; exit 7' 2>"$tmp/exec.err"); st=$?
+check_eq "exec: its exit code" 7 $st
+check_eq "exec: its stdout on ours" to-out "$out"
+check_eq "exec: its stderr on ours" to-err "$(cat "$tmp/exec.err")"
+check_eq "exec: our stdin is its stdin, to the end" "abc def" "$(printf 'abc\ndef\n' | "$MLVM" exec echo -- cat | tr '\n' ' ' | sed 's/ $//')"
+"$MLVM" exec echo -- sh -c 'kill -9 $$' >/dev/null 2>&1; st=$?
+check_eq "exec: 128+9 when SIGKILL ended it" 137 $st
+out=$("$MLVM" exec -t echo -- sh -c 'test -t 0 && test -t 1 && echo on-a-terminal' </dev/null 2>&1); st=$?
+check_eq "exec -t: the command has a terminal" "0 on-a-terminal" "$st $(printf '%s' "$out" | tr -d '\r')"
+"$MLVM" exec echo -- /no/such/command >/dev/null 2>&1; st=$?
+check_eq "exec: a command that does not exist: 127" 127 $st
+
 out=$("$MLVM" down echo 2>&1); check_eq "down echo" 0 $?
 r=$($C closed "127.0.0.1:$pa"); check_eq "the port is closed at down" True "$(printf '%s' "$r" | jf 'j["ok"]')"
 [ -e "$tmp/echo.sock" ] && fail "the unix socket is removed at down" || pass "the unix socket is removed at down"
@@ -48,6 +62,12 @@ nothing_left "echo"
 # --- --publish on the command line; non-loopback needs --publish-public
 out=$("$MLVM" up plain --publish "127.0.0.1:$pd:8080" 2>&1); check_eq "up --publish" 0 $?
 r=$($C echo "127.0.0.1:$pd" 1000); check_eq "the --publish port works" True "$(printf '%s' "$r" | jf 'j["ok"]')"
+err=$("$MLVM" exec plain -- id 2>&1); st=$?
+check_eq "exec where the model does not allow it: 125" 125 $st
+check_match "says how to allow it" "plain: exec is not allowed for this model \(its mlvm.yaml entry needs exec: allow\)" "$err"
+"$MLVM" audit --json > "$tmp/audit.json"
+check_eq "audit: every exec, allowed or refused" "True True True True True True False" \
+        "$(json_get "$tmp/audit.json" '" ".join(str(x["allowed"]) for x in j if x["event"]=="run.exec")')"
 # The same port again: up fails, says why, leaves nothing behind.
 sed -i "s/127.0.0.1:$pa:8080/127.0.0.1:$pd:8080/" mlvm.yaml
 err=$("$MLVM" up echo 2>&1); st=$?

@@ -106,6 +106,8 @@ static const struct bad_case bad[] = {
           "t.yaml:5:39: models.a.secrets.K.rotate: \"yes\": expected true or false" },
         { "secret bad store name", M "    secrets:\n      K: {from: \"store:../k\", ttl: 1m}\n",
           "t.yaml:5:17: models.a.secrets.K.from: \"store:../k\": store name must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,63}" },
+        { "exec neither allow nor deny", M "    exec: yes\n",
+          "t.yaml:4:11: models.a.exec: \"yes\": expected allow or deny" },
         { "secret bad name", M "    secrets:\n      1K: {from: jwt, ttl: 1m}\n",
           "t.yaml:5:7: models.a.secrets.1K: not a valid secret name ([A-Za-z_][A-Za-z0-9_]*)" },
         { "disk mount relative", M "    disks:\n      w: {source: ./w, mount: models}\n",
