@@ -2,7 +2,7 @@
  * server for a model.txt (model.h), static with musl, for the "minimal"
  * image:
  *
- *   model-server --port N --weights FILE [--bind ADDR]
+ *   model-server --port N --weights FILE [--bind ADDR] [--idle-timeout S]
  *
  *   GET  /health   {"status":"ok","model":"NAME"}
  *   POST /predict  {"features":[F numbers]} -> {"label":..,"probabilities":[..]}
@@ -11,8 +11,8 @@
  * (HTTP/1.1 by default, HTTP/1.0 on request) and pipelining. Trust: every
  * byte from a client is input: a request head is capped at HEAD_MAX, a body
  * at BODY_MAX (Content-Length only; chunked bodies are refused), a
- * connection is closed after IDLE_MS without progress or REQUEST_MS for one
- * request (slow clients), and the body must be exactly the JSON above. */
+ * connection is closed after --idle-timeout seconds (default 10) without
+ * progress or 3 times that for one request (slow clients), and the body must be exactly the JSON above. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,8 +36,6 @@
 #define HEAD_MAX 8192
 #define BODY_MAX 65536
 #define OUT_MAX 4096
-#define IDLE_MS 10000
-#define REQUEST_MS 30000
 #define DRAIN_MS 2000
 
 struct conn {
@@ -55,6 +53,7 @@ struct conn {
 };
 
 static struct model model;
+static int64_t idle_ms = 10000;
 static struct conn conns[MAX_CONNS];
 static int nconns;
 
@@ -466,8 +465,20 @@ static int listen_on(const char *addr, unsigned port)
 
 static void usage(void)
 {
-        fputs("usage: model-server --port N --weights FILE [--bind ADDR]\n", stderr);
+        fputs("usage: model-server --port N --weights FILE [--bind ADDR] [--idle-timeout S]\n", stderr);
         exit(2);
+}
+
+/* A whole number in lo..hi, or usage(). */
+static long number_arg(const char *s, long lo, long hi)
+{
+        char *end;
+
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || end == s || *end || s[0] < '0' || s[0] > '9' || v < lo || v > hi)
+                usage();
+        return v;
 }
 
 int main(int argc, char **argv)
@@ -480,11 +491,9 @@ int main(int argc, char **argv)
         setvbuf(stdout, NULL, _IOLBF, 0);
         for (int i = 1; i < argc; i++) {
                 if (i + 1 < argc && strcmp(argv[i], "--port") == 0) {
-                        char *end;
-                        errno = 0;
-                        port = strtol(argv[++i], &end, 10);
-                        if (errno || end == argv[i] || *end || argv[i][0] == '-' || port > 65535)
-                                usage();
+                        port = number_arg(argv[++i], 0, 65535);
+                } else if (i + 1 < argc && strcmp(argv[i], "--idle-timeout") == 0) {
+                        idle_ms = number_arg(argv[++i], 1, 3600) * 1000;
                 } else if (i + 1 < argc && strcmp(argv[i], "--weights") == 0) {
                         weights = argv[++i];
                 } else if (i + 1 < argc && strcmp(argv[i], "--bind") == 0) {
@@ -525,7 +534,7 @@ int main(int argc, char **argv)
                                 r = flush(c, now) < 0 ? -1 : serve(c, now);
                         else if (re & (POLLIN | POLLHUP | POLLERR))
                                 r = readable(c, now);
-                        if (r == 0 && (now - c->last_ms > IDLE_MS || (c->req_ms && now - c->req_ms > REQUEST_MS) ||
+                        if (r == 0 && (now - c->last_ms > idle_ms || (c->req_ms && now - c->req_ms > 3 * idle_ms) ||
                                        (c->draining && now - c->drain_ms > DRAIN_MS)))
                                 r = -1;   /* idle, too slow to send one request, or drained long enough */
                         if (r < 0)

@@ -401,5 +401,9 @@ int main(int argc, char **argv)
         fputs("\n}\n", f);
         finish(f, out, "metrics.json");
         printf("wrote %s/model.txt and %s/metrics.json\n", out, out);
+        free(z);
+        free(zy);
+        free(d.x);
+        free(d.y);
         return 0;
 }
