@@ -54,6 +54,7 @@ struct conn {
 
 static struct model model;
 static int64_t idle_ms = 10000;
+static int64_t accept_paused_until;   /* out of file descriptors: retry later, not in a busy loop */
 static struct conn conns[MAX_CONNS];
 static int nconns;
 
@@ -435,8 +436,10 @@ static void accept_all(int lfd, int64_t now)
 {
         while (nconns < MAX_CONNS) {
                 int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM))
+                        accept_paused_until = now + 100;
                 if (fd < 0)
-                        return;   /* EAGAIN, or EMFILE & co.: poll again later */
+                        return;
                 conns[nconns] = (struct conn){ .fd = fd, .last_ms = now };
                 nconns++;
         }
@@ -514,7 +517,8 @@ int main(int argc, char **argv)
 
         for (;;) {
                 int n = 0;
-                pfd[n++] = (struct pollfd){ .fd = lfd, .events = nconns < MAX_CONNS ? POLLIN : 0 };
+                bool accepting = nconns < MAX_CONNS && now_ms() >= accept_paused_until;
+                pfd[n++] = (struct pollfd){ .fd = lfd, .events = accepting ? POLLIN : 0 };
                 for (int i = 0; i < nconns; i++) {
                         struct conn *c = &conns[i];
                         short ev = c->out_len ? POLLOUT : (!c->eof && c->in_len < HEAD_MAX + BODY_MAX ? POLLIN : 0);
