@@ -20,6 +20,7 @@ export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$pool" MLVM_POOL_PATH="$tmp/pool" 
 export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$top/tests/.debcache}"
 V="virsh -q -c qemu:///system"
 cleanup() {
+        set +e
         "$mlvm" -q down bench >/dev/null 2>&1 || true
         for v in $($V vol-list "$pool" 2>/dev/null | awk '{print $1}'); do $V vol-delete --pool "$pool" "$v" >/dev/null 2>&1; done
         $V pool-destroy "$pool" >/dev/null 2>&1; $V pool-undefine "$pool" >/dev/null 2>&1
