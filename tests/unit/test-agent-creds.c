@@ -19,44 +19,15 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
-#include "proto.h"
-#include "util.h"
 
-static int sock = -1;
-static pid_t agent;
+#include "agent-harness.h"
+
 static char dir[64];
-static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
 
-static void send_msg(const struct proto_msg *m)
-{
-        long n = proto_encode(m, frame, sizeof(frame));
-        assert_true(n > 0);
-        assert_int_equal(write(sock, frame, (size_t)n), n);
-}
-
-static int read_exact(uint8_t *p, size_t len, int timeout_ms)
-{
-        while (len) {
-                struct pollfd pf = { .fd = sock, .events = POLLIN };
-                if (poll(&pf, 1, timeout_ms) <= 0)
-                        return -ETIMEDOUT;
-                ssize_t n = read(sock, p, len);
-                if (n <= 0)
-                        return -EPIPE;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
-/* The next frame from the agent, within TIMEOUT_MS. */
+/* The next frame from the agent, within TIMEOUT_MS (it must come). */
 static void recv_msg(struct proto_msg *m, int timeout_ms)
 {
-        struct proto_hdr h;
-        assert_int_equal(read_exact(frame, PROTO_HDR_SIZE, timeout_ms), 0);
-        assert_int_equal(proto_hdr_decode(frame, &h), PROTO_OK);
-        assert_int_equal(read_exact(frame + PROTO_HDR_SIZE, h.len, timeout_ms), 0);
-        assert_int_equal(proto_payload_decode(&h, frame + PROTO_HDR_SIZE, m), PROTO_OK);
+        assert_int_equal(agent_recv_msg(m, timeout_ms), 0);
 }
 
 static void put(uint32_t id, const char *name, const char *lease, uint64_t ttl_ms, const char *value)
@@ -70,7 +41,7 @@ static void put(uint32_t id, const char *name, const char *lease, uint64_t ttl_m
         m.u.cred.ttl_ms = ttl_ms;
         m.u.cred.len = (uint32_t)strlen(value);
         memcpy(m.u.cred.value, value, m.u.cred.len);
-        send_msg(&m);
+        agent_send_msg(&m);
 }
 
 static char *content(const char *name, mode_t *mode)
@@ -88,43 +59,15 @@ static char *content(const char *name, mode_t *mode)
 
 static int setup(void **state)
 {
-        int sv[2];
         snprintf(dir, sizeof(dir), "/tmp/mlvm-test-agent-XXXXXX");
         assert_non_null(mkdtemp(dir));
-        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-        const char *top = getenv("TOP_BUILDDIR");
-        _cleanup_free_ char *bin = xasprintf("%s/guest-agent/mlvm-agent", top ? top : ".");
-        agent = fork();
-        assert_true(agent >= 0);
-        if (agent == 0) {
-                if (dup2(sv[1], 3) < 0)
-                        _exit(127);
-                setenv("MLVM_AGENT_SECRETS_DIR", dir, 1);
-                setenv("MLVM_AGENT_TIMEOUT", "10", 1);
-                execl(bin, "mlvm-agent", "--fd", "3", (char *)NULL);
-                _exit(127);
-        }
-        close(sv[1]);
-        sock = sv[0];
-        struct proto_msg m;
-        recv_msg(&m, 10000);
-        assert_int_equal(m.type, PROTO_HELLO);
-        struct proto_msg ack = { .type = PROTO_HELLO_ACK, .id = m.id };
-        send_msg(&ack);
+        agent_start("MLVM_AGENT_SECRETS_DIR", dir);
         return 0;
 }
 
 static int teardown(void **state)
 {
-        int status;
-        close(sock);
-        /* Without its host the agent exits (test mode): reap it. */
-        for (int i = 0; i < 100 && waitpid(agent, &status, WNOHANG) == 0; i++)
-                usleep(20000);
-        if (waitpid(agent, &status, WNOHANG) == 0) {
-                kill(agent, SIGKILL);
-                waitpid(agent, &status, 0);
-        }
+        agent_stop();
         _cleanup_free_ char *cmd = xasprintf("rm -rf -- '%s'", dir);
         assert_int_equal(system(cmd), 0);
         return 0;
@@ -174,7 +117,7 @@ static void test_lifecycle(void **state)
 
         /* Revoke all: what is left (B) goes, and the count says so. */
         struct proto_msg r = { .type = PROTO_CRED_REVOKE, .id = 6 };
-        send_msg(&r);
+        agent_send_msg(&r);
         recv_msg(&m, 5000);
         assert_int_equal(m.type, PROTO_DONE);
         assert_int_equal(m.id, 6);
@@ -187,7 +130,7 @@ static void test_lifecycle(void **state)
         /* A revoke of one name that is not there removes nothing. */
         struct proto_msg r2 = { .type = PROTO_CRED_REVOKE, .id = 7 };
         proto_strlcpy(r2.u.cred.name, "B", sizeof(r2.u.cred.name));
-        send_msg(&r2);
+        agent_send_msg(&r2);
         recv_msg(&m, 5000);
         assert_int_equal(m.type, PROTO_DONE);
         assert_int_equal(m.u.done.count, 0);

@@ -19,48 +19,13 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
-#include "proto.h"
-#include "util.h"
 
-static int sock = -1, lfd = -1;
+#include "agent-harness.h"
+
+static int lfd = -1;
 static uint16_t port;
-static pid_t agent;
-static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
-
-static void send_msg(const struct proto_msg *m)
-{
-        long n = proto_encode(m, frame, sizeof(frame));
-        assert_true(n > 0);
-        assert_int_equal(write(sock, frame, (size_t)n), n);
-}
-
-static int read_exact(uint8_t *p, size_t len, int timeout_ms)
-{
-        while (len) {
-                struct pollfd pf = { .fd = sock, .events = POLLIN };
-                if (poll(&pf, 1, timeout_ms) <= 0)
-                        return -ETIMEDOUT;
-                ssize_t n = read(sock, p, len);
-                if (n <= 0)
-                        return -EPIPE;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
-/* The next frame from the agent; -ETIMEDOUT when none within TIMEOUT_MS. */
-static int recv_msg(struct proto_msg *m, int timeout_ms)
-{
-        struct proto_hdr h;
-        int r = read_exact(frame, PROTO_HDR_SIZE, timeout_ms);
-        if (r < 0)
-                return r;
-        assert_int_equal(proto_hdr_decode(frame, &h), PROTO_OK);
-        assert_int_equal(read_exact(frame + PROTO_HDR_SIZE, h.len, 5000), 0);
-        assert_int_equal(proto_payload_decode(&h, frame + PROTO_HDR_SIZE, m), PROTO_OK);
-        return 0;
-}
+#define send_msg agent_send_msg
+#define recv_msg agent_recv_msg
 
 static void stream_msg(uint8_t type, uint32_t id, uint32_t p, uint32_t window, uint32_t how)
 {
@@ -85,7 +50,6 @@ static void data_msg(uint32_t id, const void *data, size_t len)
 
 static int setup(void **state)
 {
-        int sv[2];
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t len = sizeof(sa);
         lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -94,39 +58,14 @@ static int setup(void **state)
         assert_int_equal(listen(lfd, 8), 0);
         assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
         port = ntohs(sa.sin_port);
-        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-        const char *top = getenv("TOP_BUILDDIR");
-        _cleanup_free_ char *bin = xasprintf("%s/guest-agent/mlvm-agent", top ? top : ".");
-        agent = fork();
-        assert_true(agent >= 0);
-        if (agent == 0) {
-                if (dup2(sv[1], 3) < 0)
-                        _exit(127);
-                setenv("MLVM_AGENT_TIMEOUT", "10", 1);
-                execl(bin, "mlvm-agent", "--fd", "3", (char *)NULL);
-                _exit(127);
-        }
-        close(sv[1]);
-        sock = sv[0];
-        struct proto_msg m;
-        assert_int_equal(recv_msg(&m, 10000), 0);
-        assert_int_equal(m.type, PROTO_HELLO);
-        struct proto_msg ack = { .type = PROTO_HELLO_ACK, .id = m.id };
-        send_msg(&ack);
+        agent_start(NULL, NULL);
         return 0;
 }
 
 static int teardown(void **state)
 {
-        int status;
-        close(sock);
+        agent_stop();
         close(lfd);
-        for (int i = 0; i < 100 && waitpid(agent, &status, WNOHANG) == 0; i++)
-                usleep(20000);
-        if (waitpid(agent, &status, WNOHANG) == 0) {
-                kill(agent, SIGKILL);
-                waitpid(agent, &status, 0);
-        }
         return 0;
 }
 
