@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 
 #include "audit.h"
+#include "json-util.h"
 #include "util.h"
 #include "virt.h"
 
@@ -69,21 +70,7 @@ static int sha256_hex(const void *data, size_t len, char ret[HASH_HEX_LEN + 1])
  * write with these same flags, so this release always reads its own lines. */
 static json_object *parse_object(const char *s, size_t len)
 {
-        if (len > INT32_MAX || memchr(s, '\0', len))
-                return NULL;
-        json_tokener *tok = json_tokener_new();
-        if (!tok)
-                return NULL;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        json_object *o = json_tokener_parse_ex(tok, s, (int)len);
-        bool ok = o && json_tokener_get_error(tok) == json_tokener_success &&
-                  json_tokener_get_parse_end(tok) == len && json_object_is_type(o, json_type_object);
-        json_tokener_free(tok);
-        if (!ok) {
-                json_object_put(o);
-                return NULL;
-        }
-        return o;
+        return json_parse_object(s, len, JSON_TOKENER_DEFAULT_DEPTH);
 }
 
 static const char *get_string(json_object *o, const char *key)

@@ -10,6 +10,7 @@
 #include <openssl/pem.h>
 
 #include "dsse.h"
+#include "json-util.h"
 #include "util.h"
 #include "virt.h"
 
@@ -79,21 +80,7 @@ int dsse_b64_decode(const char *s, size_t len, uint8_t **ret, size_t *ret_len)
 
 json_object *dsse_parse_object(const char *s, size_t len)
 {
-        if (len > INT32_MAX || memchr(s, '\0', len))
-                return NULL;
-        json_tokener *tok = json_tokener_new();
-        if (!tok)
-                return NULL;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        json_object *o = json_tokener_parse_ex(tok, s, (int)len);
-        bool ok = o && json_tokener_get_error(tok) == json_tokener_success &&
-                  json_tokener_get_parse_end(tok) == len && json_object_is_type(o, json_type_object);
-        json_tokener_free(tok);
-        if (!ok) {
-                json_object_put(o);
-                return NULL;
-        }
-        return o;
+        return json_parse_object(s, len, JSON_TOKENER_DEFAULT_DEPTH);
 }
 
 int dsse_sign(EVP_PKEY *key, const char *type, const void *payload, size_t len, char **ret_json,

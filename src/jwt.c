@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "json-util.h"
 #include "jwt.h"
 #include "keys.h"
 #include "util.h"
@@ -133,22 +134,11 @@ int jwt_mint(EVP_PKEY *key, const char *kid, const struct jwt_claims *c, char **
         return 0;
 }
 
-static void json_tokener_freep(json_tokener **t) { if (*t) json_tokener_free(*t); }
 
 /* One JSON object, the whole of BUF, nothing after it. */
 static json_object *parse_object(const uint8_t *buf, size_t len)
 {
-        _cleanup_(json_tokener_freep) json_tokener *tok = json_tokener_new_ex(8);
-
-        if (!tok || memchr(buf, '\0', len))
-                return NULL;
-        json_object *o = json_tokener_parse_ex(tok, (const char *)buf, (int)len);
-        if (!o || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != len ||
-            !json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
-                return NULL;
-        }
-        return o;
+        return json_parse_object(buf, len, 8);
 }
 
 static int decode_part(const char *s, size_t len, const char *what, json_object **ret, struct mlvm_err *e)

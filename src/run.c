@@ -309,10 +309,3 @@ void run_log_append(const char *path, const void *data, size_t len, size_t cap)
         }
         (void)!write(fd, data, len);
 }
-
-const char *json_str(json_object *o, const char *key)
-{
-        json_object *v;
-        return o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-                       ? json_object_get_string(v) : NULL;
-}

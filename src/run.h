@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "err.h"
+#include "json-util.h"
 
 #define RUN_ID_LEN 8
 #define RUN_CONSOLE_MAX (16u << 20)
@@ -68,6 +69,3 @@ int run_using_image(const char *state_dir, const char *digest, char ret[RUN_ID_L
 double run_now(void);
 /* Append to a capped log file; once over CAP, one marker line, then nothing. */
 void run_log_append(const char *path, const void *data, size_t len, size_t cap);
-
-/* O's member KEY when it is a string, else NULL. */
-const char *json_str(json_object *o, const char *key);

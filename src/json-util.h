@@ -1,0 +1,15 @@
+/* json-util.h: small json-c helpers shared by every reader of JSON that
+ * mlvm or a guest wrote (audit lines, DSSE envelopes, JWTs, records). */
+#pragma once
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+/* Exactly one JSON object spanning all LEN bytes of BUF, parsed strictly
+ * (json-c's strict mode, valid UTF-8, no NUL, nesting at most DEPTH), or
+ * NULL. */
+json_object *json_parse_object(const void *buf, size_t len, int depth);
+
+/* O's member KEY when it is a string, else NULL. */
+const char *json_str(json_object *o, const char *key);
