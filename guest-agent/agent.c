@@ -679,6 +679,10 @@ static void serve(void)
                 /* EXIT once the process is gone and its output is drained. */
                 if (wl.pid && wl.exited && wl.out < 0 && wl.err < 0 && !exit_sent) {
                         char why[PROTO_STR_LONG];
+                        /* Whatever the workload left running goes first: nothing may
+                         * change the artifact directory while it is read. */
+                        if (artifacts_wanted())
+                                (void)kill(-wl.pid, SIGKILL);
                         if (artifacts_wanted() && artifacts_finish(why, sizeof(why)) < 0) {
                                 struct proto_msg e = { .type = PROTO_ERROR, .id = 0 };
                                 e.u.error.code = PROTO_E_ARTIFACTS;

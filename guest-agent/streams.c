@@ -235,6 +235,19 @@ static void flush_socket(struct stream *s)
                 ssize_t n = s->exec ? write(wfd, s->wbuf, s->wlen) : send(wfd, s->wbuf, s->wlen, MSG_NOSIGNAL);
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         break;
+                if (n <= 0 && s->exec) {
+                        /* The command stopped reading (EPIPE) or its terminal is gone (EIO):
+                         * its stdin is over; its output and exit status still come. */
+                        s->consumed += (uint32_t)s->wlen;
+                        s->wlen = 0;
+                        if (!s->tty && s->in_fd >= 0) {
+                                close(s->in_fd);
+                                s->in_fd = -1;
+                        }
+                        s->shut_wr = true;
+                        s->host_eof = true;
+                        break;
+                }
                 if (n <= 0) {
                         reset(s);
                         return;
@@ -278,6 +291,10 @@ void streams_on_frame(const struct proto_msg *m)
                 return;   /* already gone: the host learns from our CLOSE */
         switch (m->type) {
         case PROTO_STREAM_DATA:
+                if (s->exec && s->shut_wr && c->len <= s->granted) {
+                        send_simple(PROTO_STREAM_WINDOW, s->id, c->len, 0);   /* stdin is over: dropped */
+                        return;
+                }
                 if (s->connecting || s->host_eof || c->len > s->granted || s->wlen + c->len > PROTO_STREAM_CREDIT) {
                         reset(s);   /* the host broke the credit rules */
                         return;
@@ -288,7 +305,7 @@ void streams_on_frame(const struct proto_msg *m)
                 flush_socket(s);
                 return;
         case PROTO_STREAM_WINDOW:
-                if ((uint64_t)s->credit + c->window > 16u * PROTO_STREAM_CREDIT) {
+                if ((uint64_t)s->credit + c->window > PROTO_STREAM_CREDIT) {
                         reset(s);
                         return;
                 }

@@ -238,3 +238,8 @@ int channel_send(struct channel *ch, const struct proto_msg *m, int timeout_ms, 
         (void)timeout_ms;   /* nothing waits here; the callers' own timers bound the run */
         return 0;
 }
+
+size_t channel_pending(const struct channel *ch)
+{
+        return ch ? ch->out_len : 0;
+}

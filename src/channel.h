@@ -26,6 +26,10 @@ int channel_recv(struct channel *ch, struct proto_msg *m, int timeout_ms, struct
  * frames are never interleaved. Fails when an earlier send failed or
  * 16 MiB are already waiting. TIMEOUT_MS is unused (kept for callers). */
 int channel_send(struct channel *ch, const struct proto_msg *m, int timeout_ms, struct mlvm_err *e);
+/* Bytes queued and not yet taken by the stream: senders of bulk data
+ * (published ports, exec) stop reading their clients above a high-water
+ * mark, so control frames always find room. */
+size_t channel_pending(const struct channel *ch);
 
 /* Event-driven use (the monitor): CB runs from libvirt's event loop when
  * the stream has data or closed; it then calls channel_try_recv until that

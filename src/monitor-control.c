@@ -55,7 +55,7 @@ void client_close(struct client *c)
         free(c->xin);
         free(c->xout);
         c->xin = c->xout = NULL;
-        c->xin_len = c->xout_len = 0;
+        c->xin_len = c->xout_len = c->xout_cap = 0;
         c->exec_stream = 0;
         c->xdone = false;
         if (c->fd < 0)
@@ -96,7 +96,7 @@ static void handle_command(struct client *c, const char *line)
         } else if (streq(cmd, "ping")) {
                 struct mlvm_err e = { 0 };
                 struct proto_msg m = { .type = PROTO_PING, .id = ++M.next_id };
-                if (!M.ch || !M.hello || RAND_bytes((unsigned char *)&m.u.ping.nonce, sizeof(m.u.ping.nonce)) != 1 ||
+                if (!M.ch || !M.session_up || RAND_bytes((unsigned char *)&m.u.ping.nonce, sizeof(m.u.ping.nonce)) != 1 ||
                     channel_send(M.ch, &m, 5000, &e) < 0) {
                         json_object_object_add(rep, "error", json_object_new_string(
                                                                      e.msg[0] ? e.msg : "the agent channel is not open"));

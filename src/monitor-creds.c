@@ -435,7 +435,7 @@ static void send_put(struct mcred *m)
         struct mlvm_err e = { 0 };
         m->msg->id = m->put_id = ++M.next_id;
         m->put_sent = run_now();
-        if (!M.ch || !M.hello)
+        if (!M.ch || !M.session_up)
                 return;   /* sent again after the agent's re-HELLO */
         if (channel_send(M.ch, m->msg, 10000, &e) < 0)
                 say("CRED_PUT %s: %s (sent again when the agent is back)", m->c.name, e.msg);
@@ -624,7 +624,7 @@ bool creds_revoke_all(void (*then)(void))
         }
         if (!live)
                 return false;
-        if (!M.ch || !M.hello) {
+        if (!M.ch || !M.session_up) {
                 unconfirmed("no channel to the agent");
                 return false;
         }

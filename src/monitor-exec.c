@@ -16,7 +16,9 @@
 #include "util.h"
 
 #define EXEC_ID_BASE 0x80000000u      /* publish streams count up from 1 */
-#define EXEC_OUT_MAX (2u * PROTO_STREAM_CREDIT + 65536u)
+/* Frames waiting for a client: its 256 KiB of credit, even in 1-byte
+ * frames (~42 bytes each), fit; more means the agent broke the rules. */
+#define EXEC_OUT_MAX (16u << 20)
 
 static uint32_t next_exec;
 
@@ -28,6 +30,40 @@ static struct client *find(uint32_t id)
         return NULL;
 }
 
+/* The command goes too: its stream is reset at the agent, then the client closed. */
+static void abort_exec(struct client *c)
+{
+        struct mlvm_err e = { 0 };
+        struct proto_msg r = { .type = PROTO_STREAM_CLOSE };
+        r.u.stream.id = c->exec_stream;
+        r.u.stream.how = PROTO_CLOSE_RESET;
+        if (M.ch && M.session_up && c->exec_stream && !c->xdone)
+                (void)channel_send(M.ch, &r, 0, &e);
+        client_close(c);
+}
+
+static void set_events(struct client *c)
+{
+        int ev = publish_throttled() ? 0 : VIR_EVENT_HANDLE_READABLE;
+        if (c->xout_len)
+                ev |= VIR_EVENT_HANDLE_WRITABLE;
+        virEventUpdateHandle(c->watch, ev);
+}
+
+void exec_unthrottle(void)
+{
+        for (size_t i = 0; i < MAX_CLIENTS; i++)
+                if (M.clients[i].fd >= 0 && M.clients[i].exec_stream)
+                        set_events(&M.clients[i]);
+}
+
+void exec_reset_all(void)
+{
+        for (size_t i = 0; i < MAX_CLIENTS; i++)
+                if (M.clients[i].fd >= 0 && M.clients[i].exec_stream)
+                        client_close(&M.clients[i]);   /* the agent dropped its streams with the channel */
+}
+
 static void flush_out(struct client *c)
 {
         while (c->xout_len) {
@@ -35,7 +71,7 @@ static void flush_out(struct client *c)
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         break;
                 if (n <= 0) {
-                        client_close(c);
+                        abort_exec(c);
                         return;
                 }
                 memmove(c->xout, c->xout + n, c->xout_len - (size_t)n);
@@ -45,7 +81,7 @@ static void flush_out(struct client *c)
                 client_close(c);
                 return;
         }
-        virEventUpdateHandle(c->watch, VIR_EVENT_HANDLE_READABLE | (c->xout_len ? VIR_EVENT_HANDLE_WRITABLE : 0));
+        set_events(c);
 }
 
 /* A frame of the agent's for an exec stream: to its client. */
@@ -55,19 +91,28 @@ bool exec_on_frame(const struct proto_msg *m)
         if (!(id & EXEC_ID_BASE))
                 return false;
         struct client *c = find(id);
-        if (!c)
-                return true;   /* its client went; the command was reset */
+        if (!c) {
+                /* Its client went: make sure the command goes too. */
+                if (m->type != PROTO_EXIT && m->type != PROTO_STREAM_CLOSE) {
+                        struct mlvm_err e = { 0 };
+                        struct proto_msg r = { .type = PROTO_STREAM_CLOSE };
+                        r.u.stream.id = id;
+                        r.u.stream.how = PROTO_CLOSE_RESET;
+                        if (M.ch && M.session_up)
+                                (void)channel_send(M.ch, &r, 0, &e);
+                }
+                return true;
+        }
         static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
         long n = proto_encode(m, frame, sizeof(frame));
         if (n < 0 || c->xout_len + (size_t)n > EXEC_OUT_MAX) {
-                /* More than the credit allows: the agent broke the rules. */
-                struct mlvm_err e = { 0 };
-                struct proto_msg r = { .type = PROTO_STREAM_CLOSE };
-                r.u.stream.id = id;
-                r.u.stream.how = PROTO_CLOSE_RESET;
-                (void)channel_send(M.ch, &r, 0, &e);
-                client_close(c);
+                abort_exec(c);   /* more than the credit allows: the agent broke the rules */
                 return true;
+        }
+        if (c->xout_len + (size_t)n > c->xout_cap) {
+                size_t cap = c->xout_cap * 2 > c->xout_len + (size_t)n ? c->xout_cap * 2 : c->xout_len + (size_t)n;
+                c->xout = xreallocarray(c->xout, 1, cap);
+                c->xout_cap = cap;
         }
         memcpy(c->xout + c->xout_len, frame, (size_t)n);
         c->xout_len += (size_t)n;
@@ -95,13 +140,7 @@ static void on_exec_client(int watch, int fd, int events, void *opaque)
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
         if (n <= 0) {
-                /* The client went: so does the command. */
-                struct proto_msg r = { .type = PROTO_STREAM_CLOSE };
-                r.u.stream.id = c->exec_stream;
-                r.u.stream.how = PROTO_CLOSE_RESET;
-                if (M.ch)
-                        (void)channel_send(M.ch, &r, 0, &e);
-                client_close(c);
+                abort_exec(c);   /* the client went: so does the command */
                 return;
         }
         c->xin_len += (size_t)n;
@@ -109,23 +148,24 @@ static void on_exec_client(int watch, int fd, int events, void *opaque)
                 struct proto_hdr h;
                 if (c->xin_len < PROTO_HDR_SIZE)
                         return;
-                if (proto_hdr_decode(c->xin, &h) < 0 || c->xin_len < PROTO_HDR_SIZE + h.len) {
-                        if (proto_hdr_decode(c->xin, &h) < 0)
-                                client_close(c);
+                if (proto_hdr_decode(c->xin, &h) < 0) {
+                        abort_exec(c);
                         return;
                 }
+                if (c->xin_len < PROTO_HDR_SIZE + h.len)
+                        return;
                 int r = proto_payload_decode(&h, c->xin + PROTO_HDR_SIZE, &m);
                 size_t used = PROTO_HDR_SIZE + h.len;
                 memmove(c->xin, c->xin + used, c->xin_len - used);
                 c->xin_len -= used;
                 if (r < 0 || (m.type != PROTO_STREAM_DATA && m.type != PROTO_STREAM_WINDOW && m.type != PROTO_STREAM_CLOSE)) {
-                        client_close(c);
+                        abort_exec(c);
                         return;
                 }
                 m.id = 0;
                 m.u.stream.id = c->exec_stream;   /* a client speaks for its own stream only */
-                if (!M.ch || channel_send(M.ch, &m, 0, &e) < 0) {
-                        client_close(c);
+                if (!M.ch || !M.session_up || channel_send(M.ch, &m, 0, &e) < 0) {
+                        abort_exec(c);
                         return;
                 }
         }
@@ -151,8 +191,8 @@ void exec_start(struct client *c, json_object *req)
         }
         if (!why && !allowed)
                 why = "exec is not allowed for this model (its mlvm.yaml entry needs exec: allow)";
-        if (!why && (!M.ready || !M.ch || M.ending || M.conn_lost))
-                why = "the run is not ready";
+        if (!why && (!M.ready || !M.ch || !M.session_up || M.ending || M.conn_lost))
+                why = "the run is not ready (or its agent is reconnecting)";
         json_object *f = json_object_new_object();
         json_object_object_add(f, "run", json_object_new_string(M.id));
         json_object_object_add(f, "name", json_object_new_string(M.name));
@@ -186,12 +226,19 @@ void exec_start(struct client *c, json_object *req)
         json_object_object_add(rep, "stream", json_object_new_int64(m.u.stream.id));
         client_send(c, rep);
         json_object_put(rep);
-        if (c->fd < 0)
-                return;
-        say("exec on stream %u", m.u.stream.id);
         c->exec_stream = m.u.stream.id;
+        if (c->fd < 0) {
+                /* Gone already: the command goes too. */
+                struct proto_msg r = { .type = PROTO_STREAM_CLOSE };
+                r.u.stream.id = m.u.stream.id;
+                r.u.stream.how = PROTO_CLOSE_RESET;
+                (void)channel_send(M.ch, &r, 0, &e);
+                return;
+        }
+        say("exec on stream %u", m.u.stream.id);
         c->xin = xmalloc(PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD);
-        c->xout = xmalloc(EXEC_OUT_MAX);
+        c->xout_cap = 1u << 20;
+        c->xout = xmalloc(c->xout_cap);
         /* From now on this connection speaks frames. */
         virEventRemoveHandle(c->watch);
         c->watch = virEventAddHandle(c->fd, VIR_EVENT_HANDLE_READABLE, on_exec_client, c, NULL);

@@ -28,7 +28,7 @@ struct client {
         json_object *rotated;   /* their results so far */
         uint32_t exec_stream;   /* mlvm exec: the connection carries this stream's frames */
         uint8_t *xin, *xout;
-        size_t xin_len, xout_len;
+        size_t xin_len, xout_len, xout_cap;
         bool xdone;             /* the command ended: close once xout is sent */
 };
 
@@ -51,6 +51,7 @@ struct monitor {
         struct request reqs[24];
         size_t n_reqs, next_req;
         bool hello, ready, ending, done, conn_lost;
+        bool session_up;        /* HELLO_ACK sent on the current channel: the agent takes other frames */
         int hello_timer, grace_timer, reconnect_timer;
         double lost_at;
         uint8_t session[PROTO_SESSION_LEN];
@@ -126,8 +127,13 @@ int publish_init(struct mlvm_err *e);
 void publish_on_frame(const struct proto_msg *m);
 void publish_reset_streams(void);
 void publish_close(void);
+/* Is the channel too full to take client data? (Arms a retry timer.) */
+bool publish_throttled(void);
 
 /* monitor-exec.c */
 void exec_start(struct client *c, json_object *req);
 /* A frame of the agent's: true when it was for an exec stream. */
 bool exec_on_frame(const struct proto_msg *m);
+/* The channel went: every exec client is told (its connection closes). */
+void exec_reset_all(void);
+void exec_unthrottle(void);

@@ -50,7 +50,7 @@ static struct conn conns[PROTO_STREAMS_MAX];
 static uint32_t next_stream = 1;
 static uint64_t accepted, refused;
 
-static void send_stream(uint8_t type, uint32_t id, uint32_t port, uint32_t window, uint32_t how)
+static int send_stream(uint8_t type, uint32_t id, uint32_t port, uint32_t window, uint32_t how)
 {
         struct mlvm_err e = { 0 };
         struct proto_msg m = { .type = type, .id = 0 };
@@ -58,8 +58,47 @@ static void send_stream(uint8_t type, uint32_t id, uint32_t port, uint32_t windo
         m.u.stream.port = port;
         m.u.stream.window = window;
         m.u.stream.how = how;
-        if (M.ch && channel_send(M.ch, &m, 0, &e) < 0)
+        if (!M.ch || !M.session_up)
+                return -ENOTCONN;
+        if (channel_send(M.ch, &m, 0, &e) < 0) {
                 say("publish: %s", e.msg);
+                return -EIO;
+        }
+        return 0;
+}
+
+/* Above this many bytes queued on the channel, no client is read: the
+ * channel's room is kept for control frames (credentials, shutdown). */
+#define CHANNEL_HIGH_WATER (4u << 20)
+static int throttle_timer = -1;
+static void update(struct conn *c);
+
+static bool throttled(void)
+{
+        return channel_pending(M.ch) > CHANNEL_HIGH_WATER;
+}
+
+/* While throttled, look again every 20 ms (the channel drains from the loop). */
+static void on_throttle(int timer, void *opaque)
+{
+        if (throttled())
+                return;
+        virEventUpdateTimeout(timer, -1);
+        for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
+                if (conns[i].id)
+                        update(&conns[i]);
+        exec_unthrottle();
+}
+
+bool publish_throttled(void)
+{
+        if (!throttled())
+                return false;
+        if (throttle_timer < 0)
+                throttle_timer = virEventAddTimeout(20, on_throttle, NULL, NULL);
+        else
+                virEventUpdateTimeout(throttle_timer, 20);
+        return true;
 }
 
 static struct conn *find(uint32_t id)
@@ -90,7 +129,7 @@ static void drop(struct conn *c, bool rst)
 static void update(struct conn *c)
 {
         int ev = 0;
-        if (c->opened && !c->client_eof && c->credit > 0)
+        if (c->opened && !c->client_eof && c->credit > 0 && !publish_throttled())
                 ev |= VIR_EVENT_HANDLE_READABLE;
         if (c->olen)
                 ev |= VIR_EVENT_HANDLE_WRITABLE;
@@ -112,9 +151,9 @@ static void flush_client(struct conn *c)
                 c->olen -= (size_t)n;
                 c->consumed += (uint32_t)n;
         }
-        if (c->consumed >= PROTO_STREAM_CREDIT / 4 || (c->olen == 0 && c->consumed)) {
-                send_stream(PROTO_STREAM_WINDOW, c->id, 0, c->consumed, 0);
-                c->granted += c->consumed;
+        if ((c->consumed >= PROTO_STREAM_CREDIT / 4 || (c->olen == 0 && c->consumed)) &&
+            send_stream(PROTO_STREAM_WINDOW, c->id, 0, c->consumed, 0) == 0) {
+                c->granted += c->consumed;   /* only credit that reached the queue counts */
                 c->consumed = 0;
         }
         if (c->agent_eof && c->olen == 0 && !c->shut_wr) {
@@ -184,7 +223,7 @@ static void on_accept(int watch, int fd, int events, void *opaque)
         for (size_t i = 0; i < PROTO_STREAMS_MAX && !c; i++)
                 if (!conns[i].id)
                         c = &conns[i];
-        if (!c || !M.ch || !M.ready || M.ending || M.conn_lost) {
+        if (!c || !M.ch || !M.ready || !M.session_up || M.ending || M.conn_lost || throttled()) {
                 /* Over the cap, or no agent to hand it to: refused at once, never queued. */
                 struct linger lg = { 1, 0 };
                 if (!l->unix_path)
@@ -210,7 +249,7 @@ void publish_on_frame(const struct proto_msg *m)
                 return;   /* closed on our side already */
         switch (m->type) {
         case PROTO_STREAM_OPENED:
-                if (c->opened || s->window > 16u * PROTO_STREAM_CREDIT)
+                if (c->opened || s->window > PROTO_STREAM_CREDIT)
                         goto broken;
                 c->opened = true;
                 c->credit = s->window;
@@ -225,7 +264,7 @@ void publish_on_frame(const struct proto_msg *m)
                 flush_client(c);
                 return;
         case PROTO_STREAM_WINDOW:
-                if ((uint64_t)c->credit + s->window > 16u * PROTO_STREAM_CREDIT)
+                if ((uint64_t)c->credit + s->window > PROTO_STREAM_CREDIT)
                         goto broken;
                 c->credit += s->window;
                 update(c);

@@ -210,7 +210,7 @@ static void send_shutdown(void)
         struct mlvm_err e = { 0 };
         if (M.done)
                 return;
-        if (M.ch && M.hello) {
+        if (M.ch && M.session_up) {
                 struct proto_msg m = { .type = PROTO_SHUTDOWN, .id = ++M.next_id };
                 if (channel_send(M.ch, &m, 2000, &e) < 0)
                         say("SHUTDOWN: %s", e.msg);
@@ -233,6 +233,14 @@ void begin_shutdown(const char *state, const char *why)
 }
 
 /* ---- the agent ------------------------------------------------------------ */
+
+static void on_timeout(int timer, void *opaque);
+
+static void arm_timeout(void)
+{
+        if (M.timeout_s > 0 && M.timeout_timer < 0)
+                M.timeout_timer = virEventAddTimeout((int)(M.timeout_s * 1000), on_timeout, NULL, NULL);
+}
 
 static void set_ready(json_object *run, void *u)
 {
@@ -260,6 +268,8 @@ static void send_next_request(void)
         bool put = q->msg->type == PROTO_CRED_PUT;
         if (put)
                 creds_before_send(q->msg);
+        if (q->msg->type == PROTO_EXEC)
+                arm_timeout();   /* the workload's clock starts with its EXEC */
         if (channel_send(M.ch, q->msg, 10000, &e) < 0) {
                 begin_shutdown(RUN_FAILED, e.msg);
                 return;
@@ -300,6 +310,7 @@ static void on_hello(const struct proto_msg *m)
         }
         if (M.done || M.ending)
                 return;   /* the run ended while the ACK was being sent */
+        M.session_up = true;   /* from now on the agent takes other frames */
         if (resumed) {
                 /* Requests the agent completed are not sent again; the pending one is. */
                 say("agent resumed the session (last request %u)", m->u.hello.last_id);
@@ -310,6 +321,8 @@ static void on_hello(const struct proto_msg *m)
                                 q->msg = NULL;
                                 (void)creds_on_done(q->id, 0);
                         }
+                        if (q->msg && q->msg->type == PROTO_EXEC)
+                                arm_timeout();   /* its DONE was lost with the connection */
                         M.next_req++;
                 }
                 creds_resend();
@@ -358,8 +371,6 @@ static void on_agent_frame(const struct proto_msg *m)
         case PROTO_DONE: {
                 bool queued = m->id && M.next_req < M.n_reqs && m->id == M.reqs[M.next_req].id &&
                               M.reqs[M.next_req].msg;
-                if (queued && M.reqs[M.next_req].msg->type == PROTO_EXEC && M.timeout_s > 0 && M.timeout_timer < 0)
-                        M.timeout_timer = virEventAddTimeout((int)(M.timeout_s * 1000), on_timeout, NULL, NULL);
                 if (queued && M.reqs[M.next_req].msg->type == PROTO_CRED_PUT)
                         M.reqs[M.next_req].msg = NULL;   /* the creds code frees it */
                 (void)creds_on_done(m->id, m->u.done.count);
@@ -454,7 +465,9 @@ static void on_channel(void *opaque)
                         return;
                 if (r == -EPIPE || (r < 0 && M.conn_lost)) {
                         say("agent channel closed%s", M.conn_lost ? " (libvirt connection lost)" : "");
+                        M.session_up = false;
                         publish_reset_streams();
+                        exec_reset_all();
                         channel_close(M.ch);
                         M.ch = NULL;
                         return;
@@ -557,7 +570,9 @@ static int attach(struct mlvm_err *e)
 static void detach(void)
 {
         if (M.ch) {
+                M.session_up = false;
                 publish_reset_streams();
+                exec_reset_all();
                 channel_close(M.ch);
                 M.ch = NULL;
         }

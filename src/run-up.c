@@ -47,6 +47,20 @@ static int check_supported(const struct up_opts *o, struct mlvm_err *e)
                                         "--publish-public to expose the model beyond this host", c->path,
                                         w->publish[i].pos.line, w->publish[i].pos.col, mlvm_kind_to_string(w->kind),
                                         w->name, w->publish[i].host_addr, w->publish[i].host_port);
+        if (w->n_publish + o->n_publish > MLVM_CONFIG_MAX_PUBLISH)
+                return err_setx(e, -E2BIG, "%s and --publish: more than %d published ports", w->name,
+                                MLVM_CONFIG_MAX_PUBLISH);
+        for (size_t i = 0; i < o->n_publish; i++)
+                for (size_t j = 0; j < w->n_publish + i; j++) {
+                        const struct mlvm_publish *p = &o->publish[i];
+                        const struct mlvm_publish *q = j < w->n_publish ? &w->publish[j] : &o->publish[j - w->n_publish];
+                        bool same = p->unix_path ? (q->unix_path && streq(p->unix_path, q->unix_path))
+                                                 : (q->host_addr && streq(p->host_addr, q->host_addr) &&
+                                                    p->host_port == q->host_port);
+                        if (same)
+                                return err_setx(e, -EINVAL, "--publish %s:%u: published twice", p->unix_path ? "unix" :
+                                                p->host_addr, p->unix_path ? p->guest_port : p->host_port);
+                }
         for (size_t i = 0; i < o->n_publish; i++)
                 if (!mlvm_publish_is_local(&o->publish[i]) && !o->publish_public)
                         return err_setx(e, -EPERM, "--publish %s:%u: not a loopback address; pass --publish-public to "

@@ -45,6 +45,8 @@ check_eq "exec: its exit code" 7 $st
 check_eq "exec: its stdout on ours" to-out "$out"
 check_eq "exec: its stderr on ours" to-err "$(cat "$tmp/exec.err")"
 check_eq "exec: our stdin is its stdin, to the end" "abc def" "$(printf 'abc\ndef\n' | "$MLVM" exec echo -- cat | tr '\n' ' ' | sed 's/ $//')"
+out=$(yes | "$MLVM" exec echo -- head -n 1); st=$?
+check_eq "exec: a command that stops reading its stdin still gives its output and status" "0 y" "$st $out"
 "$MLVM" exec echo -- sh -c 'kill -9 $$' >/dev/null 2>&1; st=$?
 check_eq "exec: 128+9 when SIGKILL ended it" 137 $st
 out=$("$MLVM" exec -t echo -- sh -c 'test -t 0 && test -t 1 && echo on-a-terminal' </dev/null 2>&1); st=$?
@@ -66,7 +68,7 @@ err=$("$MLVM" exec plain -- id 2>&1); st=$?
 check_eq "exec where the model does not allow it: 125" 125 $st
 check_match "says how to allow it" "plain: exec is not allowed for this model \(its mlvm.yaml entry needs exec: allow\)" "$err"
 "$MLVM" audit --json > "$tmp/audit.json"
-check_eq "audit: every exec, allowed or refused" "True True True True True True False" \
+check_eq "audit: every exec, allowed or refused" "True True True True True True True False" \
         "$(json_get "$tmp/audit.json" '" ".join(str(x["allowed"]) for x in j if x["event"]=="run.exec")')"
 # The same port again: up fails, says why, leaves nothing behind.
 sed -i "s/127.0.0.1:$pa:8080/127.0.0.1:$pd:8080/" mlvm.yaml
