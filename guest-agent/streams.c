@@ -268,6 +268,11 @@ static void flush_socket(struct stream *s)
                 else if (!s->tty) {
                         close(s->in_fd);   /* the command sees the end of its stdin */
                         s->in_fd = -1;
+                } else {
+                        /* A terminal has no end of input but the EOF character (^D):
+                         * what a user's terminal would send. */
+                        static const char veof = 4;
+                        (void)!write(s->in_fd, &veof, 1);
                 }
                 s->shut_wr = true;
         }

@@ -51,6 +51,9 @@ check_eq "exec: a command that stops reading its stdin still gives its output an
 check_eq "exec: 128+9 when SIGKILL ended it" 137 $st
 out=$("$MLVM" exec -t echo -- sh -c 'test -t 0 && test -t 1 && echo on-a-terminal' </dev/null 2>&1); st=$?
 check_eq "exec -t: the command has a terminal" "0 on-a-terminal" "$st $(printf '%s' "$out" | tr -d '\r')"
+out=$(printf 'typed\n' | timeout 120 "$MLVM" exec -t echo -- cat 2>&1); st=$?
+check_eq "exec -t: the end of our input reaches the command (as ^D)" 0 $st
+check_match "and it saw the input" 'typed' "$out"
 "$MLVM" exec echo -- /no/such/command >/dev/null 2>&1; st=$?
 check_eq "exec: a command that does not exist: 127" 127 $st
 
@@ -68,7 +71,7 @@ err=$("$MLVM" exec plain -- id 2>&1); st=$?
 check_eq "exec where the model does not allow it: 125" 125 $st
 check_match "says how to allow it" "plain: exec is not allowed for this model \(its mlvm.yaml entry needs exec: allow\)" "$err"
 "$MLVM" audit --json > "$tmp/audit.json"
-check_eq "audit: every exec, allowed or refused" "True True True True True True True False" \
+check_eq "audit: every exec, allowed or refused" "True True True True True True True True False" \
         "$(json_get "$tmp/audit.json" '" ".join(str(x["allowed"]) for x in j if x["event"]=="run.exec")')"
 # The same port again: up fails, says why, leaves nothing behind.
 sed -i "s/127.0.0.1:$pa:8080/127.0.0.1:$pd:8080/" mlvm.yaml
