@@ -20,6 +20,26 @@ void sleep_ms(unsigned ms);
 int find_disk(const char *serial, uint64_t deadline, char *dev, size_t cap);
 
 bool agent_is_pid1(void);
+
+/* agent.c: the agent's state that boot.c fills in. */
+extern int agent_host_fd;
+extern const char *agent_transport;       /* "virtio-serial" or "vsock" */
+extern unsigned agent_timeout_s;          /* mlvm.timeout= */
+extern char agent_root_serial[21];
+extern char agent_root_desc[PROTO_STR_SHORT];
+void agent_fatal(uint32_t code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+/* Wait for EVENTS on FD until DEADLINE (now_ms clock): revents, 0 on timeout. */
+int agent_wait_fd(int fd, short events, uint64_t deadline);
+
+/* boot.c */
+void boot_mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags, const char *data);
+void boot_setup_console(void);
+void boot_parse_cmdline(void);
+void boot_loopback_up(void);
+void boot_load_modules(void);
+void boot_mount_root(uint64_t deadline);
+void boot_find_channel(uint64_t deadline);
+void boot_read_boot_id(char *buf, size_t cap);
 int agent_mkdir_p(const char *path);
 
 /* Root of the workload: "" (the initramfs) or "/sysroot". */
