@@ -98,14 +98,14 @@ struct scan {
 
 static int scan_refuse(struct scan *s, const char *rel, int code, const char *why)
 {
-        char s1[ARTIFACT_SHOWN_MAX], s2[ARTIFACT_SHOWN_MAX];
-        return err_setx(s->e, code, "artifacts %s: %s: %s", artifact_shown(s->dir, s1), artifact_shown(rel, s2), why);
+        char s1[SHOWN_MAX], s2[SHOWN_MAX];
+        return err_setx(s->e, code, "artifacts %s: %s: %s", shown(s->dir, s1), shown(rel, s2), why);
 }
 
 static int scan_fail(struct scan *s, const char *rel, int code)
 {
-        char s1[ARTIFACT_SHOWN_MAX], s2[ARTIFACT_SHOWN_MAX];
-        return err_set(s->e, code, "artifacts %s: %s", artifact_shown(s->dir, s1), artifact_shown(rel, s2));
+        char s1[SHOWN_MAX], s2[SHOWN_MAX];
+        return err_set(s->e, code, "artifacts %s: %s", shown(s->dir, s1), shown(rel, s2));
 }
 
 static const char *kind(mode_t m)
@@ -191,11 +191,11 @@ static int cmp_path(const void *a, const void *b)
 int artifacts_scan(const char *dir, struct artifact **ret, size_t *ret_n, struct mlvm_err *e)
 {
         struct scan s = { .dir = dir, .e = e };
-        char s1[ARTIFACT_SHOWN_MAX];
+        char s1[SHOWN_MAX];
         int fd = open(dir, DIR_FLAGS), r;
 
         if (fd < 0)
-                return err_set(e, -errno, "artifacts %s", artifact_shown(dir, s1));
+                return err_set(e, -errno, "artifacts %s", shown(dir, s1));
         if ((r = scan_dir(&s, fd, "")) < 0) {
                 free(s.v);
                 return r;
@@ -211,7 +211,7 @@ int artifacts_scan(const char *dir, struct artifact **ret, size_t *ret_n, struct
 
 static int copy_one(int src, int out, const struct artifact *a, const char *out_dir, struct mlvm_err *e)
 {
-        char s1[ARTIFACT_SHOWN_MAX], s2[ARTIFACT_SHOWN_MAX], hex[SHA256_HEX_LEN + 1];
+        char s1[SHOWN_MAX], s2[SHOWN_MAX], hex[SHA256_HEX_LEN + 1];
         const char *slash = strrchr(a->path, '/'), *base = slash ? slash + 1 : a->path;
         size_t bad = 0;
         uint64_t size = 0;
@@ -220,55 +220,55 @@ static int copy_one(int src, int out, const struct artifact *a, const char *out_
         _cleanup_close_ int sp = artifact_open_parent(src, a->path, false, &bad);
         _cleanup_close_ int op = sp < 0 ? -1 : artifact_open_parent(out, a->path, true, &bad);
         if (sp < 0)
-                return err_set(e, sp, "artifact %s", artifact_shown(a->path, s1));
+                return err_set(e, sp, "artifact %s", shown(a->path, s1));
         if (op < 0)
-                return err_set(e, op, "%s/%.*s", artifact_shown(out_dir, s1), (int)bad, artifact_shown(a->path, s2));
+                return err_set(e, op, "%s/%.*s", shown(out_dir, s1), (int)bad, shown(a->path, s2));
         _cleanup_close_ int in = openat(sp, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (in < 0 || fstat(in, &st) < 0)
-                return err_set(e, -errno, "artifact %s", artifact_shown(a->path, s1));
+                return err_set(e, -errno, "artifact %s", shown(a->path, s1));
         if (!S_ISREG(st.st_mode))
-                return err_setx(e, -EBADMSG, "artifact %s: no longer a regular file", artifact_shown(a->path, s1));
+                return err_setx(e, -EBADMSG, "artifact %s: no longer a regular file", shown(a->path, s1));
         _cleanup_close_ int o = openat(op, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (o < 0)
-                return err_set(e, -errno, "%s/%s", artifact_shown(out_dir, s1), artifact_shown(a->path, s2));
+                return err_set(e, -errno, "%s/%s", shown(out_dir, s1), shown(a->path, s2));
         int r = sha256_copy_fd(in, o, artifact_default_limits.max_file, &size, hex);
         if (r < 0)
-                return err_set(e, r, "copy %s to %s", artifact_shown(a->path, s1), artifact_shown(out_dir, s2));
+                return err_set(e, r, "copy %s to %s", shown(a->path, s1), shown(out_dir, s2));
         if (size != a->size || !streq(hex, a->sha256))
                 return err_setx(e, -EBADMSG, "artifact %s: changed since it was listed (SHA-256 %s, expected %s)",
-                                artifact_shown(a->path, s1), hex, a->sha256);
+                                shown(a->path, s1), hex, a->sha256);
         return 0;
 }
 
 int artifacts_copy(const char *src_dir, const struct artifact *v, size_t n, const char *out_dir,
                    uint64_t *ret_bytes, struct mlvm_err *e)
 {
-        char s1[ARTIFACT_SHOWN_MAX], s2[ARTIFACT_SHOWN_MAX];
+        char s1[SHOWN_MAX], s2[SHOWN_MAX];
         uint64_t bytes = 0;
         struct stat st;
         int r;
 
         _cleanup_close_ int src = open(src_dir, DIR_FLAGS);
         if (src < 0)
-                return err_set(e, -errno, "artifacts %s", artifact_shown(src_dir, s1));
+                return err_set(e, -errno, "artifacts %s", shown(src_dir, s1));
         if ((r = mkdir_p(out_dir, 0755)) < 0)
-                return err_set(e, r, "%s", artifact_shown(out_dir, s1));
+                return err_set(e, r, "%s", shown(out_dir, s1));
         /* OUT_DIR itself is the user's to name, a symlink too; nothing below it is followed. */
         _cleanup_close_ int out = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (out < 0)
-                return err_set(e, -errno, "%s", artifact_shown(out_dir, s1));
+                return err_set(e, -errno, "%s", shown(out_dir, s1));
         for (size_t i = 0; i < n; i++) {
                 if (!artifact_path_is_valid(v[i].path))
-                        return err_setx(e, -EBADMSG, "artifact %s: not a valid path", artifact_shown(v[i].path, s1));
+                        return err_setx(e, -EBADMSG, "artifact %s: not a valid path", shown(v[i].path, s1));
                 size_t bad = 0;
                 _cleanup_close_ int op = artifact_open_parent(out, v[i].path, false, &bad);
                 const char *slash = strrchr(v[i].path, '/');
                 if (op >= 0 && fstatat(op, slash ? slash + 1 : v[i].path, &st, AT_SYMLINK_NOFOLLOW) == 0)
                         return err_setx(e, -EEXIST, "%s/%s: already exists (not overwritten)",
-                                        artifact_shown(out_dir, s1), artifact_shown(v[i].path, s2));
+                                        shown(out_dir, s1), shown(v[i].path, s2));
                 if (op < 0 && op != -ENOENT) /* e.g. a symlink where a directory should be */
-                        return err_set(e, op, "%s/%.*s", artifact_shown(out_dir, s1), (int)bad,
-                                       artifact_shown(v[i].path, s2));
+                        return err_set(e, op, "%s/%.*s", shown(out_dir, s1), (int)bad,
+                                       shown(v[i].path, s2));
         }
         for (size_t i = 0; i < n; i++) {
                 if ((r = copy_one(src, out, &v[i], out_dir, e)) < 0)

@@ -6,10 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define ARTIFACT_SHOWN_MAX 160
-
-/* S on one line for a message: control characters as '?', cut with "...". */
-const char *artifact_shown(const char *s, char out[ARTIFACT_SHOWN_MAX]);
+#include "util.h"   /* shown(): names in one-line messages */
 
 /* Why P is not an allowed artifact path (DIR: a directory entry, whose
  * one trailing '/' has already been stripped), or NULL when it is. */

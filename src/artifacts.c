@@ -34,21 +34,6 @@ const struct artifact_limits artifact_default_limits = {
 #define SRC_BUF_SIZE (64 * 1024)
 #define COPY_BUF_SIZE (256 * 1024)
 
-const char *artifact_shown(const char *s, char out[ARTIFACT_SHOWN_MAX])
-{
-        size_t j = 0, i = 0;
-        for (; s[i] && j < ARTIFACT_SHOWN_MAX - 4; i++) {
-                unsigned char c = (unsigned char)s[i];
-                out[j++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-        }
-        if (s[i]) {
-                memcpy(out + j, "...", 3);
-                j += 3;
-        }
-        out[j] = '\0';
-        return out;
-}
-
 const char *artifact_path_problem(const char *p)
 {
         size_t n = strlen(p);
@@ -166,12 +151,12 @@ struct ctx {
 static int refuse(struct ctx *c, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int refuse(struct ctx *c, const char *path, const char *fmt, ...)
 {
-        char why[512], s[ARTIFACT_SHOWN_MAX];
+        char why[512], s[SHOWN_MAX];
         va_list ap;
         va_start(ap, fmt);
         (void)vsnprintf(why, sizeof(why), fmt, ap);
         va_end(ap);
-        return err_setx(c->e, -EBADMSG, "artifact %s: %s", artifact_shown(path, s), why);
+        return err_setx(c->e, -EBADMSG, "artifact %s: %s", shown(path, s), why);
 }
 
 static int cmp_art(const void *a, const void *b)
@@ -229,7 +214,7 @@ static ssize_t report_find(struct ctx *c, const char *path)
 
 static int stream_error(struct ctx *c, struct archive *a, const char *path)
 {
-        char s[ARTIFACT_SHOWN_MAX];
+        char s[SHOWN_MAX];
         if (c->src.err) {
                 *c->e = c->src.rd_err;
                 return err_prefix(c->e, "artifact stream");
@@ -242,9 +227,9 @@ static int stream_error(struct ctx *c, struct archive *a, const char *path)
                 return refuse(c, path, "truncated: the stream ends inside it, after %llu bytes",
                               (unsigned long long)c->src.got);
         if (path)
-                return refuse(c, path, "%s", artifact_shown(why ? why : "unreadable", s));
+                return refuse(c, path, "%s", shown(why ? why : "unreadable", s));
         return refuse(c, "stream", "not a valid tar stream after %llu bytes: %s", (unsigned long long)c->src.got,
-                      artifact_shown(why ? why : "unknown error", s));
+                      shown(why ? why : "unknown error", s));
 }
 
 static const char *type_name(mode_t type)
@@ -266,8 +251,8 @@ static int open_parent(struct ctx *c, const char *path)
         if (fd == -ENOTDIR || fd == -ELOOP || fd == -EEXIST)
                 return refuse(c, path, "%.*s is not a directory", (int)bad, path);
         if (fd < 0) {
-                char s[ARTIFACT_SHOWN_MAX];
-                return err_set(c->e, fd, "artifact %s: create its directory", artifact_shown(path, s));
+                char s[SHOWN_MAX];
+                return err_set(c->e, fd, "artifact %s: create its directory", shown(path, s));
         }
         return fd;
 }
@@ -292,8 +277,8 @@ static int make_dir(struct ctx *c, const char *path)
                 return 0;
         if (errno == EEXIST)
                 return refuse(c, path, "a regular file of that name came earlier");
-        char s[ARTIFACT_SHOWN_MAX];
-        return err_set(c->e, -errno, "artifact %s: mkdir", artifact_shown(path, s));
+        char s[SHOWN_MAX];
+        return err_set(c->e, -errno, "artifact %s: mkdir", shown(path, s));
 }
 
 static int write_all(int fd, const char *buf, size_t n)
@@ -312,7 +297,7 @@ static int write_all(int fd, const char *buf, size_t n)
 static int extract_file(struct ctx *c, struct archive *a, const char *path, uint64_t size, size_t idx)
 {
         const struct artifact *want = c->sorted[idx];
-        char s[ARTIFACT_SHOWN_MAX], hex[SHA256_HEX_LEN + 1];
+        char s[SHOWN_MAX], hex[SHA256_HEX_LEN + 1];
         _cleanup_close_ int pfd = open_parent(c, path);
         _cleanup_close_ int fd = -1;
         uint64_t got = 0;
@@ -324,9 +309,9 @@ static int extract_file(struct ctx *c, struct archive *a, const char *path, uint
         if (fd < 0 && errno == EEXIST)
                 return refuse(c, path, "a directory of that name came earlier");
         if (fd < 0)
-                return err_set(c->e, -errno, "artifact %s: create", artifact_shown(path, s));
+                return err_set(c->e, -errno, "artifact %s: create", shown(path, s));
         if (EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1)
-                return err_setx(c->e, -EIO, "artifact %s: hashing failed", artifact_shown(path, s));
+                return err_setx(c->e, -EIO, "artifact %s: hashing failed", shown(path, s));
         for (;;) {
                 la_ssize_t n = archive_read_data(a, c->buf, COPY_BUF_SIZE);
                 if (n < 0)
@@ -336,16 +321,16 @@ static int extract_file(struct ctx *c, struct archive *a, const char *path, uint
                 if ((uint64_t)n > size - got || (uint64_t)n > c->lim->max_file - got)
                         return refuse(c, path, "longer than its header says");
                 if (EVP_DigestUpdate(c->md, c->buf, (size_t)n) != 1)
-                        return err_setx(c->e, -EIO, "artifact %s: hashing failed", artifact_shown(path, s));
+                        return err_setx(c->e, -EIO, "artifact %s: hashing failed", shown(path, s));
                 if ((r = write_all(fd, c->buf, (size_t)n)) < 0)
-                        return err_set(c->e, r, "artifact %s: write", artifact_shown(path, s));
+                        return err_set(c->e, r, "artifact %s: write", shown(path, s));
                 got += (uint64_t)n;
         }
         if (got != size)
                 return refuse(c, path, "truncated: %llu of %llu bytes", (unsigned long long)got,
                               (unsigned long long)size);
         if (md_final(c->md, hex) < 0)
-                return err_setx(c->e, -EIO, "artifact %s: hashing failed", artifact_shown(path, s));
+                return err_setx(c->e, -EIO, "artifact %s: hashing failed", shown(path, s));
         if (!streq(hex, want->sha256))
                 return refuse(c, path, "SHA-256 %s but the agent reported %s", hex, want->sha256);
         c->matched[idx] = true;
@@ -486,7 +471,7 @@ int artifacts_extract(artifact_read_fn rd, void *opaque, const struct artifact_r
                 .rep = rep, .lim = lim, .root = -1, .e = e,
                 .src = { .rd = rd, .opaque = opaque, .want = rep->tar_size },
         };
-        char s[ARTIFACT_SHOWN_MAX];
+        char s[SHOWN_MAX];
         struct archive *a = NULL;
         locale_t old, l;
         int r;
@@ -494,12 +479,12 @@ int artifacts_extract(artifact_read_fn rd, void *opaque, const struct artifact_r
         if ((r = check_report(&c)) < 0)
                 goto out;
         if (mkdir(dest_dir, 0700) < 0) {
-                r = err_set(e, -errno, "artifact directory %s", artifact_shown(dest_dir, s));
+                r = err_set(e, -errno, "artifact directory %s", shown(dest_dir, s));
                 goto out;
         }
         c.root = open(dest_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (c.root < 0) {
-                r = err_set(e, -errno, "artifact directory %s", artifact_shown(dest_dir, s));
+                r = err_set(e, -errno, "artifact directory %s", shown(dest_dir, s));
                 (void)rmdir(dest_dir);
                 goto out;
         }

@@ -47,7 +47,6 @@ const struct disk_iso_limits disk_iso_default_limits = {
 #define NAME_MAX_BYTES 255            /* one path component, as in Linux and Rock Ridge */
 #define COPY_BUF_SIZE (256 * 1024)
 #define MTIME_MAX 4102444800LL        /* 2100-01-01: ISO 9660 dates stop at 2155 */
-#define SHOWN_MAX 160
 
 enum kind { KIND_IMPLICIT_DIR = 1, KIND_DIR, KIND_FILE };
 
@@ -80,21 +79,6 @@ struct builder {
 };
 
 /* Names come from user input: show them on one line, bounded. */
-static const char *shown(const char *s, char out[SHOWN_MAX])
-{
-        size_t j = 0, i = 0;
-        for (; s[i] && j < SHOWN_MAX - 4; i++) {
-                unsigned char c = (unsigned char)s[i];
-                out[j++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-        }
-        if (s[i]) {
-                memcpy(out + j, "...", 3);
-                j += 3;
-        }
-        out[j] = '\0';
-        return out;
-}
-
 static int refuse(struct builder *b, int code, const char *path, const char *why)
 {
         char s1[SHOWN_MAX], s2[SHOWN_MAX];

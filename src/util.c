@@ -179,3 +179,18 @@ char *find_helper_binary(const char *env_var, const char *rel, const char *insta
         }
         return xstrdup(installed);
 }
+
+const char *shown(const char *s, char out[SHOWN_MAX])
+{
+        size_t j = 0, i = 0;
+        for (; s[i] && j < SHOWN_MAX - 4; i++) {
+                unsigned char c = (unsigned char)s[i];
+                out[j++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+        }
+        if (s[i]) {
+                memcpy(out + j, "...", 3);
+                j += 3;
+        }
+        out[j] = '\0';
+        return out;
+}

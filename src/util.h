@@ -49,5 +49,10 @@ int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode
 /* A helper binary of mlvm: $ENV_VAR if set, else REL next to the running
  * mlvm (the build tree), else INSTALLED. Caller frees. */
 char *find_helper_binary(const char *env_var, const char *rel, const char *installed);
+/* S for a one-line message: control characters become '?', and past
+ * SHOWN_MAX - 4 bytes it ends in "...". Returns OUT. */
+#define SHOWN_MAX 160
+const char *shown(const char *s, char out[SHOWN_MAX]);
+
 /* mkdir -p with the given mode for directories it creates. */
 int mkdir_p(const char *path, mode_t mode);
