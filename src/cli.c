@@ -219,3 +219,29 @@ void cli_print_yaml(json_object *o)
 {
         yaml_value(o, 0, false);
 }
+
+int cli_accel_request(const struct cli *cli, const char *arg, enum mlvm_accel_request from_config,
+                      enum mlvm_accel_request *ret)
+{
+        const char *env = getenv("MLVM_ACCEL");
+        if (arg) {
+                if (mlvm_accel_request_parse(arg, ret) < 0)
+                        return cli_usage_error(cli, "--accel %.32s: expected auto, kvm or tcg", arg), -1;
+                return 0;
+        }
+        if (env && *env) {
+                if (mlvm_accel_request_parse(env, ret) < 0)
+                        return cli_usage_error(cli, "$MLVM_ACCEL=%.32s: expected auto, kvm or tcg", env), -1;
+                return 0;
+        }
+        *ret = from_config;
+        return 0;
+}
+
+void cli_print_notices(const struct cli *cli, const char (*notices)[768], size_t n)
+{
+        if (cli->verbosity < 0 || cli->json)
+                return;
+        for (size_t i = 0; i < n; i++)
+                fprintf(stderr, "mlvm: %s: notice: %s\n", cli->verb ? cli->verb : "up", notices[i]);
+}

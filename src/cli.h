@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "accel.h"
 #include "err.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -46,5 +47,13 @@ int cli_fail(const struct cli *cli, const struct mlvm_err *e);   /* prints e, re
 int cli_usage_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_print_verb_help(const struct verb *v);
 void cli_print_json(json_object *o);
+/* The accelerator a run asks for: --accel ARG (NULL when not given), else
+ * $MLVM_ACCEL, else the workload's accel: key. A bad value is a usage
+ * error naming where it came from (-1). */
+int cli_accel_request(const struct cli *cli, const char *arg, enum mlvm_accel_request from_config,
+                      enum mlvm_accel_request *ret);
+/* "mlvm: VERB: notice: LINE" for each of up's notices, unless -q or --json. */
+void cli_print_notices(const struct cli *cli, const char (*notices)[768], size_t n);
+
 /* JSON value rendered as block YAML: what `mlvm config` prints for people. */
 void cli_print_yaml(json_object *o);

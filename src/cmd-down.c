@@ -41,9 +41,11 @@ static int run(struct cli *cli, int argc, char **argv)
                 json_object_object_add(j, "run", json_object_new_string(id));
                 json_object_object_add(j, "was_running", json_object_new_boolean(res.was_live));
                 json_object_object_add(j, "seconds", json_object_new_double(res.seconds));
+                json_object_object_add(j, "record_removed", json_object_new_boolean(res.removed));
                 cli_print_json(j);
         } else if (cli->verbosity >= 0)
-                printf("%s: run %s %s in %.2f s\n", ref, id, res.was_live ? "stopped" : "cleaned up", res.seconds);
+                printf("%s: run %s %s in %.2f s\n", ref, id,
+                       res.was_live ? "stopped" : res.removed ? "(failed to start) removed" : "cleaned up", res.seconds);
         return EXIT_OK;
 }
 

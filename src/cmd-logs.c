@@ -3,6 +3,7 @@
 #include "mlvm-build.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "control.h"
@@ -43,6 +44,33 @@ static void cat_file(const char *path, long long limit)
                         limit -= n;
         }
         fflush(stdout);
+}
+
+/* A run that failed keeps what says why: the monitor's messages and the
+ * tail of libvirt's QEMU log ("Permission denied", "KVM internal error"). */
+static void failure_evidence(const char *state, const char *id)
+{
+        static const char *const files[][2] = { { "monitor.log", "the monitor's log" },
+                                                { "qemu.log", "libvirt's log of QEMU (tail)" } };
+        _cleanup_json_ json_object *run = NULL;
+        json_object *x;
+        if (run_load(state, id, &run, NULL) < 0 || !json_object_object_get_ex(run, "state", &x) ||
+            !streq(json_object_get_string(x), RUN_FAILED))
+                return;
+        if (json_object_object_get_ex(run, "error", &x) && json_object_is_type(x, json_type_string)) {
+                char why[SHOWN_MAX];
+                /* The console need not end its last line. */
+                printf("\n--- the run failed: %s ---\n", shown(json_object_get_string(x), why));
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+                _cleanup_free_ char *path = run_file(state, id, files[i][0]);
+                struct stat st;
+                if (stat(path, &st) < 0 || st.st_size == 0)
+                        continue;
+                printf("--- %s: %s ---\n", files[i][0], files[i][1]);
+                fflush(stdout);
+                cat_file(path, 1 << 20);
+        }
 }
 
 static int run(struct cli *cli, int argc, char **argv)
@@ -88,6 +116,8 @@ static int run(struct cli *cli, int argc, char **argv)
                 cat_file(console, con_off);
         if (want_output)
                 cat_file(output, out_off);
+        if (want_console && want_output)
+                failure_evidence(state, id);
         if (!o.follow || fd < 0 || !hello)
                 return EXIT_OK;
         for (;;) {
@@ -113,7 +143,8 @@ static int run(struct cli *cli, int argc, char **argv)
 const struct verb verb_logs = {
         .name = "logs",
         .run = run,
-        .summary = "Show a run's console and workload output (-f follows until the run ends)",
+        .summary = "Show a run's console and workload output (-f follows until the run ends); a failed run's also\n"
+                   "  shows its monitor's log and the tail of libvirt's QEMU log",
         .usage = "NAME|RUN [-f] [--console|--output]",
         .help = "  -f, --follow        keep printing as the run goes, until it ends\n"
                 "      --console       only the guest's serial console\n"

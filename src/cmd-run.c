@@ -27,6 +27,7 @@
 
 struct run_opts {
         unsigned boot_timeout;
+        const char *accel;
 };
 
 static volatile sig_atomic_t interrupted;
@@ -36,6 +37,10 @@ static int on_opt(struct cli *cli, int c, const char *arg, void *u)
 {
         struct run_opts *o = u;
         uint64_t v;
+        if (c == 'X') {
+                o->accel = arg;
+                return 0;
+        }
         if (c != 'T')
                 return -1;
         if (parse_uint(arg, 1, 3600, &v) < 0) {
@@ -124,6 +129,7 @@ static int run(struct cli *cli, int argc, char **argv)
 {
         static const struct option opts[] = {
                 { "boot-timeout", required_argument, NULL, 'T' },
+                { "accel", required_argument, NULL, 'X' },
                 { NULL, 0, NULL, 0 },
         };
         _cleanup_free_ char *state = mlvm_state_dir();
@@ -152,9 +158,12 @@ static int run(struct cli *cli, int argc, char **argv)
                 cli_error(cli, "%s: no model or experiment %s", cli->file, argv[r]);
                 return EXIT_MLVM;
         }
+        enum mlvm_accel_request accel;
+        if (cli_accel_request(cli, o.accel, w->accel, &accel) < 0)
+                return EXIT_USAGE;
         struct up_opts uo = {
                 .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c, .workload = w,
-                .boot_timeout_s = o.boot_timeout, .experiment = true,
+                .boot_timeout_s = o.boot_timeout, .experiment = true, .accel = accel,
         };
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);   /* credential values pass through here */
         struct sigaction sa = { .sa_handler = on_sigint };
@@ -162,7 +171,9 @@ static int run(struct cli *cli, int argc, char **argv)
         (void)sigaction(SIGINT, &sa, NULL);
         (void)sigaction(SIGTERM, &sa, NULL);
         double t0 = run_now();
-        if (run_up(&uo, &res, &e) < 0)
+        int ur = run_up(&uo, &res, &e);
+        cli_print_notices(cli, res.notices, res.n_notices);
+        if (ur < 0)
                 return cli_fail(cli, &e), EXIT_MLVM;
         if (cli->verbosity > 0)
                 fprintf(stderr, "mlvm: run: %s: run %s started in %.2f s\n", w->name, res.id, res.ready_s);
@@ -238,9 +249,10 @@ const struct verb verb_run = {
         .name = "run",
         .run = run,
         .summary = "Run an experiment to completion: live output, checked artifacts, signed provenance",
-        .usage = "NAME [--boot-timeout SECONDS]",
+        .usage = "NAME [--boot-timeout SECONDS] [--accel auto|kvm|tcg]",
         .help = "      --boot-timeout S  how long the agent has to say HELLO (default 60 under TCG, 20 with KVM;\n"
                 "                        also $MLVM_BOOT_TIMEOUT)\n"
+                "      --accel A         auto, kvm or tcg, as for mlvm up (also $MLVM_ACCEL, accel: in mlvm.yaml)\n"
                 "  Exit status: the workload's own; 128+N when signal N ended it; 124 when its timeout: ended\n"
                 "  it; 125 when mlvm failed or the artifacts were rejected; 130 after Ctrl-C (the run is stopped).\n"
                 "  Artifacts: mlvm artifacts RUN [--out DIR]; provenance: mlvm verify RUN.\n",

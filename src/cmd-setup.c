@@ -3,6 +3,8 @@
 #include "mlvm-build.h"
 
 #include "cli.h"
+#include "host-kvm.h"
+#include "host.h"
 #include "paths.h"
 #include "pool.h"
 #include "util.h"
@@ -46,22 +48,33 @@ static int run(struct cli *cli, int argc, char **argv)
                 return cli_fail(cli, &e);
         if (pool_ensure(conn, mlvm_pool_name(), pool_path, &done, &e) < 0)
                 return cli_fail(cli, &e);
+        /* /dev/kvm as udev would leave it, where there is no udev: QEMU's
+         * user must open it, or libvirt slows every domain start re-probing. */
+        bool kvm_fixed = false;
+        if (host_uri_is_local(cli->uri) && geteuid() == 0 && host_kvm_fix_node("", &kvm_fixed, &e) < 0)
+                return cli_fail(cli, &e);
         if (cli->json) {
                 _cleanup_json_ json_object *o = json_object_new_object();
                 json_object_object_add(o, "state_dir", json_object_new_string(state));
                 json_object_object_add(o, "pool", json_object_new_string(mlvm_pool_name()));
-                json_object_object_add(o, "changed", json_object_new_boolean(done != 0));
+                json_object_object_add(o, "changed", json_object_new_boolean(done != 0 || kvm_fixed));
+                json_object_object_add(o, "dev_kvm_fixed", json_object_new_boolean(kvm_fixed));
                 cli_print_json(o);
-        } else if (cli->verbosity >= 0)
+        } else if (cli->verbosity >= 0) {
                 printf("state directory %s ready; storage pool %s %s\n", state, mlvm_pool_name(),
                        pool_done_words(done));
+                if (kvm_fixed)
+                        printf("/dev/kvm: group kvm, mode 0660, as udev would set it, so that libvirt's QEMU user "
+                               "can open it%s\n", access("/run/udev/control", F_OK) == 0 ? "" :
+                               " (no udev here: a new /dev/kvm after a reboot needs mlvm setup again)");
+        }
         return EXIT_OK;
 }
 
 const struct verb verb_setup = {
         .name = "setup",
         .run = run,
-        .summary = "Prepare this host: state directory and the mlvm storage pool (idempotent)",
+        .summary = "Prepare this host: state directory, the mlvm storage pool, /dev/kvm's access (idempotent)",
         .usage = "[--connect URI]",
         .help = "",
 };

@@ -15,7 +15,7 @@
 struct up_cli {
         bool no_wait, publish_public;
         unsigned timeout;
-        const char *kernel_args;
+        const char *kernel_args, *accel;
         struct mlvm_publish publish[MLVM_CONFIG_MAX_PUBLISH];
         size_t n_publish;
 };
@@ -47,6 +47,7 @@ static int on_opt(struct cli *cli, int c, const char *arg, void *u)
                 o->n_publish++;
                 return 0;
         case 'U': o->publish_public = true; return 0;
+        case 'X': o->accel = arg; return 0;
         default: return -1;
         }
 }
@@ -59,6 +60,7 @@ static int run(struct cli *cli, int argc, char **argv)
                 { "kernel-args", required_argument, NULL, 'A' },
                 { "publish", required_argument, NULL, 'P' },
                 { "publish-public", no_argument, NULL, 'U' },
+                { "accel", required_argument, NULL, 'X' },
                 { NULL, 0, NULL, 0 },
         };
         struct up_cli o = { 0 };
@@ -94,18 +96,21 @@ static int run(struct cli *cli, int argc, char **argv)
                 cli_error(cli, "%s: no model or experiment %s", cli->file, argv[r]);
                 return EXIT_FAIL;
         }
+        enum mlvm_accel_request accel;
+        if (cli_accel_request(cli, o.accel, w->accel, &accel) < 0)
+                return EXIT_USAGE;
         struct up_opts uo = {
                 .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c, .workload = w,
                 .boot_timeout_s = o.timeout, .kernel_args = o.kernel_args, .no_wait = o.no_wait,
                 .revoke_timeout_ms = revoke_ms, .publish = o.publish, .n_publish = o.n_publish,
-                .publish_public = o.publish_public,
+                .publish_public = o.publish_public, .accel = accel,
         };
         /* Credential values pass through this process: no core dump of it. */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        if (run_up(&uo, &res, &e) < 0)
+        int ur = run_up(&uo, &res, &e);
+        cli_print_notices(cli, res.notices, res.n_notices);
+        if (ur < 0)
                 return cli_fail(cli, &e);
-        if (res.accel != MLVM_ACCEL_KVM && cli->verbosity >= 0 && !cli->json)
-                fprintf(stderr, "mlvm: up: notice: no KVM on this host: %s runs under TCG (software emulation)\n", w->name);
         if (cli->json) {
                 _cleanup_json_ json_object *j = json_object_new_object();
                 json_object_object_add(j, "name", json_object_new_string(w->name));
@@ -127,10 +132,14 @@ const struct verb verb_up = {
         .name = "up",
         .run = run,
         .summary = "Start a model from mlvm.yaml and wait until it is ready (credentials in, workload started)",
-        .usage = "NAME [--no-wait] [--timeout SECONDS] [--publish SPEC]... [--publish-public] [--kernel-args ARGS]",
+        .usage = "NAME [--no-wait] [--timeout SECONDS] [--accel auto|kvm|tcg] [--publish SPEC]... [--publish-public]\n"
+                 "       [--kernel-args ARGS]",
         .help = "      --no-wait       return once the guest and its monitor started\n"
                 "      --timeout S     how long the agent has to say HELLO (default 60 under TCG, 20 with KVM;\n"
                 "                      also $MLVM_BOOT_TIMEOUT)\n"
+                "      --accel A       auto (default: KVM only where it is known to boot a guest), kvm (never\n"
+                "                      falls back: fails in seconds with the reason) or tcg; also $MLVM_ACCEL\n"
+                "                      and accel: in mlvm.yaml (this flag, then the variable, then the file)\n"
                 "      --publish SPEC  also publish [ADDR:]HOST_PORT:GUEST_PORT or unix:/PATH:GUEST_PORT\n"
                 "      --publish-public  allow publishing on addresses other than loopback\n"
                 "      --kernel-args A append A to the image's kernel command line (debugging boots)\n"

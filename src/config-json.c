@@ -86,6 +86,8 @@ static json_object *workload_to_json(const struct mlvm_workload *w)
                 json_object_object_add(o, "timeout", jstr(buf));
         }
         json_object_object_add(o, "transport", jstr(mlvm_transport_to_string(w->transport)));
+        if (w->accel != MLVM_ACCEL_AUTO)
+                json_object_object_add(o, "accel", jstr(mlvm_accel_request_to_string(w->accel)));
         if (w->exec_allowed)
                 json_object_object_add(o, "exec", jstr("allow"));
         return o;

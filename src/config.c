@@ -397,6 +397,15 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
                         if ((r = parse_transport(L, w, val, kp)) < 0)
                                 return r;
                         w->at.transport = at;
+                } else if (streq(k, "accel")) {
+                        const char *av;
+                        if ((r = get_string(L, val, kp, 16, &av)) < 0)
+                                return r;
+                        if (mlvm_accel_request_parse(av, &w->accel) < 0) {
+                                _cleanup_free_ char *d = display(av);
+                                return lerr(L, val, kp, "\"%s\" is not one of auto, kvm, tcg", d);
+                        }
+                        w->at.accel = at;
                 } else if (streq(k, "exec")) {
                         const char *ev;
                         if ((r = get_string(L, val, kp, 16, &ev)) < 0)

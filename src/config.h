@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "accel.h"
 #include "err.h"
 
 /* Caps on untrusted input (the file may come from anyone). */
@@ -93,11 +94,12 @@ struct mlvm_workload {
         size_t n_publish;
         uint64_t timeout_s;       /* 0: none */
         enum mlvm_transport transport;
+        enum mlvm_accel_request accel;   /* accel: auto (default), kvm, tcg */
         bool exec_allowed;        /* exec: allow (default deny): `mlvm exec` may run commands in it */
         /* Positions of optional keys, so later stages can point at them. */
         struct {
                 struct mlvm_pos image, vcpus, memory, memory_limit, command, env, disks, secrets,
-                        artifacts, publish, timeout, transport, exec;
+                        artifacts, publish, timeout, transport, exec, accel;
         } at;
 };
 

@@ -13,6 +13,7 @@
 #include <libxml/xmlstring.h>
 
 #include "domain.h"
+#include "host-rc.h"
 #include "util.h"
 #include "virt.h"
 
@@ -256,32 +257,46 @@ static void build_head(xmlNodePtr dom, const struct mlvm_workload *w, const stru
 
         add_kib(dom, "memory", w->memory);
         add_kib(dom, "currentMemory", w->memory);
+        /* Each control only where the host enforces it (host-rc.c): libvirt
+         * refuses the whole domain over one it cannot apply. */
+        unsigned off = env->rc_off;
         /* Block I/O weight 500 (range 100-1000): a run competes for the disk
          * as an ordinary peer of the host's services, never above them. */
-        xmlNodePtr blk = xmlNewChild(dom, NULL, (const xmlChar *)"blkiotune", NULL);
-        add(blk, "weight", "500");
-        xmlNodePtr mt = xmlNewChild(dom, NULL, (const xmlChar *)"memtune", NULL);
-        /* A hard limit only when the config asks: past it the kernel kills QEMU. */
-        if (w->memory_limit)
-                add_kib(mt, "hard_limit", w->memory_limit);
-        /* Under host memory pressure, reclaim from this run first once it
-         * uses more than its RAM plus QEMU's slack (never above the hard limit). */
-        uint64_t soft = w->memory + SOFT_LIMIT_SLACK;
-        if (w->memory_limit && soft > w->memory_limit)
-                soft = w->memory_limit;
-        add_kib(mt, "soft_limit", soft);
+        if (!(off & (1u << HOST_RC_IO_WEIGHT)))
+                add(xmlNewChild(dom, NULL, (const xmlChar *)"blkiotune", NULL), "weight", "500");
+        bool hard = w->memory_limit && !(off & (1u << HOST_RC_MEM_HARD));
+        bool soft_on = !(off & (1u << HOST_RC_MEM_SOFT));
+        if (hard || soft_on) {
+                xmlNodePtr mt = xmlNewChild(dom, NULL, (const xmlChar *)"memtune", NULL);
+                /* A hard limit only when the config asks: past it the kernel kills QEMU. */
+                if (hard)
+                        add_kib(mt, "hard_limit", w->memory_limit);
+                /* Under host memory pressure, reclaim from this run first once it
+                 * uses more than its RAM plus QEMU's slack (never above the hard limit). */
+                uint64_t soft = w->memory + SOFT_LIMIT_SLACK;
+                if (w->memory_limit && soft > w->memory_limit)
+                        soft = w->memory_limit;
+                if (soft_on)
+                        add_kib(mt, "soft_limit", soft);
+        }
         xmlNodePtr mb = xmlNewChild(dom, NULL, (const xmlChar *)"memoryBacking", NULL);
         /* No KSM merging with other guests: page sharing leaks across tenants. */
         xmlNewChild(mb, NULL, (const xmlChar *)"nosharepages", NULL);
         add_u64(dom, "vcpu", w->vcpus);
+        bool shares_on = !(off & (1u << HOST_RC_CPU_SHARES)), quota_on = !(off & (1u << HOST_RC_CPU_QUOTA));
+        if (!shares_on && !quota_on)
+                return;
         xmlNodePtr ct = xmlNewChild(dom, NULL, (const xmlChar *)"cputune", NULL);
         unsigned shares = 1024U * w->vcpus;
-        add_u64(ct, "shares", shares > CPU_SHARES_MAX ? CPU_SHARES_MAX : shares);
+        if (shares_on)
+                add_u64(ct, "shares", shares > CPU_SHARES_MAX ? CPU_SHARES_MAX : shares);
         /* A run never gets more CPU than its vCPUs' worth, QEMU's own threads
          * included: global_* caps the whole domain (period/quota would cap
          * each vCPU thread alone, which cannot exceed one CPU anyway). */
-        add_u64(ct, "global_period", CPU_PERIOD_US);
-        add_u64(ct, "global_quota", CPU_PERIOD_US * w->vcpus);
+        if (quota_on) {
+                add_u64(ct, "global_period", CPU_PERIOD_US);
+                add_u64(ct, "global_quota", CPU_PERIOD_US * w->vcpus);
+        }
 }
 
 static void build_os(xmlNodePtr dom, const struct domain_env *env)

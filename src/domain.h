@@ -51,6 +51,7 @@ struct domain_env {              /* everything that is not in mlvm.yaml */
         unsigned tb_cache_mib;   /* TCG only; 0: DOMAIN_TB_CACHE_MIB_DEFAULT */
         unsigned disk_iops;      /* total_iops_sec of each disk; 0: DOMAIN_DISK_IOPS_DEFAULT */
         bool no_rng;             /* leave out the virtio-rng device */
+        unsigned rc_off;         /* (1 << HOST_RC_*) for each control the host does not enforce: left out */
 };
 
 /* The domain name: "mlvm-" NAME "-" RUN_ID. */

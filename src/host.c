@@ -14,6 +14,13 @@
 #define VSOCK_CACHE_MAX_BYTES 65536
 #define VSOCK_CACHE_TTL_S     (24 * 3600)
 
+bool host_uri_is_local(const char *uri)
+{
+        /* qemu:///system, qemu:///session, qemu+unix:///system: no host part. */
+        const char *p = strstr(uri, "://");
+        return p && p[3] == '/';
+}
+
 void format_version(unsigned long v, char *buf, size_t len)
 {
         (void)snprintf(buf, len, "%lu.%lu.%lu", v / 1000000, (v / 1000) % 1000, v % 1000);
@@ -79,7 +86,7 @@ void vsock_probe_clear(struct vsock_probe *p)
         *p = (struct vsock_probe){ 0 };
 }
 
-static char *cache_path(const char *state_dir, const char *uri)
+char *host_cache_path(const char *state_dir, const char *kind, const char *uri)
 {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int mdlen = 0;
@@ -89,7 +96,7 @@ static char *cache_path(const char *state_dir, const char *uri)
                 return NULL;
         for (int i = 0; i < 8; i++)
                 (void)snprintf(hex + 2 * i, 3, "%02x", md[i]);
-        return xasprintf("%s/cache/vsock-%s.json", state_dir, hex);
+        return xasprintf("%s/cache/%s-%s.json", state_dir, kind, hex);
 }
 
 /* KEY of O is a string equal to WANT. */
@@ -150,9 +157,9 @@ static void cache_write(const char *state_dir, const char *path, const char *uri
 }
 
 /* <domain type=TYPE><name>NAME</name>, 16 MiB, an hvm ARCH guest whose only
- * device is a vsock. Built with libxml2 so that nothing libvirt reported
+ * device is a vsock (VSOCK_DEV) or nothing. Built with libxml2 so that nothing libvirt reported
  * (ARCH) can break out of the document. NULL when libxml2 fails. */
-static char *probe_xml(const char *type, const char *name, const char *arch)
+static char *probe_xml(const char *type, const char *name, const char *arch, bool vsock_dev)
 {
         _cleanup_xmlDoc_ xmlDocPtr doc = xmlNewDoc((const xmlChar *)"1.0");
         xmlNodePtr root = doc ? xmlNewNode(NULL, (const xmlChar *)"domain") : NULL;
@@ -168,14 +175,18 @@ static char *probe_xml(const char *type, const char *name, const char *arch)
         xmlNodePtr os = xmlNewChild(root, NULL, (const xmlChar *)"os", NULL);
         xmlNodePtr ostype = xmlNewTextChild(os, NULL, (const xmlChar *)"type", (const xmlChar *)"hvm");
         xmlNodePtr devices = xmlNewChild(root, NULL, (const xmlChar *)"devices", NULL);
-        xmlNodePtr vsock = xmlNewChild(devices, NULL, (const xmlChar *)"vsock", NULL);
-        xmlNodePtr cid = xmlNewChild(vsock, NULL, (const xmlChar *)"cid", NULL);
-        if (!mem || !ostype || !cid)
+        if (!mem || !ostype || !devices)
                 return NULL;
         xmlNewProp(mem, (const xmlChar *)"unit", (const xmlChar *)"MiB");
         xmlNewProp(ostype, (const xmlChar *)"arch", (const xmlChar *)arch);
-        xmlNewProp(vsock, (const xmlChar *)"model", (const xmlChar *)"virtio");
-        xmlNewProp(cid, (const xmlChar *)"auto", (const xmlChar *)"yes");
+        if (vsock_dev) {
+                xmlNodePtr vsock = xmlNewChild(devices, NULL, (const xmlChar *)"vsock", NULL);
+                xmlNodePtr cid = vsock ? xmlNewChild(vsock, NULL, (const xmlChar *)"cid", NULL) : NULL;
+                if (!cid)
+                        return NULL;
+                xmlNewProp(vsock, (const xmlChar *)"model", (const xmlChar *)"virtio");
+                xmlNewProp(cid, (const xmlChar *)"auto", (const xmlChar *)"yes");
+        }
         xmlDocDumpMemory(doc, &xml, &len);
         if (!xml)
                 return NULL;
@@ -184,25 +195,24 @@ static char *probe_xml(const char *type, const char *name, const char *arch)
         return s;
 }
 
-static int probe_now(virConnectPtr conn, const struct host_caps *caps, struct vsock_probe *ret,
-                     struct mlvm_err *e)
+virDomainPtr host_probe_domain_start(virConnectPtr conn, const struct host_caps *caps, enum mlvm_accel accel,
+                                     bool vsock_dev)
 {
         unsigned char rnd[6];
         char name[64];
         _cleanup_free_ char *xml = NULL;
-        const char *type = caps->accel == MLVM_ACCEL_KVM ? "kvm" : "qemu";
+        const char *type = accel == MLVM_ACCEL_KVM ? "kvm" : "qemu";
 
         if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-                return err_setx(e, -EIO, "vsock probe: no random bytes for a domain name");
+                return NULL;
         (void)snprintf(name, sizeof(name), "mlvm-probe-%02x%02x%02x%02x%02x%02x",
                        rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
         if (!strcmp(virConnectGetType(conn) ? virConnectGetType(conn) : "", "TEST"))
                 type = "test";
-        if (!(xml = probe_xml(type, name, caps->arch)))
-                return err_setx(e, -ENOMEM, "vsock probe: cannot build the domain XML");
+        if (!(xml = probe_xml(type, name, caps->arch, vsock_dev)))
+                return NULL;
         /* Paused, and destroyed by libvirt if we die before destroying it. */
-        _cleanup_virDomain_ virDomainPtr dom =
-                virDomainCreateXML(conn, xml, VIR_DOMAIN_START_PAUSED | VIR_DOMAIN_START_AUTODESTROY);
+        virDomainPtr dom = virDomainCreateXML(conn, xml, VIR_DOMAIN_START_PAUSED | VIR_DOMAIN_START_AUTODESTROY);
         if (!dom) {
                 virErrorPtr err = virGetLastError();
                 if (err && err->code == VIR_ERR_INVALID_ARG && err->message &&
@@ -210,21 +220,32 @@ static int probe_now(virConnectPtr conn, const struct host_caps *caps, struct vs
                         /* Drivers without paused start (e.g. test:///) */
                         dom = virDomainCreateXML(conn, xml, 0);
         }
+        return dom;
+}
+
+static int probe_now(virConnectPtr conn, const struct host_caps *caps, enum mlvm_accel accel,
+                     struct vsock_probe *ret, struct mlvm_err *e)
+{
+        _cleanup_virDomain_ virDomainPtr dom = host_probe_domain_start(conn, caps, accel, true);
         virErrorPtr err = dom ? NULL : virGetLastError();
+
+        (void)e;
         ret->state = vsock_classify(dom != NULL, err ? err->code : 0, err ? err->message : NULL);
         ret->probed_at = time(NULL);
         if (err && err->message)
                 ret->reason = xstrdup(err->message);
+        else if (!dom)
+                ret->reason = xstrdup("the probe domain could not be built");
         if (dom)
                 (void)virDomainDestroy(dom);
         return 0;
 }
 
 int host_probe_vsock(virConnectPtr conn, const char *uri, const char *state_dir, const struct host_caps *caps,
-                     bool refresh, struct vsock_probe *ret, struct mlvm_err *e)
+                     enum mlvm_accel accel, bool refresh, struct vsock_probe *ret, struct mlvm_err *e)
 {
         struct vsock_probe p = { .state = VSOCK_UNKNOWN };
-        _cleanup_free_ char *path = state_dir ? cache_path(state_dir, uri) : NULL;
+        _cleanup_free_ char *path = state_dir ? host_cache_path(state_dir, "vsock", uri) : NULL;
         char *hostname = virConnectGetHostname(conn);
 
         if (!hostname)
@@ -234,7 +255,7 @@ int host_probe_vsock(virConnectPtr conn, const char *uri, const char *state_dir,
                 *ret = p;
                 return 0;
         }
-        int r = probe_now(conn, caps, &p, e);
+        int r = probe_now(conn, caps, accel, &p, e);
         if (r == 0 && path)
                 cache_write(state_dir, path, uri, hostname, &p);
         free(hostname);

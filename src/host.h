@@ -11,9 +11,9 @@
 #include <libvirt/libvirt.h>
 #include <json-c/json.h>
 
+#include "accel.h"
 #include "err.h"
 
-enum mlvm_accel { MLVM_ACCEL_TCG, MLVM_ACCEL_KVM };
 
 struct host_caps {
         char *arch;          /* host CPU architecture, e.g. x86_64 */
@@ -47,8 +47,21 @@ enum vsock_state vsock_classify(bool created, int err_code, const char *err_mess
  * STATE_DIR/cache unless REFRESH; a state dir that cannot be written only
  * disables the cache. */
 int host_probe_vsock(virConnectPtr conn, const char *uri, const char *state_dir, const struct host_caps *caps,
-                     bool refresh, struct vsock_probe *ret, struct mlvm_err *e);
+                     enum mlvm_accel accel, bool refresh, struct vsock_probe *ret, struct mlvm_err *e);
+
+/* Start a paused throwaway domain (type from ACCEL, with a vsock device
+ * when VSOCK_DEV) that libvirt destroys if we die first. NULL with
+ * libvirt's error set when the host refuses it. */
+virDomainPtr host_probe_domain_start(virConnectPtr conn, const struct host_caps *caps, enum mlvm_accel accel,
+                                     bool vsock_dev);
 void vsock_probe_clear(struct vsock_probe *p);
+
+/* STATE_DIR/cache/KIND-HASH.json: what was learnt about the host behind
+ * URI, one file per kind of fact. NULL only when hashing fails. */
+char *host_cache_path(const char *state_dir, const char *kind, const char *uri);
+
+/* Is the URI one whose host's files are this machine's (qemu:///system)? */
+bool host_uri_is_local(const char *uri);
 
 /* Version as "MAJOR.MINOR.MICRO" from libvirt's packed integer. */
 void format_version(unsigned long v, char *buf, size_t len);

@@ -125,6 +125,12 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
         const char *name = jstr(run, "name");
         if (name)
                 run_name_clear(state_dir, name, id);
+        /* A run that never started is only evidence: down removes it. */
+        json_object *sf;
+        bool start_failed = json_object_object_get_ex(run, "start_failed", &sf) && json_object_get_boolean(sf);
+        if (start_failed)
+                run_remove_record(state_dir, id);
+        res.removed = start_failed;
         clock_gettime(CLOCK_MONOTONIC, &t1);
         res.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         json_object *f = json_object_new_object();

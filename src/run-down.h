@@ -8,6 +8,7 @@
 struct down_result {
         bool was_live;        /* the run was starting or ready */
         bool via_monitor;     /* the monitor did the teardown */
+        bool removed;         /* a run that failed to start: its record is gone too */
         double seconds;
 };
 

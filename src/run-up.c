@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,6 +19,8 @@
 #include "digest.h"
 #include "disk.h"
 #include "domain.h"
+#include "host-kvm.h"
+#include "host-rc.h"
 #include "image-build.h"
 #include "manifest.h"
 #include "monitor.h"
@@ -29,6 +32,22 @@
 #include "virt.h"
 #include "volume.h"
 
+
+/* One line for the user, said once (a retry under TCG says it again). */
+static void up_notice(struct up_result *ret, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void up_notice(struct up_result *ret, const char *fmt, ...)
+{
+        char line[UP_NOTICE_MAX];
+        va_list ap;
+        va_start(ap, fmt);
+        (void)vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        for (size_t i = 0; i < ret->n_notices; i++)
+                if (streq(ret->notices[i], line))
+                        return;
+        if (ret->n_notices < UP_MAX_NOTICES)
+                memcpy(ret->notices[ret->n_notices++], line, sizeof(line));
+}
 
 /* Keys whose features have not landed refuse, rather than being ignored;
  * models start with up, experiments with run. */
@@ -111,25 +130,76 @@ static int verify_at_boot(virStoragePoolPtr pool, const struct manifest *m, cons
         return 0;
 }
 
-static bool uri_is_local(const char *uri)
-{
-        return strstr(uri, ":///") != NULL;
-}
-
 struct up_ctx {
         const struct up_opts *o;
+        struct up_result *res;
         virConnectPtr conn;
         virStoragePoolPtr pool;
         char id[RUN_ID_LEN + 1];
         char *dir, *domain;
-        bool named, domain_started;
+        bool named, domain_started, saved;
+        bool booting;              /* the domain was handed to libvirt: a failure now keeps evidence */
+        bool force_tcg;            /* the retry after a failed KVM watch */
+        bool watch;                /* this is the first KVM boot seen on the URI */
+        bool kvm_failed;           /* ... and KVM did not boot it */
+        char kvm_why[256];
         pid_t monitor;
         json_object *run;
         struct cred *creds;
         size_t n_creds;
 };
 
-static void rollback(struct up_ctx *c)
+/* The last QEMU_LOG_TAIL bytes of libvirt's log of DOMAIN's QEMU, when
+ * the hypervisor host is this machine (NULL otherwise): where "Permission
+ * denied" and "KVM internal error" appear. Written by QEMU, whose guest
+ * we do not trust: capped, and only ever shown, never parsed for more
+ * than the watch's fixed phrases. */
+#define QEMU_LOG_TAIL (64 * 1024)
+static char *qemu_log_tail(const char *uri, const char *domain)
+{
+        _cleanup_free_ char *path = NULL;
+        if (!host_uri_is_local(uri) || !domain)
+                return NULL;
+        if (strstr(uri, "/session")) {
+                const char *home = getenv("HOME");
+                if (!home || home[0] != '/')
+                        return NULL;
+                path = xasprintf("%s/.cache/libvirt/qemu/log/%s.log", home, domain);
+        } else
+                path = xasprintf("/var/log/libvirt/qemu/%s.log", domain);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return NULL;
+        off_t from = st.st_size > QEMU_LOG_TAIL ? st.st_size - QEMU_LOG_TAIL : 0;
+        char *buf = xmalloc(QEMU_LOG_TAIL + 1);
+        ssize_t n = pread(fd, buf, QEMU_LOG_TAIL, from);
+        if (n < 0)
+                n = 0;
+        buf[n] = '\0';
+        return buf;
+}
+
+struct failed_info {
+        const char *why;
+};
+
+static void mark_start_failed(json_object *run, void *u)
+{
+        const struct failed_info *f = u;
+        json_object_object_add(run, "state", json_object_new_string(RUN_FAILED));
+        json_object_object_add(run, "failed_at", json_object_new_double(run_now()));
+        json_object_object_add(run, "error", json_object_new_string(f->why));
+        json_object_object_add(run, "start_failed", json_object_new_boolean(true));
+}
+
+/* Undo everything but the evidence: no domain, volume, monitor or socket
+ * stays; a run whose domain was handed to libvirt keeps its record,
+ * failed, with its console, monitor and QEMU logs, so that `mlvm logs RUN`
+ * says what happened; `mlvm down RUN` removes it. A failure before that
+ * (a credential source, a volume) is all in its one-line error: nothing
+ * stays. Returns whether the record was kept. */
+static bool rollback(struct up_ctx *c, const char *why)
 {
         struct mlvm_err e = { 0 };
         /* The monitor is a grandchild reaped by init: signal it only while its
@@ -152,23 +222,51 @@ static void rollback(struct up_ctx *c)
         }
         if (c->pool && c->id[0])
                 (void)disk_delete_run(c->pool, c->id, &e);
+        if (!c->dir)
+                return false;
+        _cleanup_free_ char *sock = run_file(c->o->state_dir, c->id, "control.sock");
+        (void)unlink(sock);
+        if (c->saved && c->booting) {
+                struct failed_info f = { why };
+                _cleanup_free_ char *log = qemu_log_tail(c->o->uri, c->domain);
+                if (log && *log) {
+                        _cleanup_free_ char *path = run_file(c->o->state_dir, c->id, "qemu.log");
+                        (void)write_file_atomic(path, log, strlen(log), 0600);
+                }
+                if (run_update(c->o->state_dir, c->id, mark_start_failed, &f, &e) == 0)
+                        return true;
+        }
+        /* No record to speak of: nothing stays. */
         if (c->named)
                 run_name_clear(c->o->state_dir, c->o->workload->name, c->id);
-        if (c->dir) {
-                /* The record goes too: a failed up leaves nothing behind. */
-                static const char *const files[] = { "run.json", "run.lock", "domain.xml", "console.log", "output.log",
-                                                     "monitor.log", "control.sock" };
-                for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-                        _cleanup_free_ char *f = run_file(c->o->state_dir, c->id, files[i]);
-                        (void)unlink(f);
-                }
-                (void)rmdir(c->dir);
-        }
+        run_remove_record(c->o->state_dir, c->id);
+        return false;
+}
+
+/* Is the run's domain paused? (mlvm never pauses a booting run.) */
+static bool domain_paused(struct up_ctx *c, int *ret_reason)
+{
+        _cleanup_virDomain_ virDomainPtr d = virDomainLookupByName(c->conn, c->domain);
+        int state = 0, reason = 0;
+        if (!d || virDomainGetState(d, &state, &reason, 0) < 0)
+                return false;
+        *ret_reason = reason;
+        return state == VIR_DOMAIN_PAUSED;
+}
+
+/* A watched KVM boot did not reach ready: did KVM fail? Sets kvm_failed. */
+static void watch_verdict(struct up_ctx *c, const char *error, bool paused, int reason)
+{
+        _cleanup_free_ char *log = qemu_log_tail(c->o->uri, c->domain);
+        bool no_hello = error && (strstr(error, "did not say HELLO") || strstr(error, "before its agent said HELLO") ||
+                                  strstr(error, "was not ready within"));
+        c->kvm_failed = host_kvm_watch_failed(no_hello, paused, reason, log, c->kvm_why, sizeof(c->kvm_why));
 }
 
 static int wait_ready(struct up_ctx *c, unsigned timeout_s, struct mlvm_err *e)
 {
         double deadline = run_now() + timeout_s + 10;   /* the monitor times out first */
+        double next_look = 0;
         for (;;) {
                 json_object *run = NULL, *x;
                 if (run_load(c->o->state_dir, c->id, &run, e) < 0)
@@ -202,6 +300,14 @@ static int wait_ready(struct up_ctx *c, unsigned timeout_s, struct mlvm_err *e)
                 }
                 if (run_now() > deadline)
                         return err_setx(e, -ETIMEDOUT, "the run was not ready within %u s", timeout_s);
+                int reason = 0;
+                if (c->watch && run_now() > next_look) {
+                        next_look = run_now() + 0.5;
+                        if (domain_paused(c, &reason)) {
+                                watch_verdict(c, NULL, true, reason);
+                                return err_setx(e, -EIO, "KVM did not boot the guest: %s", c->kvm_why);
+                        }
+                }
                 struct timespec ts = { 0, 10000000 };
                 nanosleep(&ts, NULL);
         }
@@ -305,9 +411,35 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
                 return err_virt(e, "capabilities");
         if ((r = host_caps_parse(caps_xml, &caps, e)) < 0)
                 return r;
-        ret->accel = caps.accel;
+        /* The accelerator, on evidence: KVM only where it is known to boot a guest. */
+        struct host_accel_choice ac;
+        if ((r = host_accel_for(c->conn, o->uri, o->state_dir, &caps, c->force_tcg ? MLVM_ACCEL_ASK_TCG : o->accel,
+                                NULL, NULL, NULL, &ac, e)) < 0)
+                goto out;
+        if (ac.why[0] && ac.fix[0])
+                up_notice(ret, "%s: using TCG (fix: %s)", ac.why, ac.fix);
+        else if (ac.why[0])
+                up_notice(ret, "%s: using TCG", ac.why);
+        ret->accel = ac.accel;
+        c->watch = ac.accel == MLVM_ACCEL_KVM && ac.watch;
         /* The HELLO deadline: generous under TCG, whose boots swing 2-3x on a busy host. */
-        unsigned boot_timeout = o->boot_timeout_s ? o->boot_timeout_s : caps.accel == MLVM_ACCEL_KVM ? 20 : 60;
+        unsigned boot_timeout = o->boot_timeout_s ? o->boot_timeout_s : ac.accel == MLVM_ACCEL_KVM ? 20 : 60;
+        /* Resource controls: only what the host enforces goes into the domain. */
+        struct host_rc rc;
+        if ((r = host_rc_get(c->conn, o->uri, o->state_dir, &caps, false, &rc, e)) < 0)
+                goto out;
+        if (w->memory_limit && !rc.enforced[HOST_RC_MEM_HARD]) {
+                r = err_setx(e, -ENOTSUP, "%s:%u:%u: %ss.%s.memory_limit: this host cannot enforce a memory limit (%s)",
+                             o->config->path, w->at.memory_limit.line, w->at.memory_limit.col,
+                             mlvm_kind_to_string(w->kind), w->name, rc.why[HOST_RC_MEM_HARD]);
+                goto out;
+        }
+        for (int k = 0; k < HOST_RC_N; k++)
+                if (!rc.enforced[k] && k != HOST_RC_MEM_HARD)
+                        up_notice(ret, "the %s is not enforced on this host (%s): left out",
+                                  host_rc_describe((enum host_rc_control)k), rc.why[k]);
+        env.rc_off = host_rc_missing(&rc);
+        json_object_object_add(c->run, "resources", host_rc_json(&rc));
         if (w->transport == MLVM_TRANSPORT_VSOCK)
                 r = err_setx(e, -ENOTSUP, "%s:%u:%u: models.%s.transport: vsock is not supported yet; use auto or "
                              "virtio-serial", o->config->path, w->at.transport.line, w->at.transport.col, w->name);
@@ -318,7 +450,8 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         /* A vsock device only where the hypervisor host has vhost-vsock (probed
          * once per URI and cached); the agent still talks over virtio-serial. */
         struct vsock_probe vp = { 0 };
-        if (host_probe_vsock(c->conn, o->uri, o->state_dir, &caps, false, &vp, NULL) == 0 && vp.state == VSOCK_YES) {
+        if (host_probe_vsock(c->conn, o->uri, o->state_dir, &caps, ac.accel, false, &vp, NULL) == 0 &&
+            vp.state == VSOCK_YES) {
                 uint32_t rnd = 0;
                 if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1) {
                         vsock_probe_clear(&vp);
@@ -352,7 +485,7 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         }
         json_object *verified = json_object_new_array();
         json_object_object_add(c->run, "verified_at_boot", verified);
-        if ((r = verify_at_boot(c->pool, &m, digest, uri_is_local(o->uri), verified, e)) < 0) {
+        if ((r = verify_at_boot(c->pool, &m, digest, host_uri_is_local(o->uri), verified, e)) < 0) {
                 r = err_prefix(e, "image %s", w->image);
                 goto out;
         }
@@ -407,7 +540,11 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
                 json_object_object_add(c->run, "domain", json_object_new_string(c->domain));
                 json_object_object_add(c->run, "image", json_object_new_string(w->image));
                 json_object_object_add(c->run, "image_digest", json_object_new_string(digest));
-                json_object_object_add(c->run, "accel", json_object_new_string(mlvm_accel_to_string(caps.accel)));
+                json_object_object_add(c->run, "accel", json_object_new_string(mlvm_accel_to_string(ac.accel)));
+                json_object_object_add(c->run, "accel_requested",
+                                       json_object_new_string(mlvm_accel_request_to_string(o->accel)));
+                if (ac.why[0])
+                        json_object_object_add(c->run, "accel_why", json_object_new_string(ac.why));
                 json_object_object_add(c->run, "transport", json_object_new_string("virtio-serial"));
                 json_object_object_add(c->run, "boot_timeout_s", json_object_new_int((int32_t)boot_timeout));
                 if (w->timeout_s)
@@ -430,8 +567,10 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
                 if (json_object_object_get_ex(wl, "env", &x))
                         json_object_object_add(c->run, "env", json_object_get(x));
                 json_object_put(wl);
-                if ((r = run_save(o->state_dir, c->id, c->run, e)) < 0 ||
-                    (r = run_name_set(o->state_dir, w->name, c->id, e)) < 0)
+                if ((r = run_save(o->state_dir, c->id, c->run, e)) < 0)
+                        goto out;
+                c->saved = true;
+                if ((r = run_name_set(o->state_dir, w->name, c->id, e)) < 0)
                         goto out;
                 c->named = true;
         }
@@ -515,7 +654,7 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         }
         cmdline = o->kernel_args ? xasprintf("%s %s", m.cmdline, o->kernel_args) : xstrdup(m.cmdline);
         env.run_id = c->id;
-        env.accel = caps.accel;
+        env.accel = ac.accel;
         env.arch = caps.arch;
         env.kernel = kernel;
         env.initrd = initrd;
@@ -533,6 +672,7 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         if ((r = run_save(o->state_dir, c->id, c->run, e)) < 0)
                 goto out;
         double t_create0 = run_now();
+        c->booting = true;
         virDomainPtr dom = virDomainCreateXML(c->conn, xml, 0);
         if (!dom) {
                 r = err_virt(e, "start domain %s", c->domain);
@@ -557,8 +697,15 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         if (o->no_wait) {
                 ret->ready_s = 0;
         } else {
-                if ((r = wait_ready(c, boot_timeout, e)) < 0)
+                if ((r = wait_ready(c, boot_timeout, e)) < 0) {
+                        if (c->watch && !c->kvm_failed)
+                                watch_verdict(c, e->msg, false, 0);
+                        if (c->kvm_failed)
+                                (void)host_kvm_watch_save(o->state_dir, o->uri, HOST_KVM_FAILS, c->kvm_why);
                         goto out;
+                }
+                if (c->watch)
+                        (void)host_kvm_watch_save(o->state_dir, o->uri, HOST_KVM_BOOTS, NULL);
                 ret->ready_s = run_now() - t0;
         }
         memcpy(ret->id, c->id, sizeof(c->id));
@@ -590,18 +737,43 @@ static void add_timings(json_object *run, void *u)
         json_object_object_add(run, "timings", t);
 }
 
-int run_up(const struct up_opts *o, struct up_result *ret, struct mlvm_err *e)
+static void ctx_free(struct up_ctx *c)
 {
-        struct up_ctx c = { .o = o };
+        json_object_put(c->run);
+        for (size_t i = 0; i < c->n_creds; i++)
+                cred_free(&c->creds[i]);
+        free(c->creds);
+        free(c->dir);
+        free(c->domain);
+        if (c->pool)
+                virStoragePoolFree(c->pool);
+        if (c->conn)
+                virConnectClose(c->conn);
+}
+
+/* One attempt at starting the run; on failure it is undone (evidence kept)
+ * and audited. RET_KVM_FAILED: a watched KVM boot did not work. */
+static int attempt(const struct up_opts *o, bool force_tcg, struct up_result *ret, bool *ret_kvm_failed,
+                   char *failed_id, struct mlvm_err *e)
+{
+        struct up_ctx c = { .o = o, .res = ret, .force_tcg = force_tcg };
         int r = do_up(&c, ret, e);
 
+        *ret_kvm_failed = r < 0 && c.kvm_failed;
         if (r < 0) {
-                rollback(&c);
+                bool kept = rollback(&c, e->msg);
                 json_object *f = json_object_new_object();
+                if (kept) {
+                        json_object_object_add(f, "run", json_object_new_string(c.id));
+                        memcpy(failed_id, c.id, sizeof(c.id));
+                }
                 json_object_object_add(f, "name", json_object_new_string(o->workload->name));
                 json_object_object_add(f, "reason", json_object_new_string(e->msg));
                 (void)audit_append(o->state_dir, "run.start-failed", f, NULL);
                 json_object_put(f);
+                size_t len = strlen(e->msg);
+                if (kept && !strstr(e->msg, "mlvm logs"))
+                        (void)snprintf(e->msg + len, sizeof(e->msg) - len, " (see mlvm logs %s)", c.id);
         } else {
                 struct mlvm_err ignore = { 0 };
                 (void)run_update(o->state_dir, c.id, add_timings, ret, &ignore);
@@ -612,15 +784,24 @@ int run_up(const struct up_opts *o, struct up_result *ret, struct mlvm_err *e)
                 (void)audit_append(o->state_dir, "run.start", f, NULL);
                 json_object_put(f);
         }
-        json_object_put(c.run);
-        for (size_t i = 0; i < c.n_creds; i++)
-                cred_free(&c.creds[i]);
-        free(c.creds);
-        free(c.dir);
-        free(c.domain);
-        if (c.pool)
-                virStoragePoolFree(c.pool);
-        if (c.conn)
-                virConnectClose(c.conn);
+        ctx_free(&c);
+        return r;
+}
+
+int run_up(const struct up_opts *o, struct up_result *ret, struct mlvm_err *e)
+{
+        bool kvm_failed = false;
+        char failed[RUN_ID_LEN + 1] = "";
+        int r = attempt(o, false, ret, &kvm_failed, failed, e);
+
+        /* auto: KVM that did not boot is recorded for the URI, and the run
+         * starts once more under TCG. An explicit kvm never falls back. */
+        if (r < 0 && kvm_failed && o->accel == MLVM_ACCEL_AUTO) {
+                up_notice(ret, "KVM on %s did not boot the guest (%s); recorded, so later runs use TCG until "
+                          "mlvm info --refresh; run %s keeps the evidence; starting again under TCG", o->uri,
+                          e->msg, failed[0] ? failed : "-");
+                err_clear(e);
+                r = attempt(o, true, ret, &kvm_failed, failed, e);
+        }
         return r;
 }

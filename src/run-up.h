@@ -21,6 +21,7 @@ struct up_opts {
         size_t n_publish;
         bool publish_public;         /* --publish-public: non-loopback addresses allowed */
         uint64_t artifact_disk_size; /* bytes of the raw artifact disk (0: RUN_ARTIFACT_DISK_SIZE) */
+        enum mlvm_accel_request accel;   /* --accel, else $MLVM_ACCEL, else the config's */
 };
 
 #define RUN_ARTIFACT_DISK_SIZE (4ULL << 30)   /* sparse: costs what is written */
@@ -31,6 +32,11 @@ struct up_result {
         enum mlvm_accel accel;
         double ready_s;              /* from the start of up to agent ready */
         double verify_s, volumes_s, overlay_s, create_s;
+        /* What the user should know: KVM not used and why, controls left out. */
+#define UP_MAX_NOTICES 8
+#define UP_NOTICE_MAX  768
+        char notices[UP_MAX_NOTICES][UP_NOTICE_MAX];
+        size_t n_notices;
 };
 
 int run_up(const struct up_opts *o, struct up_result *ret, struct mlvm_err *e);

@@ -309,3 +309,17 @@ void run_log_append(const char *path, const void *data, size_t len, size_t cap)
         }
         (void)!write(fd, data, len);
 }
+
+void run_remove_record(const char *state_dir, const char *id)
+{
+        static const char *const files[] = { "run.json", "run.lock", "domain.xml", "console.log", "output.log",
+                                             "monitor.log", "qemu.log", "control.sock" };
+        if (!run_id_is_valid(id))
+                return;
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+                _cleanup_free_ char *f = run_file(state_dir, id, files[i]);
+                (void)unlink(f);
+        }
+        _cleanup_free_ char *d = run_dir(state_dir, id);
+        (void)rmdir(d);
+}

@@ -4,6 +4,7 @@
  *   console.log   the guest's serial console (capped)
  *   output.log    the workload's stdout and stderr (capped)
  *   monitor.log   the monitor's own messages
+ *   qemu.log      the tail of libvirt's QEMU log, kept when a run failed to start
  *   control.sock  the monitor's control socket (mode 0600, JSON lines)
  * and STATE_DIR/names/<NAME> holding the RUNID of the name's current run.
  * Writers (up, the monitor, down) update run.json under an flock on
@@ -54,6 +55,9 @@ int run_name_get(const char *state_dir, const char *name, char ret[RUN_ID_LEN + 
 int run_name_set(const char *state_dir, const char *name, const char *id, struct mlvm_err *e);
 /* Remove the name entry if it still points to ID. */
 void run_name_clear(const char *state_dir, const char *name, const char *id);
+
+/* Remove the run's directory and the files mlvm keeps in it. */
+void run_remove_record(const char *state_dir, const char *id);
 
 /* Run ids in the state dir, sorted by creation time. */
 int run_list(const char *state_dir, char (**ret)[RUN_ID_LEN + 1], size_t *ret_n, struct mlvm_err *e);

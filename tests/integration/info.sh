@@ -15,13 +15,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# What this machine really has decides what info must say.
-if [ -e /dev/kvm ]; then accel=kvm; accel_text='KVM \(hardware virtualization\)'; else accel=tcg; accel_text='TCG \(software emulation\)'; fi
+# What this machine really has decides what info must say: KVM only with a
+# vendor module (not PVM) and a /dev/kvm that libvirt's QEMU user can open.
+kvm_usable() {
+        { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; } && [ -c /dev/kvm ] &&
+                runuser -u libvirt-qemu -- test -r /dev/kvm -a -w /dev/kvm 2>/dev/null
+}
+if kvm_usable; then accel=kvm; accel_text='KVM \(hardware virtualization\)'; else accel=tcg; accel_text='TCG \(software emulation\)'; fi
 if [ -e /dev/vhost-vsock ]; then vsock=True; else vsock=False; fi
 
 out=$("$MLVM" info 2>&1); st=$?
 check_eq "info exits 0" 0 $st
 check_match "info reports the accelerator ($accel)" "^Accelerator: +$accel_text$" "$out"
+if [ "$accel" = tcg ]; then
+        check_match "info says why not KVM" '^  not KVM: +.*(KVM|kvm)' "$out"
+        if [ -d /sys/module/kvm_pvm ]; then
+                check_match "PVM is named as the reason" '^  not KVM: +KVM here is PVM \(kvm_pvm\), which boots only PVM guest kernels$' "$out"
+        fi
+fi
+check_match "info lists the resource controls, the I/O weight among them" '^  I/O weight +(enforced|not enforced): ' "$out"
+if grep -qw bfq /sys/block/*/queue/scheduler 2>/dev/null || [ -e /sys/fs/cgroup/blkio/blkio.weight ]; then weight=True; else weight=False; fi
 if [ "$vsock" = False ]; then
         check_match "info says vsock is not available, and why" '^vsock: +not available: .*vhost-vsock' "$out"
         check_match "info picks virtio-serial" '^Agent transport: +virtio-serial$' "$out"
@@ -33,6 +46,17 @@ check_match "info: state directory" "^State directory: +$tmp/state$" "$out"
 
 "$MLVM" info --json > "$tmp/info.json"; check_eq "info --json exits 0" 0 $?
 check_eq "json: accelerator" "$accel" "$(json_get "$tmp/info.json" 'j["accelerator"]')"
+check_eq "json: accel.chosen" "$accel" "$(json_get "$tmp/info.json" 'j["accel"]["chosen"]')"
+check_eq "json: the I/O weight is enforced only with BFQ or CFQ" "$weight" \
+        "$(json_get "$tmp/info.json" 'j["resource_controls"]["controls"]["io_weight"]["enforced"]')"
+check_eq "json: per-disk I/O limits need no cgroup" True \
+        "$(json_get "$tmp/info.json" 'j["resource_controls"]["controls"]["disk_iotune"]["enforced"]')"
+if [ -c /dev/kvm ]; then
+        check_eq "json: /dev/kvm's mode as ls shows it" "$(stat -c %04a /dev/kvm)" \
+                "$(json_get "$tmp/info.json" 'j["accel"]["dev_kvm"]["mode"]')"
+else
+        check_eq "json: no /dev/kvm" False "$(json_get "$tmp/info.json" 'j["accel"]["dev_kvm"]["exists"]')"
+fi
 check_eq "json: vsock.available" "$vsock" "$(json_get "$tmp/info.json" 'j["vsock"]["available"]')"
 check_eq "json: second call uses the cached probe" True "$(json_get "$tmp/info.json" 'j["vsock"]["cached"]')"
 check_eq "json: uri" "qemu:///system" "$(json_get "$tmp/info.json" 'j["uri"]')"

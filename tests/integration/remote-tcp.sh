@@ -23,10 +23,26 @@ check_eq "second libvirtd answers on $uri" 0 $st
 check_eq "it listens on loopback only" "127.0.0.1:$port" "$(ss -ltnH "sport = :$port" | awk '{print $4}' | sort -u)"
 
 export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="mlvm-remote-test"
-if [ -e /dev/kvm ]; then accel=kvm; else accel=tcg; fi
+# Over a URI mlvm cannot read the host's files: libvirt's word decides,
+# until a first KVM boot there has shown otherwise.
+if virsh -c "$uri" capabilities | grep -q "<domain type='kvm'"; then accel=kvm; else accel=tcg; fi
 "$MLVM" --connect "$uri" info --json > "$tmp/info.json"; check_eq "info over tcp exits 0" 0 $?
 check_eq "json: uri" "$uri" "$(json_get "$tmp/info.json" 'j["uri"]')"
 check_eq "json: accelerator over tcp" "$accel" "$(json_get "$tmp/info.json" 'j["accelerator"]')"
+check_eq "json: not read as a local host" False "$(json_get "$tmp/info.json" 'j["accel"]["local"]')"
+# Resource controls over tcp come from a paused probe domain, set live one by one.
+check_eq "json: resource controls asked through a probe domain" "probe domain" \
+        "$(json_get "$tmp/info.json" 'j["resource_controls"]["source"]')"
+if grep -qw bfq /sys/block/*/queue/scheduler 2>/dev/null || [ -e /sys/fs/cgroup/blkio/blkio.weight ]; then
+        check_eq "json: the remote host enforces the I/O weight" True \
+                "$(json_get "$tmp/info.json" 'j["resource_controls"]["controls"]["io_weight"]["enforced"]')"
+else
+        check_eq "json: the remote host does not enforce the I/O weight" False \
+                "$(json_get "$tmp/info.json" 'j["resource_controls"]["controls"]["io_weight"]["enforced"]')"
+        check_match "json: and libvirt's reason is kept" 'weight' \
+                "$(json_get "$tmp/info.json" 'j["resource_controls"]["controls"]["io_weight"]["why"]')"
+fi
+check_eq "no probe domain left in the remote daemon" 0 "$(virsh -q -c "$uri" list --all --name | grep -c '^mlvm-probe-')"
 [ -e /dev/vhost-vsock ] && vs=True || vs=False
 check_eq "json: vsock probed over tcp" "$vs" "$(json_get "$tmp/info.json" 'j["vsock"]["available"]')"
 check_eq "json: pool not defined on the remote" False "$(json_get "$tmp/info.json" 'j["pool"]["exists"]')"

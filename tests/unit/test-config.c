@@ -86,6 +86,10 @@ static const struct bad_case bad[] = {
           "t.yaml:4:14: models.a.command: the program name must not be empty" },
         { "transport unknown", M "    transport: tcp\n",
           "t.yaml:4:16: models.a.transport: \"tcp\" is not one of auto, vsock, virtio-serial" },
+        { "accel unknown", M "    accel: hvf\n",
+          "t.yaml:4:12: models.a.accel: \"hvf\" is not one of auto, kvm, tcg" },
+        { "accel not a string", M "    accel: [kvm]\n",
+          "t.yaml:4:12: models.a.accel: must be a string, not a list" },
         { "image bad reference", "models:\n  a:\n    image: Minimal\n",
           "t.yaml:3:12: models.a.image: \"Minimal\" is not NAME[:TAG] or sha256:<64 hex digits>" },
         { "image short digest", "models:\n  a:\n    image: sha256:abc\n",
@@ -293,7 +297,7 @@ static void test_null_named_keys(void **state)
 }
 
 /* Golden files: tests/data/config/good/NAME.yaml -> NAME.json. */
-static const char *const good[] = { "defaults", "full", "anchors", "publish" };
+static const char *const good[] = { "defaults", "full", "anchors", "publish", "accel" };
 
 static char *json_text(const struct mlvm_config *c)
 {

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "domain.h"
+#include "host-rc.h"
 #include "units.h"
 #include "util.h"
 #include "virt.h"
@@ -351,6 +352,42 @@ static void test_soft_limit_clamped(void **state)
                                     "    <soft_limit unit=\"KiB\">294912</soft_limit>"));
 }
 
+/* Only what the host enforces goes in (host-rc.c decides): libvirt
+ * refuses the whole domain over a control it cannot apply. */
+static void test_unenforced_controls_left_out(void **state)
+{
+        struct mlvm_workload w;
+        struct domain_env env;
+        struct mlvm_err e = { 0 };
+        char *xml = NULL;
+
+        base_case(&w, &env);
+        w.memory_limit = 512ULL << 20;
+        assert_int_equal(domain_xml(&w, &env, &xml, &e), 0);
+        assert_non_null(strstr(xml, "<blkiotune>"));
+        assert_non_null(strstr(xml, "<shares>1024</shares>"));
+        assert_non_null(strstr(xml, "<global_quota>"));
+        assert_non_null(strstr(xml, "<soft_limit"));
+        free(xml);
+
+        env.rc_off = 1u << HOST_RC_IO_WEIGHT;   /* this machine: no BFQ */
+        assert_int_equal(domain_xml(&w, &env, &xml, &e), 0);
+        assert_null(strstr(xml, "<blkiotune>"));
+        assert_non_null(strstr(xml, "<shares>1024</shares>"));
+        assert_non_null(strstr(xml, "<hard_limit"));
+        assert_non_null(strstr(xml, "<iotune>"));   /* per-disk limits need no cgroup */
+        free(xml);
+
+        env.rc_off = (1u << HOST_RC_CPU_SHARES) | (1u << HOST_RC_CPU_QUOTA) | (1u << HOST_RC_MEM_SOFT) |
+                     (1u << HOST_RC_MEM_HARD) | (1u << HOST_RC_IO_WEIGHT);
+        assert_int_equal(domain_xml(&w, &env, &xml, &e), 0);
+        assert_null(strstr(xml, "<cputune>"));
+        assert_null(strstr(xml, "<memtune>"));
+        assert_null(strstr(xml, "<blkiotune>"));
+        assert_non_null(strstr(xml, "<iotune>"));
+        free(xml);
+}
+
 static void test_name(void **state)
 {
         _cleanup_free_ char *n = domain_name("model-a", "0123abcd");
@@ -377,6 +414,8 @@ int main(void)
         t[n++] = (struct CMUnitTest){ .name = "the base of the bad cases is valid", .test_func = test_base_case_is_valid };
         t[n++] = (struct CMUnitTest){ .name = "cmdline length limit", .test_func = test_cmdline_length };
         t[n++] = (struct CMUnitTest){ .name = "too many disks", .test_func = test_too_many_disks };
+        t[n++] = (struct CMUnitTest){ .name = "controls the host does not enforce are left out",
+                                      .test_func = test_unenforced_controls_left_out };
         t[n++] = (struct CMUnitTest){ .name = "metacharacters in paths are escaped", .test_func = test_paths_are_escaped };
         t[n++] = (struct CMUnitTest){ .name = "soft limit clamped to the hard limit", .test_func = test_soft_limit_clamped };
         t[n++] = (struct CMUnitTest){ .name = "domain name", .test_func = test_name };

@@ -121,24 +121,24 @@ static void test_probe_test_driver(void **state)
 
         assert_int_equal(virt_connect("test:///default", &conn, &e), 0);
         int before = virConnectNumOfDomains(conn);
-        assert_int_equal(host_probe_vsock(conn, "test:///default", dir, &caps, false, &p, &e), 0);
+        assert_int_equal(host_probe_vsock(conn, "test:///default", dir, &caps, MLVM_ACCEL_TCG, false, &p, &e), 0);
         assert_int_equal(p.state, VSOCK_YES);
         assert_false(p.cached);
         assert_null(p.reason);
         assert_int_equal(virConnectNumOfDomains(conn), before); /* the probe domain is gone */
         vsock_probe_clear(&p);
 
-        assert_int_equal(host_probe_vsock(conn, "test:///default", dir, &caps, false, &p, &e), 0);
+        assert_int_equal(host_probe_vsock(conn, "test:///default", dir, &caps, MLVM_ACCEL_TCG, false, &p, &e), 0);
         assert_int_equal(p.state, VSOCK_YES);
         assert_true(p.cached);
         vsock_probe_clear(&p);
 
-        assert_int_equal(host_probe_vsock(conn, "test:///default", dir, &caps, true, &p, &e), 0);
+        assert_int_equal(host_probe_vsock(conn, "test:///default", dir, &caps, MLVM_ACCEL_TCG, true, &p, &e), 0);
         assert_false(p.cached);
         vsock_probe_clear(&p);
 
         /* Another URI does not see this one's cached answer. */
-        assert_int_equal(host_probe_vsock(conn, "test:///other", dir, &caps, false, &p, &e), 0);
+        assert_int_equal(host_probe_vsock(conn, "test:///other", dir, &caps, MLVM_ACCEL_TCG, false, &p, &e), 0);
         assert_false(p.cached);
         vsock_probe_clear(&p);
         host_caps_clear(&caps);
@@ -155,13 +155,13 @@ static void test_probe_cache_tampered(void **state)
         struct mlvm_err e = { 0 };
 
         assert_int_equal(virt_connect("test:///default", &conn, &e), 0);
-        assert_int_equal(host_probe_vsock(conn, "test:///default", dir, &caps, false, &p, &e), 0);
+        assert_int_equal(host_probe_vsock(conn, "test:///default", dir, &caps, MLVM_ACCEL_TCG, false, &p, &e), 0);
         vsock_probe_clear(&p);
         /* Overwrite every cache file with garbage: the next call must probe, not trust it. */
         _cleanup_free_ char *cmd = xasprintf("for f in '%s'/*.json; do printf '{\"available\": 7' > \"$f\"; done",
                                              cachedir);
         assert_int_equal(system(cmd), 0);
-        assert_int_equal(host_probe_vsock(conn, "test:///default", dir, &caps, false, &p, &e), 0);
+        assert_int_equal(host_probe_vsock(conn, "test:///default", dir, &caps, MLVM_ACCEL_TCG, false, &p, &e), 0);
         assert_false(p.cached);
         assert_int_equal(p.state, VSOCK_YES);
         vsock_probe_clear(&p);
@@ -202,34 +202,34 @@ static void test_probe_cache_wrong_types(void **state)
 
         assert_int_equal(virt_connect(uri, &conn, &e), 0);
         assert_non_null(host = virConnectGetHostname(conn));
-        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, false, &p, &e), 0);
+        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, MLVM_ACCEL_TCG, false, &p, &e), 0);
         vsock_probe_clear(&p);
 
         /* Control: the right types are trusted, so the cases below test the types. */
         write_cache(dir, json_object_new_string(uri), json_object_new_string(host), json_object_new_int64(now));
-        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, false, &p, &e), 0);
+        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, MLVM_ACCEL_TCG, false, &p, &e), 0);
         assert_true(p.cached);
         vsock_probe_clear(&p);
 
         write_cache(dir, NULL, json_object_new_string(host), json_object_new_int64(now));
-        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, false, &p, &e), 0);
+        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, MLVM_ACCEL_TCG, false, &p, &e), 0);
         assert_false(p.cached);
         vsock_probe_clear(&p);
 
         write_cache(dir, json_object_new_string(uri), json_object_new_int(5), json_object_new_int64(now));
-        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, false, &p, &e), 0);
+        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, MLVM_ACCEL_TCG, false, &p, &e), 0);
         assert_false(p.cached);
         vsock_probe_clear(&p);
 
         write_cache(dir, json_object_new_string(uri), json_object_new_string(host), json_object_new_int64(INT64_MIN));
-        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, false, &p, &e), 0);
+        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, MLVM_ACCEL_TCG, false, &p, &e), 0);
         assert_false(p.cached);
         assert_int_equal(p.state, VSOCK_YES);
         vsock_probe_clear(&p);
 
         write_cache(dir, json_object_new_string(uri), json_object_new_string(host),
                     json_object_new_int64(now - 24 * 3600 - 1));
-        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, false, &p, &e), 0);
+        assert_int_equal(host_probe_vsock(conn, uri, dir, &caps, MLVM_ACCEL_TCG, false, &p, &e), 0);
         assert_false(p.cached);
         vsock_probe_clear(&p);
         host_caps_clear(&caps);
