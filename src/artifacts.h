@@ -1,6 +1,7 @@
 /* artifacts.h: what a run produced, brought back from the guest and
- * checked (DESIGN.md security model: "artifact tar read in userspace with
- * strict rules; never mount a guest-written filesystem on the host").
+ * checked (docs/security.md, hostile guest: the artifact tar is read in
+ * userspace with strict rules; no guest-written filesystem is ever mounted
+ * on the host).
  *
  * When the workload exits, the agent hashes every file under the
  * experiment's artifact directory, reports each (ARTIFACT: path, size,

@@ -10,8 +10,8 @@
  *   "mlvm-audit-checkpoint-v1\n<seq>\n<hash>\n",
  * so truncating the tail, appending by hand or rewriting every hash is
  * detected too. Writers serialize on an exclusive flock of STATE_DIR/audit.lock.
- * Nothing secret belongs in a field (DESIGN.md principle 6): callers record
- * fingerprints, never values. */
+ * Nothing secret belongs in a field (docs/architecture.md, principles):
+ * callers record fingerprints, never values. */
 #pragma once
 
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* cli.h: what every verb of the mlvm command shares. The CLI files only
- * parse arguments, call the library and print (STYLE.md rule 1). */
+ * parse arguments, call the library and print (docs/style.md, rule 1). */
 #pragma once
 
 #include <getopt.h>

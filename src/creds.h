@@ -1,4 +1,4 @@
-/* creds.h: the credentials granted to a run (DESIGN.md "creds").
+/* creds.h: the credentials granted to a run (docs/architecture.md, components).
  *
  * A grant comes from mlvm.yaml (secrets: NAME: {from, ttl, scope, rotate});
  * each delivery of a value is a lease with its own random id. Sources:

@@ -1,8 +1,8 @@
 /* disk.h: the per-run disks of a run, as volumes in the mlvm storage pool,
- * made through libvirt's storage API only (DESIGN.md principle 1): the
- * root overlay (the run's only writable copy of its image), read-only data
- * disks, the raw artifact disk. All are named after the run, so that
- * disk_delete_run() finds every one of them. */
+ * made through libvirt's storage API only (docs/architecture.md,
+ * principles): the root overlay (the run's only writable copy of its
+ * image), read-only data disks, the raw artifact disk. All are named after
+ * the run, so that disk_delete_run() finds every one of them. */
 #pragma once
 
 #include <stdint.h>

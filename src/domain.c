@@ -4,7 +4,8 @@
  * loader already checked names, but this is the last gate before libvirt,
  * so it trusts nothing it is handed. What the XML leaves out matters as much
  * as what it holds: no NIC, no USB, no balloon, no graphics or sound, no
- * page sharing, no suspend (DESIGN.md principles 4 and 6). */
+ * page sharing, no suspend (docs/architecture.md, principles: nothing shared
+ * between runs, nothing secret on disk). */
 #include "mlvm-build.h"
 
 #include <inttypes.h>

@@ -1,4 +1,4 @@
-/* err.h: the one error convention (STYLE.md rule 2).
+/* err.h: the one error convention (docs/style.md, rule 2).
  * Library functions return 0 or a negative errno and fill a struct mlvm_err
  * whose message accumulates context, outermost first:
  *   "open image store: /var/lib/mlvm/images: Permission denied".

@@ -1,4 +1,4 @@
-/* secret-store.h: the host's secret store (DESIGN.md "creds").
+/* secret-store.h: the host's secret store (docs/security.md, credential leak).
  *
  * STATE_DIR/secrets/ (0700) holds
  *   store.key        32 random bytes, mode 0600, created on first use;

@@ -1,5 +1,5 @@
 /* util.h: cleanup attributes and small helpers shared by every file.
- * Cleanup by attribute keeps every error path short (STYLE.md rule 3). */
+ * Cleanup by attribute keeps every error path short (docs/style.md, rule 3). */
 #pragma once
 
 #include <errno.h>

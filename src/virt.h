@@ -1,6 +1,6 @@
 /* virt.h: libvirt and libxml2 cleanup helpers and connection setup.
- * Every host-side operation goes through a virConnectPtr (DESIGN.md
- * principle 1), so any URI works, local or remote. */
+ * Every host-side operation goes through a virConnectPtr
+ * (docs/architecture.md, principles), so any URI works, local or remote. */
 #pragma once
 
 #include <libvirt/libvirt.h>

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (not a test) for runs, all in one run on this machine, medians
-# of N rounds (N=${ROUNDS:-3}), printed with the ratios DESIGN.md targets:
+# of N rounds (N=${ROUNDS:-3}), printed with the ratios that
+# docs/performance.md targets:
 #   up:   `mlvm up` to agent-ready  vs  `virsh create` of the very XML mlvm
 #         generated, to the same HELLO (agent-hello)  vs  a bare
 #         qemu-system-x86_64 direct boot of the same kernel + initramfs to
