@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # mlvm artifacts RUN [--out DIR] [--json]: over a run record made here by
-# hand (runs/<id>/run.json, runs/<id>/artifacts/, names/<name>, as src/run.h
+# hand (runs/<id>/run.json, runs/<id>/artifacts/, names/<name>, as src/lib/run/run.h
 # lays them out), with digests from sha256sum, not from mlvm.
 . "$TOP_SRCDIR/tests/lib.sh"
 

@@ -2,7 +2,7 @@
 # mlvm audit [verify]: no verb writes events yet, so the log here is written
 # by an independent implementation of the documented format (Python for the
 # JSON lines and SHA-256 chain, the openssl command for the Ed25519
-# checkpoint). That it verifies shows the format is what src/audit.h says.
+# checkpoint). That it verifies shows the format is what src/lib/trust/audit.h says.
 . "$TOP_SRCDIR/tests/lib.sh"
 
 command -v openssl >/dev/null || skip_all "the openssl command is not installed"

@@ -1,5 +1,5 @@
 /* fuzz-artifacts.c: libFuzzer target for the artifact tar reader
- * (src/artifacts.c): the input is the guest's stream, its size and SHA-256
+ * (src/lib/artifacts/artifacts.c): the input is the guest's stream, its size and SHA-256
  * reported truthfully and no files reported, so parsing goes on until the
  * first regular file (which is then refused as unreported) or the end. The
  * source hands out the input in uneven pieces. Beyond memory errors, it

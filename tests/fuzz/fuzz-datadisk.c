@@ -1,5 +1,5 @@
 /* fuzz-datadisk.c: libFuzzer target for the data disk's tarball path
- * (src/disk-iso.c): a user-supplied archive, maybe compressed, validated and
+ * (src/lib/virt/disk-iso.c): a user-supplied archive, maybe compressed, validated and
  * written as an ISO 9660 image that is hashed and thrown away. The caps are
  * lowered so that one input stays fast; the checks are the same. */
 #include "mlvm-build.h"

@@ -1,4 +1,4 @@
-/* disk-tool.c: a tiny driver of src/disk.c for tests/integration/disks.sh.
+/* disk-tool.c: a tiny driver of src/lib/virt/disk.c for tests/integration/disks.sh.
  *   disk-tool overlay URI POOL NAME BASE-VOLUME   prints the ms disk_create_overlay took
  *   disk-tool data URI POOL NAME SOURCE           prints the image's SHA-256 and the ms it took
  *   disk-tool artifacts URI POOL NAME BYTES

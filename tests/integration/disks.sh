@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Per-run disks (src/disk.c) against the real libvirtd, through
+# Per-run disks (src/lib/virt/disk.c) against the real libvirtd, through
 # tests/integration/disk-tool, in a private pool: qcow2 overlays over sparse
 # raw bases of 1 and 10 GiB (qemu-img says what they are; the base is left
 # as it was), data disks from a directory and a tarball read back from the

@@ -1,4 +1,4 @@
-/* test-artifacts-dir.c: accepted artifact directories (src/artifacts-dir.c):
+/* test-artifacts-dir.c: accepted artifact directories (src/lib/artifacts/artifacts-dir.c):
  * artifacts_scan lists and hashes them, refusing anything but regular files
  * and directories; artifacts_copy copies them out without overwriting or
  * following symlinks. */

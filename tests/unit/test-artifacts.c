@@ -1,4 +1,4 @@
-/* test-artifacts.c: the artifact tar reader (src/artifacts.c). Good
+/* test-artifacts.c: the artifact tar reader (src/lib/artifacts/artifacts.c). Good
  * streams are written with libarchive, hostile ones by hand (tar-craft.h).
  * Every refusal must name the entry and the rule, and leave nothing behind:
  * no staging directory, nothing next to it, nothing in the current

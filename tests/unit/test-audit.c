@@ -1,4 +1,4 @@
-/* test-audit.c: the hash-chained, checkpoint-signed audit log (src/audit.c).
+/* test-audit.c: the hash-chained, checkpoint-signed audit log (src/lib/trust/audit.c).
  * Each tampering test starts from a fresh state directory holding 8 events,
  * changes the files the way an intruder would, and asserts the exact
  * one-line message that names the first bad line. */

@@ -1,4 +1,4 @@
-/* test-config.c: the mlvm.yaml loader (src/config.c, src/config-json.c).
+/* test-config.c: the mlvm.yaml loader (src/lib/config/config.c, src/lib/config/config-json.c).
  * Each malformed file must fail with the exact FILE:LINE:COL: KEY: message;
  * each valid file must match its golden JSON and load back from that JSON. */
 #include "mlvm-build.h"

@@ -1,4 +1,4 @@
-/* test-digest.c: SHA-256 of memory and of open files (src/digest.c): the
+/* test-digest.c: SHA-256 of memory and of open files (src/base/digest.c): the
  * FIPS 180-2 vectors, the fd variants against the memory one, the copy,
  * the size cap and the hex check that guards every digest read from input. */
 #include "mlvm-build.h"

@@ -1,5 +1,5 @@
-/* test-disk.c: per-run disks (src/disk.c) and the data disk's ISO 9660
- * writer (src/disk-iso.c). The ISO images are read back with libarchive;
+/* test-disk.c: per-run disks (src/lib/virt/disk.c) and the data disk's ISO 9660
+ * writer (src/lib/virt/disk-iso.c). The ISO images are read back with libarchive;
  * tarballs, including hostile ones, are made here with libarchive too.
  * libvirt's test:///default driver ("default-pool") creates, lists and
  * deletes volumes, with backing stores, but cannot upload: there the overlay

@@ -1,4 +1,4 @@
-/* test-domain.c: the domain XML generator (src/domain.c).
+/* test-domain.c: the domain XML generator (src/lib/virt/domain.c).
  * Golden files: tests/data/domain/CASE.yaml (an mlvm.yaml with one model or
  * experiment) plus CASE.env (the domain_env fields as "key value" lines) must
  * give exactly CASE.xml, and that XML must pass libvirt's own parser (the

@@ -1,4 +1,4 @@
-/* test-host-kvm.c: the accelerator decision (src/host-kvm.c) on hosts this
+/* test-host-kvm.c: the accelerator decision (src/lib/virt/host-kvm.c) on hosts this
  * machine is not. Each case builds a small root tree (sys/module, dev/kvm
  * as a regular file with the node's owner and mode, etc/passwd, etc/group,
  * etc/libvirt/qemu.conf) and asserts the choice and the exact message. */

@@ -1,4 +1,4 @@
-/* test-host-rc.c: which resource controls a host enforces (src/host-rc.c),
+/* test-host-rc.c: which resource controls a host enforces (src/lib/virt/host-rc.c),
  * from recorded cgroup trees: v1 with and without BFQ (this machine is v1
  * without), v2 with and without io, no cgroups; libvirt's refusal words;
  * and the probe-domain path through libvirt's test driver. */

@@ -1,4 +1,4 @@
-/* test-host.c: accelerator detection and the vsock probe (src/host.c).
+/* test-host.c: accelerator detection and the vsock probe (src/lib/virt/host.c).
  * This machine has neither KVM nor vhost-vsock, so the positive answers are
  * tested here: capabilities XML that offers kvm, and a probe against
  * libvirt's test driver, where starting a domain with a vsock device works. */

@@ -1,4 +1,4 @@
-/* test-initramfs.c: the reproducible cpio writer (src/initramfs.c). The
+/* test-initramfs.c: the reproducible cpio writer (src/lib/image/initramfs.c). The
  * archive is read back with libarchive and checked entry by entry (order,
  * modes, owners, times, link targets, device numbers, contents); the same
  * entries added in another order must give the same bytes. */

@@ -1,4 +1,4 @@
-/* test-jwt.c: per-run JWTs (src/jwt.c). Tokens are taken apart here with
+/* test-jwt.c: per-run JWTs (src/lib/trust/jwt.c). Tokens are taken apart here with
  * an independent base64url decoder and checked with the public key as
  * `mlvm key export` prints it; forged tokens are built by hand. When a
  * Python with PyJWT (Debian's python3-jwt) is present, it must accept our

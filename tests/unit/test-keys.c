@@ -1,4 +1,4 @@
-/* test-keys.c: Ed25519 key pairs and the trusted set (src/keys.c). Key ids
+/* test-keys.c: Ed25519 key pairs and the trusted set (src/lib/trust/keys.c). Key ids
  * are recomputed here from the raw public key and a hand-built DER
  * SubjectPublicKeyInfo, so a change in what the id covers shows. Every test
  * gets its own state directory, removed afterwards. */

@@ -1,4 +1,4 @@
-/* test-kmod.c: the .modinfo reader (src/kmod.c kmod_depends). Small ELF64
+/* test-kmod.c: the .modinfo reader (src/lib/image/kmod.c kmod_depends). Small ELF64
  * images are built here, then damaged one field at a time; each is handed
  * over in a heap block of exactly its size, so that any read past the end
  * shows under valgrind or ASan. */

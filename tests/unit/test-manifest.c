@@ -1,4 +1,4 @@
-/* test-manifest.c: manifest.json and manifest.sig (src/manifest.c). Both
+/* test-manifest.c: manifest.json and manifest.sig (src/lib/image/manifest.c). Both
  * arrive from publishers, so every malformed document must fail with its
  * exact message and leave the output untouched; what the serializer writes
  * (the bytes that are hashed and signed) is pinned by a golden copy. */

@@ -1,4 +1,4 @@
-/* test-proto.c: the agent wire codec (guest-agent/proto.c), which the host
+/* test-proto.c: the agent wire codec (proto/proto.c), which the host
  * uses on bytes written by a possibly hostile guest. */
 #include "mlvm-build.h"
 

@@ -1,5 +1,5 @@
-/* test-provenance.c: signed run provenance (src/provenance.c,
- * src/provenance-verify.c, src/dsse.c). The envelope is taken apart and its
+/* test-provenance.c: signed run provenance (src/lib/trust/provenance.c,
+ * src/lib/trust/provenance-verify.c, src/lib/trust/dsse.c). The envelope is taken apart and its
  * signature checked here with OpenSSL directly over a PAE rebuilt by hand,
  * so a PAE or base64 bug in the writer shows even when the reader shares
  * it; forged envelopes are built by hand the same way. Every test gets its

@@ -1,4 +1,4 @@
-/* test-recipe.c: the image recipe parser (src/recipe.c). A valid recipe in
+/* test-recipe.c: the image recipe parser (src/lib/image/recipe.c). A valid recipe in
  * every layout it may come in (comments, blank lines, CRLF, tabs) must give
  * the same fields; each malformed one must fail with its exact
  * "FILE:LINE: KEY: ..." message and leave the output untouched. */

@@ -1,4 +1,4 @@
-/* test-secret-store.c: the encrypted secret store (src/secret-store.c).
+/* test-secret-store.c: the encrypted secret store (src/lib/creds/secret-store.c).
  * Files are edited here with json-c and the fingerprint is recomputed with
  * HMAC from the key file, so the tests check the documented format, not
  * just that the code agrees with itself. Each test gets its own state

@@ -1,5 +1,5 @@
-/* test-units.c: size, duration, integer and name parsers (src/units.c), and
- * the small path and file helpers beside them (src/paths.c, src/util.c). */
+/* test-units.c: size, duration, integer and name parsers (src/base/units.c), and
+ * the small path and file helpers beside them (src/base/paths.c, src/base/util.c). */
 #include "mlvm-build.h"
 
 #include <setjmp.h>

@@ -23,7 +23,7 @@
 #include "host-rc.h"
 #include "image-build.h"
 #include "manifest.h"
-#include "monitor.h"
+#include "monitor-spawn.h"
 #include "paths.h"
 #include "run-up.h"
 #include "run.h"

@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
-#include "monitor.h"
+#include "monitor-spawn.h"
 #include "run.h"
 #include "util.h"
 
