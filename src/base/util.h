@@ -1,5 +1,5 @@
-/* util.h: cleanup attributes and small helpers shared by every file.
- * Cleanup by attribute keeps every error path short (docs/style.md, rule 3). */
+/* util.h: small helpers shared by every file, and (through cleanup.h)
+ * the cleanup attributes that keep every error path short. */
 #pragma once
 
 #include <errno.h>
@@ -11,19 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define _cleanup_(f) __attribute__((cleanup(f)))
-
-static inline void freep(void *p) { free(*(void **)p); }
-static inline void closep(int *fd) { if (*fd >= 0) (void)close(*fd); }
-static inline void fclosep(FILE **f) { if (*f) (void)fclose(*f); }
-
-#define _cleanup_free_ _cleanup_(freep)
-#define _cleanup_close_ _cleanup_(closep)
-#define _cleanup_fclose_ _cleanup_(fclosep)
-
-/* Hand ownership out of a cleanup variable. */
-#define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
-#define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
+#include "cleanup.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

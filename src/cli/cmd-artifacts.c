@@ -8,8 +8,8 @@
 #include "cli.h"
 #include "paths.h"
 #include "run.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 #define PATH_COL_MAX 60
 

@@ -7,8 +7,8 @@
 #include "audit.h"
 #include "cli.h"
 #include "paths.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 struct audit_opts {
         const char *event;

@@ -9,8 +9,8 @@
 #include "control.h"
 #include "paths.h"
 #include "run.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 #define ROTATE_TIMEOUT_MS 120000   /* the source may take 30 s; the guest is slow under TCG */
 

@@ -6,8 +6,8 @@
 #include "run-down.h"
 #include "run.h"
 #include "units.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 static int run(struct cli *cli, int argc, char **argv)
 {

@@ -16,8 +16,8 @@
 #include "paths.h"
 #include "proto.h"
 #include "run.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 #define EXIT_MLVM 125
 

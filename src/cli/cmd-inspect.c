@@ -4,8 +4,8 @@
 #include "cli.h"
 #include "paths.h"
 #include "run.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 #define DOMAIN_XML_MAX (1u << 20)
 

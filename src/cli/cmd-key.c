@@ -4,8 +4,8 @@
 #include "cli.h"
 #include "keys.h"
 #include "paths.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 static int run(struct cli *cli, int argc, char **argv)
 {

@@ -9,8 +9,8 @@
 #include "control.h"
 #include "paths.h"
 #include "run.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 struct logs_opts {
         bool follow, console_only, output_only;

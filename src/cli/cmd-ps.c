@@ -5,8 +5,8 @@
 #include "paths.h"
 #include "run.h"
 #include "units.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 static int on_opt(struct cli *cli, int c, const char *arg, void *u)
 {

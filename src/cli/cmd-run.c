@@ -18,8 +18,8 @@
 #include "run-up.h"
 #include "run.h"
 #include "units.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 #define EXIT_TIMEOUT 124
 #define EXIT_MLVM 125

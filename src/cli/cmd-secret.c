@@ -11,8 +11,8 @@
 #include "cli.h"
 #include "paths.h"
 #include "secret-store.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 struct secret_opts {
         const char *from_file;

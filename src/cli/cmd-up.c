@@ -9,8 +9,8 @@
 #include "paths.h"
 #include "run-up.h"
 #include "units.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 struct up_cli {
         bool no_wait, publish_public;

@@ -6,8 +6,8 @@
 #include "paths.h"
 #include "provenance.h"
 #include "run.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 static int run(struct cli *cli, int argc, char **argv)
 {

@@ -9,8 +9,8 @@
 #include <json-c/json.h>
 
 #include "secret-file.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 #define B64_LEN(n) (4 * (((n) + 2) / 3))
 

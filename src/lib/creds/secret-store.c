@@ -171,8 +171,6 @@ static int fingerprint(const uint8_t key[STORE_KEY_LEN], const void *value, size
 
 /* ---- AES-256-GCM --------------------------------------------------------- */
 
-static void EVP_CIPHER_CTX_freep(EVP_CIPHER_CTX **c) { EVP_CIPHER_CTX_free(*c); }
-#define _cleanup_cipher_ __attribute__((cleanup(EVP_CIPHER_CTX_freep)))
 
 /* The AAD binds the ciphertext to its name and creation time. */
 static char *make_aad(const char *name, int64_t created_at)

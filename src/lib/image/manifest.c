@@ -4,8 +4,8 @@
 #include <openssl/evp.h>
 
 #include "manifest.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 uint64_t manifest_part_max(const char *name)
 {

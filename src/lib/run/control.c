@@ -8,8 +8,8 @@
 
 #include "control.h"
 #include "run.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 #define LINE_MAX_BYTES (1u << 20)
 

@@ -11,8 +11,8 @@
 
 #include "run.h"
 #include "units.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 bool run_state_is_live(const char *state)
 {

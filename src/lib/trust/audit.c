@@ -15,8 +15,8 @@
 
 #include "audit.h"
 #include "json-util.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 #define LOG_NAME "audit.log"
 #define CHECKPOINT_NAME "audit.checkpoint"
@@ -36,8 +36,6 @@ struct checkpoint {
         uint8_t sig[KEY_SIG_LEN];
 };
 
-static void BIO_freep(BIO **b) { BIO_free(*b); }
-#define _cleanup_bio_ __attribute__((cleanup(BIO_freep)))
 
 bool audit_event_is_valid(const char *event)
 {

@@ -11,14 +11,12 @@
 
 #include "dsse.h"
 #include "json-util.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 #define SIG_B64_LEN 88   /* base64 of 64 bytes, with "==" */
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
-static void BIO_freep(BIO **b) { BIO_free(*b); }
-#define _cleanup_bio_ __attribute__((cleanup(BIO_freep)))
 
 char *dsse_pae(const char *type, const void *payload, size_t len, size_t *ret_len)
 {

@@ -10,8 +10,8 @@
 #include "json-util.h"
 #include "jwt.h"
 #include "keys.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 #define JWT_MAX (16 * 1024)                 /* bytes of a token */
 #define JWT_TTL_MAX (366 * 24 * 3600ull)    /* a token older than a year is a mistake */

@@ -13,8 +13,6 @@
 
 #define PEM_MAX 8192
 
-static void BIO_freep(BIO **b) { BIO_free(*b); }
-#define _cleanup_bio_ __attribute__((cleanup(BIO_freep)))
 
 static char *keys_dir(const char *state_dir) { return xasprintf("%s/keys", state_dir); }
 

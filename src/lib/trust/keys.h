@@ -44,5 +44,3 @@ int key_verify_trusted(const char *state_dir, const char *keyid, const void *dat
                        const uint8_t sig[KEY_SIG_LEN], struct mlvm_err *e);
 int key_verify(EVP_PKEY *pub, const void *data, size_t len, const uint8_t sig[KEY_SIG_LEN]);
 
-static inline void EVP_PKEY_freep(EVP_PKEY **k) { EVP_PKEY_free(*k); }
-#define _cleanup_pkey_ __attribute__((cleanup(EVP_PKEY_freep)))

@@ -13,8 +13,8 @@
 #include "dsse.h"
 #include "provenance-internal.h"
 #include "run.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 #define SCAN_MAX_ENTRIES 10000u
 #define SCAN_MAX_FILE (16ull << 30)

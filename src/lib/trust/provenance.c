@@ -32,8 +32,8 @@
 #include "provenance.h"
 #include "provenance-internal.h"
 #include "run.h"
+#include "cleanup.h"
 #include "util.h"
-#include "virt.h"
 
 bool provenance_path_is_valid(const char *p)
 {

@@ -10,8 +10,6 @@
 #include "util.h"
 #include "virt.h"
 
-static inline void closedirp(DIR **d) { if (*d) (void)closedir(*d); }
-
 #define RC_CACHE_MAX_BYTES 65536
 #define RC_CACHE_TTL_S     (24 * 3600)
 #define SCHED_MAX_BYTES    4096
@@ -52,7 +50,7 @@ static bool exists(const char *dir, const char *file)
  * name lists it (cpu, cpu,cpuacct). NULL when none is mounted. */
 static char *v1_dir(const char *cg, const char *ctrl)
 {
-        _cleanup_(closedirp) DIR *d = opendir(cg);
+        _cleanup_closedir_ DIR *d = opendir(cg);
         size_t n = strlen(ctrl);
         for (struct dirent *de; d && (de = readdir(d));) {
                 const char *p = de->d_name;
@@ -79,7 +77,7 @@ static char *v1_dir(const char *cg, const char *ctrl)
 static void schedulers(const char *root, char *out, size_t len)
 {
         _cleanup_free_ char *block = xasprintf("%s/sys/block", root);
-        _cleanup_(closedirp) DIR *d = opendir(block);
+        _cleanup_closedir_ DIR *d = opendir(block);
         size_t used = 0;
 
         out[0] = '\0';

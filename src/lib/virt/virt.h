@@ -17,7 +17,6 @@ static inline void virStoragePoolFreep(virStoragePoolPtr *p) { if (*p) (void)vir
 static inline void xmlFreeDocp(xmlDocPtr *d) { if (*d) xmlFreeDoc(*d); }
 static inline void xmlXPathFreeContextp(xmlXPathContextPtr *c) { if (*c) xmlXPathFreeContext(*c); }
 static inline void xmlXPathFreeObjectp(xmlXPathObjectPtr *o) { if (*o) xmlXPathFreeObject(*o); }
-static inline void json_object_putp(json_object **o) { if (*o) (void)json_object_put(*o); }
 
 #define _cleanup_virConnect_ __attribute__((cleanup(virConnectClosep)))
 #define _cleanup_virDomain_ __attribute__((cleanup(virDomainFreep)))
@@ -25,7 +24,6 @@ static inline void json_object_putp(json_object **o) { if (*o) (void)json_object
 #define _cleanup_xmlDoc_ __attribute__((cleanup(xmlFreeDocp)))
 #define _cleanup_xmlXPathContext_ __attribute__((cleanup(xmlXPathFreeContextp)))
 #define _cleanup_xmlXPathObject_ __attribute__((cleanup(xmlXPathFreeObjectp)))
-#define _cleanup_json_ __attribute__((cleanup(json_object_putp)))
 
 /* Stop libvirt from printing errors itself: only the CLI prints. */
 void virt_init(void);
