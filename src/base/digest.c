@@ -40,12 +40,9 @@ static int hash_stream(int in, int out, uint64_t max, uint64_t *ret_size, char h
         if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
                 return -ENOMEM;
         for (;;) {
-                ssize_t n = read(in, buf, CHUNK);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
+                ssize_t n = read_retry(in, buf, CHUNK);
+                if (n < 0)
+                        return (int)n;
                 if (n == 0)
                         break;
                 total += (uint64_t)n;
@@ -53,15 +50,9 @@ static int hash_stream(int in, int out, uint64_t max, uint64_t *ret_size, char h
                         return -EFBIG;
                 if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
                         return -EIO;
-                for (ssize_t off = 0; out >= 0 && off < n;) {
-                        ssize_t w = write(out, buf + off, (size_t)(n - off));
-                        if (w < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                return -errno;
-                        }
-                        off += w;
-                }
+                int r = out >= 0 ? write_full(out, buf, (size_t)n) : 0;
+                if (r < 0)
+                        return r;
         }
         if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
                 return -EIO;

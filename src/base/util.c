@@ -68,6 +68,31 @@ char *xasprintf(const char *fmt, ...)
         return s;
 }
 
+ssize_t read_retry(int fd, void *buf, size_t len)
+{
+        ssize_t n;
+        do
+                n = read(fd, buf, len);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : n;
+}
+
+int write_full(int fd, const void *buf, size_t len)
+{
+        const char *p = buf;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
 int read_file_capped(const char *path, size_t max, char **ret_buf, size_t *ret_len)
 {
         /* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then
@@ -90,12 +115,9 @@ int read_file_capped(const char *path, size_t max, char **ret_buf, size_t *ret_l
         buf = xmalloc(max + 1);
         for (;;) {
                 /* Read one byte past the cap so a file that grew is caught. */
-                ssize_t n = read(fd, buf + len, max + 1 - len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
+                ssize_t n = read_retry(fd, buf + len, max + 1 - len);
+                if (n < 0)
+                        return (int)n;
                 if (n == 0)
                         break;
                 len += (size_t)n;
@@ -118,17 +140,8 @@ int write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode
 
         if (fd < 0)
                 return -errno;
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        goto out;
-                }
-                p += n;
-                len -= (size_t)n;
-        }
+        if ((r = write_full(fd, p, len)) < 0)
+                goto out;
         if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
                 r = -errno;
                 goto out;
@@ -180,10 +193,10 @@ char *find_helper_binary(const char *env_var, const char *rel, const char *insta
         return xstrdup(installed);
 }
 
-const char *shown(const char *s, char out[SHOWN_MAX])
+const char *shown_cap(const char *s, size_t max, char *out)
 {
         size_t j = 0, i = 0;
-        for (; s[i] && j < SHOWN_MAX - 4; i++) {
+        for (; s[i] && j < max; i++) {
                 unsigned char c = (unsigned char)s[i];
                 out[j++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
         }
@@ -193,4 +206,9 @@ const char *shown(const char *s, char out[SHOWN_MAX])
         }
         out[j] = '\0';
         return out;
+}
+
+const char *shown(const char *s, char out[SHOWN_MAX])
+{
+        return shown_cap(s, SHOWN_MAX - 4, out);
 }

@@ -30,6 +30,11 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* read(2) that retries on EINTR: bytes read, 0 at the end, -errno. */
+ssize_t read_retry(int fd, void *buf, size_t len);
+/* Write all LEN bytes, retrying on EINTR and short writes: 0 or -errno. */
+int write_full(int fd, const void *buf, size_t len);
+
 /* Read a whole regular file of at most max bytes (fails with -EFBIG past it). */
 int read_file_capped(const char *path, size_t max, char **ret_buf, size_t *ret_len);
 /* Write a file atomically (temp file in the same directory, fsync, rename). */
@@ -41,6 +46,8 @@ char *find_helper_binary(const char *env_var, const char *rel, const char *insta
  * SHOWN_MAX - 4 bytes it ends in "...". Returns OUT. */
 #define SHOWN_MAX 160
 const char *shown(const char *s, char out[SHOWN_MAX]);
+/* The same with at most MAX bytes of S; OUT holds MAX + 4. */
+const char *shown_cap(const char *s, size_t max, char *out);
 
 /* mkdir -p with the given mode for directories it creates. */
 int mkdir_p(const char *path, mode_t mode);

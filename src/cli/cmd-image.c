@@ -26,6 +26,13 @@ struct image_opts {
 
 /* Record EVENT with FIELDS (consumed). An event the log refuses fails the
  * command: an unaudited import or removal is not a success. */
+/* A build step, on the terminal that asked for it. */
+static void print_progress(void *u, const char *line)
+{
+        (void)u;
+        fprintf(stderr, "mlvm: image build: %s\n", line);
+}
+
 static int audit(struct cli *cli, const char *state, const char *event, json_object *fields)
 {
         struct mlvm_err e = { 0 };
@@ -155,7 +162,7 @@ static int cmd_build(struct cli *cli, const char *state, struct image_opts *o, i
         struct build_opts b = {
                 .kernel_deb = o->kernel_deb, .busybox_deb = o->busybox_deb,
                 .key = o->key ? o->key : DEFAULT_BUILD_KEY,
-                .progress = cli->verbosity >= 0 && isatty(STDERR_FILENO),
+                .progress = cli->verbosity >= 0 && isatty(STDERR_FILENO) ? print_progress : NULL,
         };
         int r;
 

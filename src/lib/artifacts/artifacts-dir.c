@@ -13,78 +13,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "artifacts-internal.h"
+#include "artifact-path.h"
 #include "artifacts.h"
 #include "util.h"
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-
-int artifact_open_parent(int root, const char *path, bool create, size_t *ret_bad_len)
-{
-        int fd = fcntl(root, F_DUPFD_CLOEXEC, 3);
-
-        if (fd < 0) {
-                *ret_bad_len = 0;
-                return -errno;
-        }
-        for (const char *comp = path, *slash; (slash = strchr(comp, '/')); comp = slash + 1) {
-                _cleanup_free_ char *name = xstrndup(comp, (size_t)(slash - comp));
-                int nfd = -1;
-                if ((!create || mkdirat(fd, name, 0755) == 0 || errno == EEXIST) &&
-                    (nfd = openat(fd, name, DIR_FLAGS)) >= 0) {
-                        (void)close(fd);
-                        fd = nfd;
-                        continue;
-                }
-                int r = -errno;
-                (void)close(fd);
-                *ret_bad_len = (size_t)(slash - path);
-                return r;
-        }
-        return fd;
-}
-
-int artifact_remove_tree(int dfd)
-{
-        int fd = openat(dfd, ".", DIR_FLAGS), r = 0;
-        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-        struct dirent *de;
-        bool again = true;
-
-        if (!d) {
-                r = -errno;
-                if (fd >= 0)
-                        (void)close(fd);
-                return r;
-        }
-        /* Until a pass finds nothing to remove: readdir() need not list
-         * every name of a directory that changes under it. */
-        while (again && r == 0) {
-                again = false;
-                rewinddir(d);
-                while ((de = readdir(d))) {
-                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                                continue;
-                        if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
-                                again = true;
-                                continue;
-                        }
-                        if (errno != EISDIR) {
-                                r = -errno;
-                                break;
-                        }
-                        _cleanup_close_ int sub = openat(dirfd(d), de->d_name, DIR_FLAGS);
-                        if (sub < 0 || (r = artifact_remove_tree(sub)) < 0 ||
-                            unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0) {
-                                r = r < 0 ? r : -errno;
-                                break;
-                        }
-                        again = true;
-                }
-        }
-        closedir(d);
-        return r;
-}
 
 /* ---- scan -------------------------------------------------------------- */
 

@@ -21,7 +21,7 @@
 #include <archive_entry.h>
 #include <openssl/evp.h>
 
-#include "artifacts-internal.h"
+#include "artifact-path.h"
 #include "artifacts.h"
 #include "util.h"
 
@@ -34,35 +34,6 @@ const struct artifact_limits artifact_default_limits = {
 #define SRC_BUF_SIZE (64 * 1024)
 #define COPY_BUF_SIZE (256 * 1024)
 
-const char *artifact_path_problem(const char *p)
-{
-        size_t n = strlen(p);
-
-        if (n == 0)
-                return "empty path";
-        if (p[0] == '/')
-                return "absolute path (it escapes the artifact directory)";
-        if (n > ARTIFACT_PATH_MAX)
-                return "path longer than 255 bytes";
-        for (size_t i = 0; i < n; i++)
-                if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
-                        return "control character in the path";
-        for (const char *c = p;;) {
-                const char *slash = strchr(c, '/');
-                size_t len = slash ? (size_t)(slash - c) : strlen(c);
-                if (len == 2 && c[0] == '.' && c[1] == '.')
-                        return "path escapes the artifact directory";
-                if (len == 1 && c[0] == '.')
-                        return "'.' component in the path";
-                if (len == 0)
-                        return "empty component in the path ('//' or a trailing '/')";
-                if (!slash)
-                        return NULL;
-                c = slash + 1;
-        }
-}
-
-bool artifact_path_is_valid(const char *p) { return p && artifact_path_problem(p) == NULL; }
 
 static void hex32(const unsigned char *md, char hex[SHA256_HEX_LEN + 1])
 {
@@ -281,19 +252,6 @@ static int make_dir(struct ctx *c, const char *path)
         return err_set(c->e, -errno, "artifact %s: mkdir", shown(path, s));
 }
 
-static int write_all(int fd, const char *buf, size_t n)
-{
-        for (size_t off = 0; off < n;) {
-                ssize_t w = write(fd, buf + off, n - off);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -errno;
-                off += (size_t)w;
-        }
-        return 0;
-}
-
 static int extract_file(struct ctx *c, struct archive *a, const char *path, uint64_t size, size_t idx)
 {
         const struct artifact *want = c->sorted[idx];
@@ -322,7 +280,7 @@ static int extract_file(struct ctx *c, struct archive *a, const char *path, uint
                         return refuse(c, path, "longer than its header says");
                 if (EVP_DigestUpdate(c->md, c->buf, (size_t)n) != 1)
                         return err_setx(c->e, -EIO, "artifact %s: hashing failed", shown(path, s));
-                if ((r = write_all(fd, c->buf, (size_t)n)) < 0)
+                if ((r = write_full(fd, c->buf, (size_t)n)) < 0)
                         return err_set(c->e, r, "artifact %s: write", shown(path, s));
                 got += (uint64_t)n;
         }

@@ -13,23 +13,17 @@
 
 #define MERGE_DEPTH_MAX 8
 
-void pairs_free(struct pairs *p) { free(p->v); }
+void yml_pairs_free(struct pairs *p) { free(p->v); }
 
 /* A printable, bounded copy of user text for error messages: one line only. */
-char *display(const char *s)
+char *yml_display(const char *s)
 {
-        size_t n = strlen(s), cap = n > 64 ? 64 : n;
-        char *out = xmalloc(cap + 4);
-
-        for (size_t i = 0; i < cap; i++) {
-                unsigned char c = (unsigned char)s[i];
-                out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-        }
-        memcpy(out + cap, n > cap ? "..." : "", n > cap ? 4 : 1);
+        char *out = xmalloc(64 + 4);
+        shown_cap(s, 64, out);
         return out;
 }
 
-int lerr(struct loader *L, const yaml_node_t *n, const char *path, const char *fmt, ...)
+int yml_lerr(struct loader *L, const yaml_node_t *n, const char *path, const char *fmt, ...)
 {
         char what[1024];
         va_list ap;
@@ -42,16 +36,16 @@ int lerr(struct loader *L, const yaml_node_t *n, const char *path, const char *f
                         n ? n->start_mark.column + 1 : 1, path, what);
 }
 
-char *join(const char *path, const char *key)
+char *yml_join(const char *path, const char *key)
 {
-        _cleanup_free_ char *k = display(key);
+        _cleanup_free_ char *k = yml_display(key);
         return xasprintf("%s.%s", path, k);
 }
 
-int spend(struct loader *L, const yaml_node_t *n, const char *path)
+int yml_spend(struct loader *L, const yaml_node_t *n, const char *path)
 {
         if (L->budget == 0)
-                return lerr(L, n, path, "too many nodes after alias expansion (limit %d)",
+                return yml_lerr(L, n, path, "too many nodes after alias expansion (limit %d)",
                             MLVM_CONFIG_MAX_NODES);
         L->budget--;
         return 0;
@@ -97,13 +91,13 @@ int yaml_check_depth(const char *name, const char *buf, size_t len, struct mlvm_
 
 static bool is_null(const yaml_node_t *n)
 {
-        if (n->type != YAML_SCALAR_NODE || !is_plain(n))
+        if (n->type != YAML_SCALAR_NODE || !yml_is_plain(n))
                 return false;
-        const char *s = scalar(n);
+        const char *s = yml_scalar(n);
         return !*s || streq(s, "~") || streq(s, "null") || streq(s, "Null") || streq(s, "NULL");
 }
 
-const char *type_name(const yaml_node_t *n)
+const char *yml_type_name(const yaml_node_t *n)
 {
         switch (n->type) {
         case YAML_MAPPING_NODE: return "a mapping";
@@ -112,7 +106,7 @@ const char *type_name(const yaml_node_t *n)
         }
 }
 
-int check_tag(struct loader *L, const yaml_node_t *n, const char *path)
+int yml_check_tag(struct loader *L, const yaml_node_t *n, const char *path)
 {
         static const char *const ok[] = {
                 YAML_STR_TAG, YAML_INT_TAG, YAML_FLOAT_TAG, YAML_BOOL_TAG, YAML_NULL_TAG,
@@ -125,134 +119,143 @@ int check_tag(struct loader *L, const yaml_node_t *n, const char *path)
         for (size_t i = 0; i < ARRAY_SIZE(ok); i++)
                 if (streq(tag, ok[i]))
                         return 0;
-        _cleanup_free_ char *d = display(tag);
-        return lerr(L, n, path, "unsupported YAML tag %s", d);
+        _cleanup_free_ char *d = yml_display(tag);
+        return yml_lerr(L, n, path, "unsupported YAML tag %s", d);
 }
 
 static int want(struct loader *L, const yaml_node_t *n, yaml_node_type_t type, const char *path,
                 const char *what)
 {
-        int r = spend(L, n, path);
+        int r = yml_spend(L, n, path);
         if (r < 0)
                 return r;
         if (n->type != type)
-                return lerr(L, n, path, "must be %s, not %s", what, type_name(n));
-        return check_tag(L, n, path);
+                return yml_lerr(L, n, path, "must be %s, not %s", what, yml_type_name(n));
+        return yml_check_tag(L, n, path);
 }
 
-int get_string(struct loader *L, const yaml_node_t *n, const char *path, size_t max, const char **ret)
+int yml_get_string(struct loader *L, const yaml_node_t *n, const char *path, size_t max, const char **ret)
 {
         int r = want(L, n, YAML_SCALAR_NODE, path, "a string");
         if (r < 0)
                 return r;
         if (is_null(n))
-                return lerr(L, n, path, "must be a string, not null");
-        if (strlen(scalar(n)) != n->data.scalar.length)
-                return lerr(L, n, path, "contains a NUL byte");
+                return yml_lerr(L, n, path, "must be a string, not null");
+        if (strlen(yml_scalar(n)) != n->data.scalar.length)
+                return yml_lerr(L, n, path, "contains a NUL byte");
         if (n->data.scalar.length > max)
-                return lerr(L, n, path, "is longer than %zu bytes", max);
-        *ret = scalar(n);
+                return yml_lerr(L, n, path, "is longer than %zu bytes", max);
+        *ret = yml_scalar(n);
         return 0;
 }
 
-int get_uint(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
+int yml_get_uint(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
              uint64_t *ret)
 {
         int r = want(L, n, YAML_SCALAR_NODE, path, "an integer");
         if (r < 0)
                 return r;
-        if (!is_plain(n))
-                return lerr(L, n, path, "must be an integer, not a quoted string");
-        _cleanup_free_ char *d = display(scalar(n));
-        r = parse_uint(scalar(n), min, max, ret);
+        if (!yml_is_plain(n))
+                return yml_lerr(L, n, path, "must be an integer, not a quoted string");
+        _cleanup_free_ char *d = yml_display(yml_scalar(n));
+        r = parse_uint(yml_scalar(n), min, max, ret);
         if (r == -ERANGE)
-                return lerr(L, n, path, "%s is out of range (%llu to %llu)", d,
+                return yml_lerr(L, n, path, "%s is out of range (%llu to %llu)", d,
                             (unsigned long long)min, (unsigned long long)max);
         if (r < 0)
-                return lerr(L, n, path, "invalid integer \"%s\"", d);
+                return yml_lerr(L, n, path, "invalid integer \"%s\"", d);
         return 0;
 }
 
-int get_bool(struct loader *L, const yaml_node_t *n, const char *path, bool *ret)
+int yml_get_bool(struct loader *L, const yaml_node_t *n, const char *path, bool *ret)
 {
         int r = want(L, n, YAML_SCALAR_NODE, path, "true or false");
         if (r < 0)
                 return r;
-        if (is_plain(n) && streq(scalar(n), "true"))
+        if (yml_is_plain(n) && streq(yml_scalar(n), "true"))
                 *ret = true;
-        else if (is_plain(n) && streq(scalar(n), "false"))
+        else if (yml_is_plain(n) && streq(yml_scalar(n), "false"))
                 *ret = false;
         else {
-                _cleanup_free_ char *d = display(scalar(n));
-                return lerr(L, n, path, "\"%s\": expected true or false", d);
+                _cleanup_free_ char *d = yml_display(yml_scalar(n));
+                return yml_lerr(L, n, path, "\"%s\": expected true or false", d);
         }
         return 0;
 }
 
-int get_size(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
-             uint64_t *ret)
+/* A size or a duration: a string in the unit's own syntax, in range, and
+ * (sizes) a whole number of MiB. One checker, two vocabularies. */
+struct unit_kind {
+        const char *what, *syntax;
+        int (*parse)(const char *s, uint64_t *ret);
+        void (*format)(uint64_t v, char *buf, size_t len);
+        uint64_t multiple;        /* 0: any value */
+        const char *multiple_words;
+};
+
+static const struct unit_kind size_kind = {
+        "size", "expected a whole number and a unit K, M, G or T (e.g. 256M)", parse_size, format_size,
+        1ULL << 20, "a whole number of MiB",
+};
+static const struct unit_kind duration_kind = {
+        "duration", "expected e.g. 30s, 10m, 1h30m, 2d", parse_duration, format_duration, 0, NULL,
+};
+
+static int get_unit(struct loader *L, const yaml_node_t *n, const char *path, const struct unit_kind *k,
+                    uint64_t min, uint64_t max, uint64_t *ret)
 {
         const char *s;
         char lo[32], hi[32];
         uint64_t v;
-        int r = get_string(L, n, path, 64, &s);
+        int r = yml_get_string(L, n, path, 64, &s);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *d = display(s);
-        r = parse_size(s, &v);
+        _cleanup_free_ char *d = yml_display(s);
+        r = k->parse(s, &v);
         if (r < 0 && r != -ERANGE)
-                return lerr(L, n, path, "invalid size \"%s\": expected a whole number and a unit K, M, G or T (e.g. 256M)", d);
-        format_size(min, lo, sizeof(lo));
-        format_size(max, hi, sizeof(hi));
+                return yml_lerr(L, n, path, "invalid %s \"%s\": %s", k->what, d, k->syntax);
+        k->format(min, lo, sizeof(lo));
+        k->format(max, hi, sizeof(hi));
         if (r == -ERANGE || v < min || v > max)
-                return lerr(L, n, path, "size %s is out of range (%s to %s)", d, lo, hi);
-        if (v % (1ULL << 20))
-                return lerr(L, n, path, "size %s is not a whole number of MiB", d);
+                return yml_lerr(L, n, path, "%s %s is out of range (%s to %s)", k->what, d, lo, hi);
+        if (k->multiple && v % k->multiple)
+                return yml_lerr(L, n, path, "%s %s is not %s", k->what, d, k->multiple_words);
         *ret = v;
         return 0;
 }
 
-int get_duration(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
+int yml_get_size(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
                  uint64_t *ret)
 {
-        const char *s;
-        char lo[32], hi[32];
-        uint64_t v;
-        int r = get_string(L, n, path, 64, &s);
-        if (r < 0)
-                return r;
-        _cleanup_free_ char *d = display(s);
-        r = parse_duration(s, &v);
-        if (r < 0 && r != -ERANGE)
-                return lerr(L, n, path, "invalid duration \"%s\": expected e.g. 30s, 10m, 1h30m, 2d", d);
-        format_duration(min, lo, sizeof(lo));
-        format_duration(max, hi, sizeof(hi));
-        if (r == -ERANGE || v < min || v > max)
-                return lerr(L, n, path, "duration %s is out of range (%s to %s)", d, lo, hi);
-        *ret = v;
-        return 0;
+        return get_unit(L, n, path, &size_kind, min, max, ret);
+}
+
+int yml_get_duration(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
+                     uint64_t *ret)
+{
+        return get_unit(L, n, path, &duration_kind, min, max, ret);
 }
 
 /* An absolute guest path: no "..", no empty or "." components, printable. */
-int get_guest_path(struct loader *L, const yaml_node_t *n, const char *path, const char **ret)
+int yml_get_guest_path(struct loader *L, const yaml_node_t *n, const char *path, const char **ret)
 {
         const char *s;
-        int r = get_string(L, n, path, 255, &s);
+        int r = yml_get_string(L, n, path, 255, &s);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *d = display(s);
+        _cleanup_free_ char *d = yml_display(s);
         if (s[0] != '/')
-                return lerr(L, n, path, "\"%s\" must be an absolute path", d);
+                return yml_lerr(L, n, path, "\"%s\" must be an absolute path", d);
         if (streq(s, "/"))
-                return lerr(L, n, path, "must not be /");
+                return yml_lerr(L, n, path, "must not be /");
         for (const char *p = s; *p; p++)
                 if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                        return lerr(L, n, path, "\"%s\" contains a control character", d);
+                        return yml_lerr(L, n, path, "\"%s\" contains a control character", d);
         for (const char *c = s + 1;;) {
                 const char *end = strchrnul(c, '/');
                 size_t len = (size_t)(end - c);
                 if (len == 0 || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
-                        return lerr(L, n, path, "\"%s\" must be a normalized path (no //, . or ..)", d);
+                        return yml_lerr(L, n, path, "\"%s\" must be a normalized path (no //, . or ..)", d);
                 if (!*end)
                         break;
                 c = end + 1;
@@ -270,21 +273,21 @@ static int add_merge(struct loader *L, yaml_node_t *v, const char *path, struct 
         int r;
 
         if (depth >= MERGE_DEPTH_MAX)
-                return lerr(L, v, path, "merge keys nested deeper than %d", MERGE_DEPTH_MAX);
+                return yml_lerr(L, v, path, "merge keys nested deeper than %d", MERGE_DEPTH_MAX);
         /* Every merge source costs a node, even an empty {}: aliases to empty
          * mappings would otherwise multiply work without spending the budget. */
-        if ((r = spend(L, v, path)) < 0 || (r = check_tag(L, v, path)) < 0)
+        if ((r = yml_spend(L, v, path)) < 0 || (r = yml_check_tag(L, v, path)) < 0)
                 return r;
         if (v->type == YAML_MAPPING_NODE)
                 return add_pairs(L, v, path, out, depth + 1);
         if (v->type != YAML_SEQUENCE_NODE)
-                return lerr(L, v, path, "<<: must be a mapping or a list of mappings, not %s", type_name(v));
+                return yml_lerr(L, v, path, "<<: must be a mapping or a list of mappings, not %s", yml_type_name(v));
         for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
-                yaml_node_t *m = node(L, *it);
-                if ((r = spend(L, m, path)) < 0 || (r = check_tag(L, m, path)) < 0)
+                yaml_node_t *m = yml_node(L, *it);
+                if ((r = yml_spend(L, m, path)) < 0 || (r = yml_check_tag(L, m, path)) < 0)
                         return r;
                 if (m->type != YAML_MAPPING_NODE)
-                        return lerr(L, m, path, "<<: must be a mapping or a list of mappings, not %s", type_name(m));
+                        return yml_lerr(L, m, path, "<<: must be a mapping or a list of mappings, not %s", yml_type_name(m));
                 if ((r = add_pairs(L, m, path, out, depth + 1)) < 0)
                         return r;
         }
@@ -299,7 +302,7 @@ static bool has_key(const struct pairs *p, size_t end, const char *k)
         return false;
 }
 
-static bool is_merge_key(const yaml_node_t *k) { return is_plain(k) && streq(scalar(k), "<<"); }
+static bool is_merge_key(const yaml_node_t *k) { return yml_is_plain(k) && streq(yml_scalar(k), "<<"); }
 
 /* At depth 0 duplicate keys are errors; merged keys (depth > 0) are skipped
  * when an explicit or earlier merged key already set them. */
@@ -310,53 +313,53 @@ static int add_pairs(struct loader *L, yaml_node_t *map, const char *path, struc
         int r;
 
         for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-                yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
-                if ((r = spend(L, k, path)) < 0)
+                yaml_node_t *k = yml_node(L, p->key), *v = yml_node(L, p->value);
+                if ((r = yml_spend(L, k, path)) < 0)
                         return r;
                 /* A plain null, Null, NULL or ~ key is the name it spells: keys
                  * here are always names (an env variable may be called NULL).
                  * Only an empty key (`? ` alone) is missing. */
                 if (k->type != YAML_SCALAR_NODE)
-                        return lerr(L, k, path, "keys must be strings, not %s", type_name(k));
-                if (is_plain(k) && !*scalar(k))
-                        return lerr(L, k, path, "keys must be strings, not null");
-                if (strlen(scalar(k)) != k->data.scalar.length)
-                        return lerr(L, k, path, "key contains a NUL byte");
-                if ((r = check_tag(L, k, path)) < 0)
+                        return yml_lerr(L, k, path, "keys must be strings, not %s", yml_type_name(k));
+                if (yml_is_plain(k) && !*yml_scalar(k))
+                        return yml_lerr(L, k, path, "keys must be strings, not null");
+                if (strlen(yml_scalar(k)) != k->data.scalar.length)
+                        return yml_lerr(L, k, path, "key contains a NUL byte");
+                if ((r = yml_check_tag(L, k, path)) < 0)
                         return r;
                 if (is_merge_key(k)) {
                         /* Other YAML tools keep only one of two "<<" keys, silently. */
                         if (merged)
-                                return lerr(L, k, path, "duplicate key \"<<\" (use <<: [*a, *b])");
+                                return yml_lerr(L, k, path, "duplicate key \"<<\" (use <<: [*a, *b])");
                         merged = true;
                         if (depth > 0 && (r = add_merge(L, v, path, out, depth)) < 0)
                                 return r;
                         continue;
                 }
-                if (has_key(out, out->n, scalar(k))) {
+                if (has_key(out, out->n, yml_scalar(k))) {
                         if (depth > 0)
                                 continue;
-                        _cleanup_free_ char *kp = join(path, scalar(k));
-                        return lerr(L, k, kp, "duplicate key");
+                        _cleanup_free_ char *kp = yml_join(path, yml_scalar(k));
+                        return yml_lerr(L, k, kp, "duplicate key");
                 }
                 /* Bounds the quadratic duplicate check too. */
                 if (out->n >= MLVM_CONFIG_MAX_KEYS)
-                        return lerr(L, k, path, "more than %d keys in one mapping", MLVM_CONFIG_MAX_KEYS);
+                        return yml_lerr(L, k, path, "more than %d keys in one mapping", MLVM_CONFIG_MAX_KEYS);
                 out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
-                out->v[out->n++] = (struct pair){ k, v, scalar(k) };
+                out->v[out->n++] = (struct pair){ k, v, yml_scalar(k) };
         }
         if (depth > 0)
                 return 0;
         /* Merges after the explicit keys, so explicit ones win wherever "<<" sits. */
         for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-                yaml_node_t *k = node(L, p->key);
-                if (is_merge_key(k) && (r = add_merge(L, node(L, p->value), path, out, depth)) < 0)
+                yaml_node_t *k = yml_node(L, p->key);
+                if (is_merge_key(k) && (r = add_merge(L, yml_node(L, p->value), path, out, depth)) < 0)
                         return r;
         }
         return 0;
 }
 
-int get_mapping(struct loader *L, yaml_node_t *n, const char *path, struct pairs *ret)
+int yml_get_mapping(struct loader *L, yaml_node_t *n, const char *path, struct pairs *ret)
 {
         int r = want(L, n, YAML_MAPPING_NODE, path, "a mapping");
         if (r < 0)
@@ -364,7 +367,7 @@ int get_mapping(struct loader *L, yaml_node_t *n, const char *path, struct pairs
         return add_pairs(L, n, path, ret, 0);
 }
 
-int get_string_list(struct loader *L, yaml_node_t *n, const char *path, size_t max_items, char ***ret,
+int yml_get_string_list(struct loader *L, yaml_node_t *n, const char *path, size_t max_items, char ***ret,
                     size_t *ret_n)
 {
         int r = want(L, n, YAML_SEQUENCE_NODE, path, "a list of strings");
@@ -372,15 +375,15 @@ int get_string_list(struct loader *L, yaml_node_t *n, const char *path, size_t m
                 return r;
         size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
         if (count == 0)
-                return lerr(L, n, path, "must not be empty");
+                return yml_lerr(L, n, path, "must not be empty");
         if (count > max_items)
-                return lerr(L, n, path, "has %zu items, more than %zu", count, max_items);
+                return yml_lerr(L, n, path, "has %zu items, more than %zu", count, max_items);
         char **v = xcalloc(count + 1, sizeof(char *));
         *ret = v;  /* owned by the workload from here on, freed with it on error */
         for (size_t i = 0; i < count; i++) {
                 const char *s;
                 _cleanup_free_ char *ip = xasprintf("%s[%zu]", path, i);
-                if ((r = get_string(L, node(L, n->data.sequence.items.start[i]), ip,
+                if ((r = yml_get_string(L, yml_node(L, n->data.sequence.items.start[i]), ip,
                                     MLVM_CONFIG_MAX_STRING, &s)) < 0)
                         return r;
                 v[i] = xstrdup(s);

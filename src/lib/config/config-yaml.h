@@ -37,12 +37,12 @@ struct pairs {
         size_t n;
 };
 
-void pairs_free(struct pairs *p);
+void yml_pairs_free(struct pairs *p);
 
-static inline yaml_node_t *node(struct loader *L, int idx) { return yaml_document_get_node(L->doc, idx); }
-static inline const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
-static inline bool is_plain(const yaml_node_t *n) { return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE; }
-static inline struct mlvm_pos pos_of(const yaml_node_t *n)
+static inline yaml_node_t *yml_node(struct loader *L, int idx) { return yaml_document_get_node(L->doc, idx); }
+static inline const char *yml_scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+static inline bool yml_is_plain(const yaml_node_t *n) { return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE; }
+static inline struct mlvm_pos yml_pos_of(const yaml_node_t *n)
 {
         return (struct mlvm_pos){ (unsigned)n->start_mark.line + 1, (unsigned)n->start_mark.column + 1 };
 }
@@ -52,35 +52,35 @@ static inline struct mlvm_pos pos_of(const yaml_node_t *n)
 int yaml_check_depth(const char *name, const char *buf, size_t len, struct mlvm_err *e);
 
 /* A printable, bounded copy of user text for error messages (caller frees). */
-char *display(const char *s);
+char *yml_display(const char *s);
 /* "PATH.KEY" with KEY made printable (caller frees). */
-char *join(const char *path, const char *key);
+char *yml_join(const char *path, const char *key);
 /* Set "FILE:LINE:COL: PATH: WHAT" at NODE (line 1 when NULL); returns -EINVAL. */
-int lerr(struct loader *L, const yaml_node_t *n, const char *path, const char *fmt, ...)
+int yml_lerr(struct loader *L, const yaml_node_t *n, const char *path, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 /* "a mapping", "a list", "null" or "a scalar". */
-const char *type_name(const yaml_node_t *n);
+const char *yml_type_name(const yaml_node_t *n);
 /* Charge one node to the budget. */
-int spend(struct loader *L, const yaml_node_t *n, const char *path);
+int yml_spend(struct loader *L, const yaml_node_t *n, const char *path);
 /* Refuse custom tags (!foo): they would change meaning in other YAML tools. */
-int check_tag(struct loader *L, const yaml_node_t *n, const char *path);
+int yml_check_tag(struct loader *L, const yaml_node_t *n, const char *path);
 
 /* Typed values. Strings are any non-null scalar without NUL bytes, at most
  * MAX bytes; integers must be plain; sizes are whole MiB; paths are
  * absolute, normalized guest paths. *RET is left untouched on failure. */
-int get_string(struct loader *L, const yaml_node_t *n, const char *path, size_t max, const char **ret);
-int get_uint(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
+int yml_get_string(struct loader *L, const yaml_node_t *n, const char *path, size_t max, const char **ret);
+int yml_get_uint(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
              uint64_t *ret);
 /* Plain true or false (YAML 1.2 core; no yes/no/on/off). */
-int get_bool(struct loader *L, const yaml_node_t *n, const char *path, bool *ret);
-int get_size(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
+int yml_get_bool(struct loader *L, const yaml_node_t *n, const char *path, bool *ret);
+int yml_get_size(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
              uint64_t *ret);
-int get_duration(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
+int yml_get_duration(struct loader *L, const yaml_node_t *n, const char *path, uint64_t min, uint64_t max,
                  uint64_t *ret);
-int get_guest_path(struct loader *L, const yaml_node_t *n, const char *path, const char **ret);
+int yml_get_guest_path(struct loader *L, const yaml_node_t *n, const char *path, const char **ret);
 /* A mapping's keys, merges applied (explicit keys win), duplicates refused. */
-int get_mapping(struct loader *L, yaml_node_t *n, const char *path, struct pairs *ret);
+int yml_get_mapping(struct loader *L, yaml_node_t *n, const char *path, struct pairs *ret);
 /* A non-empty list of at most MAX_ITEMS strings. *RET is owned by the
  * caller from the first item on, even on failure (*RET_N counts the items). */
-int get_string_list(struct loader *L, yaml_node_t *n, const char *path, size_t max_items, char ***ret,
+int yml_get_string_list(struct loader *L, yaml_node_t *n, const char *path, size_t max_items, char ***ret,
                     size_t *ret_n);

@@ -52,19 +52,19 @@ static bool image_ref_is_valid(const char *s)
 
 static int parse_env(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
 {
-        _cleanup_(pairs_free) struct pairs m = { 0 };
-        int r = get_mapping(L, n, path, &m);
+        _cleanup_(yml_pairs_free) struct pairs m = { 0 };
+        int r = yml_get_mapping(L, n, path, &m);
         if (r < 0)
                 return r;
         if (m.n > MLVM_CONFIG_MAX_ENV)
-                return lerr(L, n, path, "has %zu variables, more than %d", m.n, MLVM_CONFIG_MAX_ENV);
+                return yml_lerr(L, n, path, "has %zu variables, more than %d", m.n, MLVM_CONFIG_MAX_ENV);
         w->env = xcalloc(m.n, sizeof(*w->env));
         for (size_t i = 0; i < m.n; i++) {
-                _cleanup_free_ char *kp = join(path, m.v[i].k);
+                _cleanup_free_ char *kp = yml_join(path, m.v[i].k);
                 const char *val;
                 if (!env_name_is_valid(m.v[i].k))
-                        return lerr(L, m.v[i].key, kp, "not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)");
-                if ((r = get_string(L, m.v[i].value, kp, MLVM_CONFIG_MAX_ENV_VALUE, &val)) < 0)
+                        return yml_lerr(L, m.v[i].key, kp, "not a valid variable name ([A-Za-z_][A-Za-z0-9_]*)");
+                if ((r = yml_get_string(L, m.v[i].value, kp, MLVM_CONFIG_MAX_ENV_VALUE, &val)) < 0)
                         return r;
                 w->env[i] = (struct mlvm_env){ xstrdup(m.v[i].k), xstrdup(val) };
                 w->n_env = i + 1;
@@ -83,47 +83,47 @@ static char *resolve_source(struct loader *L, const char *src)
 
 static int parse_disks(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
 {
-        _cleanup_(pairs_free) struct pairs m = { 0 };
-        int r = get_mapping(L, n, path, &m);
+        _cleanup_(yml_pairs_free) struct pairs m = { 0 };
+        int r = yml_get_mapping(L, n, path, &m);
         if (r < 0)
                 return r;
         if (m.n > MLVM_CONFIG_MAX_DISKS)
-                return lerr(L, n, path, "has %zu disks, more than %d", m.n, MLVM_CONFIG_MAX_DISKS);
+                return yml_lerr(L, n, path, "has %zu disks, more than %d", m.n, MLVM_CONFIG_MAX_DISKS);
         w->disks = xcalloc(m.n, sizeof(*w->disks));
         for (size_t i = 0; i < m.n; i++) {
-                _cleanup_free_ char *dp = join(path, m.v[i].k);
-                _cleanup_(pairs_free) struct pairs d = { 0 };
+                _cleanup_free_ char *dp = yml_join(path, m.v[i].k);
+                _cleanup_(yml_pairs_free) struct pairs d = { 0 };
                 const char *source = NULL, *mount = NULL;
                 yaml_node_t *mount_node = NULL;
 
                 if (!name_is_valid(m.v[i].k))
-                        return lerr(L, m.v[i].key, dp, "not a valid disk name ([a-z0-9][a-z0-9-]{0,62})");
-                if ((r = get_mapping(L, m.v[i].value, dp, &d)) < 0)
+                        return yml_lerr(L, m.v[i].key, dp, "not a valid disk name ([a-z0-9][a-z0-9-]{0,62})");
+                if ((r = yml_get_mapping(L, m.v[i].value, dp, &d)) < 0)
                         return r;
                 for (size_t j = 0; j < d.n; j++) {
-                        _cleanup_free_ char *kp = join(dp, d.v[j].k);
+                        _cleanup_free_ char *kp = yml_join(dp, d.v[j].k);
                         if (streq(d.v[j].k, "source"))
-                                r = get_string(L, d.v[j].value, kp, MLVM_CONFIG_MAX_STRING, &source);
+                                r = yml_get_string(L, d.v[j].value, kp, MLVM_CONFIG_MAX_STRING, &source);
                         else if (streq(d.v[j].k, "mount")) {
                                 mount_node = d.v[j].value;
-                                r = get_guest_path(L, d.v[j].value, kp, &mount);
+                                r = yml_get_guest_path(L, d.v[j].value, kp, &mount);
                         } else
-                                r = lerr(L, d.v[j].key, kp, "unknown key");
+                                r = yml_lerr(L, d.v[j].key, kp, "unknown key");
                         if (r < 0)
                                 return r;
                 }
                 if (!source)
-                        return lerr(L, m.v[i].key, dp, "missing required key \"source\"");
+                        return yml_lerr(L, m.v[i].key, dp, "missing required key \"source\"");
                 if (!mount)
-                        return lerr(L, m.v[i].key, dp, "missing required key \"mount\"");
+                        return yml_lerr(L, m.v[i].key, dp, "missing required key \"mount\"");
                 for (size_t j = 0; j < w->n_disks; j++)
                         if (streq(w->disks[j].mount, mount)) {
-                                _cleanup_free_ char *kp = join(dp, "mount");
-                                return lerr(L, mount_node, kp, "%s is already the mount point of disk %s",
+                                _cleanup_free_ char *kp = yml_join(dp, "mount");
+                                return yml_lerr(L, mount_node, kp, "%s is already the mount point of disk %s",
                                             mount, w->disks[j].name);
                         }
                 w->disks[i] = (struct mlvm_disk){ xstrdup(m.v[i].k), resolve_source(L, source),
-                                                  xstrdup(mount), pos_of(m.v[i].key) };
+                                                  xstrdup(mount), yml_pos_of(m.v[i].key) };
                 w->n_disks = i + 1;
         }
         return 0;
@@ -131,76 +131,76 @@ static int parse_disks(struct loader *L, struct mlvm_workload *w, yaml_node_t *n
 
 static int check_secret_from(struct loader *L, yaml_node_t *n, const char *path, const char *from)
 {
-        _cleanup_free_ char *d = display(from);
+        _cleanup_free_ char *d = yml_display(from);
         if (streq(from, "jwt"))
                 return 0;
         if (strstartswith(from, "store:")) {
                 if (!secret_name_is_valid(from + 6))
-                        return lerr(L, n, path, "\"%s\": store name must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", d);
+                        return yml_lerr(L, n, path, "\"%s\": store name must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", d);
                 return 0;
         }
         if (strstartswith(from, "exec:")) {
                 if (!from[5])
-                        return lerr(L, n, path, "\"exec:\" needs a command");
+                        return yml_lerr(L, n, path, "\"exec:\" needs a command");
                 return 0;
         }
-        return lerr(L, n, path, "\"%s\" is not a source: use store:NAME, exec:COMMAND or jwt", d);
+        return yml_lerr(L, n, path, "\"%s\" is not a source: use store:NAME, exec:COMMAND or jwt", d);
 }
 
 static int parse_secrets(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
 {
-        _cleanup_(pairs_free) struct pairs m = { 0 };
-        int r = get_mapping(L, n, path, &m);
+        _cleanup_(yml_pairs_free) struct pairs m = { 0 };
+        int r = yml_get_mapping(L, n, path, &m);
         if (r < 0)
                 return r;
         if (m.n > MLVM_CONFIG_MAX_SECRETS)
-                return lerr(L, n, path, "has %zu secrets, more than %d", m.n, MLVM_CONFIG_MAX_SECRETS);
+                return yml_lerr(L, n, path, "has %zu secrets, more than %d", m.n, MLVM_CONFIG_MAX_SECRETS);
         w->secrets = xcalloc(m.n, sizeof(*w->secrets));
         for (size_t i = 0; i < m.n; i++) {
-                _cleanup_free_ char *sp = join(path, m.v[i].k);
-                _cleanup_(pairs_free) struct pairs d = { 0 };
+                _cleanup_free_ char *sp = yml_join(path, m.v[i].k);
+                _cleanup_(yml_pairs_free) struct pairs d = { 0 };
                 struct mlvm_secret *s = &w->secrets[i];
                 yaml_node_t *scope_node = NULL;
                 bool have_ttl = false;
 
                 if (!env_name_is_valid(m.v[i].k))
-                        return lerr(L, m.v[i].key, sp, "not a valid secret name ([A-Za-z_][A-Za-z0-9_]*)");
-                if ((r = get_mapping(L, m.v[i].value, sp, &d)) < 0)
+                        return yml_lerr(L, m.v[i].key, sp, "not a valid secret name ([A-Za-z_][A-Za-z0-9_]*)");
+                if ((r = yml_get_mapping(L, m.v[i].value, sp, &d)) < 0)
                         return r;
                 s->name = xstrdup(m.v[i].k);
-                s->pos = pos_of(m.v[i].key);
+                s->pos = yml_pos_of(m.v[i].key);
                 s->rotate = true;
                 w->n_secrets = i + 1;
                 for (size_t j = 0; j < d.n; j++) {
-                        _cleanup_free_ char *kp = join(sp, d.v[j].k);
+                        _cleanup_free_ char *kp = yml_join(sp, d.v[j].k);
                         const char *from;
                         if (streq(d.v[j].k, "from")) {
-                                r = get_string(L, d.v[j].value, kp, MLVM_CONFIG_MAX_STRING, &from);
+                                r = yml_get_string(L, d.v[j].value, kp, MLVM_CONFIG_MAX_STRING, &from);
                                 if (r == 0)
                                         r = check_secret_from(L, d.v[j].value, kp, from);
                                 if (r == 0)
                                         s->from = xstrdup(from);
                         } else if (streq(d.v[j].k, "ttl")) {
-                                r = get_duration(L, d.v[j].value, kp, MLVM_TTL_MIN_S, MLVM_TTL_MAX_S, &s->ttl_s);
+                                r = yml_get_duration(L, d.v[j].value, kp, MLVM_TTL_MIN_S, MLVM_TTL_MAX_S, &s->ttl_s);
                                 have_ttl = true;
                         } else if (streq(d.v[j].k, "rotate")) {
-                                r = get_bool(L, d.v[j].value, kp, &s->rotate);
+                                r = yml_get_bool(L, d.v[j].value, kp, &s->rotate);
                         } else if (streq(d.v[j].k, "scope")) {
                                 scope_node = d.v[j].key;
-                                r = get_string_list(L, d.v[j].value, kp, MLVM_CONFIG_MAX_SCOPES, &s->scope,
+                                r = yml_get_string_list(L, d.v[j].value, kp, MLVM_CONFIG_MAX_SCOPES, &s->scope,
                                                     &s->n_scope);
                         } else
-                                r = lerr(L, d.v[j].key, kp, "unknown key");
+                                r = yml_lerr(L, d.v[j].key, kp, "unknown key");
                         if (r < 0)
                                 return r;
                 }
                 if (!s->from)
-                        return lerr(L, m.v[i].key, sp, "missing required key \"from\"");
+                        return yml_lerr(L, m.v[i].key, sp, "missing required key \"from\"");
                 if (!have_ttl)
-                        return lerr(L, m.v[i].key, sp, "missing required key \"ttl\"");
+                        return yml_lerr(L, m.v[i].key, sp, "missing required key \"ttl\"");
                 if (scope_node && !streq(s->from, "jwt")) {
-                        _cleanup_free_ char *kp = join(sp, "scope");
-                        return lerr(L, scope_node, kp, "only allowed with from: jwt");
+                        _cleanup_free_ char *kp = yml_join(sp, "scope");
+                        return yml_lerr(L, scope_node, kp, "only allowed with from: jwt");
                 }
         }
         return 0;
@@ -268,19 +268,19 @@ static int parse_publish(struct loader *L, struct mlvm_workload *w, yaml_node_t 
 {
         _cleanup_free_ char **specs = NULL;
         size_t count = 0;
-        int r = get_string_list(L, n, path, MLVM_CONFIG_MAX_PUBLISH, &specs, &count);
+        int r = yml_get_string_list(L, n, path, MLVM_CONFIG_MAX_PUBLISH, &specs, &count);
         if (r < 0)
                 goto out;
         w->publish = xcalloc(count, sizeof(*w->publish));
         for (size_t i = 0; i < count; i++) {
                 struct mlvm_publish *p = &w->publish[i];
-                yaml_node_t *item = node(L, n->data.sequence.items.start[i]);
+                yaml_node_t *item = yml_node(L, n->data.sequence.items.start[i]);
                 _cleanup_free_ char *ip = xasprintf("%s[%zu]", path, i);
-                _cleanup_free_ char *d = display(specs[i]);
-                p->pos = pos_of(item);
+                _cleanup_free_ char *d = yml_display(specs[i]);
+                p->pos = yml_pos_of(item);
                 w->n_publish = i + 1;
                 if (mlvm_publish_parse(specs[i], p) < 0) {
-                        r = lerr(L, item, ip, "\"%s\" is not [ADDR:]HOST_PORT:GUEST_PORT or unix:/PATH:GUEST_PORT", d);
+                        r = yml_lerr(L, item, ip, "\"%s\" is not [ADDR:]HOST_PORT:GUEST_PORT or unix:/PATH:GUEST_PORT", d);
                         goto out;
                 }
                 for (size_t j = 0; j < i; j++) {
@@ -289,7 +289,7 @@ static int parse_publish(struct loader *L, struct mlvm_workload *w, yaml_node_t 
                                                  : (q->host_addr && streq(p->host_addr, q->host_addr) &&
                                                     p->host_port == q->host_port);
                         if (same) {
-                                r = lerr(L, item, ip, "\"%s\" binds the same host address as %s[%zu]", d, path, j);
+                                r = yml_lerr(L, item, ip, "\"%s\" binds the same host address as %s[%zu]", d, path, j);
                                 goto out;
                         }
                 }
@@ -303,7 +303,7 @@ out:
 static int parse_transport(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
 {
         const char *s;
-        int r = get_string(L, n, path, 64, &s);
+        int r = yml_get_string(L, n, path, 64, &s);
         if (r < 0)
                 return r;
         if (streq(s, "auto"))
@@ -313,8 +313,8 @@ static int parse_transport(struct loader *L, struct mlvm_workload *w, yaml_node_
         else if (streq(s, "virtio-serial"))
                 w->transport = MLVM_TRANSPORT_VIRTIO_SERIAL;
         else {
-                _cleanup_free_ char *d = display(s);
-                return lerr(L, n, path, "\"%s\" is not one of auto, vsock, virtio-serial", d);
+                _cleanup_free_ char *d = yml_display(s);
+                return yml_lerr(L, n, path, "\"%s\" is not one of auto, vsock, virtio-serial", d);
         }
         return 0;
 }
@@ -322,12 +322,12 @@ static int parse_transport(struct loader *L, struct mlvm_workload *w, yaml_node_
 static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t *key, yaml_node_t *n,
                           const char *path)
 {
-        _cleanup_(pairs_free) struct pairs m = { 0 };
+        _cleanup_(yml_pairs_free) struct pairs m = { 0 };
         const char *s;
         uint64_t v;
         int r;
 
-        if ((r = get_mapping(L, n, path, &m)) < 0)
+        if ((r = yml_get_mapping(L, n, path, &m)) < 0)
                 return r;
         w->vcpus = 1;
         w->memory = MLVM_MEMORY_DEFAULT;
@@ -335,38 +335,38 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
         for (size_t i = 0; i < m.n; i++) {
                 const char *k = m.v[i].k;
                 yaml_node_t *val = m.v[i].value;
-                struct mlvm_pos at = pos_of(m.v[i].key);
-                _cleanup_free_ char *kp = join(path, k);
+                struct mlvm_pos at = yml_pos_of(m.v[i].key);
+                _cleanup_free_ char *kp = yml_join(path, k);
 
                 if (strstartswith(k, "x-"))
                         continue;
                 if (streq(k, "image")) {
-                        if ((r = get_string(L, val, kp, 300, &s)) < 0)
+                        if ((r = yml_get_string(L, val, kp, 300, &s)) < 0)
                                 return r;
                         if (!image_ref_is_valid(s)) {
-                                _cleanup_free_ char *d = display(s);
-                                return lerr(L, val, kp, "\"%s\" is not NAME[:TAG] or sha256:<64 hex digits>", d);
+                                _cleanup_free_ char *d = yml_display(s);
+                                return yml_lerr(L, val, kp, "\"%s\" is not NAME[:TAG] or sha256:<64 hex digits>", d);
                         }
                         w->image = xstrdup(s);
                         w->at.image = at;
                 } else if (streq(k, "vcpus")) {
-                        if ((r = get_uint(L, val, kp, 1, MLVM_VCPUS_MAX, &v)) < 0)
+                        if ((r = yml_get_uint(L, val, kp, 1, MLVM_VCPUS_MAX, &v)) < 0)
                                 return r;
                         w->vcpus = (unsigned)v;
                         w->at.vcpus = at;
                 } else if (streq(k, "memory")) {
-                        if ((r = get_size(L, val, kp, MLVM_MEMORY_MIN, MLVM_MEMORY_MAX, &w->memory)) < 0)
+                        if ((r = yml_get_size(L, val, kp, MLVM_MEMORY_MIN, MLVM_MEMORY_MAX, &w->memory)) < 0)
                                 return r;
                         w->at.memory = at;
                 } else if (streq(k, "memory_limit")) {
-                        if ((r = get_size(L, val, kp, MLVM_MEMORY_MIN, MLVM_MEMORY_MAX, &w->memory_limit)) < 0)
+                        if ((r = yml_get_size(L, val, kp, MLVM_MEMORY_MIN, MLVM_MEMORY_MAX, &w->memory_limit)) < 0)
                                 return r;
                         w->at.memory_limit = at;
                 } else if (streq(k, "command")) {
-                        if ((r = get_string_list(L, val, kp, MLVM_CONFIG_MAX_ARGS, &w->command, &w->n_command)) < 0)
+                        if ((r = yml_get_string_list(L, val, kp, MLVM_CONFIG_MAX_ARGS, &w->command, &w->n_command)) < 0)
                                 return r;
                         if (!w->command[0][0])
-                                return lerr(L, val, kp, "the program name must not be empty");
+                                return yml_lerr(L, val, kp, "the program name must not be empty");
                         w->at.command = at;
                 } else if (streq(k, "env")) {
                         if ((r = parse_env(L, w, val, kp)) < 0)
@@ -381,7 +381,7 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
                                 return r;
                         w->at.secrets = at;
                 } else if (streq(k, "artifacts")) {
-                        if ((r = get_guest_path(L, val, kp, &s)) < 0)
+                        if ((r = yml_get_guest_path(L, val, kp, &s)) < 0)
                                 return r;
                         w->artifacts = xstrdup(s);
                         w->at.artifacts = at;
@@ -390,7 +390,7 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
                                 return r;
                         w->at.publish = at;
                 } else if (streq(k, "timeout")) {
-                        if ((r = get_duration(L, val, kp, 1, MLVM_TIMEOUT_MAX_S, &w->timeout_s)) < 0)
+                        if ((r = yml_get_duration(L, val, kp, 1, MLVM_TIMEOUT_MAX_S, &w->timeout_s)) < 0)
                                 return r;
                         w->at.timeout = at;
                 } else if (streq(k, "transport")) {
@@ -399,30 +399,30 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
                         w->at.transport = at;
                 } else if (streq(k, "accel")) {
                         const char *av;
-                        if ((r = get_string(L, val, kp, 16, &av)) < 0)
+                        if ((r = yml_get_string(L, val, kp, 16, &av)) < 0)
                                 return r;
                         if (mlvm_accel_request_parse(av, &w->accel) < 0) {
-                                _cleanup_free_ char *d = display(av);
-                                return lerr(L, val, kp, "\"%s\" is not one of auto, kvm, tcg", d);
+                                _cleanup_free_ char *d = yml_display(av);
+                                return yml_lerr(L, val, kp, "\"%s\" is not one of auto, kvm, tcg", d);
                         }
                         w->at.accel = at;
                 } else if (streq(k, "exec")) {
                         const char *ev;
-                        if ((r = get_string(L, val, kp, 16, &ev)) < 0)
+                        if ((r = yml_get_string(L, val, kp, 16, &ev)) < 0)
                                 return r;
                         if (!streq(ev, "allow") && !streq(ev, "deny")) {
-                                _cleanup_free_ char *d = display(ev);
-                                return lerr(L, val, kp, "\"%s\": expected allow or deny", d);
+                                _cleanup_free_ char *d = yml_display(ev);
+                                return yml_lerr(L, val, kp, "\"%s\": expected allow or deny", d);
                         }
                         w->exec_allowed = streq(ev, "allow");
                         w->at.exec = at;
                 } else
-                        return lerr(L, m.v[i].key, kp, "unknown key");
+                        return yml_lerr(L, m.v[i].key, kp, "unknown key");
         }
         if (!w->image)
-                return lerr(L, key, path, "missing required key \"image\"");
+                return yml_lerr(L, key, path, "missing required key \"image\"");
         if (w->memory_limit && w->memory_limit < w->memory) {
-                _cleanup_free_ char *kp = join(path, "memory_limit");
+                _cleanup_free_ char *kp = yml_join(path, "memory_limit");
                 return err_setx(L->e, -EINVAL, "%s:%u:%u: %s: must be at least memory", L->file, w->at.memory_limit.line,
                                 w->at.memory_limit.col, kp);
         }
@@ -432,24 +432,24 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
 static int parse_section(struct loader *L, struct mlvm_config *c, enum mlvm_kind kind, yaml_node_t *n,
                          const char *section)
 {
-        _cleanup_(pairs_free) struct pairs m = { 0 };
-        int r = get_mapping(L, n, section, &m);
+        _cleanup_(yml_pairs_free) struct pairs m = { 0 };
+        int r = yml_get_mapping(L, n, section, &m);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < m.n; i++) {
-                _cleanup_free_ char *path = join(section, m.v[i].k);
+                _cleanup_free_ char *path = yml_join(section, m.v[i].k);
                 if (!name_is_valid(m.v[i].k))
-                        return lerr(L, m.v[i].key, path, "not a valid name ([a-z0-9][a-z0-9-]{0,62})");
+                        return yml_lerr(L, m.v[i].key, path, "not a valid name ([a-z0-9][a-z0-9-]{0,62})");
                 const struct mlvm_workload *other = mlvm_config_find(c, m.v[i].k);
                 if (other)
-                        return lerr(L, m.v[i].key, path, "name already used by %s %s at line %u",
+                        return yml_lerr(L, m.v[i].key, path, "name already used by %s %s at line %u",
                                     mlvm_kind_to_string(other->kind), other->name, other->pos.line);
                 if (c->n >= MLVM_CONFIG_MAX_WORKLOADS)
-                        return lerr(L, m.v[i].key, path, "more than %d models and experiments",
+                        return yml_lerr(L, m.v[i].key, path, "more than %d models and experiments",
                                     MLVM_CONFIG_MAX_WORKLOADS);
                 c->w = xreallocarray(c->w, c->n + 1, sizeof(*c->w));
                 struct mlvm_workload *w = &c->w[c->n++];
-                *w = (struct mlvm_workload){ .kind = kind, .name = xstrdup(m.v[i].k), .pos = pos_of(m.v[i].key) };
+                *w = (struct mlvm_workload){ .kind = kind, .name = xstrdup(m.v[i].k), .pos = yml_pos_of(m.v[i].key) };
                 if ((r = parse_workload(L, w, m.v[i].key, m.v[i].value, path)) < 0)
                         return r;
         }
@@ -458,16 +458,16 @@ static int parse_section(struct loader *L, struct mlvm_config *c, enum mlvm_kind
 
 static int parse_root(struct loader *L, struct mlvm_config *c, yaml_node_t *root)
 {
-        _cleanup_(pairs_free) struct pairs m = { 0 };
+        _cleanup_(yml_pairs_free) struct pairs m = { 0 };
         yaml_node_t *models = NULL, *experiments = NULL;
         int r;
 
         if (!root)
-                return lerr(L, NULL, "(file)", "is empty: define models: or experiments:");
+                return yml_lerr(L, NULL, "(file)", "is empty: define models: or experiments:");
         if (root->type != YAML_MAPPING_NODE)
-                return lerr(L, root, "(file)", "must be a mapping with models: and/or experiments:, not %s",
-                            type_name(root));
-        if ((r = get_mapping(L, root, "(file)", &m)) < 0)
+                return yml_lerr(L, root, "(file)", "must be a mapping with models: and/or experiments:, not %s",
+                            yml_type_name(root));
+        if ((r = yml_get_mapping(L, root, "(file)", &m)) < 0)
                 return r;
         for (size_t i = 0; i < m.n; i++) {
                 if (streq(m.v[i].k, "models"))
@@ -475,8 +475,8 @@ static int parse_root(struct loader *L, struct mlvm_config *c, yaml_node_t *root
                 else if (streq(m.v[i].k, "experiments"))
                         experiments = m.v[i].value;
                 else if (!strstartswith(m.v[i].k, "x-")) {
-                        _cleanup_free_ char *d = display(m.v[i].k);
-                        return lerr(L, m.v[i].key, d, "unknown key (expected models, experiments or x-*)");
+                        _cleanup_free_ char *d = yml_display(m.v[i].k);
+                        return yml_lerr(L, m.v[i].key, d, "unknown key (expected models, experiments or x-*)");
                 }
         }
         if (models && (r = parse_section(L, c, MLVM_KIND_MODEL, models, "models")) < 0)
@@ -484,7 +484,7 @@ static int parse_root(struct loader *L, struct mlvm_config *c, yaml_node_t *root
         if (experiments && (r = parse_section(L, c, MLVM_KIND_EXPERIMENT, experiments, "experiments")) < 0)
                 return r;
         if (c->n == 0)
-                return lerr(L, root, "(file)", "defines no models or experiments");
+                return yml_lerr(L, root, "(file)", "defines no models or experiments");
         return 0;
 }
 

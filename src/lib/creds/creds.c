@@ -220,19 +220,6 @@ static void ob_u32(struct obuf *b, uint32_t v)
         ob_put(b, x, 4);
 }
 
-static int write_all_fd(int fd, const uint8_t *p, size_t len, struct mlvm_err *e)
-{
-        for (size_t off = 0; off < len;) {
-                ssize_t w = write(fd, p + off, len - off);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return err_set(e, w < 0 ? -errno : -EIO, "hand-over of the credentials");
-                off += (size_t)w;
-        }
-        return 0;
-}
-
 int creds_write(int fd, struct cred *c, size_t n, struct mlvm_err *e)
 {
         struct obuf b = { 0 };
@@ -248,7 +235,9 @@ int creds_write(int fd, struct cred *c, size_t n, struct mlvm_err *e)
                 ob_u32(&b, (uint32_t)c[i].len);
                 ob_put(&b, c[i].value, c[i].len);
         }
-        int r = write_all_fd(fd, b.p, b.len, e);
+        int r = write_full(fd, b.p, b.len);
+        if (r < 0)
+                r = err_set(e, r, "hand-over of the credentials");
         OPENSSL_cleanse(b.p, b.cap);
         free(b.p);
         return r;
@@ -260,7 +249,7 @@ static void write_error(int fd, const char *msg)
         ob_put(&b, HAND_ERR, strlen(HAND_ERR));
         ob_u32(&b, (uint32_t)strlen(msg));
         ob_put(&b, msg, strlen(msg));
-        (void)write_all_fd(fd, b.p, b.len, NULL);
+        (void)write_full(fd, b.p, b.len);
         free(b.p);
 }
 

@@ -14,6 +14,19 @@
 
 #define B64_LEN(n) (4 * (((n) + 2) / 3))
 
+bool secret_name_is_valid(const char *name)
+{
+        static const char first[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_";
+        size_t len = name ? strlen(name) : 0;
+
+        if (len == 0 || len > SECRET_NAME_MAX || !strchr(first, name[0]))
+                return false;
+        for (size_t i = 1; i < len; i++)
+                if (!strchr(first, name[i]) && name[i] != '.' && name[i] != '-')
+                        return false;
+        return true;
+}
+
 void sealed_done(struct sealed *s) { free(s->ct); }
 static void json_tokener_freep(json_tokener **t) { if (*t) json_tokener_free(*t); }
 

@@ -1,11 +1,29 @@
-/* secret-file.h: the NAME.secret file format, internal to the secret store
- * (secret-store.c); the format itself is documented in secret-store.h. */
+/* secret-file.h: one secret's file, the bottom of the secret store: its
+ * name rules, metadata and limits, and the NAME.secret format (documented
+ * in secret-store.h, which builds the store on top of this). */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
-#include "secret-store.h"
+
+#define SECRET_VALUE_MAX  (64 * 1024)      /* bytes of one value */
+#define SECRET_NAME_MAX   64
+#define SECRET_FP_LEN     (12 + 32)        /* "hmac-sha256:" + 32 hex */
+#define SECRET_FILE_MAX   (256 * 1024)     /* bytes of one NAME.secret file */
+#define SECRET_MAX_COUNT  4096
+
+struct secret_info {
+        char name[SECRET_NAME_MAX + 1];
+        int64_t created_at;
+        size_t size;
+        char fingerprint[SECRET_FP_LEN + 1];
+};
+
+/* Store names: [A-Za-z0-9_][A-Za-z0-9_.-]{0,63}. */
+bool secret_name_is_valid(const char *name);
 
 #define SECRET_NONCE_LEN 12
 #define SECRET_TAG_LEN 16

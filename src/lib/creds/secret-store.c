@@ -21,18 +21,6 @@
 #define AAD_DOMAIN "mlvm-secret-v1"
 #define NAME_RULE "must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
 
-bool secret_name_is_valid(const char *name)
-{
-        static const char first[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_";
-        size_t len = name ? strlen(name) : 0;
-
-        if (len == 0 || len > SECRET_NAME_MAX || !strchr(first, name[0]))
-                return false;
-        for (size_t i = 1; i < len; i++)
-                if (!strchr(first, name[i]) && name[i] != '.' && name[i] != '-')
-                        return false;
-        return true;
-}
 
 void secret_wipe(void *p, size_t len)
 {

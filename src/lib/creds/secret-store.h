@@ -24,22 +24,7 @@
 #include <stdint.h>
 
 #include "err.h"
-
-#define SECRET_VALUE_MAX  (64 * 1024)      /* bytes of one value */
-#define SECRET_NAME_MAX   64
-#define SECRET_FP_LEN     (12 + 32)        /* "hmac-sha256:" + 32 hex */
-#define SECRET_FILE_MAX   (256 * 1024)     /* bytes of one NAME.secret file */
-#define SECRET_MAX_COUNT  4096
-
-struct secret_info {
-        char name[SECRET_NAME_MAX + 1];
-        int64_t created_at;
-        size_t size;
-        char fingerprint[SECRET_FP_LEN + 1];
-};
-
-/* Store names: [A-Za-z0-9_][A-Za-z0-9_.-]{0,63}. */
-bool secret_name_is_valid(const char *name);
+#include "secret-file.h"   /* struct secret_info, the limits */
 
 /* Store VALUE (LEN bytes, 1..SECRET_VALUE_MAX) under NAME, replacing any
  * old value; creates the store and its key on first use. INFO (may be

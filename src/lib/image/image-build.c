@@ -29,15 +29,14 @@
 static void progress(const struct build_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void progress(const struct build_opts *o, const char *fmt, ...)
 {
-        /* The library does not print; the CLI asked for progress on its terminal. */
+        char line[512];
         va_list ap;
         if (!o->progress)
                 return;
         va_start(ap, fmt);
-        fputs("mlvm: image build: ", stderr);
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
+        (void)vsnprintf(line, sizeof(line), fmt, ap);
         va_end(ap);
+        o->progress(o->progress_u, line);
 }
 
 char *image_find_agent(void)

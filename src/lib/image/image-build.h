@@ -19,7 +19,10 @@ struct build_opts {
         const char *busybox_deb;
         const char *key;            /* signing key name */
         const char *agent;          /* agent binary; NULL: find it */
-        bool progress;              /* print progress lines (a terminal) */
+        /* Each step as one line, for the caller to show (the library does
+         * not print); NULL: nobody asked. */
+        void (*progress)(void *u, const char *line);
+        void *progress_u;
 };
 
 int image_build(const char *state_dir, const struct build_opts *o, char ret_digest[SHA256_HEX_LEN + 1],

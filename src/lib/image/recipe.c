@@ -2,6 +2,8 @@
  * unknown and repeated keys are errors that name FILE:LINE. */
 #include "mlvm-build.h"
 
+#include <stddef.h>
+
 #include "kmod.h"
 #include "recipe.h"
 #include "units.h"
@@ -35,6 +37,113 @@ static bool word_ok(const char *w)
         return true;
 }
 
+/* One line, without its comment and surrounding blanks, as KEY and VALUE;
+ * false for a blank line. */
+static bool split_line(char *line, char **ret_key, char **ret_value)
+{
+        char *hash = strchr(line, '#');
+        if (hash)
+                *hash = '\0';
+        while (*line == ' ' || *line == '\t')
+                line++;
+        size_t len = strlen(line);
+        while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
+                line[--len] = '\0';
+        if (!*line)
+                return false;
+        char *value = line + strcspn(line, " \t");
+        if (*value)
+                *value++ = '\0';
+        while (*value == ' ' || *value == '\t')
+                value++;
+        *ret_key = line;
+        *ret_value = value;
+        return true;
+}
+
+/* Where KEY's value goes: a string or a word list; -EINVAL for an unknown key. */
+static int key_slot(struct recipe *r, const char *key, char ***ret_str, char ****ret_words)
+{
+        static const struct { const char *key; size_t off; bool words; } keys[] = {
+                { "name", offsetof(struct recipe, name), false },
+                { "kernel-package", offsetof(struct recipe, kernel_package), false },
+                { "busybox", offsetof(struct recipe, busybox), false },
+                { "cmdline", offsetof(struct recipe, cmdline), false },
+                { "rootfs-script", offsetof(struct recipe, rootfs_script), false },
+                { "modules", offsetof(struct recipe, modules), true },
+                { "busybox-applets", offsetof(struct recipe, applets), true },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+                if (streq(key, keys[i].key)) {
+                        void *slot = (char *)r + keys[i].off;
+                        *ret_str = keys[i].words ? NULL : slot;
+                        *ret_words = keys[i].words ? slot : NULL;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+static int set_words(const char *file, unsigned lineno, const char *key, const char *value, char ***words,
+                     struct mlvm_err *e)
+{
+        size_t n;
+        *words = split_words(value, RECIPE_MAX_WORDS, &n);
+        if (n > RECIPE_MAX_WORDS)
+                return err_setx(e, -E2BIG, "%s:%u: %s: more than %d words", file, lineno, key, RECIPE_MAX_WORDS);
+        for (size_t i = 0; i < n; i++)
+                if (!word_ok((*words)[i]) || strlen((*words)[i]) > 64)
+                        return err_setx(e, -EINVAL, "%s:%u: %s: bad word \"%.64s\"", file, lineno, key, (*words)[i]);
+        return 0;
+}
+
+static int set_cmdline(const char *file, unsigned lineno, const char *value, char **str, struct mlvm_err *e)
+{
+        for (const char *p = value; *p; p++)
+                if ((unsigned char)*p < 0x20 || *p == 0x7f)
+                        return err_setx(e, -EINVAL, "%s:%u: cmdline: control character", file, lineno);
+        if (strlen(value) > 2048)
+                return err_setx(e, -EINVAL, "%s:%u: cmdline: longer than 2048 bytes", file, lineno);
+        *str = xstrdup(value);
+        return 0;
+}
+
+/* One KEY VALUE line into R. */
+static int parse_line(struct recipe *r, const char *file, unsigned lineno, const char *key, const char *value,
+                      struct mlvm_err *e)
+{
+        char **str = NULL, ***words = NULL;
+
+        if (key_slot(r, key, &str, &words) < 0)
+                return err_setx(e, -EINVAL, "%s:%u: %s: unknown key", file, lineno, key);
+        if ((str && *str) || (words && *words))
+                return err_setx(e, -EINVAL, "%s:%u: %s: repeated key", file, lineno, key);
+        if (!*value)
+                return err_setx(e, -EINVAL, "%s:%u: %s: needs a value", file, lineno, key);
+        if (words)
+                return set_words(file, lineno, key, value, words, e);
+        if (str == &r->cmdline)
+                return set_cmdline(file, lineno, value, str, e);
+        if (strpbrk(value, " \t") || !word_ok(value))
+                return err_setx(e, -EINVAL, "%s:%u: %s: \"%.64s\" is not one word", file, lineno, key, value);
+        *str = str == &r->rootfs_script ? xasprintf("%s/%s", r->dir, value) : xstrdup(value);
+        return 0;
+}
+
+/* What every recipe must have. */
+static int check_complete(const struct recipe *r, const char *file, struct mlvm_err *e)
+{
+        if (!r->name || !name_is_valid(r->name))
+                return err_setx(e, -EINVAL, "%s: name: %s", file,
+                                r->name ? "must match [a-z0-9][a-z0-9-]{0,62}" : "missing");
+        if (!r->kernel_package)
+                return err_setx(e, -EINVAL, "%s: kernel-package: missing", file);
+        if (!r->cmdline)
+                return err_setx(e, -EINVAL, "%s: cmdline: missing", file);
+        if (r->applets && !r->busybox)
+                return err_setx(e, -EINVAL, "%s: busybox-applets: needs busybox", file);
+        return 0;
+}
+
 int recipe_parse(const char *file, const char *dir, const char *text, struct recipe *ret, struct mlvm_err *e)
 {
         struct recipe r = { .dir = xstrdup(dir) };
@@ -42,100 +151,17 @@ int recipe_parse(const char *file, const char *dir, const char *text, struct rec
         unsigned lineno = 0;
         int rc = 0;
 
-        for (char *line = copy; line; ) {
-                char *next = strchr(line, '\n');
+        for (char *line = copy, *next; line && rc == 0; line = next) {
+                char *key, *value;
+                next = strchr(line, '\n');
                 if (next)
                         *next++ = '\0';
                 lineno++;
-                char *hash = strchr(line, '#');
-                if (hash)
-                        *hash = '\0';
-                while (*line == ' ' || *line == '\t')
-                        line++;
-                size_t len = strlen(line);
-                while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
-                        line[--len] = '\0';
-                if (!*line) {
-                        line = next;
-                        continue;
-                }
-                char *value = line + strcspn(line, " \t");
-                if (*value)
-                        *value++ = '\0';
-                while (*value == ' ' || *value == '\t')
-                        value++;
-                const char *key = line;
-                size_t n;
-                char ***words = NULL;
-                char **str = NULL;
-                if (streq(key, "name"))
-                        str = &r.name;
-                else if (streq(key, "kernel-package"))
-                        str = &r.kernel_package;
-                else if (streq(key, "busybox"))
-                        str = &r.busybox;
-                else if (streq(key, "cmdline"))
-                        str = &r.cmdline;
-                else if (streq(key, "rootfs-script"))
-                        str = &r.rootfs_script;
-                else if (streq(key, "modules"))
-                        words = &r.modules;
-                else if (streq(key, "busybox-applets"))
-                        words = &r.applets;
-                else {
-                        rc = err_setx(e, -EINVAL, "%s:%u: %s: unknown key", file, lineno, key);
-                        goto out;
-                }
-                if ((str && *str) || (words && *words)) {
-                        rc = err_setx(e, -EINVAL, "%s:%u: %s: repeated key", file, lineno, key);
-                        goto out;
-                }
-                if (!*value) {
-                        rc = err_setx(e, -EINVAL, "%s:%u: %s: needs a value", file, lineno, key);
-                        goto out;
-                }
-                if (words) {
-                        *words = split_words(value, RECIPE_MAX_WORDS, &n);
-                        if (n > RECIPE_MAX_WORDS) {
-                                rc = err_setx(e, -E2BIG, "%s:%u: %s: more than %d words", file, lineno, key,
-                                              RECIPE_MAX_WORDS);
-                                goto out;
-                        }
-                        for (size_t i = 0; i < n; i++)
-                                if (!word_ok((*words)[i]) || strlen((*words)[i]) > 64) {
-                                        rc = err_setx(e, -EINVAL, "%s:%u: %s: bad word \"%.64s\"", file, lineno, key,
-                                                      (*words)[i]);
-                                        goto out;
-                                }
-                } else if (str == &r.cmdline) {
-                        for (const char *p = value; *p; p++)
-                                if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-                                        rc = err_setx(e, -EINVAL, "%s:%u: cmdline: control character", file, lineno);
-                                        goto out;
-                                }
-                        if (strlen(value) > 2048) {
-                                rc = err_setx(e, -EINVAL, "%s:%u: cmdline: longer than 2048 bytes", file, lineno);
-                                goto out;
-                        }
-                        *str = xstrdup(value);
-                } else {
-                        if (strpbrk(value, " \t") || !word_ok(value)) {
-                                rc = err_setx(e, -EINVAL, "%s:%u: %s: \"%.64s\" is not one word", file, lineno, key, value);
-                                goto out;
-                        }
-                        *str = str == &r.rootfs_script ? xasprintf("%s/%s", dir, value) : xstrdup(value);
-                }
-                line = next;
+                if (split_line(line, &key, &value))
+                        rc = parse_line(&r, file, lineno, key, value, e);
         }
-        if (!r.name || !name_is_valid(r.name))
-                rc = err_setx(e, -EINVAL, "%s: name: %s", file, r.name ? "must match [a-z0-9][a-z0-9-]{0,62}" : "missing");
-        else if (!r.kernel_package)
-                rc = err_setx(e, -EINVAL, "%s: kernel-package: missing", file);
-        else if (!r.cmdline)
-                rc = err_setx(e, -EINVAL, "%s: cmdline: missing", file);
-        else if (r.applets && !r.busybox)
-                rc = err_setx(e, -EINVAL, "%s: busybox-applets: needs busybox", file);
-out:
+        if (rc == 0)
+                rc = check_complete(&r, file, e);
         if (rc < 0) {
                 recipe_clear(&r);
                 return rc;

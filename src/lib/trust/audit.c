@@ -443,20 +443,6 @@ int audit_read(const char *state_dir, const char *event_prefix, json_object **re
 
 /* ---- appending --------------------------------------------------------- */
 
-static int write_all(int fd, const char *p, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
 /* The hash of the last line of a log of SIZE > 0 bytes, which must end
  * with a newline. Reads at most one line, not the whole log. */
 static int tail_hash(int fd, uint64_t size, char ret[HASH_HEX_LEN + 1], struct mlvm_err *e)
@@ -625,7 +611,7 @@ int audit_append(const char *state_dir, const char *event, json_object *fields, 
         sigaddset(&block, SIGHUP);
         sigaddset(&block, SIGQUIT);
         (void)pthread_sigmask(SIG_BLOCK, &block, &old);
-        r = write_all(fd, line, len + 1);
+        r = write_full(fd, line, len + 1);
         if (r == 0 && fsync(fd) < 0)
                 r = -errno;
         if (r < 0)

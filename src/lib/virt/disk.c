@@ -13,8 +13,6 @@
 #include "virt.h"
 #include "volume.h"
 
-static void disk_vol_freep(virStorageVolPtr *v) { if (*v) (void)virStorageVolFree(*v); }
-#define _cleanup_vol_ __attribute__((cleanup(disk_vol_freep)))
 
 static bool run_id_is_valid(const char *s)
 {
@@ -39,53 +37,13 @@ char *disk_volume_name(const char *run_id, const char *role, const char *name)
         return xasprintf("mlvm-run-%s-%s", run_id, role);
 }
 
-struct vol_spec {
-        const char *name;
-        uint64_t capacity;
-        const char *format;    /* "raw" or "qcow2" */
-        const char *backing;   /* a raw volume's path, or NULL */
-};
-
 /* Allocation 0 (sparse, or an empty qcow2), mode 0600: only QEMU, which
  * libvirt hands the file to at start, and root read a run's disk. */
-static char *vol_xml(const struct vol_spec *v)
+static int create(virStoragePoolPtr pool, struct volume_spec *v, struct mlvm_err *e)
 {
-        _cleanup_xmlDoc_ xmlDocPtr doc = xmlNewDoc((const xmlChar *)"1.0");
-        xmlNodePtr root = xmlNewNode(NULL, (const xmlChar *)"volume");
-        char cap[32];
-        xmlChar *out = NULL;
-        int len = 0;
-
-        xmlDocSetRootElement(doc, root);
-        xmlNewTextChild(root, NULL, (const xmlChar *)"name", (const xmlChar *)v->name);
-        (void)snprintf(cap, sizeof(cap), "%llu", (unsigned long long)v->capacity);
-        xmlNodePtr c = xmlNewTextChild(root, NULL, (const xmlChar *)"capacity", (const xmlChar *)cap);
-        xmlNewProp(c, (const xmlChar *)"unit", (const xmlChar *)"bytes");
-        xmlNodePtr a = xmlNewTextChild(root, NULL, (const xmlChar *)"allocation", (const xmlChar *)"0");
-        xmlNewProp(a, (const xmlChar *)"unit", (const xmlChar *)"bytes");
-        xmlNodePtr t = xmlNewChild(root, NULL, (const xmlChar *)"target", NULL);
-        xmlNodePtr f = xmlNewChild(t, NULL, (const xmlChar *)"format", NULL);
-        xmlNewProp(f, (const xmlChar *)"type", (const xmlChar *)v->format);
-        xmlNodePtr perms = xmlNewChild(t, NULL, (const xmlChar *)"permissions", NULL);
-        xmlNewTextChild(perms, NULL, (const xmlChar *)"mode", (const xmlChar *)"0600");
-        if (v->backing) {
-                xmlNodePtr b = xmlNewChild(root, NULL, (const xmlChar *)"backingStore", NULL);
-                xmlNewTextChild(b, NULL, (const xmlChar *)"path", (const xmlChar *)v->backing);
-                /* Said, never probed: QEMU must not guess the base's format from its bytes. */
-                xmlNodePtr bf = xmlNewChild(b, NULL, (const xmlChar *)"format", NULL);
-                xmlNewProp(bf, (const xmlChar *)"type", (const xmlChar *)"raw");
-        }
-        xmlDocDumpMemory(doc, &out, &len);
-        char *s = xstrdup((const char *)out);
-        xmlFree(out);
-        return s;
-}
-
-static int create(virStoragePoolPtr pool, const struct vol_spec *v, struct mlvm_err *e)
-{
-        _cleanup_free_ char *xml = vol_xml(v);
-        _cleanup_vol_ virStorageVolPtr vol = virStorageVolCreateXML(pool, xml, 0);
-        return vol ? 0 : err_virt(e, "create volume %s", v->name);
+        v->mode = "0600";
+        v->sparse = true;
+        return volume_create(pool, v, e);
 }
 
 /* The base must be a volume of this very pool: what was verified and
@@ -120,7 +78,7 @@ int disk_create_overlay(virStoragePoolPtr pool, const char *name, const char *ba
         if (r < 0)
                 return r;
         /* libvirt runs qemu-img create -b BASE -F raw: a qcow2 header whatever the base's size. */
-        struct vol_spec v = { .name = name, .capacity = capacity ? capacity : base_cap, .format = "qcow2",
+        struct volume_spec v = { .name = name, .capacity = capacity ? capacity : base_cap, .format = "qcow2",
                               .backing = backing_path };
         return create(pool, &v, e);
 }
@@ -129,7 +87,7 @@ int disk_create_artifacts(virStoragePoolPtr pool, const char *name, uint64_t siz
 {
         if (size == 0)
                 return err_setx(e, -EINVAL, "artifact disk %s: size 0", name);
-        struct vol_spec v = { .name = name, .capacity = size, .format = "raw" };
+        struct volume_spec v = { .name = name, .capacity = size, .format = "raw" };
         return create(pool, &v, e);
 }
 

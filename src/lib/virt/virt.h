@@ -14,6 +14,8 @@
 static inline void virConnectClosep(virConnectPtr *c) { if (*c) (void)virConnectClose(*c); }
 static inline void virDomainFreep(virDomainPtr *d) { if (*d) (void)virDomainFree(*d); }
 static inline void virStoragePoolFreep(virStoragePoolPtr *p) { if (*p) (void)virStoragePoolFree(*p); }
+static inline void virStorageVolFreep(virStorageVolPtr *v) { if (*v) (void)virStorageVolFree(*v); }
+static inline void virStreamFreep(virStreamPtr *s) { if (*s) (void)virStreamFree(*s); }
 static inline void xmlFreeDocp(xmlDocPtr *d) { if (*d) xmlFreeDoc(*d); }
 static inline void xmlXPathFreeContextp(xmlXPathContextPtr *c) { if (*c) xmlXPathFreeContext(*c); }
 static inline void xmlXPathFreeObjectp(xmlXPathObjectPtr *o) { if (*o) xmlXPathFreeObject(*o); }
@@ -21,6 +23,8 @@ static inline void xmlXPathFreeObjectp(xmlXPathObjectPtr *o) { if (*o) xmlXPathF
 #define _cleanup_virConnect_ __attribute__((cleanup(virConnectClosep)))
 #define _cleanup_virDomain_ __attribute__((cleanup(virDomainFreep)))
 #define _cleanup_virStoragePool_ __attribute__((cleanup(virStoragePoolFreep)))
+#define _cleanup_vol_ __attribute__((cleanup(virStorageVolFreep)))
+#define _cleanup_stream_ __attribute__((cleanup(virStreamFreep)))
 #define _cleanup_xmlDoc_ __attribute__((cleanup(xmlFreeDocp)))
 #define _cleanup_xmlXPathContext_ __attribute__((cleanup(xmlXPathFreeContextp)))
 #define _cleanup_xmlXPathObject_ __attribute__((cleanup(xmlXPathFreeObjectp)))

@@ -8,10 +8,6 @@
 #include "virt.h"
 #include "volume.h"
 
-static void virStorageVolFreep(virStorageVolPtr *v) { if (*v) (void)virStorageVolFree(*v); }
-static void virStreamFreep(virStreamPtr *s) { if (*s) (void)virStreamFree(*s); }
-#define _cleanup_vol_ __attribute__((cleanup(virStorageVolFreep)))
-#define _cleanup_stream_ __attribute__((cleanup(virStreamFreep)))
 
 int volume_pool(virConnectPtr conn, const char *name, virStoragePoolPtr *ret, struct mlvm_err *e)
 {
@@ -27,7 +23,7 @@ int volume_pool(virConnectPtr conn, const char *name, virStoragePoolPtr *ret, st
         return 0;
 }
 
-static char *vol_xml(const char *name, uint64_t size)
+char *volume_xml(const struct volume_spec *v)
 {
         _cleanup_xmlDoc_ xmlDocPtr doc = xmlNewDoc((const xmlChar *)"1.0");
         xmlNodePtr root = xmlNewNode(NULL, (const xmlChar *)"volume");
@@ -36,19 +32,37 @@ static char *vol_xml(const char *name, uint64_t size)
         int len = 0;
 
         xmlDocSetRootElement(doc, root);
-        xmlNewTextChild(root, NULL, (const xmlChar *)"name", (const xmlChar *)name);
-        (void)snprintf(cap, sizeof(cap), "%llu", (unsigned long long)size);
+        xmlNewTextChild(root, NULL, (const xmlChar *)"name", (const xmlChar *)v->name);
+        (void)snprintf(cap, sizeof(cap), "%llu", (unsigned long long)v->capacity);
         xmlNodePtr c = xmlNewTextChild(root, NULL, (const xmlChar *)"capacity", (const xmlChar *)cap);
         xmlNewProp(c, (const xmlChar *)"unit", (const xmlChar *)"bytes");
+        if (v->sparse) {
+                xmlNodePtr a = xmlNewTextChild(root, NULL, (const xmlChar *)"allocation", (const xmlChar *)"0");
+                xmlNewProp(a, (const xmlChar *)"unit", (const xmlChar *)"bytes");
+        }
         xmlNodePtr t = xmlNewChild(root, NULL, (const xmlChar *)"target", NULL);
         xmlNodePtr f = xmlNewChild(t, NULL, (const xmlChar *)"format", NULL);
-        xmlNewProp(f, (const xmlChar *)"type", (const xmlChar *)"raw");
+        xmlNewProp(f, (const xmlChar *)"type", (const xmlChar *)v->format);
         xmlNodePtr perms = xmlNewChild(t, NULL, (const xmlChar *)"permissions", NULL);
-        xmlNewTextChild(perms, NULL, (const xmlChar *)"mode", (const xmlChar *)"0444");
+        xmlNewTextChild(perms, NULL, (const xmlChar *)"mode", (const xmlChar *)v->mode);
+        if (v->backing) {
+                xmlNodePtr bs = xmlNewChild(root, NULL, (const xmlChar *)"backingStore", NULL);
+                xmlNewTextChild(bs, NULL, (const xmlChar *)"path", (const xmlChar *)v->backing);
+                /* Said, never probed: QEMU must not guess the base's format from its bytes. */
+                xmlNodePtr bf = xmlNewChild(bs, NULL, (const xmlChar *)"format", NULL);
+                xmlNewProp(bf, (const xmlChar *)"type", (const xmlChar *)"raw");
+        }
         xmlDocDumpMemory(doc, &out, &len);
         char *s = xstrdup((const char *)out);
         xmlFree(out);
         return s;
+}
+
+int volume_create(virStoragePoolPtr pool, const struct volume_spec *v, struct mlvm_err *e)
+{
+        _cleanup_free_ char *xml = volume_xml(v);
+        _cleanup_vol_ virStorageVolPtr vol = virStorageVolCreateXML(pool, xml, 0);
+        return vol ? 0 : err_virt(e, "create volume %s", v->name);
 }
 
 static int send_from_fd(virStreamPtr st, char *data, size_t nbytes, void *opaque)
@@ -63,7 +77,9 @@ static int send_from_fd(virStreamPtr st, char *data, size_t nbytes, void *opaque
 
 int volume_upload(virStoragePoolPtr pool, const char *name, int fd, uint64_t size, struct mlvm_err *e)
 {
-        _cleanup_free_ char *xml = vol_xml(name, size);
+        /* Mode 0444: nobody writes a verified base. */
+        const struct volume_spec spec = { .name = name, .capacity = size, .format = "raw", .mode = "0444" };
+        _cleanup_free_ char *xml = volume_xml(&spec);
         _cleanup_vol_ virStorageVolPtr vol = virStorageVolCreateXML(pool, xml, 0);
         _cleanup_stream_ virStreamPtr st = NULL;
 

@@ -2,12 +2,27 @@
  * API and streams only, so the hypervisor host may be remote. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <libvirt/libvirt.h>
 
 #include "digest.h"
 #include "err.h"
+
+/* What a new volume is: its XML says all of it, built with libxml2 (names
+ * reach it from mlvm.yaml), never by pasting strings. */
+struct volume_spec {
+        const char *name;
+        uint64_t capacity;     /* bytes */
+        const char *format;    /* "raw" or "qcow2" */
+        const char *mode;      /* "0600", "0444" */
+        bool sparse;           /* allocation 0: costs what is written */
+        const char *backing;   /* a raw volume's path (the overlay's base), or NULL */
+};
+char *volume_xml(const struct volume_spec *v);
+/* Create the volume V describes in POOL. */
+int volume_create(virStoragePoolPtr pool, const struct volume_spec *v, struct mlvm_err *e);
 
 /* Create raw volume NAME of SIZE bytes in POOL (mode 0444: nobody writes a
  * verified base) and upload FD's contents into it. The volume is deleted

@@ -1,6 +1,8 @@
-/* artifacts-internal.h: what artifacts.c (the tar reader) and
- * artifacts-dir.c (directories of accepted artifacts) share. Everything
- * here works relative to an open directory fd, never by path string. */
+/* artifact-path.h: artifact paths and the directories that hold them, at
+ * the bottom of the artifacts concern: artifacts.c (the tar reader) and
+ * artifacts-dir.c (directories of accepted artifacts) both build on it.
+ * Everything here works relative to an open directory fd, never by path
+ * string. */
 #pragma once
 
 #include <stdbool.h>

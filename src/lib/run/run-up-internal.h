@@ -1,0 +1,81 @@
+/* run-up-internal.h: what the phases of `mlvm up` share. run-up.c runs
+ * them in order (run-up-host.c, run-up-image.c, run-up-record.c,
+ * run-up-disks.c, run-up-start.c) and undoes them on failure; each phase
+ * fills its part of struct up_ctx and of the run's record. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "creds.h"
+#include "digest.h"
+#include "domain.h"
+#include "host-kvm.h"
+#include "manifest.h"
+#include "mtime.h"
+#include "run-up.h"
+#include "virt.h"
+
+struct up_ctx {
+        const struct up_opts *o;
+        struct up_result *res;
+        json_object *run;          /* the record being built, saved by up_claim and up_domain */
+
+        /* up_host */
+        virConnectPtr conn;
+        virStoragePoolPtr pool;
+        struct host_caps caps;
+        struct host_accel_choice accel;
+        unsigned boot_timeout;     /* s: the HELLO deadline */
+        bool force_tcg;            /* the retry after a failed KVM watch */
+        bool watch;                /* this is the first KVM boot seen on the URI */
+
+        /* up_verify_image */
+        char digest[SHA256_HEX_LEN + 1];
+        struct manifest m;
+
+        /* up_claim: from here on a failure has something to undo */
+        char id[RUN_ID_LEN + 1];
+        char *dir, *domain;
+        bool saved, named;
+
+        /* up_fetch_creds */
+        struct cred *creds;
+        size_t n_creds;
+
+        /* up_volumes, up_domain: the strings env points at */
+        struct domain_env env;
+        char *kernel, *initrd, *cmdline, *root_path, *artifacts_path;
+        char *data_paths[MLVM_CONFIG_MAX_DISKS], *serials[MLVM_CONFIG_MAX_DISKS];
+        char *xml;
+
+        /* up_start, up_wait */
+        bool booting;              /* the domain was handed to libvirt: a failure now keeps evidence */
+        bool domain_started;
+        pid_t monitor;
+        bool kvm_failed;           /* a watched KVM boot did not work */
+        char kvm_why[256];
+
+        /* timings (CLOCK_MONOTONIC) */
+        usec_t t0, t_verified, t_vol0, t_overlay, t_vol1, t_create0, t_created;
+        double created_at;         /* wall clock, for the record */
+};
+
+/* One line for the user, said once (a retry under TCG says it again). */
+void up_notice(struct up_result *ret, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The phases, in order. Each returns 0 or a negative errno with E set. */
+int up_check(struct up_ctx *c, struct mlvm_err *e);         /* keys that cannot work here, before anything */
+int up_host(struct up_ctx *c, struct mlvm_err *e);          /* connection, accelerator, controls, vsock, pool */
+int up_verify_image(struct up_ctx *c, struct mlvm_err *e);  /* the signed manifest and the parts, again */
+int up_claim(struct up_ctx *c, struct mlvm_err *e);         /* the run id, its directory, record and name */
+int up_fetch_creds(struct up_ctx *c, struct mlvm_err *e);   /* the first lease of every credential */
+int up_volumes(struct up_ctx *c, struct mlvm_err *e);       /* root overlay, data disks, artifact disk */
+int up_domain(struct up_ctx *c, struct mlvm_err *e);        /* the domain XML, saved with the record */
+int up_start(struct up_ctx *c, struct mlvm_err *e);         /* libvirt starts it; the monitor takes over */
+int up_wait(struct up_ctx *c, struct mlvm_err *e);          /* until the agent is ready, watching KVM */
+
+/* The tail of libvirt's log of DOMAIN's QEMU on a local host, or NULL. */
+char *up_qemu_log_tail(const char *uri, const char *domain);
