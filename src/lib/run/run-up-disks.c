@@ -46,7 +46,7 @@ static int data_disk(struct up_ctx *c, size_t i, json_object *vols, struct mlvm_
         char sha[SHA256_HEX_LEN + 1];
         json_object *x;
 
-        if (disk_create_data(c->pool, vol, d->source, sha, e) < 0)
+        if (disk_create_data(c->pool, vol, c->sources[i], sha, e) < 0)
                 return err_prefix(e, "disk %s", d->name);
         json_object_array_add(vols, json_object_new_string(vol));
         if (!(c->data_paths[i] = volume_path(c->pool, vol, e)))

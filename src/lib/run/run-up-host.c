@@ -7,6 +7,8 @@
 #include <openssl/rand.h>
 
 #include "host-rc.h"
+#include "pool.h"
+#include "source-policy.h"
 #include "run-up-internal.h"
 #include "util.h"
 #include "volume.h"
@@ -125,6 +127,34 @@ static int choose_vsock(struct up_ctx *c, struct mlvm_err *e)
         return r;
 }
 
+/* Data-disk sources under the host's policy (source-policy.h): never the
+ * state directory, the pool or a host system directory, symlinks resolved.
+ * The resolved path is what the disk is built from. */
+static int check_sources(struct up_ctx *c, struct mlvm_err *e)
+{
+        const struct mlvm_workload *w = c->o->workload;
+        struct pool_info pi = { 0 };
+        struct source_policy sp;
+        int r = 0;
+
+        if (!w->n_disks)
+                return 0;
+        if ((r = pool_info(c->conn, c->o->pool_name, &pi, e)) < 0)
+                return r;
+        /* The pool's directory is on the hypervisor host: it matters here only when that is this machine. */
+        source_policy_init(&sp, c->o->state_dir, host_uri_is_local(c->o->uri) ? pi.path : NULL);
+        for (size_t i = 0; i < w->n_disks && r == 0; i++) {
+                char why[512];
+                if (source_policy_check(&sp, w->disks[i].source, &c->sources[i], why, sizeof(why)) < 0)
+                        r = err_setx(e, -EACCES, "%s:%u:%u: %ss.%s.disks.%s.source: %s", c->o->config->path,
+                                     w->disks[i].pos.line, w->disks[i].pos.col, mlvm_kind_to_string(w->kind), w->name,
+                                     w->disks[i].name, why);
+        }
+        source_policy_clear(&sp);
+        pool_info_clear(&pi);
+        return r;
+}
+
 int up_host(struct up_ctx *c, struct mlvm_err *e)
 {
         _cleanup_free_ char *caps_xml = NULL;
@@ -135,7 +165,8 @@ int up_host(struct up_ctx *c, struct mlvm_err *e)
         if (!(caps_xml = virConnectGetCapabilities(c->conn)))
                 return err_virt(e, "capabilities");
         if ((r = host_caps_parse(caps_xml, &c->caps, e)) < 0 || (r = choose_accel(c, e)) < 0 ||
-            (r = choose_controls(c, e)) < 0 || (r = volume_pool(c->conn, c->o->pool_name, &c->pool, e)) < 0)
+            (r = choose_controls(c, e)) < 0 || (r = volume_pool(c->conn, c->o->pool_name, &c->pool, e)) < 0 ||
+            (r = check_sources(c, e)) < 0)
                 return r;
         return choose_vsock(c, e);
 }

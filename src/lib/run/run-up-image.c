@@ -1,6 +1,7 @@
-/* run-up-image.c: `mlvm up` verifies the image again before it is used:
- * the stored manifest must hash to the digest the tag names, and every
- * part's volume must hash to what the manifest says. */
+/* run-up-image.c: `mlvm up` verifies the image again before it is used,
+ * as `mlvm image verify` does: the manifest's signature against the
+ * trusted keys, its digest, every part in the store; then every part's
+ * volume (what the domain attaches) must hash to what it says. */
 #include "mlvm-build.h"
 
 #include <fcntl.h>
@@ -67,7 +68,14 @@ int up_verify_image(struct up_ctx *c, struct mlvm_err *e)
         const char *image = c->o->workload->image;
         int r;
 
-        if ((r = store_resolve(c->o->state_dir, image, c->digest, e)) < 0 || (r = load_manifest(c, e)) < 0)
+        struct verify_report rep;
+        if ((r = store_resolve(c->o->state_dir, image, c->digest, e)) < 0)
+                return r;
+        /* Exactly what `mlvm image verify` checks in the store: the signature
+         * against the trusted keys, the manifest's digest, every part. */
+        if ((r = store_verify(c->o->state_dir, c->digest, NULL, &rep, e)) < 0)
+                return err_prefix(e, "image %s", image);
+        if ((r = load_manifest(c, e)) < 0)
                 return r;
         json_object *verified = json_object_new_array();
         json_object_object_add(c->run, "verified_at_boot", verified);

@@ -138,6 +138,7 @@ static void ctx_free(struct up_ctx *c)
         free(c->artifacts_path);
         free(c->xml);
         for (size_t i = 0; i < MLVM_CONFIG_MAX_DISKS; i++) {
+                free(c->sources[i]);
                 free(c->data_paths[i]);
                 free(c->serials[i]);
         }

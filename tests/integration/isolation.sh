@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Tenant isolation on the host, the parts that hold today: a config file
+# cannot hand a guest the host's keys, the pool or /etc as a data disk
+# (refused with FILE:LINE:COL before anything is created), and `up` checks
+# the image as `image verify` does (signature, store parts) before use.
+. "$TOP_SRCDIR/tests/lib.sh"
+DATA="$TOP_SRCDIR/tests/data/isolation"
+. "$TOP_SRCDIR/tests/lib-runs.sh"
+runs_setup_minimal
+check "a key exists to be stolen" test -s "$tmp/state/keys/host.key" -o -s "$tmp/state/keys/builder.key"
+ln -s "$tmp/state/keys" "$tmp/innocent"
+
+runs_before=$(ls "$tmp/state/runs" 2>/dev/null | wc -l)
+for m in keys via-link etc; do
+        err=$("$MLVM" up "$m" 2>&1); st=$?
+        check_eq "$m: up exits 1" 1 $st
+        check_eq "$m: one line" 1 "$(printf '%s\n' "$err" | grep -vc '^mlvm: up: notice: ')"
+        case $m in
+        keys) check_match "$m: names file, line, key and the state directory" \
+                "^mlvm: up: mlvm.yaml:[0-9]+:[0-9]+: models.keys.disks.k.source: $tmp/state/keys is inside $tmp/state, mlvm's state directory" "$err" ;;
+        via-link) check_match "$m: the symlink is resolved" \
+                "^mlvm: up: mlvm.yaml:[0-9]+:[0-9]+: models.via-link.disks.k.source: $tmp/innocent \(that is $tmp/state/keys\) is inside $tmp/state" "$err" ;;
+        etc) check_match "$m: /etc is a host system directory" \
+                "^mlvm: up: mlvm.yaml:[0-9]+:[0-9]+: models.etc.disks.e.source: /etc is inside /etc, a host system directory" "$err" ;;
+        esac
+done
+check_eq "refused sources create no run record" "$runs_before" "$(ls "$tmp/state/runs" 2>/dev/null | wc -l)"
+nothing_left "refused sources"
+
+# An allowed source still works end to end.
+out=$("$MLVM" up fine 2>"$tmp/err"); st=$?
+check_eq "an allowed source: up exits 0" 0 $st
+[ $st -eq 0 ] || sed 's/^/# /' "$tmp/err"
+run=$(printf '%s\n' "$out" | sed -n 's/^fine: run \([0-9a-f]*\) .*/\1/p')
+wait_ended "$run"
+check_match "the guest reads it" '^hello from an allowed source$' "$("$MLVM" logs "$run" --output)"
+check "down fine" "$MLVM" down fine
+nothing_left "allowed source"
+
+# --- up verifies the image as `image verify` does
+digest=$(sed -n 's/^sha256:\(.*\)$/\1/p' "$tmp/state/images/tags/minimal:latest")
+img="$tmp/state/images/sha256/$digest"
+flip() { # flip the last byte of $1
+        "${PYTHON3:-python3}" -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[-2]^=1; open(p,"wb").write(b)' "$1"
+}
+cp "$img/manifest.sig" "$tmp/sig.good"
+chmod u+w "$img" "$img/manifest.sig" 2>/dev/null
+flip "$img/manifest.sig"
+err=$("$MLVM" up idle 2>&1); st=$?
+check_eq "a flipped byte in manifest.sig: up refuses" 1 $st
+check_match "and says the signature failed" '^mlvm: up: image minimal: .*(signature|sig)' "$err"
+nothing_left "bad signature"
+cp "$tmp/sig.good" "$img/manifest.sig"
+cp "$img/initramfs" "$tmp/initramfs.good"
+chmod u+w "$img/initramfs" 2>/dev/null
+flip "$img/initramfs"
+err=$("$MLVM" up idle 2>&1); st=$?
+check_eq "a flipped byte in the stored initramfs: up refuses" 1 $st
+check_match "and names the part" '^mlvm: up: image minimal: part initramfs: .* SHA-256 ' "$err"
+nothing_left "bad stored part"
+cp "$tmp/initramfs.good" "$img/initramfs"
+out=$("$MLVM" up idle 2>&1); st=$?
+check_eq "restored: up works again" 0 $st
+check "down idle" "$MLVM" down idle
+check_eq "the audit log verifies" 0 "$("$MLVM" audit verify >/dev/null 2>&1; echo $?)"
+nothing_left "after the image checks"
+done_testing
