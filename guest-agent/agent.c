@@ -35,13 +35,8 @@
 #include "agent.h"
 #include "proto.h"
 
-#ifndef AGENT_VERSION
-#define AGENT_VERSION "0.0.0"
-#endif
-
 #define DEFAULT_TIMEOUT_S 60
 
-static bool as_pid1;
 int agent_host_fd = -1;
 const char *agent_transport = "virtio-serial";
 unsigned agent_timeout_s = DEFAULT_TIMEOUT_S;
@@ -55,40 +50,6 @@ static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
 static uint64_t frame_msg[(sizeof(struct proto_msg) + 7) / 8];   /* decoded host request */
 static size_t frame_len;                     /* bytes of the last frame received into frame[] */
 
-void logmsg(const char *fmt, ...)
-{
-        char buf[512];
-        va_list ap;
-        int n = snprintf(buf, sizeof(buf), "mlvm-agent: ");
-
-        va_start(ap, fmt);
-        int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
-        va_end(ap);
-        if (m < 0)
-                m = 0;
-        n += m;
-        if ((size_t)n > sizeof(buf) - 2)
-                n = (int)sizeof(buf) - 2;
-        buf[n++] = '\n';
-        (void)!write(STDERR_FILENO, buf, (size_t)n);
-}
-
-bool agent_is_pid1(void) { return as_pid1; }
-
-uint64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-void sleep_ms(unsigned ms)
-{
-        struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 static int send_msg(const struct proto_msg *m, uint64_t deadline);
 
 static void send_error(uint32_t code, const char *what)
@@ -99,7 +60,7 @@ static void send_error(uint32_t code, const char *what)
                 return;
         m.u.error.code = code;
         proto_strlcpy(m.u.error.message, what, sizeof(m.u.error.message));
-        (void)send_msg(&m, now_ms() + 2000);
+        (void)send_msg(&m, util_now_ms() + 2000);
 }
 
 /* The one way out. PID 1 must never exit: power off, else reboot (the
@@ -107,13 +68,13 @@ static void send_error(uint32_t code, const char *what)
 static void __attribute__((noreturn)) finish(int status, uint32_t code, const char *why)
 {
         if (why) {
-                logmsg("%s", why);
+                util_log("%s", why);
                 send_error(code, why);
         }
-        if (!as_pid1)
+        if (!util_is_pid1())
                 exit(status);
         sync();
-        logmsg("powering off");
+        util_log("powering off");
         (void)reboot(RB_POWER_OFF);
         (void)reboot(RB_AUTOBOOT);
         for (;;)
@@ -153,7 +114,7 @@ static void defer_expired(const char *name, const char *lease)
 int agent_wait_fd(int fd, short events, uint64_t deadline)
 {
         for (;;) {
-                uint64_t now = now_ms();
+                uint64_t now = util_now_ms();
                 if (now >= deadline)
                         return 0;
                 struct pollfd p = { .fd = fd, .events = events };
@@ -189,7 +150,7 @@ static int write_all(const uint8_t *p, size_t len, uint64_t deadline)
                 if (ev < 0)
                         return ev;
                 if ((ev & POLLHUP) && !(ev & POLLOUT))
-                        sleep_ms(20);
+                        util_sleep_ms(20);
         }
         return 0;
 }
@@ -230,7 +191,7 @@ static int send_msg(const struct proto_msg *m, uint64_t deadline)
 
 int agent_send(const struct proto_msg *m)
 {
-        return send_msg(m, now_ms() + (uint64_t)agent_timeout_s * 1000);
+        return send_msg(m, util_now_ms() + (uint64_t)agent_timeout_s * 1000);
 }
 
 /* Returns 0 with *m filled, -EPIPE/-ETIMEDOUT, or -EPROTO (already reported). */
@@ -241,14 +202,14 @@ static int recv_msg(struct proto_msg *m, uint64_t deadline)
         if (r < 0)
                 return r;
         if ((r = proto_hdr_decode(frame, &h)) < 0) {
-                logmsg("bad frame header from host: %s", proto_strerror(r));
+                util_log("bad frame header from host: %s", proto_strerror(r));
                 return -EPROTO;
         }
         if ((r = read_exact(frame + PROTO_HDR_SIZE, h.len, deadline)) < 0)
                 return r;
         frame_len = PROTO_HDR_SIZE + h.len;
         if ((r = proto_payload_decode(&h, frame + PROTO_HDR_SIZE, m)) < 0) {
-                logmsg("bad %s frame from host: %s", proto_type_name(h.type), proto_strerror(r));
+                util_log("bad %s frame from host: %s", proto_type_name(h.type), proto_strerror(r));
                 return -EPROTO;
         }
         return 0;
@@ -261,15 +222,13 @@ static int recv_msg(struct proto_msg *m, uint64_t deadline)
 static void handshake(void)
 {
         struct proto_msg m = { .type = PROTO_HELLO, .id = 1 };
-        struct timespec up;
         unsigned wait_s = have_session && agent_timeout_s < RECONNECT_WAIT_S ? RECONNECT_WAIT_S : agent_timeout_s;
-        uint64_t deadline = now_ms() + (uint64_t)wait_s * 1000;
+        uint64_t deadline = util_now_ms() + (uint64_t)wait_s * 1000;
         int r;
 
-        clock_gettime(CLOCK_BOOTTIME, &up);
         proto_strlcpy(m.u.hello.agent_version, AGENT_VERSION, sizeof(m.u.hello.agent_version));
         m.u.hello.proto_version = PROTO_VERSION;
-        m.u.hello.uptime_ms = (uint64_t)up.tv_sec * 1000 + (uint64_t)up.tv_nsec / 1000000;
+        m.u.hello.uptime_ms = util_uptime_ms();
         proto_strlcpy(m.u.hello.transport, agent_transport, sizeof(m.u.hello.transport));
         boot_read_boot_id(m.u.hello.boot_id, sizeof(m.u.hello.boot_id));
         proto_strlcpy(m.u.hello.root, agent_root_desc, sizeof(m.u.hello.root));
@@ -280,7 +239,7 @@ static void handshake(void)
         }
         if ((r = send_msg(&m, deadline)) < 0)
                 agent_fatal(PROTO_E_BOOT, "send HELLO: %s", r == -ETIMEDOUT ? "the host did not connect in time" : strerror(-r));
-        logmsg("HELLO sent over %s after %llu ms", agent_transport, (unsigned long long)m.u.hello.uptime_ms);
+        util_log("HELLO sent over %s after %llu ms", agent_transport, (unsigned long long)m.u.hello.uptime_ms);
         if ((r = recv_msg(&m, deadline)) < 0) {
                 if (r == -EPROTO)
                         agent_fatal(PROTO_E_PROTOCOL, "malformed reply to HELLO");
@@ -289,12 +248,12 @@ static void handshake(void)
         if (m.type != PROTO_HELLO_ACK || m.id != 1)
                 agent_fatal(PROTO_E_PROTOCOL, "expected HELLO_ACK for request 1, got %s for %u", proto_type_name(m.type), m.id);
         if (have_session && memcmp(session, m.u.hello_ack.session, sizeof(session)) != 0)
-                logmsg("the host started a new session");
+                util_log("the host started a new session");
         memcpy(session, m.u.hello_ack.session, sizeof(session));
         have_session = true;
 }
 
-static uint64_t deadline_from_now(void) { return now_ms() + (uint64_t)agent_timeout_s * 1000; }
+static uint64_t deadline_from_now(void) { return util_now_ms() + (uint64_t)agent_timeout_s * 1000; }
 
 static void reply(uint8_t type, uint32_t id)
 {
@@ -309,7 +268,7 @@ static void reply_error(uint32_t id, uint32_t code, const char *why)
         struct proto_msg m = { .type = PROTO_ERROR, .id = id };
         m.u.error.code = code;
         proto_strlcpy(m.u.error.message, why, sizeof(m.u.error.message));
-        logmsg("request %u failed: %s", id, why);
+        util_log("request %u failed: %s", id, why);
         (void)send_msg(&m, deadline_from_now());
 }
 
@@ -341,7 +300,7 @@ static void report_exit(void)
                 m.u.exit.signal = (uint32_t)WTERMSIG(wl.status);
         else
                 m.u.exit.code = (uint32_t)WEXITSTATUS(wl.status);
-        logmsg("workload ended: %s %u", m.u.exit.signal ? "signal" : "exit status",
+        util_log("workload ended: %s %u", m.u.exit.signal ? "signal" : "exit status",
                m.u.exit.signal ? m.u.exit.signal : m.u.exit.code);
         int r = send_msg(&m, deadline_from_now());
         if (r < 0)
@@ -430,11 +389,11 @@ static void handle(const struct proto_msg *m)
                         reply(PROTO_DONE, m->id);
                 return;
         case PROTO_SHUTDOWN:
-                logmsg("shutdown requested by the host");
+                util_log("shutdown requested by the host");
                 workload_stop(&wl, 2000);
                 finish(0, 0, NULL);
         case PROTO_ERROR:
-                logmsg("host error %u: %s", m->u.error.code, m->u.error.message);
+                util_log("host error %u: %s", m->u.error.code, m->u.error.message);
                 finish(1, 0, "the host reported an error; stopping");
         default:
                 agent_fatal(PROTO_E_UNSUPPORTED, "unexpected %s from the host", proto_type_name(m->type));
@@ -480,7 +439,7 @@ static void serve(void)
                                 struct proto_msg e = { .type = PROTO_ERROR, .id = 0 };
                                 e.u.error.code = PROTO_E_ARTIFACTS;
                                 proto_strlcpy(e.u.error.message, why, sizeof(e.u.error.message));
-                                logmsg("%s", why);
+                                util_log("%s", why);
                                 (void)send_msg(&e, deadline_from_now());
                         }
                         report_exit();
@@ -510,7 +469,7 @@ int main(int argc, char **argv)
                 char *end;
                 long fd = strtol(argv[2], &end, 10);
                 if (*end || fd < 0 || fd > 1024) {
-                        logmsg("usage: mlvm-agent --fd N");
+                        util_log("usage: mlvm-agent --fd N");
                         return 2;
                 }
                 agent_host_fd = (int)fd;
@@ -520,7 +479,7 @@ int main(int argc, char **argv)
                 if (t && *end == 0 && v >= 1 && v <= 3600)
                         agent_timeout_s = (unsigned)v;
         } else if (getpid() == 1) {
-                as_pid1 = true;
+                util_set_pid1();
                 boot_mount_or_die("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
                 boot_setup_console();
                 boot_mount_or_die("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -531,13 +490,13 @@ int main(int argc, char **argv)
                 boot_mount_or_die("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
                 boot_parse_cmdline();
                 boot_loopback_up();
-                logmsg("version %s, host deadline %u s", AGENT_VERSION, agent_timeout_s);
+                util_log("version %s, host deadline %u s", AGENT_VERSION, agent_timeout_s);
                 boot_load_modules();
                 if (agent_root_serial[0])
-                        boot_mount_root(now_ms() + (uint64_t)agent_timeout_s * 1000);
-                boot_find_channel(now_ms() + (uint64_t)agent_timeout_s * 1000);
+                        boot_mount_root(util_now_ms() + (uint64_t)agent_timeout_s * 1000);
+                boot_find_channel(util_now_ms() + (uint64_t)agent_timeout_s * 1000);
         } else {
-                logmsg("must run as PID 1 (or with --fd N for tests)");
+                util_log("must run as PID 1 (or with --fd N for tests)");
                 return 2;
         }
         signal(SIGPIPE, SIG_IGN);
@@ -545,11 +504,11 @@ int main(int argc, char **argv)
         for (;;) {
                 handshake();
                 serve();
-                if (!as_pid1)
+                if (!util_is_pid1())
                         finish(0, 0, NULL);
                 /* The host side closed: wait for it to come back (the next
                  * handshake has the usual deadline), else power off. */
-                logmsg("the host closed the channel; waiting up to %u s for it to reconnect",
+                util_log("the host closed the channel; waiting up to %u s for it to reconnect",
                        agent_timeout_s < RECONNECT_WAIT_S ? RECONNECT_WAIT_S : agent_timeout_s);
         }
 }

@@ -6,20 +6,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent-util.h"
 #include "proto.h"
 
 #define WORKLOAD_UID 1000          /* the mlvm user of every image */
 #define WORKLOAD_GID 1000
-
-void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-uint64_t now_ms(void);
-void sleep_ms(unsigned ms);
-
-/* The virtio disk with SERIAL, as "vdX" in DEV (cap bytes); waits until the
- * deadline for it to appear. 0 or -ENOENT. */
-int find_disk(const char *serial, uint64_t deadline, char *dev, size_t cap);
-
-bool agent_is_pid1(void);
 
 /* agent.c: the agent's state that boot.c fills in. */
 extern int agent_host_fd;
@@ -28,7 +19,7 @@ extern unsigned agent_timeout_s;          /* mlvm.timeout= */
 extern char agent_root_serial[21];
 extern char agent_root_desc[PROTO_STR_SHORT];
 void agent_fatal(uint32_t code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
-/* Wait for EVENTS on FD until DEADLINE (now_ms clock): revents, 0 on timeout. */
+/* Wait for EVENTS on FD until DEADLINE (util_now_ms clock): revents, 0 on timeout. */
 int agent_wait_fd(int fd, short events, uint64_t deadline);
 
 /* boot.c */
@@ -40,7 +31,6 @@ void boot_load_modules(void);
 void boot_mount_root(uint64_t deadline);
 void boot_find_channel(uint64_t deadline);
 void boot_read_boot_id(char *buf, size_t cap);
-int agent_mkdir_p(const char *path);
 
 /* Root of the workload: "" (the initramfs) or "/sysroot". */
 extern const char *workload_root;

@@ -45,9 +45,9 @@ int artifacts_prepare(const struct proto_exec *e, char *why, size_t cap)
                 (void)snprintf(why, cap, "artifacts: bad directory %s or no disk serial", e->artifacts_dir);
                 return -EINVAL;
         }
-        (void)snprintf(dir, sizeof(dir), "%s%s", agent_is_pid1() ? workload_root : "", e->artifacts_dir);
+        (void)snprintf(dir, sizeof(dir), "%s%s", util_is_pid1() ? workload_root : "", e->artifacts_dir);
         (void)snprintf(serial, sizeof(serial), "%s", e->artifacts_serial);
-        int r = agent_mkdir_p(dir);
+        int r = util_mkdir_p(dir);
         if (r < 0) {
                 (void)snprintf(why, cap, "artifacts: mkdir %s: %s", e->artifacts_dir, strerror(-r));
                 return r;
@@ -62,7 +62,7 @@ int artifacts_prepare(const struct proto_exec *e, char *why, size_t cap)
                 }
         if (d)
                 closedir(d);
-        if (!agent_is_pid1())
+        if (!util_is_pid1())
                 return 0;
         if (!workload_root[0]) {
                 /* The initramfs is RAM already: a tmpfs of its own keeps the artifacts apart. */
@@ -235,7 +235,7 @@ int artifacts_finish(char *why, size_t cap)
         uint32_t files = 0;
         int r;
 
-        if (find_disk(serial, now_ms() + 10000, dev, sizeof(dev)) < 0) {
+        if (util_find_disk(serial, util_now_ms() + 10000, dev, sizeof(dev)) < 0) {
                 (void)snprintf(why, cap, "artifacts: no virtio disk with serial %s", serial);
                 return -ENOENT;
         }
@@ -282,7 +282,7 @@ finish:
         entries = NULL;
         if (r < 0)
                 return r;
-        logmsg("artifacts: %u files, %llu bytes of stream, sha256 %s", files, (unsigned long long)total, hex);
+        util_log("artifacts: %u files, %llu bytes of stream, sha256 %s", files, (unsigned long long)total, hex);
         if ((r = send_artifact(PROTO_ARTIFACTS_DONE, NULL, total, hex, files)) < 0)
                 (void)snprintf(why, cap, "artifacts: send ARTIFACTS_DONE: %s", strerror(-r));
         return r;

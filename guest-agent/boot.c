@@ -82,7 +82,7 @@ void boot_parse_cmdline(void)
                         if (*end == 0 && v >= 1 && v <= 3600)
                                 agent_timeout_s = (unsigned)v;
                         else
-                                logmsg("ignoring bad %s (1..3600 seconds)", tok);
+                                util_log("ignoring bad %s (1..3600 seconds)", tok);
                 }
         }
 }
@@ -99,7 +99,7 @@ void boot_loopback_up(void)
         if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
                 ifr.ifr_flags |= IFF_UP;
                 if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-                        logmsg("loopback: %s", strerror(errno));
+                        util_log("loopback: %s", strerror(errno));
         }
         close(fd);
 }
@@ -123,7 +123,7 @@ void boot_load_modules(void)
                 if (mfd < 0)
                         agent_fatal(PROTO_E_BOOT, "open %s: %s", path, strerror(errno));
                 if (syscall(SYS_finit_module, mfd, "", 0) < 0 && errno != EEXIST)
-                        logmsg("load %s: %s", name, strerror(errno));
+                        util_log("load %s: %s", name, strerror(errno));
                 close(mfd);
         }
 }
@@ -135,7 +135,7 @@ void boot_mount_root(uint64_t deadline)
 {
         char dev[40], path[64];
 
-        if (find_disk(agent_root_serial, deadline, dev, sizeof(dev)) < 0)
+        if (util_find_disk(agent_root_serial, deadline, dev, sizeof(dev)) < 0)
                 agent_fatal(PROTO_E_BOOT, "no virtio disk with serial %s (the root filesystem) after %u s", agent_root_serial,
                       agent_timeout_s);
         (void)snprintf(path, sizeof(path), "/dev/%s", dev);
@@ -144,7 +144,7 @@ void boot_mount_root(uint64_t deadline)
                 agent_fatal(PROTO_E_BOOT, "mount %s (serial %s) as ext4 on /sysroot: %s", path, agent_root_serial, strerror(errno));
         (void)snprintf(agent_root_desc, sizeof(agent_root_desc), "%.32s:ext4", dev);
         workload_root = "/sysroot";
-        logmsg("root filesystem %s mounted on /sysroot", path);
+        util_log("root filesystem %s mounted on /sysroot", path);
 }
 
 /* The virtio-serial port whose name is org.mlvm.agent.0, as /dev/vportNpM. */
@@ -205,14 +205,14 @@ void boot_find_channel(uint64_t deadline)
 {
         bool have_vsock = access("/dev/vsock", F_OK) == 0;
 
-        while (now_ms() < deadline) {
+        while (util_now_ms() < deadline) {
                 if ((agent_host_fd = open_virtio_port()) >= 0)
                         return;
-                if (have_vsock && (agent_host_fd = open_vsock(now_ms() + 500)) >= 0) {
+                if (have_vsock && (agent_host_fd = open_vsock(util_now_ms() + 500)) >= 0) {
                         agent_transport = "vsock";
                         return;
                 }
-                sleep_ms(20);
+                util_sleep_ms(20);
         }
         agent_fatal(PROTO_E_BOOT, "no channel to the host (virtio-serial port %s%s) after %u s", PROTO_CHANNEL_NAME,
               have_vsock ? " or vsock" : "", agent_timeout_s);

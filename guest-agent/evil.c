@@ -49,7 +49,7 @@ int evil_artifacts(const char *dir, struct tarw *w, uint32_t *files, char *why, 
         close(fd);
         what[n > 0 ? n : 0] = 0;
         what[strcspn(what, "\n")] = 0;
-        logmsg("EVIL TEST AGENT: writing a hostile artifact stream: %s", what);
+        util_log("EVIL TEST AGENT: writing a hostile artifact stream: %s", what);
         int r = -EINVAL;
         *files = 0;
         if (!strcmp(what, "dotdot"))

@@ -141,7 +141,7 @@ static void exec_stream(const struct proto_conn *c)
                 }
         }
         if (r < 0) {
-                logmsg("exec: %s", r == -EINVAL ? "refused" : strerror(-r));
+                util_log("exec: %s", r == -EINVAL ? "refused" : strerror(-r));
                 if (master >= 0)
                         close(master);
                 for (int i = 0; i < 2; i += 1) {
@@ -171,7 +171,7 @@ static void exec_stream(const struct proto_conn *c)
         (void)fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
         if (s->err_fd >= 0)
                 (void)fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
-        logmsg("exec: pid %d on stream %u%s", (int)pid, c->id, c->tty ? " (terminal)" : "");
+        util_log("exec: pid %d on stream %u%s", (int)pid, c->id, c->tty ? " (terminal)" : "");
         send_simple(PROTO_STREAM_OPENED, c->id, PROTO_STREAM_CREDIT, 0);
 }
 

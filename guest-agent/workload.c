@@ -21,54 +21,6 @@
 
 const char *workload_root = "";
 
-int find_disk(const char *serial, uint64_t deadline, char *dev, size_t cap)
-{
-        do {
-                DIR *d = opendir("/sys/block");
-                struct dirent *de;
-                while (d && (de = readdir(d))) {
-                        char path[300], got[64];
-                        if (strncmp(de->d_name, "vd", 2) != 0)
-                                continue;
-                        (void)snprintf(path, sizeof(path), "/sys/block/%s/serial", de->d_name);
-                        int fd = open(path, O_RDONLY | O_CLOEXEC);
-                        if (fd < 0)
-                                continue;
-                        ssize_t n = read(fd, got, sizeof(got) - 1);
-                        close(fd);
-                        if (n <= 0)
-                                continue;
-                        got[n] = 0;
-                        got[strcspn(got, "\n")] = 0;
-                        if (strcmp(got, serial) == 0) {
-                                (void)snprintf(dev, cap, "%.32s", de->d_name);
-                                closedir(d);
-                                return 0;
-                        }
-                }
-                if (d)
-                        closedir(d);
-                sleep_ms(20);
-        } while (now_ms() < deadline);
-        return -ENOENT;
-}
-
-int agent_mkdir_p(const char *path)
-{
-        char buf[PROTO_PATH_MAX * 2];
-        if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-                return -ENAMETOOLONG;
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = 0;
-                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, size_t cap)
 {
         char dev[40], devpath[64], target[PROTO_PATH_MAX * 2];
@@ -82,13 +34,13 @@ int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, si
                 (void)snprintf(why, cap, "mount %s: would cover the credentials in /run/mlvm/secrets", m->path);
                 return -EINVAL;
         }
-        if (find_disk(m->serial, deadline, dev, sizeof(dev)) < 0) {
+        if (util_find_disk(m->serial, deadline, dev, sizeof(dev)) < 0) {
                 (void)snprintf(why, cap, "no virtio disk with serial %s", m->serial);
                 return -ENOENT;
         }
         (void)snprintf(devpath, sizeof(devpath), "/dev/%s", dev);
         (void)snprintf(target, sizeof(target), "%s%s", workload_root, m->path);
-        int r = agent_mkdir_p(target);
+        int r = util_mkdir_p(target);
         if (r < 0) {
                 (void)snprintf(why, cap, "mkdir %s: %s", target, strerror(-r));
                 return r;
@@ -100,7 +52,7 @@ int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, si
                                strerror(errno));
                 return r;
         }
-        logmsg("data disk %s mounted read-only on %s", m->serial, m->path);
+        util_log("data disk %s mounted read-only on %s", m->serial, m->path);
         return 0;
 }
 
@@ -204,7 +156,7 @@ int workload_start(const struct proto_exec *e, struct workload *w, char *why, si
         (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
         (void)fcntl(err[0], F_SETFL, O_NONBLOCK);
         *w = (struct workload){ .pid = pid, .out = out[0], .err = err[0] };
-        logmsg("workload started as pid %d (uid %d)", (int)pid, WORKLOAD_UID);
+        util_log("workload started as pid %d (uid %d)", (int)pid, WORKLOAD_UID);
         return 0;
 }
 
@@ -253,17 +205,17 @@ void workload_stop(struct workload *w, unsigned grace_ms)
         if (!w->pid || w->exited)
                 return;
         (void)kill(-w->pid, SIGTERM);
-        uint64_t deadline = now_ms() + grace_ms;
-        while (!w->exited && now_ms() < deadline) {
+        uint64_t deadline = util_now_ms() + grace_ms;
+        while (!w->exited && util_now_ms() < deadline) {
                 workload_reap(w);
-                sleep_ms(20);
+                util_sleep_ms(20);
         }
         if (!w->exited) {
                 (void)kill(-w->pid, SIGKILL);
                 (void)kill(w->pid, SIGKILL);
-                while (!w->exited && now_ms() < deadline + 2000) {
+                while (!w->exited && util_now_ms() < deadline + 2000) {
                         workload_reap(w);
-                        sleep_ms(20);
+                        util_sleep_ms(20);
                 }
         }
 }
