@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "transport.h"
 #include "proto.h"
 
 #define DEFAULT_TIMEOUT_S 60
@@ -46,51 +47,7 @@ static uint8_t session[PROTO_SESSION_LEN];   /* from HELLO_ACK; sent back in a r
 static bool have_session;
 static uint32_t last_id;                     /* the last host request completed */
 static struct workload wl = { .out = -1, .err = -1 };
-static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
 static uint64_t frame_msg[(sizeof(struct proto_msg) + 7) / 8];   /* decoded host request */
-static size_t frame_len;                     /* bytes of the last frame received into frame[] */
-
-static int send_msg(const struct proto_msg *m, uint64_t deadline);
-
-static void send_error(uint32_t code, const char *what)
-{
-        struct proto_msg m = { .type = PROTO_ERROR, .id = 0 };
-
-        if (agent_host_fd < 0)
-                return;
-        m.u.error.code = code;
-        proto_strlcpy(m.u.error.message, what, sizeof(m.u.error.message));
-        (void)send_msg(&m, util_now_ms() + 2000);
-}
-
-/* The one way out. PID 1 must never exit: power off, else reboot (the
- * domain has on_reboot=destroy), else stop forever. */
-static void __attribute__((noreturn)) finish(int status, uint32_t code, const char *why)
-{
-        if (why) {
-                util_log("%s", why);
-                send_error(code, why);
-        }
-        if (!util_is_pid1())
-                exit(status);
-        sync();
-        util_log("powering off");
-        (void)reboot(RB_POWER_OFF);
-        (void)reboot(RB_AUTOBOOT);
-        for (;;)
-                pause();
-}
-
-void agent_fatal(uint32_t code, const char *fmt, ...)
-{
-        char why[PROTO_STR_LONG];
-        va_list ap;
-
-        va_start(ap, fmt);
-        (void)vsnprintf(why, sizeof(why), fmt, ap);
-        va_end(ap);
-        finish(1, code, why);
-}
 
 /* Expiries found while the agent waits on the host (even while it is
  * away): the file goes at once, the report when the host can hear it. */
@@ -108,112 +65,10 @@ static void defer_expired(const char *name, const char *lease)
         }
 }
 
-/* Wait for EVENTS on fd until the deadline. Returns revents, 0 on timeout.
- * A virtio-serial port whose host side is closed reports POLLHUP at once:
- * callers that wait for the host to connect treat that as "not yet". */
-int agent_wait_fd(int fd, short events, uint64_t deadline)
-{
-        for (;;) {
-                uint64_t now = util_now_ms();
-                if (now >= deadline)
-                        return 0;
-                struct pollfd p = { .fd = fd, .events = events };
-                int left = (int)(deadline - now > 1000 ? 1000 : deadline - now);
-                int next = secrets_next_timeout_ms();
-                if (next >= 0 && next < left)
-                        left = next;
-                int r = poll(&p, 1, left);
-                secrets_expire(defer_expired);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -errno;
-                if (r > 0)
-                        return p.revents;
-        }
-}
+static void expire_credentials(void) { secrets_expire(defer_expired); }
 
-static int write_all(const uint8_t *p, size_t len, uint64_t deadline)
-{
-        while (len > 0) {
-                ssize_t n = write(agent_host_fd, p, len);
-                if (n > 0) {
-                        p += n;
-                        len -= (size_t)n;
-                        continue;
-                }
-                if (n < 0 && errno != EAGAIN && errno != EINTR)
-                        return -errno;
-                int ev = agent_wait_fd(agent_host_fd, POLLOUT, deadline);
-                if (ev == 0)
-                        return -ETIMEDOUT;
-                if (ev < 0)
-                        return ev;
-                if ((ev & POLLHUP) && !(ev & POLLOUT))
-                        util_sleep_ms(20);
-        }
-        return 0;
-}
-
-/* Read exactly len bytes. Returns 0, -EPIPE when the host went away, or
- * -ETIMEDOUT. A deadline of UINT64_MAX waits as long as the host is there. */
-static int read_exact(uint8_t *p, size_t len, uint64_t deadline)
-{
-        while (len > 0) {
-                ssize_t n = read(agent_host_fd, p, len);
-                if (n > 0) {
-                        p += n;
-                        len -= (size_t)n;
-                        continue;
-                }
-                if (n == 0)
-                        return -EPIPE;
-                if (errno != EAGAIN && errno != EINTR)
-                        return -errno;
-                int ev = agent_wait_fd(agent_host_fd, POLLIN, deadline);
-                if (ev == 0)
-                        return -ETIMEDOUT;
-                if (ev < 0)
-                        return ev;
-                if ((ev & POLLHUP) && !(ev & POLLIN))
-                        return -EPIPE;
-        }
-        return 0;
-}
-
-static int send_msg(const struct proto_msg *m, uint64_t deadline)
-{
-        long n = proto_encode(m, frame, sizeof(frame));
-        if (n < 0)
-                return -EINVAL;
-        return write_all(frame, (size_t)n, deadline);
-}
-
-int agent_send(const struct proto_msg *m)
-{
-        return send_msg(m, util_now_ms() + (uint64_t)agent_timeout_s * 1000);
-}
-
-/* Returns 0 with *m filled, -EPIPE/-ETIMEDOUT, or -EPROTO (already reported). */
-static int recv_msg(struct proto_msg *m, uint64_t deadline)
-{
-        struct proto_hdr h;
-        int r = read_exact(frame, PROTO_HDR_SIZE, deadline);
-        if (r < 0)
-                return r;
-        if ((r = proto_hdr_decode(frame, &h)) < 0) {
-                util_log("bad frame header from host: %s", proto_strerror(r));
-                return -EPROTO;
-        }
-        if ((r = read_exact(frame + PROTO_HDR_SIZE, h.len, deadline)) < 0)
-                return r;
-        frame_len = PROTO_HDR_SIZE + h.len;
-        if ((r = proto_payload_decode(&h, frame + PROTO_HDR_SIZE, m)) < 0) {
-                util_log("bad %s frame from host: %s", proto_type_name(h.type), proto_strerror(r));
-                return -EPROTO;
-        }
-        return 0;
-}
+/* Credential TTLs end on time even while the transport waits for the host. */
+static const struct transport_timer expiry_timer = { secrets_next_timeout_ms, expire_credentials };
 
 /* How long a lost host may take to come back: at least as long as the
  * host's monitor keeps trying to reconnect (120 s). */
@@ -237,30 +92,28 @@ static void handshake(void)
                 memcpy(m.u.hello.session, session, sizeof(session));
                 m.u.hello.last_id = last_id;
         }
-        if ((r = send_msg(&m, deadline)) < 0)
-                agent_fatal(PROTO_E_BOOT, "send HELLO: %s", r == -ETIMEDOUT ? "the host did not connect in time" : strerror(-r));
+        if ((r = transport_send_by(&m, deadline)) < 0)
+                transport_fatal(PROTO_E_BOOT, "send HELLO: %s", r == -ETIMEDOUT ? "the host did not connect in time" : strerror(-r));
         util_log("HELLO sent over %s after %llu ms", agent_transport, (unsigned long long)m.u.hello.uptime_ms);
-        if ((r = recv_msg(&m, deadline)) < 0) {
+        if ((r = transport_recv(&m, deadline)) < 0) {
                 if (r == -EPROTO)
-                        agent_fatal(PROTO_E_PROTOCOL, "malformed reply to HELLO");
-                agent_fatal(PROTO_E_BOOT, "no HELLO_ACK: %s", r == -ETIMEDOUT ? "timed out" : "the host went away");
+                        transport_fatal(PROTO_E_PROTOCOL, "malformed reply to HELLO");
+                transport_fatal(PROTO_E_BOOT, "no HELLO_ACK: %s", r == -ETIMEDOUT ? "timed out" : "the host went away");
         }
         if (m.type != PROTO_HELLO_ACK || m.id != 1)
-                agent_fatal(PROTO_E_PROTOCOL, "expected HELLO_ACK for request 1, got %s for %u", proto_type_name(m.type), m.id);
+                transport_fatal(PROTO_E_PROTOCOL, "expected HELLO_ACK for request 1, got %s for %u", proto_type_name(m.type), m.id);
         if (have_session && memcmp(session, m.u.hello_ack.session, sizeof(session)) != 0)
                 util_log("the host started a new session");
         memcpy(session, m.u.hello_ack.session, sizeof(session));
         have_session = true;
 }
 
-static uint64_t deadline_from_now(void) { return util_now_ms() + (uint64_t)agent_timeout_s * 1000; }
-
 static void reply(uint8_t type, uint32_t id)
 {
         struct proto_msg m = { .type = type, .id = id };
-        int r = send_msg(&m, deadline_from_now());
+        int r = transport_send(&m);
         if (r < 0)
-                agent_fatal(PROTO_E_INTERNAL, "send %s: %s", proto_type_name(type), strerror(-r));
+                transport_fatal(PROTO_E_INTERNAL, "send %s: %s", proto_type_name(type), strerror(-r));
 }
 
 static void reply_error(uint32_t id, uint32_t code, const char *why)
@@ -269,7 +122,7 @@ static void reply_error(uint32_t id, uint32_t code, const char *why)
         m.u.error.code = code;
         proto_strlcpy(m.u.error.message, why, sizeof(m.u.error.message));
         util_log("request %u failed: %s", id, why);
-        (void)send_msg(&m, deadline_from_now());
+        (void)transport_send(&m);
 }
 
 /* Forward what the workload wrote on FD as STDIO frames; closes it at EOF. */
@@ -288,9 +141,9 @@ static void forward_output(int *fd, uint32_t stream)
         m.id = 0;
         m.u.stdio.stream = stream;
         m.u.stdio.len = (uint32_t)n;
-        int r = send_msg(&m, deadline_from_now());
+        int r = transport_send(&m);
         if (r < 0)
-                agent_fatal(PROTO_E_INTERNAL, "send output: %s", strerror(-r));
+                transport_fatal(PROTO_E_INTERNAL, "send output: %s", strerror(-r));
 }
 
 static void report_exit(void)
@@ -302,9 +155,9 @@ static void report_exit(void)
                 m.u.exit.code = (uint32_t)WEXITSTATUS(wl.status);
         util_log("workload ended: %s %u", m.u.exit.signal ? "signal" : "exit status",
                m.u.exit.signal ? m.u.exit.signal : m.u.exit.code);
-        int r = send_msg(&m, deadline_from_now());
+        int r = transport_send(&m);
         if (r < 0)
-                agent_fatal(PROTO_E_INTERNAL, "send EXIT: %s", strerror(-r));
+                transport_fatal(PROTO_E_INTERNAL, "send EXIT: %s", strerror(-r));
 }
 
 /* Tell the host about expiries (those found while it was away too). */
@@ -315,9 +168,9 @@ static void flush_expired(void)
                 m = (struct proto_msg){ .type = PROTO_CRED_EXPIRED, .id = 0 };
                 proto_strlcpy(m.u.cred.name, expired[i].name, sizeof(m.u.cred.name));
                 proto_strlcpy(m.u.cred.lease, expired[i].lease, sizeof(m.u.cred.lease));
-                int r = send_msg(&m, deadline_from_now());
+                int r = transport_send(&m);
                 if (r < 0)
-                        agent_fatal(PROTO_E_INTERNAL, "send CRED_EXPIRED: %s", strerror(-r));
+                        transport_fatal(PROTO_E_INTERNAL, "send CRED_EXPIRED: %s", strerror(-r));
         }
         n_expired = 0;
 }
@@ -339,7 +192,7 @@ static void handle(const struct proto_msg *m)
         case PROTO_CRED_PUT: {
                 int r = secrets_put(&m->u.cred, why, sizeof(why));
                 wipe((volatile uint8_t *)m->u.cred.value, m->u.cred.len);
-                wipe(frame, frame_len);   /* the frame it came in */
+                transport_wipe_frame();   /* the frame it came in */
                 if (r < 0)
                         reply_error(m->id, PROTO_E_INTERNAL, why);
                 else
@@ -356,22 +209,22 @@ static void handle(const struct proto_msg *m)
         case PROTO_CRED_REVOKE: {
                 struct proto_msg d = { .type = PROTO_DONE, .id = m->id };
                 d.u.done.count = secrets_revoke(m->u.cred.name);
-                int r = send_msg(&d, deadline_from_now());
+                int r = transport_send(&d);
                 if (r < 0)
-                        agent_fatal(PROTO_E_INTERNAL, "send DONE: %s", strerror(-r));
+                        transport_fatal(PROTO_E_INTERNAL, "send DONE: %s", strerror(-r));
                 return;
         }
         case PROTO_PING: {
                 struct proto_msg pong = { .type = PROTO_PONG, .id = m->id, .u.ping = m->u.ping };
-                int r = send_msg(&pong, deadline_from_now());
+                int r = transport_send(&pong);
                 if (r < 0)
-                        agent_fatal(PROTO_E_INTERNAL, "send PONG: %s", strerror(-r));
+                        transport_fatal(PROTO_E_INTERNAL, "send PONG: %s", strerror(-r));
                 return;
         }
         case PROTO_PONG:
                 return;
         case PROTO_MOUNT:
-                if (workload_mount(&m->u.mount, deadline_from_now(), why, sizeof(why)) < 0)
+                if (workload_mount(&m->u.mount, transport_deadline(), why, sizeof(why)) < 0)
                         reply_error(m->id, PROTO_E_INTERNAL, why);
                 else
                         reply(PROTO_DONE, m->id);
@@ -391,12 +244,12 @@ static void handle(const struct proto_msg *m)
         case PROTO_SHUTDOWN:
                 util_log("shutdown requested by the host");
                 workload_stop(&wl, 2000);
-                finish(0, 0, NULL);
+                transport_finish(0, 0, NULL);
         case PROTO_ERROR:
                 util_log("host error %u: %s", m->u.error.code, m->u.error.message);
-                finish(1, 0, "the host reported an error; stopping");
+                transport_finish(1, 0, "the host reported an error; stopping");
         default:
-                agent_fatal(PROTO_E_UNSUPPORTED, "unexpected %s from the host", proto_type_name(m->type));
+                transport_fatal(PROTO_E_UNSUPPORTED, "unexpected %s from the host", proto_type_name(m->type));
         }
 }
 
@@ -407,7 +260,7 @@ static void serve(void)
 
         for (;;) {
                 struct pollfd p[3 + 3 * PROTO_STREAMS_MAX] = {
-                        { .fd = agent_host_fd, .events = POLLIN },
+                        { .fd = transport_fd(), .events = POLLIN },
                         { .fd = wl.out, .events = POLLIN },
                         { .fd = wl.err, .events = POLLIN },
                 };
@@ -417,7 +270,7 @@ static void serve(void)
                         timeout = next;
                 int r = poll(p, 3 + ns, timeout);
                 if (r < 0 && errno != EINTR)
-                        agent_fatal(PROTO_E_INTERNAL, "poll: %s", strerror(errno));
+                        transport_fatal(PROTO_E_INTERNAL, "poll: %s", strerror(errno));
                 if (r > 0)
                         streams_poll_handle(p + 3, ns);
                 secrets_expire(defer_expired);
@@ -440,7 +293,7 @@ static void serve(void)
                                 e.u.error.code = PROTO_E_ARTIFACTS;
                                 proto_strlcpy(e.u.error.message, why, sizeof(e.u.error.message));
                                 util_log("%s", why);
-                                (void)send_msg(&e, deadline_from_now());
+                                (void)transport_send(&e);
                         }
                         report_exit();
                         exit_sent = true;
@@ -448,17 +301,17 @@ static void serve(void)
                 if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
                         continue;
                 struct proto_msg *m = (struct proto_msg *)frame_msg;
-                r = recv_msg(m, deadline_from_now());
+                r = transport_recv(m, transport_deadline());
                 if (r == -EPROTO)
-                        agent_fatal(PROTO_E_PROTOCOL, "malformed frame from the host");
+                        transport_fatal(PROTO_E_PROTOCOL, "malformed frame from the host");
                 if (r == -EPIPE) {
                         streams_reset_all();
                         return;
                 }
                 if (r == -ETIMEDOUT)
-                        agent_fatal(PROTO_E_PROTOCOL, "the host sent part of a frame and stopped");
+                        transport_fatal(PROTO_E_PROTOCOL, "the host sent part of a frame and stopped");
                 if (r < 0)
-                        agent_fatal(PROTO_E_INTERNAL, "read from the host: %s", strerror(-r));
+                        transport_fatal(PROTO_E_INTERNAL, "read from the host: %s", strerror(-r));
                 handle(m);
         }
 }
@@ -499,13 +352,15 @@ int main(int argc, char **argv)
                 util_log("must run as PID 1 (or with --fd N for tests)");
                 return 2;
         }
+        transport_init(agent_host_fd, agent_timeout_s);
+        transport_set_timer(&expiry_timer);
         signal(SIGPIPE, SIG_IGN);
         streams_init();
         for (;;) {
                 handshake();
                 serve();
                 if (!util_is_pid1())
-                        finish(0, 0, NULL);
+                        transport_finish(0, 0, NULL);
                 /* The host side closed: wait for it to come back (the next
                  * handshake has the usual deadline), else power off. */
                 util_log("the host closed the channel; waiting up to %u s for it to reconnect",

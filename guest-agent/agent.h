@@ -8,6 +8,7 @@
 
 #include "agent-util.h"
 #include "proto.h"
+#include "transport.h"
 
 #define WORKLOAD_UID 1000          /* the mlvm user of every image */
 #define WORKLOAD_GID 1000
@@ -18,9 +19,6 @@ extern const char *agent_transport;       /* "virtio-serial" or "vsock" */
 extern unsigned agent_timeout_s;          /* mlvm.timeout= */
 extern char agent_root_serial[21];
 extern char agent_root_desc[PROTO_STR_SHORT];
-void agent_fatal(uint32_t code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
-/* Wait for EVENTS on FD until DEADLINE (util_now_ms clock): revents, 0 on timeout. */
-int agent_wait_fd(int fd, short events, uint64_t deadline);
 
 /* boot.c */
 void boot_mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags, const char *data);
@@ -72,9 +70,6 @@ int secrets_next_timeout_ms(void);
 bool secrets_path_covers(const char *path);
 /* Remove every credential whose TTL ended, calling REPORT for each. */
 void secrets_expire(void (*report)(const char *name, const char *lease));
-
-/* Send M to the host (the usual deadline). 0 or -errno. */
-int agent_send(const struct proto_msg *m);
 
 /* artifacts.c: an experiment's artifact directory and stream. */
 int artifacts_prepare(const struct proto_exec *e, char *why, size_t cap);

@@ -174,7 +174,7 @@ static int send_artifact(uint8_t type, const char *path, uint64_t size, const ch
         m.u.artifact.size = size;
         m.u.artifact.count = count;
         proto_strlcpy(m.u.artifact.digest, digest, sizeof(m.u.artifact.digest));
-        return agent_send(&m);
+        return transport_send(&m);
 }
 
 /* One regular file: header, data (hashed on its own too), padding. */

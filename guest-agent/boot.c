@@ -2,7 +2,7 @@
  * tmpfs and devpts, the console, the kernel command line, the loopback,
  * kernel modules, the root disk, and the channel to the host (the
  * virtio-serial port, or vsock). Every wait has the agent's deadline and
- * every failure ends in agent_fatal(): an ERROR to the host when it can,
+ * every failure ends in transport_fatal(): an ERROR to the host when it can,
  * then power-off. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -46,7 +46,7 @@ void boot_mount_or_die(const char *src, const char *dst, const char *type, unsig
 {
         (void)mkdir(dst, 0755);
         if (mount(src, dst, type, flags, data) < 0 && errno != EBUSY)
-                agent_fatal(PROTO_E_BOOT, "mount %s on %s: %s", type, dst, strerror(errno));
+                transport_fatal(PROTO_E_BOOT, "mount %s on %s: %s", type, dst, strerror(errno));
 }
 
 void boot_setup_console(void)
@@ -74,7 +74,7 @@ void boot_parse_cmdline(void)
         for (char *save = NULL, *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
                 if (strncmp(tok, "mlvm.root=", 10) == 0) {
                         if (strlen(tok + 10) == 0 || strlen(tok + 10) >= sizeof(agent_root_serial))
-                                agent_fatal(PROTO_E_BOOT, "bad %s (a virtio disk serial of 1..20 bytes)", tok);
+                                transport_fatal(PROTO_E_BOOT, "bad %s (a virtio disk serial of 1..20 bytes)", tok);
                         proto_strlcpy(agent_root_serial, tok + 10, sizeof(agent_root_serial));
                 } else if (strncmp(tok, "mlvm.timeout=", 13) == 0) {
                         char *end;
@@ -113,15 +113,15 @@ void boot_load_modules(void)
         ssize_t n = read(fd, list, MODULE_LIST_MAX);
         close(fd);
         if (n < 0)
-                agent_fatal(PROTO_E_BOOT, "read %s: %s", MODULE_LIST, strerror(errno));
+                transport_fatal(PROTO_E_BOOT, "read %s: %s", MODULE_LIST, strerror(errno));
         list[n] = 0;
         for (char *save = NULL, *name = strtok_r(list, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
                 char path[256];
                 if (strchr(name, '/') || snprintf(path, sizeof(path), "%s/%s.ko", MODULE_DIR, name) >= (int)sizeof(path))
-                        agent_fatal(PROTO_E_BOOT, "bad module name in %s", MODULE_LIST);
+                        transport_fatal(PROTO_E_BOOT, "bad module name in %s", MODULE_LIST);
                 int mfd = open(path, O_RDONLY | O_CLOEXEC);
                 if (mfd < 0)
-                        agent_fatal(PROTO_E_BOOT, "open %s: %s", path, strerror(errno));
+                        transport_fatal(PROTO_E_BOOT, "open %s: %s", path, strerror(errno));
                 if (syscall(SYS_finit_module, mfd, "", 0) < 0 && errno != EEXIST)
                         util_log("load %s: %s", name, strerror(errno));
                 close(mfd);
@@ -136,12 +136,12 @@ void boot_mount_root(uint64_t deadline)
         char dev[40], path[64];
 
         if (util_find_disk(agent_root_serial, deadline, dev, sizeof(dev)) < 0)
-                agent_fatal(PROTO_E_BOOT, "no virtio disk with serial %s (the root filesystem) after %u s", agent_root_serial,
+                transport_fatal(PROTO_E_BOOT, "no virtio disk with serial %s (the root filesystem) after %u s", agent_root_serial,
                       agent_timeout_s);
         (void)snprintf(path, sizeof(path), "/dev/%s", dev);
         (void)mkdir("/sysroot", 0755);
         if (mount(path, "/sysroot", "ext4", MS_NOATIME, NULL) < 0)
-                agent_fatal(PROTO_E_BOOT, "mount %s (serial %s) as ext4 on /sysroot: %s", path, agent_root_serial, strerror(errno));
+                transport_fatal(PROTO_E_BOOT, "mount %s (serial %s) as ext4 on /sysroot: %s", path, agent_root_serial, strerror(errno));
         (void)snprintf(agent_root_desc, sizeof(agent_root_desc), "%.32s:ext4", dev);
         workload_root = "/sysroot";
         util_log("root filesystem %s mounted on /sysroot", path);
@@ -191,7 +191,7 @@ static int open_vsock(uint64_t deadline)
                 close(fd);
                 return -1;
         }
-        int ev = agent_wait_fd(fd, POLLOUT, deadline);
+        int ev = transport_wait_fd(fd, POLLOUT, deadline);
         int err = 0;
         socklen_t len = sizeof(err);
         if (ev <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
@@ -214,7 +214,7 @@ void boot_find_channel(uint64_t deadline)
                 }
                 util_sleep_ms(20);
         }
-        agent_fatal(PROTO_E_BOOT, "no channel to the host (virtio-serial port %s%s) after %u s", PROTO_CHANNEL_NAME,
+        transport_fatal(PROTO_E_BOOT, "no channel to the host (virtio-serial port %s%s) after %u s", PROTO_CHANNEL_NAME,
               have_vsock ? " or vsock" : "", agent_timeout_s);
 }
 

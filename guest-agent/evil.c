@@ -26,7 +26,7 @@ static int report(const char *path, const void *data, size_t len, const char *cl
         sha256_init(&h);
         sha256_update(&h, claim ? claim : data, claim ? strlen(claim) : len);
         sha256_final_hex(&h, m.u.artifact.digest);
-        return agent_send(&m);
+        return transport_send(&m);
 }
 
 static int file(struct tarw *w, const char *name, const char *data)

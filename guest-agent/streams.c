@@ -59,7 +59,7 @@ static void send_simple(uint8_t type, uint32_t id, uint32_t window, uint32_t how
         m.u.stream.id = id;
         m.u.stream.window = window;
         m.u.stream.how = how;
-        (void)agent_send(&m);
+        (void)transport_send(&m);
 }
 
 static void drop(struct stream *s)
@@ -195,7 +195,7 @@ static void exec_maybe_done(struct stream *s)
                 m.u.exit.signal = (uint32_t)WTERMSIG(s->status);
         else
                 m.u.exit.code = (uint32_t)WEXITSTATUS(s->status);
-        (void)agent_send(&m);
+        (void)transport_send(&m);
         drop(s);
 }
 
@@ -371,7 +371,7 @@ static int relay(struct stream *s, int fd, uint32_t fdno)
         m.u.stream.fd = fdno;
         m.u.stream.len = (uint32_t)r;
         s->credit -= (uint32_t)r;
-        (void)agent_send(&m);
+        (void)transport_send(&m);
         return (int)r;
 }
 
