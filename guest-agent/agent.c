@@ -33,16 +33,11 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "boot.h"
 #include "transport.h"
 #include "proto.h"
 
-#define DEFAULT_TIMEOUT_S 60
-
-int agent_host_fd = -1;
-const char *agent_transport = "virtio-serial";
-unsigned agent_timeout_s = DEFAULT_TIMEOUT_S;
-char agent_root_serial[21];            /* mlvm.root=SERIAL: virtio-blk serials are at most 20 bytes */
-char agent_root_desc[PROTO_STR_SHORT] = "initramfs";
+static struct boot_config boot;             /* what boot found: the channel, the deadline, the root */
 static uint8_t session[PROTO_SESSION_LEN];   /* from HELLO_ACK; sent back in a re-HELLO */
 static bool have_session;
 static uint32_t last_id;                     /* the last host request completed */
@@ -77,16 +72,16 @@ static const struct transport_timer expiry_timer = { secrets_next_timeout_ms, ex
 static void handshake(void)
 {
         struct proto_msg m = { .type = PROTO_HELLO, .id = 1 };
-        unsigned wait_s = have_session && agent_timeout_s < RECONNECT_WAIT_S ? RECONNECT_WAIT_S : agent_timeout_s;
+        unsigned wait_s = have_session && boot.timeout_s < RECONNECT_WAIT_S ? RECONNECT_WAIT_S : boot.timeout_s;
         uint64_t deadline = util_now_ms() + (uint64_t)wait_s * 1000;
         int r;
 
         proto_strlcpy(m.u.hello.agent_version, AGENT_VERSION, sizeof(m.u.hello.agent_version));
         m.u.hello.proto_version = PROTO_VERSION;
         m.u.hello.uptime_ms = util_uptime_ms();
-        proto_strlcpy(m.u.hello.transport, agent_transport, sizeof(m.u.hello.transport));
+        proto_strlcpy(m.u.hello.transport, boot.transport, sizeof(m.u.hello.transport));
         boot_read_boot_id(m.u.hello.boot_id, sizeof(m.u.hello.boot_id));
-        proto_strlcpy(m.u.hello.root, agent_root_desc, sizeof(m.u.hello.root));
+        proto_strlcpy(m.u.hello.root, boot.root_desc, sizeof(m.u.hello.root));
         if (have_session) {
                 /* A re-HELLO: the host resumes this session after losing it. */
                 memcpy(m.u.hello.session, session, sizeof(session));
@@ -94,7 +89,7 @@ static void handshake(void)
         }
         if ((r = transport_send_by(&m, deadline)) < 0)
                 transport_fatal(PROTO_E_BOOT, "send HELLO: %s", r == -ETIMEDOUT ? "the host did not connect in time" : strerror(-r));
-        util_log("HELLO sent over %s after %llu ms", agent_transport, (unsigned long long)m.u.hello.uptime_ms);
+        util_log("HELLO sent over %s after %llu ms", boot.transport, (unsigned long long)m.u.hello.uptime_ms);
         if ((r = transport_recv(&m, deadline)) < 0) {
                 if (r == -EPROTO)
                         transport_fatal(PROTO_E_PROTOCOL, "malformed reply to HELLO");
@@ -325,35 +320,17 @@ int main(int argc, char **argv)
                         util_log("usage: mlvm-agent --fd N");
                         return 2;
                 }
-                agent_host_fd = (int)fd;
-                (void)fcntl(agent_host_fd, F_SETFL, fcntl(agent_host_fd, F_GETFL) | O_NONBLOCK);
-                const char *t = getenv("MLVM_AGENT_TIMEOUT");
-                unsigned long v = t ? strtoul(t, &end, 10) : 0;
-                if (t && *end == 0 && v >= 1 && v <= 3600)
-                        agent_timeout_s = (unsigned)v;
+                boot = boot_test_mode((int)fd);
         } else if (getpid() == 1) {
                 util_set_pid1();
-                boot_mount_or_die("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
-                boot_setup_console();
-                boot_mount_or_die("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-                boot_mount_or_die("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-                boot_mount_or_die("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m");
-                /* Terminals for mlvm exec -t. */
-                boot_mount_or_die("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666");
-                boot_mount_or_die("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
-                boot_parse_cmdline();
-                boot_loopback_up();
-                util_log("version %s, host deadline %u s", AGENT_VERSION, agent_timeout_s);
-                boot_load_modules();
-                if (agent_root_serial[0])
-                        boot_mount_root(util_now_ms() + (uint64_t)agent_timeout_s * 1000);
-                boot_find_channel(util_now_ms() + (uint64_t)agent_timeout_s * 1000);
+                boot = boot_guest();
         } else {
                 util_log("must run as PID 1 (or with --fd N for tests)");
                 return 2;
         }
-        transport_init(agent_host_fd, agent_timeout_s);
+        transport_init(boot.fd, boot.timeout_s);
         transport_set_timer(&expiry_timer);
+        workload_set_root(boot.root);
         signal(SIGPIPE, SIG_IGN);
         streams_init();
         for (;;) {
@@ -364,6 +341,6 @@ int main(int argc, char **argv)
                 /* The host side closed: wait for it to come back (the next
                  * handshake has the usual deadline), else power off. */
                 util_log("the host closed the channel; waiting up to %u s for it to reconnect",
-                       agent_timeout_s < RECONNECT_WAIT_S ? RECONNECT_WAIT_S : agent_timeout_s);
+                       boot.timeout_s < RECONNECT_WAIT_S ? RECONNECT_WAIT_S : boot.timeout_s);
         }
 }

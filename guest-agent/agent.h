@@ -13,25 +13,9 @@
 #define WORKLOAD_UID 1000          /* the mlvm user of every image */
 #define WORKLOAD_GID 1000
 
-/* agent.c: the agent's state that boot.c fills in. */
-extern int agent_host_fd;
-extern const char *agent_transport;       /* "virtio-serial" or "vsock" */
-extern unsigned agent_timeout_s;          /* mlvm.timeout= */
-extern char agent_root_serial[21];
-extern char agent_root_desc[PROTO_STR_SHORT];
-
-/* boot.c */
-void boot_mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags, const char *data);
-void boot_setup_console(void);
-void boot_parse_cmdline(void);
-void boot_loopback_up(void);
-void boot_load_modules(void);
-void boot_mount_root(uint64_t deadline);
-void boot_find_channel(uint64_t deadline);
-void boot_read_boot_id(char *buf, size_t cap);
-
-/* Root of the workload: "" (the initramfs) or "/sysroot". */
-extern const char *workload_root;
+/* Root of the workload: "" (the initramfs, the default) or "/sysroot". */
+void workload_set_root(const char *root);
+const char *workload_root(void);
 
 /* Mount the disk with M's serial read-only at M's path (under the workload
  * root). Returns 0, or -errno with WHY filled. */

@@ -24,7 +24,7 @@
 #define ART_MAX_ENTRIES 10000
 #define ART_PATH_MAX 255
 
-static char dir[PROTO_PATH_MAX * 2];    /* in the agent's view: workload_root + the path */
+static char dir[PROTO_PATH_MAX * 2];    /* in the agent's view: workload_root() + the path */
 static char serial[PROTO_STR_SHORT];
 
 struct entry {
@@ -45,7 +45,7 @@ int artifacts_prepare(const struct proto_exec *e, char *why, size_t cap)
                 (void)snprintf(why, cap, "artifacts: bad directory %s or no disk serial", e->artifacts_dir);
                 return -EINVAL;
         }
-        (void)snprintf(dir, sizeof(dir), "%s%s", util_is_pid1() ? workload_root : "", e->artifacts_dir);
+        (void)snprintf(dir, sizeof(dir), "%s%s", util_is_pid1() ? workload_root() : "", e->artifacts_dir);
         (void)snprintf(serial, sizeof(serial), "%s", e->artifacts_serial);
         int r = util_mkdir_p(dir);
         if (r < 0) {
@@ -64,7 +64,7 @@ int artifacts_prepare(const struct proto_exec *e, char *why, size_t cap)
                 closedir(d);
         if (!util_is_pid1())
                 return 0;
-        if (!workload_root[0]) {
+        if (!workload_root()[0]) {
                 /* The initramfs is RAM already: a tmpfs of its own keeps the artifacts apart. */
                 char opts[80];
                 (void)snprintf(opts, sizeof(opts), "mode=0700,uid=%d,gid=%d", WORKLOAD_UID, WORKLOAD_GID);

@@ -20,13 +20,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-util.h"
+#include "boot.h"
+#include "transport.h"
 
 #define MODULE_LIST    "/etc/mlvm/modules"
 #define MODULE_DIR     "/lib/modules/mlvm"
 #define MODULE_LIST_MAX 65536
 #define CMDLINE_MAX    4096
 #define VSOCK_HOST_PORT 7011
+#define DEFAULT_TIMEOUT_S 60
 
 /* <linux/vm_sockets.h> is not in musl's include path; the ABI is stable. */
 #ifndef AF_VSOCK
@@ -42,14 +45,14 @@ struct sockaddr_vm {
                                2 * sizeof(unsigned int)];
 };
 
-void boot_mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags, const char *data)
+static void mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags, const char *data)
 {
         (void)mkdir(dst, 0755);
         if (mount(src, dst, type, flags, data) < 0 && errno != EBUSY)
                 transport_fatal(PROTO_E_BOOT, "mount %s on %s: %s", type, dst, strerror(errno));
 }
 
-void boot_setup_console(void)
+static void setup_console(void)
 {
         int fd = open("/dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (fd < 0)
@@ -60,7 +63,7 @@ void boot_setup_console(void)
                 close(fd);
 }
 
-void boot_parse_cmdline(void)
+static void parse_cmdline(struct boot_config *c)
 {
         char buf[CMDLINE_MAX];
         int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
@@ -73,14 +76,14 @@ void boot_parse_cmdline(void)
         buf[n] = 0;
         for (char *save = NULL, *tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
                 if (strncmp(tok, "mlvm.root=", 10) == 0) {
-                        if (strlen(tok + 10) == 0 || strlen(tok + 10) >= sizeof(agent_root_serial))
+                        if (strlen(tok + 10) == 0 || strlen(tok + 10) >= sizeof(c->root_serial))
                                 transport_fatal(PROTO_E_BOOT, "bad %s (a virtio disk serial of 1..20 bytes)", tok);
-                        proto_strlcpy(agent_root_serial, tok + 10, sizeof(agent_root_serial));
+                        proto_strlcpy(c->root_serial, tok + 10, sizeof(c->root_serial));
                 } else if (strncmp(tok, "mlvm.timeout=", 13) == 0) {
                         char *end;
                         unsigned long v = strtoul(tok + 13, &end, 10);
                         if (*end == 0 && v >= 1 && v <= 3600)
-                                agent_timeout_s = (unsigned)v;
+                                c->timeout_s = (unsigned)v;
                         else
                                 util_log("ignoring bad %s (1..3600 seconds)", tok);
                 }
@@ -88,7 +91,7 @@ void boot_parse_cmdline(void)
 }
 
 /* The guest has no network card, but its loopback serves published ports. */
-void boot_loopback_up(void)
+static void loopback_up(void)
 {
         struct ifreq ifr;
         int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -104,7 +107,7 @@ void boot_loopback_up(void)
         close(fd);
 }
 
-void boot_load_modules(void)
+static void load_modules(void)
 {
         static char list[MODULE_LIST_MAX + 1];
         int fd = open(MODULE_LIST, O_RDONLY | O_CLOEXEC);
@@ -128,22 +131,22 @@ void boot_load_modules(void)
         }
 }
 
-/* The virtio disk whose serial is agent_root_serial, mounted ext4 on /sysroot.
+/* The virtio disk whose serial is mlvm.root=, mounted ext4 on /sysroot.
  * It is the run's copy-on-write overlay of the image's root filesystem, so
  * it is mounted read-write; the verified base below it is never written. */
-void boot_mount_root(uint64_t deadline)
+static void mount_root(struct boot_config *c, uint64_t deadline)
 {
         char dev[40], path[64];
 
-        if (util_find_disk(agent_root_serial, deadline, dev, sizeof(dev)) < 0)
-                transport_fatal(PROTO_E_BOOT, "no virtio disk with serial %s (the root filesystem) after %u s", agent_root_serial,
-                      agent_timeout_s);
+        if (util_find_disk(c->root_serial, deadline, dev, sizeof(dev)) < 0)
+                transport_fatal(PROTO_E_BOOT, "no virtio disk with serial %s (the root filesystem) after %u s", c->root_serial,
+                      c->timeout_s);
         (void)snprintf(path, sizeof(path), "/dev/%s", dev);
         (void)mkdir("/sysroot", 0755);
         if (mount(path, "/sysroot", "ext4", MS_NOATIME, NULL) < 0)
-                transport_fatal(PROTO_E_BOOT, "mount %s (serial %s) as ext4 on /sysroot: %s", path, agent_root_serial, strerror(errno));
-        (void)snprintf(agent_root_desc, sizeof(agent_root_desc), "%.32s:ext4", dev);
-        workload_root = "/sysroot";
+                transport_fatal(PROTO_E_BOOT, "mount %s (serial %s) as ext4 on /sysroot: %s", path, c->root_serial, strerror(errno));
+        (void)snprintf(c->root_desc, sizeof(c->root_desc), "%.32s:ext4", dev);
+        c->root = "/sysroot";
         util_log("root filesystem %s mounted on /sysroot", path);
 }
 
@@ -201,21 +204,21 @@ static int open_vsock(uint64_t deadline)
         return fd;
 }
 
-void boot_find_channel(uint64_t deadline)
+static void find_channel(struct boot_config *c, uint64_t deadline)
 {
         bool have_vsock = access("/dev/vsock", F_OK) == 0;
 
         while (util_now_ms() < deadline) {
-                if ((agent_host_fd = open_virtio_port()) >= 0)
+                if ((c->fd = open_virtio_port()) >= 0)
                         return;
-                if (have_vsock && (agent_host_fd = open_vsock(util_now_ms() + 500)) >= 0) {
-                        agent_transport = "vsock";
+                if (have_vsock && (c->fd = open_vsock(util_now_ms() + 500)) >= 0) {
+                        c->transport = "vsock";
                         return;
                 }
                 util_sleep_ms(20);
         }
         transport_fatal(PROTO_E_BOOT, "no channel to the host (virtio-serial port %s%s) after %u s", PROTO_CHANNEL_NAME,
-              have_vsock ? " or vsock" : "", agent_timeout_s);
+              have_vsock ? " or vsock" : "", c->timeout_s);
 }
 
 void boot_read_boot_id(char *buf, size_t cap)
@@ -230,3 +233,45 @@ void boot_read_boot_id(char *buf, size_t cap)
         buf[strcspn(buf, "\n")] = 0;
 }
 
+
+static struct boot_config defaults(void)
+{
+        return (struct boot_config){ .fd = -1, .transport = "virtio-serial", .timeout_s = DEFAULT_TIMEOUT_S,
+                                     .root_desc = "initramfs", .root = "" };
+}
+
+struct boot_config boot_guest(void)
+{
+        struct boot_config c = defaults();
+
+        mount_or_die("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
+        setup_console();
+        mount_or_die("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        mount_or_die("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        mount_or_die("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m");
+        /* Terminals for mlvm exec -t. */
+        mount_or_die("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666");
+        mount_or_die("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
+        parse_cmdline(&c);
+        loopback_up();
+        util_log("version %s, host deadline %u s", AGENT_VERSION, c.timeout_s);
+        load_modules();
+        if (c.root_serial[0])
+                mount_root(&c, util_now_ms() + (uint64_t)c.timeout_s * 1000);
+        find_channel(&c, util_now_ms() + (uint64_t)c.timeout_s * 1000);
+        return c;
+}
+
+struct boot_config boot_test_mode(int fd)
+{
+        struct boot_config c = defaults();
+        char *end;
+
+        c.fd = fd;
+        (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        const char *t = getenv("MLVM_AGENT_TIMEOUT");
+        unsigned long v = t ? strtoul(t, &end, 10) : 0;
+        if (t && *end == 0 && v >= 1 && v <= 3600)
+                c.timeout_s = (unsigned)v;
+        return c;
+}

@@ -62,7 +62,7 @@ static int prepare_dir(char *why, size_t cap)
         int r = workload_prepare_root(why, cap);
         if (r < 0)
                 return r;
-        (void)snprintf(dir, sizeof(dir), "%s%s", workload_root, SECRETS_REL);
+        (void)snprintf(dir, sizeof(dir), "%s%s", workload_root(), SECRETS_REL);
         if ((r = util_mkdir_p(dir)) < 0) {
                 (void)snprintf(why, cap, "mkdir %s: %s", dir, strerror(-r));
                 return r;

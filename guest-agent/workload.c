@@ -19,7 +19,10 @@
 
 #include "agent.h"
 
-const char *workload_root = "";
+static const char *root = "";
+
+void workload_set_root(const char *r) { root = r; }
+const char *workload_root(void) { return root; }
 
 int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, size_t cap)
 {
@@ -39,7 +42,7 @@ int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, si
                 return -ENOENT;
         }
         (void)snprintf(devpath, sizeof(devpath), "/dev/%s", dev);
-        (void)snprintf(target, sizeof(target), "%s%s", workload_root, m->path);
+        (void)snprintf(target, sizeof(target), "%s%s", root, m->path);
         int r = util_mkdir_p(target);
         if (r < 0) {
                 (void)snprintf(why, cap, "mkdir %s: %s", target, strerror(-r));
@@ -66,7 +69,7 @@ int workload_prepare_root(char *why, size_t cap)
                 { "tmpfs", "/sysroot/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m" },
                 { "tmpfs", "/sysroot/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m" },
         };
-        if (done || !workload_root[0])
+        if (done || !root[0])
                 return 0;
         for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
                 (void)mkdir(m[i].dst, 0755);
@@ -103,8 +106,8 @@ static void __attribute__((noreturn)) child(const struct proto_exec *e, int in, 
         (void)setsid();
         if (tty)
                 (void)ioctl(0, TIOCSCTTY, 0);   /* the terminal becomes its controlling one */
-        if (workload_root[0] && (chroot(workload_root) < 0 || chdir("/") < 0)) {
-                dprintf(2, "mlvm-agent: chroot %s: %s\n", workload_root, strerror(errno));
+        if (root[0] && (chroot(root) < 0 || chdir("/") < 0)) {
+                dprintf(2, "mlvm-agent: chroot %s: %s\n", root, strerror(errno));
                 _exit(126);
         }
         if (chdir(e->cwd[0] ? e->cwd : "/") < 0) {
