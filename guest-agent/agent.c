@@ -1,41 +1,35 @@
-/* agent.c: mlvm-agent, PID 1 of every mlvm guest.
+/* agent.c: mlvm-agent, PID 1 of every mlvm guest; see agent.h.
  *
- * Boots the guest's userspace (mounts, kernel modules), finds the channel to
- * the host, says HELLO and answers the host. Every wait has a deadline
- * (mlvm.timeout= on the kernel command line, default 60 s), and every
- * failure ends in an ERROR to the host when possible and a power-off: a
- * guest never hangs. It trusts the host (which built and verified this
- * image) but still decodes its frames strictly.
+ * Boots the guest's userspace (boot.c), says HELLO over the channel to the
+ * host and answers the host. Every wait has a deadline (mlvm.timeout= on
+ * the kernel command line, default 60 s), and every failure ends in an
+ * ERROR to the host when possible and a power-off: a guest never hangs.
+ * It trusts the host (which built and verified this image) but still
+ * decodes its frames strictly.
  *
  * For tests it also runs as an ordinary process speaking over an
  * inherited fd: `mlvm-agent --fd N` (no mounts, no modules, exits instead
  * of powering off). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/reboot.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "agent-artifacts.h"
+#include "agent-util.h"
 #include "agent.h"
 #include "boot.h"
-#include "transport.h"
+#include "datadisk.h"
 #include "proto.h"
+#include "secrets.h"
+#include "streams.h"
+#include "transport.h"
+#include "workload.h"
 
 static struct boot_config boot;             /* what boot found: the channel, the deadline, the root */
 static uint8_t session[PROTO_SESSION_LEN];   /* from HELLO_ACK; sent back in a re-HELLO */
@@ -177,75 +171,121 @@ static void wipe(volatile uint8_t *p, size_t len)
                 *p++ = 0;
 }
 
-static void handle(const struct proto_msg *m)
+static void on_cred_put(const struct proto_msg *m)
 {
         char why[PROTO_STR_LONG];
+        int r = secrets_put(&m->u.cred, why, sizeof(why));
+        wipe((volatile uint8_t *)m->u.cred.value, m->u.cred.len);
+        transport_wipe_frame();   /* the frame it came in */
+        if (r < 0)
+                reply_error(m->id, PROTO_E_INTERNAL, why);
+        else
+                reply(PROTO_DONE, m->id);
+}
 
+static void on_cred_revoke(const struct proto_msg *m)
+{
+        struct proto_msg d = { .type = PROTO_DONE, .id = m->id };
+        d.u.done.count = secrets_revoke(m->u.cred.name);
+        int r = transport_send(&d);
+        if (r < 0)
+                transport_fatal(PROTO_E_INTERNAL, "send DONE: %s", strerror(-r));
+}
+
+static void on_ping(const struct proto_msg *m)
+{
+        struct proto_msg pong = { .type = PROTO_PONG, .id = m->id, .u.ping = m->u.ping };
+        int r = transport_send(&pong);
+        if (r < 0)
+                transport_fatal(PROTO_E_INTERNAL, "send PONG: %s", strerror(-r));
+}
+
+static void on_pong(const struct proto_msg *m) { (void)m; }
+
+static void on_mount(const struct proto_msg *m)
+{
+        char why[PROTO_STR_LONG];
+        if (datadisk_mount(&m->u.mount, transport_deadline(), why, sizeof(why)) < 0)
+                reply_error(m->id, PROTO_E_INTERNAL, why);
+        else
+                reply(PROTO_DONE, m->id);
+}
+
+static void on_exec(const struct proto_msg *m)
+{
+        char why[PROTO_STR_LONG];
+        if (wl.pid) {
+                reply_error(m->id, PROTO_E_UNSUPPORTED, "a workload is already running");
+                return;
+        }
+        /* The root's own mounts first, so the artifact directory is not covered later. */
+        if (workload_prepare_root(why, sizeof(why)) < 0 || artifacts_prepare(&m->u.exec, why, sizeof(why)) < 0 ||
+            workload_start(&m->u.exec, &wl, why, sizeof(why)) < 0)
+                reply_error(m->id, PROTO_E_INTERNAL, why);
+        else
+                reply(PROTO_DONE, m->id);
+}
+
+static void on_shutdown(const struct proto_msg *m)
+{
+        (void)m;
+        util_log("shutdown requested by the host");
+        workload_stop(&wl, 2000, streams_child_exited);
+        transport_finish(0, 0, NULL);
+}
+
+static void on_error(const struct proto_msg *m)
+{
+        util_log("host error %u: %s", m->u.error.code, m->u.error.message);
+        transport_finish(1, 0, "the host reported an error; stopping");
+}
+
+/* What the host may ask, and who answers. */
+static const struct agent_handler handlers[] = {
+        { PROTO_CRED_PUT, on_cred_put },
+        { PROTO_STREAM_OPEN, streams_on_frame },
+        { PROTO_STREAM_EXEC, streams_on_frame },
+        { PROTO_STREAM_DATA, streams_on_frame },
+        { PROTO_STREAM_WINDOW, streams_on_frame },
+        { PROTO_STREAM_CLOSE, streams_on_frame },
+        { PROTO_CRED_REVOKE, on_cred_revoke },
+        { PROTO_PING, on_ping },
+        { PROTO_PONG, on_pong },
+        { PROTO_MOUNT, on_mount },
+        { PROTO_EXEC, on_exec },
+        { PROTO_SHUTDOWN, on_shutdown },
+        { PROTO_ERROR, on_error },
+};
+
+static void handle(const struct proto_msg *m)
+{
         if (m->id > last_id && m->type != PROTO_PING && m->type != PROTO_PONG)
                 last_id = m->id;
-        switch (m->type) {
-        case PROTO_CRED_PUT: {
-                int r = secrets_put(&m->u.cred, why, sizeof(why));
-                wipe((volatile uint8_t *)m->u.cred.value, m->u.cred.len);
-                transport_wipe_frame();   /* the frame it came in */
-                if (r < 0)
-                        reply_error(m->id, PROTO_E_INTERNAL, why);
-                else
-                        reply(PROTO_DONE, m->id);
-                return;
-        }
-        case PROTO_STREAM_OPEN:
-        case PROTO_STREAM_EXEC:
-        case PROTO_STREAM_DATA:
-        case PROTO_STREAM_WINDOW:
-        case PROTO_STREAM_CLOSE:
-                streams_on_frame(m);
-                return;
-        case PROTO_CRED_REVOKE: {
-                struct proto_msg d = { .type = PROTO_DONE, .id = m->id };
-                d.u.done.count = secrets_revoke(m->u.cred.name);
-                int r = transport_send(&d);
-                if (r < 0)
-                        transport_fatal(PROTO_E_INTERNAL, "send DONE: %s", strerror(-r));
-                return;
-        }
-        case PROTO_PING: {
-                struct proto_msg pong = { .type = PROTO_PONG, .id = m->id, .u.ping = m->u.ping };
-                int r = transport_send(&pong);
-                if (r < 0)
-                        transport_fatal(PROTO_E_INTERNAL, "send PONG: %s", strerror(-r));
-                return;
-        }
-        case PROTO_PONG:
-                return;
-        case PROTO_MOUNT:
-                if (workload_mount(&m->u.mount, transport_deadline(), why, sizeof(why)) < 0)
-                        reply_error(m->id, PROTO_E_INTERNAL, why);
-                else
-                        reply(PROTO_DONE, m->id);
-                return;
-        case PROTO_EXEC:
-                if (wl.pid) {
-                        reply_error(m->id, PROTO_E_UNSUPPORTED, "a workload is already running");
+        for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+                if (handlers[i].type == m->type) {
+                        handlers[i].handle(m);
                         return;
                 }
-                /* The root's own mounts first, so the artifact directory is not covered later. */
-                if (workload_prepare_root(why, sizeof(why)) < 0 || artifacts_prepare(&m->u.exec, why, sizeof(why)) < 0 ||
-                    workload_start(&m->u.exec, &wl, why, sizeof(why)) < 0)
-                        reply_error(m->id, PROTO_E_INTERNAL, why);
-                else
-                        reply(PROTO_DONE, m->id);
-                return;
-        case PROTO_SHUTDOWN:
-                util_log("shutdown requested by the host");
-                workload_stop(&wl, 2000);
-                transport_finish(0, 0, NULL);
-        case PROTO_ERROR:
-                util_log("host error %u: %s", m->u.error.code, m->u.error.message);
-                transport_finish(1, 0, "the host reported an error; stopping");
-        default:
-                transport_fatal(PROTO_E_UNSUPPORTED, "unexpected %s from the host", proto_type_name(m->type));
+        transport_fatal(PROTO_E_UNSUPPORTED, "unexpected %s from the host", proto_type_name(m->type));
+}
+
+/* Once the workload is gone and its output drained: the artifacts (if
+ * any), then EXIT. */
+static void workload_ended(void)
+{
+        char why[PROTO_STR_LONG];
+        /* Whatever the workload left running goes first: nothing may
+         * change the artifact directory while it is read. */
+        if (artifacts_wanted())
+                (void)kill(-wl.pid, SIGKILL);
+        if (artifacts_wanted() && artifacts_finish(why, sizeof(why)) < 0) {
+                struct proto_msg e = { .type = PROTO_ERROR, .id = 0 };
+                e.u.error.code = PROTO_E_ARTIFACTS;
+                proto_strlcpy(e.u.error.message, why, sizeof(e.u.error.message));
+                util_log("%s", why);
+                (void)transport_send(&e);
         }
+        report_exit();
 }
 
 /* Serve the host and the workload until the host goes away (returns). */
@@ -274,23 +314,11 @@ static void serve(void)
                         forward_output(&wl.out, PROTO_STDOUT);
                 if (p[2].revents)
                         forward_output(&wl.err, PROTO_STDERR);
-                workload_reap(&wl);
+                workload_reap(&wl, streams_child_exited);
                 streams_tick();
                 /* EXIT once the process is gone and its output is drained. */
                 if (wl.pid && wl.exited && wl.out < 0 && wl.err < 0 && !exit_sent) {
-                        char why[PROTO_STR_LONG];
-                        /* Whatever the workload left running goes first: nothing may
-                         * change the artifact directory while it is read. */
-                        if (artifacts_wanted())
-                                (void)kill(-wl.pid, SIGKILL);
-                        if (artifacts_wanted() && artifacts_finish(why, sizeof(why)) < 0) {
-                                struct proto_msg e = { .type = PROTO_ERROR, .id = 0 };
-                                e.u.error.code = PROTO_E_ARTIFACTS;
-                                proto_strlcpy(e.u.error.message, why, sizeof(e.u.error.message));
-                                util_log("%s", why);
-                                (void)transport_send(&e);
-                        }
-                        report_exit();
+                        workload_ended();
                         exit_sent = true;
                 }
                 if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))

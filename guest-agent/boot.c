@@ -22,6 +22,7 @@
 
 #include "agent-util.h"
 #include "boot.h"
+#include "proto.h"
 #include "transport.h"
 
 #define MODULE_LIST    "/etc/mlvm/modules"

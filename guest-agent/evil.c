@@ -13,8 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-artifacts.h"
+#include "agent-util.h"
 #include "tar.h"
+#include "transport.h"
 
 static int report(const char *path, const void *data, size_t len, const char *claim)
 {

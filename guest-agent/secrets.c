@@ -4,7 +4,7 @@
  * only until its TTL ends: the agent keeps a monotonic deadline per
  * credential, counted from delivery, because guest and host clocks need
  * not agree, and enforces it even while the host is away. A new lease
- * replaces the file atomically (rename). */
+ * replaces the file atomically (rename). See secrets.h. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-util.h"
+#include "proto.h"
+#include "secrets.h"
+#include "workload.h"
 
 #define SECRETS_MAX 64
 #define SECRETS_REL "/run/mlvm/secrets"

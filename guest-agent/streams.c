@@ -4,7 +4,7 @@
  * ways with per-direction credit (proto.h): the agent reads from the
  * socket only as much as the host granted, and buffers from the host no
  * more than it granted, so one slow or stalled connection never holds up
- * the others or the channel. */
+ * the others or the channel. See streams.h. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,11 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-util.h"
+#include "proto.h"
+#include "streams.h"
+#include "transport.h"
+#include "workload.h"
 
 struct stream {
         uint32_t id;               /* 0: free slot */

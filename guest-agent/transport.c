@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent-util.h"
+#include "proto.h"
 #include "transport.h"
 
 static int host_fd = -1;

@@ -1,6 +1,7 @@
-/* workload.c: data disk mounts and the workload process of the agent.
- * The workload runs as an unprivileged uid with no capabilities, no new
- * privileges, in its own session, inside the image's root filesystem. */
+/* workload.c: the workload process of the agent and the exec commands
+ * started like it; see workload.h. The workload runs as an unprivileged
+ * uid with no capabilities, no new privileges, in its own session, inside
+ * the image's root filesystem. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -17,47 +18,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-util.h"
+#include "proto.h"
+#include "workload.h"
 
 static const char *root = "";
 
 void workload_set_root(const char *r) { root = r; }
 const char *workload_root(void) { return root; }
-
-int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, size_t cap)
-{
-        char dev[40], devpath[64], target[PROTO_PATH_MAX * 2];
-
-        /* The host is trusted, but a path escaping the root is still refused. */
-        if (m->path[0] != '/' || strstr(m->path, "..")) {
-                (void)snprintf(why, cap, "mount %s: not a normalized absolute path", m->path);
-                return -EINVAL;
-        }
-        if (secrets_path_covers(m->path)) {
-                (void)snprintf(why, cap, "mount %s: would cover the credentials in /run/mlvm/secrets", m->path);
-                return -EINVAL;
-        }
-        if (util_find_disk(m->serial, deadline, dev, sizeof(dev)) < 0) {
-                (void)snprintf(why, cap, "no virtio disk with serial %s", m->serial);
-                return -ENOENT;
-        }
-        (void)snprintf(devpath, sizeof(devpath), "/dev/%s", dev);
-        (void)snprintf(target, sizeof(target), "%s%s", root, m->path);
-        int r = util_mkdir_p(target);
-        if (r < 0) {
-                (void)snprintf(why, cap, "mkdir %s: %s", target, strerror(-r));
-                return r;
-        }
-        /* Data disks are read-only for the guest, and carry no devices or setuid. */
-        if (mount(devpath, target, m->fstype, MS_RDONLY | MS_NODEV | MS_NOSUID, NULL) < 0) {
-                r = -errno;
-                (void)snprintf(why, cap, "mount %s (%s) on %s as %s: %s", devpath, m->serial, m->path, m->fstype,
-                               strerror(errno));
-                return r;
-        }
-        util_log("data disk %s mounted read-only on %s", m->serial, m->path);
-        return 0;
-}
 
 /* The first time a workload runs inside /sysroot, give it /proc, /dev, /tmp, /run. */
 int workload_prepare_root(char *why, size_t cap)
@@ -163,7 +131,7 @@ int workload_start(const struct proto_exec *e, struct workload *w, char *why, si
         return 0;
 }
 
-void workload_reap(struct workload *w)
+void workload_reap(struct workload *w, void (*other)(pid_t pid, int status))
 {
         int status;
         pid_t pid;
@@ -172,11 +140,11 @@ void workload_reap(struct workload *w)
                         w->exited = true;
                         w->status = status;
                 } else
-                        streams_child_exited(pid, status);
+                        other(pid, status);
         }
 }
 
-int workload_spawn_exec(const struct proto_strv *argv, int in, int out, int err, bool tty, pid_t *ret, char *why,
+int workload_spawn_exec(const struct proto_strv *argv, int in, int out, int err, bool tty, pid_t *ret_pid, char *why,
                         size_t cap)
 {
         static struct proto_exec e;
@@ -199,25 +167,25 @@ int workload_spawn_exec(const struct proto_strv *argv, int in, int out, int err,
         }
         if (pid == 0)
                 child(&e, in, out, err, tty);
-        *ret = pid;
+        *ret_pid = pid;
         return 0;
 }
 
-void workload_stop(struct workload *w, unsigned grace_ms)
+void workload_stop(struct workload *w, unsigned grace_ms, void (*other)(pid_t pid, int status))
 {
         if (!w->pid || w->exited)
                 return;
         (void)kill(-w->pid, SIGTERM);
         uint64_t deadline = util_now_ms() + grace_ms;
         while (!w->exited && util_now_ms() < deadline) {
-                workload_reap(w);
+                workload_reap(w, other);
                 util_sleep_ms(20);
         }
         if (!w->exited) {
                 (void)kill(-w->pid, SIGKILL);
                 (void)kill(w->pid, SIGKILL);
                 while (!w->exited && util_now_ms() < deadline + 2000) {
-                        workload_reap(w);
+                        workload_reap(w, other);
                         util_sleep_ms(20);
                 }
         }

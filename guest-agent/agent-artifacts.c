@@ -1,4 +1,4 @@
-/* artifacts.c: the agent's side of an experiment's artifacts. At EXEC the
+/* agent-artifacts.c: the agent's side of an experiment's artifacts. At EXEC the
  * artifact directory is made empty and the workload's (a tmpfs when the
  * root is the initramfs, so it never lands in the image). When the
  * workload has ended, every regular file and directory under it is
@@ -6,7 +6,7 @@
  * artifact disk, whose size and SHA-256 are reported last
  * (ARTIFACTS_DONE). Anything but regular files and directories fails the
  * artifacts: the host would refuse them anyway. The host re-checks all of
- * it; nothing here is trusted by it. */
+ * it; nothing here is trusted by it. See agent-artifacts.h. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -18,8 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-artifacts.h"
+#include "agent-util.h"
+#include "proto.h"
 #include "tar.h"
+#include "transport.h"
+#include "workload.h"
 
 #define ART_MAX_ENTRIES 10000
 #define ART_PATH_MAX 255
