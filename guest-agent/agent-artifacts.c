@@ -28,7 +28,9 @@
 #define ART_MAX_ENTRIES 10000
 #define ART_PATH_MAX 255
 
-static char dir[PROTO_PATH_MAX * 2];    /* in the agent's view: workload_root() + the path */
+#define ART_DIR_MAX (PROTO_PATH_MAX * 2)
+
+static char dir[ART_DIR_MAX];           /* in the agent's view: workload_root() + the path */
 static char serial[PROTO_STR_SHORT];
 
 struct entry {
@@ -36,8 +38,16 @@ struct entry {
         bool is_dir;
 };
 
-static struct entry *entries;
-static size_t n_entries;
+/* What artifacts_write_tree() found under ROOT, in stream order. */
+struct tree {
+        const char *root;
+        struct entry *entries;     /* ART_MAX_ENTRIES */
+        size_t n;
+};
+
+static artifacts_writer writer = artifacts_write_tree;
+
+void artifacts_set_writer(artifacts_writer fn) { writer = fn; }
 
 bool artifacts_wanted(void) { return dir[0] != 0; }
 
@@ -91,10 +101,10 @@ static int cmp_name(const void *a, const void *b)
 }
 
 /* Depth first, names sorted, so the stream is the same for the same tree. */
-static int walk(const char *rel, char *why, size_t cap)
+static int walk(struct tree *t, const char *rel, char *why, size_t cap)
 {
-        char path[sizeof(dir) + ART_PATH_MAX + 2];
-        (void)snprintf(path, sizeof(path), "%s%s%s", dir, rel[0] ? "/" : "", rel);
+        char path[ART_DIR_MAX + ART_PATH_MAX + 2];
+        (void)snprintf(path, sizeof(path), "%s%s%s", t->root, rel[0] ? "/" : "", rel);
         DIR *d = opendir(path);
         if (!d) {
                 (void)snprintf(why, cap, "artifacts: open %s: %s", rel[0] ? rel : ".", strerror(errno));
@@ -141,7 +151,7 @@ static int walk(const char *rel, char *why, size_t cap)
                         }
                 if (r < 0)
                         break;
-                (void)snprintf(path, sizeof(path), "%s/%s", dir, sub);
+                (void)snprintf(path, sizeof(path), "%s/%s", t->root, sub);
                 if (lstat(path, &st) < 0) {
                         r = -errno;
                         (void)snprintf(why, cap, "artifacts: %s: %s", sub, strerror(errno));
@@ -152,16 +162,16 @@ static int walk(const char *rel, char *why, size_t cap)
                         r = -EINVAL;
                         break;
                 }
-                if (n_entries >= ART_MAX_ENTRIES) {
+                if (t->n >= ART_MAX_ENTRIES) {
                         (void)snprintf(why, cap, "artifacts: more than %d files and directories", ART_MAX_ENTRIES);
                         r = -E2BIG;
                         break;
                 }
-                struct entry *ne = &entries[n_entries++];
+                struct entry *ne = &t->entries[t->n++];
                 memcpy(ne->path, sub, strlen(sub) + 1);
                 ne->is_dir = S_ISDIR(st.st_mode);
                 if (ne->is_dir)
-                        r = walk(sub, why, cap);
+                        r = walk(t, sub, why, cap);
         }
         for (size_t i = 0; i < n; i++)
                 free(names[i]);
@@ -182,15 +192,15 @@ static int send_artifact(uint8_t type, const char *path, uint64_t size, const ch
 }
 
 /* One regular file: header, data (hashed on its own too), padding. */
-static int put_file(struct tarw *w, const char *rel, char *why, size_t cap)
+static int put_file(struct tarw *w, const char *root, const char *rel, char *why, size_t cap)
 {
-        char path[sizeof(dir) + ART_PATH_MAX + 2], hex[65];
+        char path[ART_DIR_MAX + ART_PATH_MAX + 2], hex[65];
         static uint8_t buf[1 << 16];
         struct sha256 h;
         struct stat st;
         int r;
 
-        (void)snprintf(path, sizeof(path), "%s/%s", dir, rel);
+        (void)snprintf(path, sizeof(path), "%s/%s", root, rel);
         int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
                 r = fd < 0 ? -errno : -EINVAL;
@@ -232,11 +242,34 @@ out:
         return r;
 }
 
+int artifacts_write_tree(const char *root, struct tarw *w, char *why, size_t cap)
+{
+        struct tree t = { .root = root, .entries = calloc(ART_MAX_ENTRIES, sizeof(struct entry)) };
+        int files = 0;
+
+        if (!t.entries) {
+                (void)snprintf(why, cap, "artifacts: out of memory");
+                return -ENOMEM;
+        }
+        int r = walk(&t, "", why, cap);
+        for (size_t i = 0; i < t.n && r == 0; i++) {
+                if (t.entries[i].is_dir) {
+                        char name[ART_PATH_MAX + 2];
+                        (void)snprintf(name, sizeof(name), "%s/", t.entries[i].path);
+                        r = tarw_header(w, name, '5', 0, NULL, 0, 0);
+                        if (r < 0)
+                                (void)snprintf(why, cap, "artifacts: %s: %s", t.entries[i].path, strerror(-r));
+                } else if ((r = put_file(w, root, t.entries[i].path, why, cap)) == 0)
+                        files++;
+        }
+        free(t.entries);
+        return r < 0 ? r : files;
+}
+
 int artifacts_finish(char *why, size_t cap)
 {
         char dev[40], devpath[64], hex[65];
         struct tarw w;
-        uint32_t files = 0;
         int r;
 
         if (util_find_disk(serial, util_now_ms() + 10000, dev, sizeof(dev)) < 0) {
@@ -244,50 +277,28 @@ int artifacts_finish(char *why, size_t cap)
                 return -ENOENT;
         }
         (void)snprintf(devpath, sizeof(devpath), "/dev/%s", dev);
-        entries = calloc(ART_MAX_ENTRIES, sizeof(*entries));
-        if (!entries)
-                return -ENOMEM;
         int fd = open(devpath, O_WRONLY | O_CLOEXEC);
         if (fd < 0) {
                 (void)snprintf(why, cap, "artifacts: open %s: %s", devpath, strerror(errno));
                 return -errno;
         }
         if ((r = tarw_open(&w, fd)) < 0) {
+                (void)snprintf(why, cap, "artifacts: out of memory");
                 close(fd);
                 return r;
         }
-#ifdef MLVM_AGENT_EVIL
-        if ((r = evil_artifacts(dir, &w, &files, why, cap)) > 0)
-                goto finish;
-#endif
-        r = walk("", why, cap);
-        for (size_t i = 0; i < n_entries && r == 0; i++) {
-                if (entries[i].is_dir) {
-                        char name[ART_PATH_MAX + 2];
-                        (void)snprintf(name, sizeof(name), "%s/", entries[i].path);
-                        r = tarw_header(&w, name, '5', 0, NULL, 0, 0);
-                        if (r < 0)
-                                (void)snprintf(why, cap, "artifacts: %s: %s", entries[i].path, strerror(-r));
-                } else if ((r = put_file(&w, entries[i].path, why, cap)) == 0)
-                        files++;
-        }
-#ifdef MLVM_AGENT_EVIL
-finish:
-        if (r > 0)
-                r = 0;
-#endif
+        int files = writer(dir, &w, why, cap);
+        r = files < 0 ? files : 0;
         if (r == 0 && (r = tarw_finish(&w, hex)) < 0)
                 (void)snprintf(why, cap, "artifacts: writing the stream: %s",
                                r == -ENOSPC ? "the artifact disk is full" : strerror(-r));
         uint64_t total = w.total;
         tarw_free(&w);
         close(fd);
-        free(entries);
-        entries = NULL;
         if (r < 0)
                 return r;
-        util_log("artifacts: %u files, %llu bytes of stream, sha256 %s", files, (unsigned long long)total, hex);
-        if ((r = send_artifact(PROTO_ARTIFACTS_DONE, NULL, total, hex, files)) < 0)
+        util_log("artifacts: %d files, %llu bytes of stream, sha256 %s", files, (unsigned long long)total, hex);
+        if ((r = send_artifact(PROTO_ARTIFACTS_DONE, NULL, total, hex, (uint32_t)files)) < 0)
                 (void)snprintf(why, cap, "artifacts: send ARTIFACTS_DONE: %s", strerror(-r));
         return r;
 }

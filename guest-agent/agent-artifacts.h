@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "proto.h"
+#include "tar.h"
 
 /* At EXEC: make E's artifact directory (if it names one) empty and the
  * workload's. 0, or -errno with WHY filled. */
@@ -23,9 +24,17 @@ bool artifacts_wanted(void);
  * with WHY filled. */
 int artifacts_finish(char *why, size_t cap);
 
-#ifdef MLVM_AGENT_EVIL
-#include "tar.h"
-/* Test builds only: when the artifact directory holds .mlvm-evil, write
- * the hostile stream it names instead; > 0 when it did. */
-int evil_artifacts(const char *dir, struct tarw *w, uint32_t *files, char *why, size_t cap);
-#endif
+/* How the entries of the stream are written: a writer writes ustar
+ * entries to W for what is under ROOT (the artifact directory, in the
+ * agent's view), sends an ARTIFACT for each regular file, and returns how
+ * many it sent, or -errno with WHY filled; artifacts_finish() ends the
+ * stream and sends ARTIFACTS_DONE. */
+typedef int (*artifacts_writer)(const char *root, struct tarw *w, char *why, size_t cap);
+/* The writer: the directory as it is, depth first with names sorted, so
+ * the stream is the same for the same tree; anything but regular files
+ * and directories fails. */
+int artifacts_write_tree(const char *root, struct tarw *w, char *why, size_t cap);
+/* Write through FN instead, from now on. The agent never does: this is
+ * the seam through which the tests' hostile agent (tests/hostile-agent/)
+ * sends hostile streams through the real artifact volume. */
+void artifacts_set_writer(artifacts_writer fn);
