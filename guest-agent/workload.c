@@ -3,7 +3,6 @@
  * uid with no capabilities, no new privileges, in its own session, inside
  * the image's root filesystem. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
