@@ -1,135 +1,42 @@
-/* agent.c: mlvm-agent, PID 1 of every mlvm guest.
+/* agent.c: mlvm-agent, PID 1 of every mlvm guest; see agent.h.
  *
- * Boots the guest's userspace (mounts, kernel modules), finds the channel to
- * the host, says HELLO and answers the host. Every wait has a deadline
- * (mlvm.timeout= on the kernel command line, default 60 s), and every
- * failure ends in an ERROR to the host when possible and a power-off: a
- * guest never hangs. It trusts the host (which built and verified this
- * image) but still decodes its frames strictly.
+ * Boots the guest's userspace (boot.c), says HELLO over the channel to the
+ * host and answers the host. Every wait has a deadline (mlvm.timeout= on
+ * the kernel command line, default 60 s), and every failure ends in an
+ * ERROR to the host when possible and a power-off: a guest never hangs.
+ * It trusts the host (which built and verified this image) but still
+ * decodes its frames strictly.
  *
  * For tests it also runs as an ordinary process speaking over an
  * inherited fd: `mlvm-agent --fd N` (no mounts, no modules, exits instead
  * of powering off). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/reboot.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "agent-artifacts.h"
+#include "agent-util.h"
 #include "agent.h"
+#include "boot.h"
+#include "datadisk.h"
 #include "proto.h"
+#include "secrets.h"
+#include "streams.h"
+#include "transport.h"
+#include "workload.h"
 
-#ifndef AGENT_VERSION
-#define AGENT_VERSION "0.0.0"
-#endif
-
-#define DEFAULT_TIMEOUT_S 60
-
-static bool as_pid1;
-int agent_host_fd = -1;
-const char *agent_transport = "virtio-serial";
-unsigned agent_timeout_s = DEFAULT_TIMEOUT_S;
-char agent_root_serial[21];            /* mlvm.root=SERIAL: virtio-blk serials are at most 20 bytes */
-char agent_root_desc[PROTO_STR_SHORT] = "initramfs";
+static struct boot_config boot;             /* what boot found: the channel, the deadline, the root */
 static uint8_t session[PROTO_SESSION_LEN];   /* from HELLO_ACK; sent back in a re-HELLO */
 static bool have_session;
 static uint32_t last_id;                     /* the last host request completed */
 static struct workload wl = { .out = -1, .err = -1 };
-static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
 static uint64_t frame_msg[(sizeof(struct proto_msg) + 7) / 8];   /* decoded host request */
-static size_t frame_len;                     /* bytes of the last frame received into frame[] */
-
-void logmsg(const char *fmt, ...)
-{
-        char buf[512];
-        va_list ap;
-        int n = snprintf(buf, sizeof(buf), "mlvm-agent: ");
-
-        va_start(ap, fmt);
-        int m = vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
-        va_end(ap);
-        if (m < 0)
-                m = 0;
-        n += m;
-        if ((size_t)n > sizeof(buf) - 2)
-                n = (int)sizeof(buf) - 2;
-        buf[n++] = '\n';
-        (void)!write(STDERR_FILENO, buf, (size_t)n);
-}
-
-bool agent_is_pid1(void) { return as_pid1; }
-
-uint64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-void sleep_ms(unsigned ms)
-{
-        struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
-static int send_msg(const struct proto_msg *m, uint64_t deadline);
-
-static void send_error(uint32_t code, const char *what)
-{
-        struct proto_msg m = { .type = PROTO_ERROR, .id = 0 };
-
-        if (agent_host_fd < 0)
-                return;
-        m.u.error.code = code;
-        proto_strlcpy(m.u.error.message, what, sizeof(m.u.error.message));
-        (void)send_msg(&m, now_ms() + 2000);
-}
-
-/* The one way out. PID 1 must never exit: power off, else reboot (the
- * domain has on_reboot=destroy), else stop forever. */
-static void __attribute__((noreturn)) finish(int status, uint32_t code, const char *why)
-{
-        if (why) {
-                logmsg("%s", why);
-                send_error(code, why);
-        }
-        if (!as_pid1)
-                exit(status);
-        sync();
-        logmsg("powering off");
-        (void)reboot(RB_POWER_OFF);
-        (void)reboot(RB_AUTOBOOT);
-        for (;;)
-                pause();
-}
-
-void agent_fatal(uint32_t code, const char *fmt, ...)
-{
-        char why[PROTO_STR_LONG];
-        va_list ap;
-
-        va_start(ap, fmt);
-        (void)vsnprintf(why, sizeof(why), fmt, ap);
-        va_end(ap);
-        finish(1, code, why);
-}
 
 /* Expiries found while the agent waits on the host (even while it is
  * away): the file goes at once, the report when the host can hear it. */
@@ -147,112 +54,10 @@ static void defer_expired(const char *name, const char *lease)
         }
 }
 
-/* Wait for EVENTS on fd until the deadline. Returns revents, 0 on timeout.
- * A virtio-serial port whose host side is closed reports POLLHUP at once:
- * callers that wait for the host to connect treat that as "not yet". */
-int agent_wait_fd(int fd, short events, uint64_t deadline)
-{
-        for (;;) {
-                uint64_t now = now_ms();
-                if (now >= deadline)
-                        return 0;
-                struct pollfd p = { .fd = fd, .events = events };
-                int left = (int)(deadline - now > 1000 ? 1000 : deadline - now);
-                int next = secrets_next_timeout_ms();
-                if (next >= 0 && next < left)
-                        left = next;
-                int r = poll(&p, 1, left);
-                secrets_expire(defer_expired);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -errno;
-                if (r > 0)
-                        return p.revents;
-        }
-}
+static void expire_credentials(void) { secrets_expire(defer_expired); }
 
-static int write_all(const uint8_t *p, size_t len, uint64_t deadline)
-{
-        while (len > 0) {
-                ssize_t n = write(agent_host_fd, p, len);
-                if (n > 0) {
-                        p += n;
-                        len -= (size_t)n;
-                        continue;
-                }
-                if (n < 0 && errno != EAGAIN && errno != EINTR)
-                        return -errno;
-                int ev = agent_wait_fd(agent_host_fd, POLLOUT, deadline);
-                if (ev == 0)
-                        return -ETIMEDOUT;
-                if (ev < 0)
-                        return ev;
-                if ((ev & POLLHUP) && !(ev & POLLOUT))
-                        sleep_ms(20);
-        }
-        return 0;
-}
-
-/* Read exactly len bytes. Returns 0, -EPIPE when the host went away, or
- * -ETIMEDOUT. A deadline of UINT64_MAX waits as long as the host is there. */
-static int read_exact(uint8_t *p, size_t len, uint64_t deadline)
-{
-        while (len > 0) {
-                ssize_t n = read(agent_host_fd, p, len);
-                if (n > 0) {
-                        p += n;
-                        len -= (size_t)n;
-                        continue;
-                }
-                if (n == 0)
-                        return -EPIPE;
-                if (errno != EAGAIN && errno != EINTR)
-                        return -errno;
-                int ev = agent_wait_fd(agent_host_fd, POLLIN, deadline);
-                if (ev == 0)
-                        return -ETIMEDOUT;
-                if (ev < 0)
-                        return ev;
-                if ((ev & POLLHUP) && !(ev & POLLIN))
-                        return -EPIPE;
-        }
-        return 0;
-}
-
-static int send_msg(const struct proto_msg *m, uint64_t deadline)
-{
-        long n = proto_encode(m, frame, sizeof(frame));
-        if (n < 0)
-                return -EINVAL;
-        return write_all(frame, (size_t)n, deadline);
-}
-
-int agent_send(const struct proto_msg *m)
-{
-        return send_msg(m, now_ms() + (uint64_t)agent_timeout_s * 1000);
-}
-
-/* Returns 0 with *m filled, -EPIPE/-ETIMEDOUT, or -EPROTO (already reported). */
-static int recv_msg(struct proto_msg *m, uint64_t deadline)
-{
-        struct proto_hdr h;
-        int r = read_exact(frame, PROTO_HDR_SIZE, deadline);
-        if (r < 0)
-                return r;
-        if ((r = proto_hdr_decode(frame, &h)) < 0) {
-                logmsg("bad frame header from host: %s", proto_strerror(r));
-                return -EPROTO;
-        }
-        if ((r = read_exact(frame + PROTO_HDR_SIZE, h.len, deadline)) < 0)
-                return r;
-        frame_len = PROTO_HDR_SIZE + h.len;
-        if ((r = proto_payload_decode(&h, frame + PROTO_HDR_SIZE, m)) < 0) {
-                logmsg("bad %s frame from host: %s", proto_type_name(h.type), proto_strerror(r));
-                return -EPROTO;
-        }
-        return 0;
-}
+/* Credential TTLs end on time even while the transport waits for the host. */
+static const struct transport_timer expiry_timer = { secrets_next_timeout_ms, expire_credentials };
 
 /* How long a lost host may take to come back: at least as long as the
  * host's monitor keeps trying to reconnect (120 s). */
@@ -261,47 +66,43 @@ static int recv_msg(struct proto_msg *m, uint64_t deadline)
 static void handshake(void)
 {
         struct proto_msg m = { .type = PROTO_HELLO, .id = 1 };
-        struct timespec up;
-        unsigned wait_s = have_session && agent_timeout_s < RECONNECT_WAIT_S ? RECONNECT_WAIT_S : agent_timeout_s;
-        uint64_t deadline = now_ms() + (uint64_t)wait_s * 1000;
+        unsigned wait_s = have_session && boot.timeout_s < RECONNECT_WAIT_S ? RECONNECT_WAIT_S : boot.timeout_s;
+        uint64_t deadline = util_now_ms() + (uint64_t)wait_s * 1000;
         int r;
 
-        clock_gettime(CLOCK_BOOTTIME, &up);
         proto_strlcpy(m.u.hello.agent_version, AGENT_VERSION, sizeof(m.u.hello.agent_version));
         m.u.hello.proto_version = PROTO_VERSION;
-        m.u.hello.uptime_ms = (uint64_t)up.tv_sec * 1000 + (uint64_t)up.tv_nsec / 1000000;
-        proto_strlcpy(m.u.hello.transport, agent_transport, sizeof(m.u.hello.transport));
+        m.u.hello.uptime_ms = util_uptime_ms();
+        proto_strlcpy(m.u.hello.transport, boot.transport, sizeof(m.u.hello.transport));
         boot_read_boot_id(m.u.hello.boot_id, sizeof(m.u.hello.boot_id));
-        proto_strlcpy(m.u.hello.root, agent_root_desc, sizeof(m.u.hello.root));
+        proto_strlcpy(m.u.hello.root, boot.root_desc, sizeof(m.u.hello.root));
         if (have_session) {
                 /* A re-HELLO: the host resumes this session after losing it. */
                 memcpy(m.u.hello.session, session, sizeof(session));
                 m.u.hello.last_id = last_id;
         }
-        if ((r = send_msg(&m, deadline)) < 0)
-                agent_fatal(PROTO_E_BOOT, "send HELLO: %s", r == -ETIMEDOUT ? "the host did not connect in time" : strerror(-r));
-        logmsg("HELLO sent over %s after %llu ms", agent_transport, (unsigned long long)m.u.hello.uptime_ms);
-        if ((r = recv_msg(&m, deadline)) < 0) {
+        if ((r = transport_send_by(&m, deadline)) < 0)
+                transport_fatal(PROTO_E_BOOT, "send HELLO: %s", r == -ETIMEDOUT ? "the host did not connect in time" : strerror(-r));
+        util_log("HELLO sent over %s after %llu ms", boot.transport, (unsigned long long)m.u.hello.uptime_ms);
+        if ((r = transport_recv(&m, deadline)) < 0) {
                 if (r == -EPROTO)
-                        agent_fatal(PROTO_E_PROTOCOL, "malformed reply to HELLO");
-                agent_fatal(PROTO_E_BOOT, "no HELLO_ACK: %s", r == -ETIMEDOUT ? "timed out" : "the host went away");
+                        transport_fatal(PROTO_E_PROTOCOL, "malformed reply to HELLO");
+                transport_fatal(PROTO_E_BOOT, "no HELLO_ACK: %s", r == -ETIMEDOUT ? "timed out" : "the host went away");
         }
         if (m.type != PROTO_HELLO_ACK || m.id != 1)
-                agent_fatal(PROTO_E_PROTOCOL, "expected HELLO_ACK for request 1, got %s for %u", proto_type_name(m.type), m.id);
+                transport_fatal(PROTO_E_PROTOCOL, "expected HELLO_ACK for request 1, got %s for %u", proto_type_name(m.type), m.id);
         if (have_session && memcmp(session, m.u.hello_ack.session, sizeof(session)) != 0)
-                logmsg("the host started a new session");
+                util_log("the host started a new session");
         memcpy(session, m.u.hello_ack.session, sizeof(session));
         have_session = true;
 }
 
-static uint64_t deadline_from_now(void) { return now_ms() + (uint64_t)agent_timeout_s * 1000; }
-
 static void reply(uint8_t type, uint32_t id)
 {
         struct proto_msg m = { .type = type, .id = id };
-        int r = send_msg(&m, deadline_from_now());
+        int r = transport_send(&m);
         if (r < 0)
-                agent_fatal(PROTO_E_INTERNAL, "send %s: %s", proto_type_name(type), strerror(-r));
+                transport_fatal(PROTO_E_INTERNAL, "send %s: %s", proto_type_name(type), strerror(-r));
 }
 
 static void reply_error(uint32_t id, uint32_t code, const char *why)
@@ -309,8 +110,8 @@ static void reply_error(uint32_t id, uint32_t code, const char *why)
         struct proto_msg m = { .type = PROTO_ERROR, .id = id };
         m.u.error.code = code;
         proto_strlcpy(m.u.error.message, why, sizeof(m.u.error.message));
-        logmsg("request %u failed: %s", id, why);
-        (void)send_msg(&m, deadline_from_now());
+        util_log("request %u failed: %s", id, why);
+        (void)transport_send(&m);
 }
 
 /* Forward what the workload wrote on FD as STDIO frames; closes it at EOF. */
@@ -329,9 +130,9 @@ static void forward_output(int *fd, uint32_t stream)
         m.id = 0;
         m.u.stdio.stream = stream;
         m.u.stdio.len = (uint32_t)n;
-        int r = send_msg(&m, deadline_from_now());
+        int r = transport_send(&m);
         if (r < 0)
-                agent_fatal(PROTO_E_INTERNAL, "send output: %s", strerror(-r));
+                transport_fatal(PROTO_E_INTERNAL, "send output: %s", strerror(-r));
 }
 
 static void report_exit(void)
@@ -341,11 +142,11 @@ static void report_exit(void)
                 m.u.exit.signal = (uint32_t)WTERMSIG(wl.status);
         else
                 m.u.exit.code = (uint32_t)WEXITSTATUS(wl.status);
-        logmsg("workload ended: %s %u", m.u.exit.signal ? "signal" : "exit status",
+        util_log("workload ended: %s %u", m.u.exit.signal ? "signal" : "exit status",
                m.u.exit.signal ? m.u.exit.signal : m.u.exit.code);
-        int r = send_msg(&m, deadline_from_now());
+        int r = transport_send(&m);
         if (r < 0)
-                agent_fatal(PROTO_E_INTERNAL, "send EXIT: %s", strerror(-r));
+                transport_fatal(PROTO_E_INTERNAL, "send EXIT: %s", strerror(-r));
 }
 
 /* Tell the host about expiries (those found while it was away too). */
@@ -356,9 +157,9 @@ static void flush_expired(void)
                 m = (struct proto_msg){ .type = PROTO_CRED_EXPIRED, .id = 0 };
                 proto_strlcpy(m.u.cred.name, expired[i].name, sizeof(m.u.cred.name));
                 proto_strlcpy(m.u.cred.lease, expired[i].lease, sizeof(m.u.cred.lease));
-                int r = send_msg(&m, deadline_from_now());
+                int r = transport_send(&m);
                 if (r < 0)
-                        agent_fatal(PROTO_E_INTERNAL, "send CRED_EXPIRED: %s", strerror(-r));
+                        transport_fatal(PROTO_E_INTERNAL, "send CRED_EXPIRED: %s", strerror(-r));
         }
         n_expired = 0;
 }
@@ -370,75 +171,121 @@ static void wipe(volatile uint8_t *p, size_t len)
                 *p++ = 0;
 }
 
-static void handle(const struct proto_msg *m)
+static void on_cred_put(const struct proto_msg *m)
 {
         char why[PROTO_STR_LONG];
+        int r = secrets_put(&m->u.cred, why, sizeof(why));
+        wipe((volatile uint8_t *)m->u.cred.value, m->u.cred.len);
+        transport_wipe_frame();   /* the frame it came in */
+        if (r < 0)
+                reply_error(m->id, PROTO_E_INTERNAL, why);
+        else
+                reply(PROTO_DONE, m->id);
+}
 
+static void on_cred_revoke(const struct proto_msg *m)
+{
+        struct proto_msg d = { .type = PROTO_DONE, .id = m->id };
+        d.u.done.count = secrets_revoke(m->u.cred.name);
+        int r = transport_send(&d);
+        if (r < 0)
+                transport_fatal(PROTO_E_INTERNAL, "send DONE: %s", strerror(-r));
+}
+
+static void on_ping(const struct proto_msg *m)
+{
+        struct proto_msg pong = { .type = PROTO_PONG, .id = m->id, .u.ping = m->u.ping };
+        int r = transport_send(&pong);
+        if (r < 0)
+                transport_fatal(PROTO_E_INTERNAL, "send PONG: %s", strerror(-r));
+}
+
+static void on_pong(const struct proto_msg *m) { (void)m; }
+
+static void on_mount(const struct proto_msg *m)
+{
+        char why[PROTO_STR_LONG];
+        if (datadisk_mount(&m->u.mount, transport_deadline(), why, sizeof(why)) < 0)
+                reply_error(m->id, PROTO_E_INTERNAL, why);
+        else
+                reply(PROTO_DONE, m->id);
+}
+
+static void on_exec(const struct proto_msg *m)
+{
+        char why[PROTO_STR_LONG];
+        if (wl.pid) {
+                reply_error(m->id, PROTO_E_UNSUPPORTED, "a workload is already running");
+                return;
+        }
+        /* The root's own mounts first, so the artifact directory is not covered later. */
+        if (workload_prepare_root(why, sizeof(why)) < 0 || artifacts_prepare(&m->u.exec, why, sizeof(why)) < 0 ||
+            workload_start(&m->u.exec, &wl, why, sizeof(why)) < 0)
+                reply_error(m->id, PROTO_E_INTERNAL, why);
+        else
+                reply(PROTO_DONE, m->id);
+}
+
+static void on_shutdown(const struct proto_msg *m)
+{
+        (void)m;
+        util_log("shutdown requested by the host");
+        workload_stop(&wl, 2000, streams_child_exited);
+        transport_finish(0, 0, NULL);
+}
+
+static void on_error(const struct proto_msg *m)
+{
+        util_log("host error %u: %s", m->u.error.code, m->u.error.message);
+        transport_finish(1, 0, "the host reported an error; stopping");
+}
+
+/* What the host may ask, and who answers. */
+static const struct agent_handler handlers[] = {
+        { PROTO_CRED_PUT, on_cred_put },
+        { PROTO_STREAM_OPEN, streams_on_frame },
+        { PROTO_STREAM_EXEC, streams_on_frame },
+        { PROTO_STREAM_DATA, streams_on_frame },
+        { PROTO_STREAM_WINDOW, streams_on_frame },
+        { PROTO_STREAM_CLOSE, streams_on_frame },
+        { PROTO_CRED_REVOKE, on_cred_revoke },
+        { PROTO_PING, on_ping },
+        { PROTO_PONG, on_pong },
+        { PROTO_MOUNT, on_mount },
+        { PROTO_EXEC, on_exec },
+        { PROTO_SHUTDOWN, on_shutdown },
+        { PROTO_ERROR, on_error },
+};
+
+static void handle(const struct proto_msg *m)
+{
         if (m->id > last_id && m->type != PROTO_PING && m->type != PROTO_PONG)
                 last_id = m->id;
-        switch (m->type) {
-        case PROTO_CRED_PUT: {
-                int r = secrets_put(&m->u.cred, why, sizeof(why));
-                wipe((volatile uint8_t *)m->u.cred.value, m->u.cred.len);
-                wipe(frame, frame_len);   /* the frame it came in */
-                if (r < 0)
-                        reply_error(m->id, PROTO_E_INTERNAL, why);
-                else
-                        reply(PROTO_DONE, m->id);
-                return;
-        }
-        case PROTO_STREAM_OPEN:
-        case PROTO_STREAM_EXEC:
-        case PROTO_STREAM_DATA:
-        case PROTO_STREAM_WINDOW:
-        case PROTO_STREAM_CLOSE:
-                streams_on_frame(m);
-                return;
-        case PROTO_CRED_REVOKE: {
-                struct proto_msg d = { .type = PROTO_DONE, .id = m->id };
-                d.u.done.count = secrets_revoke(m->u.cred.name);
-                int r = send_msg(&d, deadline_from_now());
-                if (r < 0)
-                        agent_fatal(PROTO_E_INTERNAL, "send DONE: %s", strerror(-r));
-                return;
-        }
-        case PROTO_PING: {
-                struct proto_msg pong = { .type = PROTO_PONG, .id = m->id, .u.ping = m->u.ping };
-                int r = send_msg(&pong, deadline_from_now());
-                if (r < 0)
-                        agent_fatal(PROTO_E_INTERNAL, "send PONG: %s", strerror(-r));
-                return;
-        }
-        case PROTO_PONG:
-                return;
-        case PROTO_MOUNT:
-                if (workload_mount(&m->u.mount, deadline_from_now(), why, sizeof(why)) < 0)
-                        reply_error(m->id, PROTO_E_INTERNAL, why);
-                else
-                        reply(PROTO_DONE, m->id);
-                return;
-        case PROTO_EXEC:
-                if (wl.pid) {
-                        reply_error(m->id, PROTO_E_UNSUPPORTED, "a workload is already running");
+        for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+                if (handlers[i].type == m->type) {
+                        handlers[i].handle(m);
                         return;
                 }
-                /* The root's own mounts first, so the artifact directory is not covered later. */
-                if (workload_prepare_root(why, sizeof(why)) < 0 || artifacts_prepare(&m->u.exec, why, sizeof(why)) < 0 ||
-                    workload_start(&m->u.exec, &wl, why, sizeof(why)) < 0)
-                        reply_error(m->id, PROTO_E_INTERNAL, why);
-                else
-                        reply(PROTO_DONE, m->id);
-                return;
-        case PROTO_SHUTDOWN:
-                logmsg("shutdown requested by the host");
-                workload_stop(&wl, 2000);
-                finish(0, 0, NULL);
-        case PROTO_ERROR:
-                logmsg("host error %u: %s", m->u.error.code, m->u.error.message);
-                finish(1, 0, "the host reported an error; stopping");
-        default:
-                agent_fatal(PROTO_E_UNSUPPORTED, "unexpected %s from the host", proto_type_name(m->type));
+        transport_fatal(PROTO_E_UNSUPPORTED, "unexpected %s from the host", proto_type_name(m->type));
+}
+
+/* Once the workload is gone and its output drained: the artifacts (if
+ * any), then EXIT. */
+static void workload_ended(void)
+{
+        char why[PROTO_STR_LONG];
+        /* Whatever the workload left running goes first: nothing may
+         * change the artifact directory while it is read. */
+        if (artifacts_wanted())
+                (void)kill(-wl.pid, SIGKILL);
+        if (artifacts_wanted() && artifacts_finish(why, sizeof(why)) < 0) {
+                struct proto_msg e = { .type = PROTO_ERROR, .id = 0 };
+                e.u.error.code = PROTO_E_ARTIFACTS;
+                proto_strlcpy(e.u.error.message, why, sizeof(e.u.error.message));
+                util_log("%s", why);
+                (void)transport_send(&e);
         }
+        report_exit();
 }
 
 /* Serve the host and the workload until the host goes away (returns). */
@@ -448,7 +295,7 @@ static void serve(void)
 
         for (;;) {
                 struct pollfd p[3 + 3 * PROTO_STREAMS_MAX] = {
-                        { .fd = agent_host_fd, .events = POLLIN },
+                        { .fd = transport_fd(), .events = POLLIN },
                         { .fd = wl.out, .events = POLLIN },
                         { .fd = wl.err, .events = POLLIN },
                 };
@@ -458,7 +305,7 @@ static void serve(void)
                         timeout = next;
                 int r = poll(p, 3 + ns, timeout);
                 if (r < 0 && errno != EINTR)
-                        agent_fatal(PROTO_E_INTERNAL, "poll: %s", strerror(errno));
+                        transport_fatal(PROTO_E_INTERNAL, "poll: %s", strerror(errno));
                 if (r > 0)
                         streams_poll_handle(p + 3, ns);
                 secrets_expire(defer_expired);
@@ -467,39 +314,27 @@ static void serve(void)
                         forward_output(&wl.out, PROTO_STDOUT);
                 if (p[2].revents)
                         forward_output(&wl.err, PROTO_STDERR);
-                workload_reap(&wl);
+                workload_reap(&wl, streams_child_exited);
                 streams_tick();
                 /* EXIT once the process is gone and its output is drained. */
                 if (wl.pid && wl.exited && wl.out < 0 && wl.err < 0 && !exit_sent) {
-                        char why[PROTO_STR_LONG];
-                        /* Whatever the workload left running goes first: nothing may
-                         * change the artifact directory while it is read. */
-                        if (artifacts_wanted())
-                                (void)kill(-wl.pid, SIGKILL);
-                        if (artifacts_wanted() && artifacts_finish(why, sizeof(why)) < 0) {
-                                struct proto_msg e = { .type = PROTO_ERROR, .id = 0 };
-                                e.u.error.code = PROTO_E_ARTIFACTS;
-                                proto_strlcpy(e.u.error.message, why, sizeof(e.u.error.message));
-                                logmsg("%s", why);
-                                (void)send_msg(&e, deadline_from_now());
-                        }
-                        report_exit();
+                        workload_ended();
                         exit_sent = true;
                 }
                 if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
                         continue;
                 struct proto_msg *m = (struct proto_msg *)frame_msg;
-                r = recv_msg(m, deadline_from_now());
+                r = transport_recv(m, transport_deadline());
                 if (r == -EPROTO)
-                        agent_fatal(PROTO_E_PROTOCOL, "malformed frame from the host");
+                        transport_fatal(PROTO_E_PROTOCOL, "malformed frame from the host");
                 if (r == -EPIPE) {
                         streams_reset_all();
                         return;
                 }
                 if (r == -ETIMEDOUT)
-                        agent_fatal(PROTO_E_PROTOCOL, "the host sent part of a frame and stopped");
+                        transport_fatal(PROTO_E_PROTOCOL, "the host sent part of a frame and stopped");
                 if (r < 0)
-                        agent_fatal(PROTO_E_INTERNAL, "read from the host: %s", strerror(-r));
+                        transport_fatal(PROTO_E_INTERNAL, "read from the host: %s", strerror(-r));
                 handle(m);
         }
 }
@@ -510,46 +345,30 @@ int main(int argc, char **argv)
                 char *end;
                 long fd = strtol(argv[2], &end, 10);
                 if (*end || fd < 0 || fd > 1024) {
-                        logmsg("usage: mlvm-agent --fd N");
+                        util_log("usage: mlvm-agent --fd N");
                         return 2;
                 }
-                agent_host_fd = (int)fd;
-                (void)fcntl(agent_host_fd, F_SETFL, fcntl(agent_host_fd, F_GETFL) | O_NONBLOCK);
-                const char *t = getenv("MLVM_AGENT_TIMEOUT");
-                unsigned long v = t ? strtoul(t, &end, 10) : 0;
-                if (t && *end == 0 && v >= 1 && v <= 3600)
-                        agent_timeout_s = (unsigned)v;
+                boot = boot_test_mode((int)fd);
         } else if (getpid() == 1) {
-                as_pid1 = true;
-                boot_mount_or_die("devtmpfs", "/dev", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
-                boot_setup_console();
-                boot_mount_or_die("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-                boot_mount_or_die("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-                boot_mount_or_die("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64m");
-                /* Terminals for mlvm exec -t. */
-                boot_mount_or_die("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "mode=0620,ptmxmode=0666");
-                boot_mount_or_die("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
-                boot_parse_cmdline();
-                boot_loopback_up();
-                logmsg("version %s, host deadline %u s", AGENT_VERSION, agent_timeout_s);
-                boot_load_modules();
-                if (agent_root_serial[0])
-                        boot_mount_root(now_ms() + (uint64_t)agent_timeout_s * 1000);
-                boot_find_channel(now_ms() + (uint64_t)agent_timeout_s * 1000);
+                util_set_pid1();
+                boot = boot_guest();
         } else {
-                logmsg("must run as PID 1 (or with --fd N for tests)");
+                util_log("must run as PID 1 (or with --fd N for tests)");
                 return 2;
         }
+        transport_init(boot.fd, boot.timeout_s);
+        transport_set_timer(&expiry_timer);
+        workload_set_root(boot.root);
         signal(SIGPIPE, SIG_IGN);
         streams_init();
         for (;;) {
                 handshake();
                 serve();
-                if (!as_pid1)
-                        finish(0, 0, NULL);
+                if (!util_is_pid1())
+                        transport_finish(0, 0, NULL);
                 /* The host side closed: wait for it to come back (the next
                  * handshake has the usual deadline), else power off. */
-                logmsg("the host closed the channel; waiting up to %u s for it to reconnect",
-                       agent_timeout_s < RECONNECT_WAIT_S ? RECONNECT_WAIT_S : agent_timeout_s);
+                util_log("the host closed the channel; waiting up to %u s for it to reconnect",
+                       boot.timeout_s < RECONNECT_WAIT_S ? RECONNECT_WAIT_S : boot.timeout_s);
         }
 }

@@ -1,110 +1,32 @@
-/* agent.h: what agent.c (boot, channel, main loop) and workload.c (mounts
- * and the workload process) share. */
+/* agent.h: agent.c, the top of mlvm-agent: main(), the handshake with the
+ * host (HELLO, HELLO_ACK, the re-HELLO after the host reconnects) and the
+ * dispatcher that serves the host's requests and forwards the workload's
+ * output. It exports no function; this header gives the shape of the
+ * dispatcher's table.
+ *
+ * The agent's files, bottom up (guest-agent/README has the details), each
+ * with its own header and including only headers below it:
+ *
+ *   agent-util    logging, the monotonic clock, mkdir -p, disks by serial
+ *   transport     the channel to the host, frames, the way out (power-off)
+ *   sha256, tar   the digest and the ustar writer of the artifact stream
+ *   boot          PID 1's first second; returns a struct boot_config
+ *   workload      the workload's root and process, exec commands
+ *   secrets       credentials in the workload's root
+ *   datadisk      MOUNT: data disks
+ *   streams       published ports and exec streams
+ *   agent-artifacts  the artifact directory and stream
+ *   agent         main() and the dispatcher
+ */
 #pragma once
 
-#include <stdbool.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "proto.h"
 
-#define WORKLOAD_UID 1000          /* the mlvm user of every image */
-#define WORKLOAD_GID 1000
-
-void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-uint64_t now_ms(void);
-void sleep_ms(unsigned ms);
-
-/* The virtio disk with SERIAL, as "vdX" in DEV (cap bytes); waits until the
- * deadline for it to appear. 0 or -ENOENT. */
-int find_disk(const char *serial, uint64_t deadline, char *dev, size_t cap);
-
-bool agent_is_pid1(void);
-
-/* agent.c: the agent's state that boot.c fills in. */
-extern int agent_host_fd;
-extern const char *agent_transport;       /* "virtio-serial" or "vsock" */
-extern unsigned agent_timeout_s;          /* mlvm.timeout= */
-extern char agent_root_serial[21];
-extern char agent_root_desc[PROTO_STR_SHORT];
-void agent_fatal(uint32_t code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
-/* Wait for EVENTS on FD until DEADLINE (now_ms clock): revents, 0 on timeout. */
-int agent_wait_fd(int fd, short events, uint64_t deadline);
-
-/* boot.c */
-void boot_mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags, const char *data);
-void boot_setup_console(void);
-void boot_parse_cmdline(void);
-void boot_loopback_up(void);
-void boot_load_modules(void);
-void boot_mount_root(uint64_t deadline);
-void boot_find_channel(uint64_t deadline);
-void boot_read_boot_id(char *buf, size_t cap);
-int agent_mkdir_p(const char *path);
-
-/* Root of the workload: "" (the initramfs) or "/sysroot". */
-extern const char *workload_root;
-
-/* Mount the disk with M's serial read-only at M's path (under the workload
- * root). Returns 0, or -errno with WHY filled. */
-int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, size_t cap);
-
-struct workload {
-        pid_t pid;                 /* 0: none started */
-        int out, err;              /* pipes from its stdout and stderr; -1 once closed */
-        bool exited;
-        int status;                /* wait status once exited */
+/* One row of the dispatcher's table: what agent.c does with a host
+ * request of TYPE. A type without a row ends the agent (fail closed). */
+struct agent_handler {
+        uint8_t type;                              /* PROTO_* */
+        void (*handle)(const struct proto_msg *m);
 };
-
-/* Mount /proc, /dev, /tmp, /run inside /sysroot (once; nothing for an
- * initramfs root). */
-int workload_prepare_root(char *why, size_t cap);
-
-/* Start the workload of E as WORKLOAD_UID with no capabilities. */
-int workload_start(const struct proto_exec *e, struct workload *w, char *why, size_t cap);
-/* Start ARGV as the workload's user, like the workload, on the given
- * descriptors (TTY: they are a terminal's, which becomes the controlling one). */
-int workload_spawn_exec(const struct proto_strv *argv, int in, int out, int err, bool tty, pid_t *ret, char *why,
-                        size_t cap);
-/* Reap children (PID 1 adopts orphans); records the workload's status
- * and tells streams.c of its exec commands. */
-void workload_reap(struct workload *w);
-/* SIGTERM the workload's process group, SIGKILL after GRACE_MS. */
-void workload_stop(struct workload *w, unsigned grace_ms);
-
-/* secrets.c: credentials in tmpfs with a TTL from delivery. */
-int secrets_put(const struct proto_cred *c, char *why, size_t cap);
-/* Remove NAME ("" for all); returns how many were removed. */
-unsigned secrets_revoke(const char *name);
-/* Milliseconds until the next TTL ends (at most 60 s), -1 when none. */
-int secrets_next_timeout_ms(void);
-/* Would a mount at PATH cover or enter /run/mlvm/secrets? */
-bool secrets_path_covers(const char *path);
-/* Remove every credential whose TTL ended, calling REPORT for each. */
-void secrets_expire(void (*report)(const char *name, const char *lease));
-
-/* Send M to the host (the usual deadline). 0 or -errno. */
-int agent_send(const struct proto_msg *m);
-
-/* artifacts.c: an experiment's artifact directory and stream. */
-int artifacts_prepare(const struct proto_exec *e, char *why, size_t cap);
-bool artifacts_wanted(void);
-/* Hash, report and write the artifacts; then ARTIFACTS_DONE. */
-int artifacts_finish(char *why, size_t cap);
-#ifdef MLVM_AGENT_EVIL
-#include "tar.h"
-/* Test builds only: when the artifact directory holds .mlvm-evil, write
- * the hostile stream it names instead; > 0 when it did. */
-int evil_artifacts(const char *dir, struct tarw *w, uint32_t *files, char *why, size_t cap);
-#endif
-
-/* streams.c: published ports inside the guest. */
-#include <poll.h>
-void streams_init(void);
-void streams_on_frame(const struct proto_msg *m);
-size_t streams_poll_fill(struct pollfd *p);      /* at most 3 * PROTO_STREAMS_MAX entries */
-void streams_poll_handle(const struct pollfd *p, size_t n);
-void streams_reset_all(void);
-void streams_child_exited(pid_t pid, int status);
-void streams_tick(void);
-bool streams_running(void);

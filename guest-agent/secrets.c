@@ -4,7 +4,7 @@
  * only until its TTL ends: the agent keeps a monotonic deadline per
  * credential, counted from delivery, because guest and host clocks need
  * not agree, and enforces it even while the host is away. A new lease
- * replaces the file atomically (rename). */
+ * replaces the file atomically (rename). See secrets.h. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-util.h"
+#include "proto.h"
+#include "secrets.h"
+#include "workload.h"
 
 #define SECRETS_MAX 64
 #define SECRETS_REL "/run/mlvm/secrets"
@@ -25,7 +28,7 @@ struct slot {
         bool used;
         char name[PROTO_STR_SHORT];
         char lease[PROTO_STR_SHORT];
-        uint64_t expires;          /* now_ms() clock */
+        uint64_t expires;          /* util_now_ms() clock */
 };
 
 static struct slot slots[SECRETS_MAX];
@@ -48,7 +51,7 @@ static int prepare_dir(char *why, size_t cap)
 {
         if (dir_ready)
                 return 0;
-        if (!agent_is_pid1()) {
+        if (!util_is_pid1()) {
                 /* Test mode (--fd): a directory the test gives, no mounts. */
                 const char *d = getenv("MLVM_AGENT_SECRETS_DIR");
                 if (!d || d[0] != '/' || strlen(d) >= sizeof(dir)) {
@@ -62,8 +65,8 @@ static int prepare_dir(char *why, size_t cap)
         int r = workload_prepare_root(why, cap);
         if (r < 0)
                 return r;
-        (void)snprintf(dir, sizeof(dir), "%s%s", workload_root, SECRETS_REL);
-        if ((r = agent_mkdir_p(dir)) < 0) {
+        (void)snprintf(dir, sizeof(dir), "%s%s", workload_root(), SECRETS_REL);
+        if ((r = util_mkdir_p(dir)) < 0) {
                 (void)snprintf(why, cap, "mkdir %s: %s", dir, strerror(-r));
                 return r;
         }
@@ -94,7 +97,7 @@ static void remove_file(const char *name)
         char path[PROTO_PATH_MAX + PROTO_STR_SHORT + 2];
         (void)snprintf(path, sizeof(path), "%s/%s", dir, name);
         if (unlink(path) < 0 && errno != ENOENT)
-                logmsg("remove credential %s: %s", name, strerror(errno));
+                util_log("remove credential %s: %s", name, strerror(errno));
 }
 
 int secrets_put(const struct proto_cred *c, char *why, size_t cap)
@@ -137,7 +140,7 @@ int secrets_put(const struct proto_cred *c, char *why, size_t cap)
                 off += (size_t)n;
         }
         r = off == c->len ? 0 : -EIO;
-        if (r == 0 && agent_is_pid1() && fchown(fd, WORKLOAD_UID, WORKLOAD_GID) < 0)
+        if (r == 0 && util_is_pid1() && fchown(fd, WORKLOAD_UID, WORKLOAD_GID) < 0)
                 r = -errno;
         if (close(fd) < 0 && r == 0)
                 r = -errno;
@@ -151,8 +154,8 @@ int secrets_put(const struct proto_cred *c, char *why, size_t cap)
         s->used = true;
         memcpy(s->name, c->name, sizeof(s->name));
         memcpy(s->lease, c->lease, sizeof(s->lease));
-        s->expires = now_ms() + c->ttl_ms;
-        logmsg("credential %s (lease %s) delivered for %llu ms", s->name, s->lease, (unsigned long long)c->ttl_ms);
+        s->expires = util_now_ms() + c->ttl_ms;
+        util_log("credential %s (lease %s) delivered for %llu ms", s->name, s->lease, (unsigned long long)c->ttl_ms);
         return 0;
 }
 
@@ -164,7 +167,7 @@ unsigned secrets_revoke(const char *name)
                 if (!s->used || (name[0] && strcmp(s->name, name) != 0))
                         continue;
                 remove_file(s->name);
-                logmsg("credential %s (lease %s) revoked", s->name, s->lease);
+                util_log("credential %s (lease %s) revoked", s->name, s->lease);
                 s->used = false;
                 n++;
         }
@@ -173,7 +176,7 @@ unsigned secrets_revoke(const char *name)
 
 int secrets_next_timeout_ms(void)
 {
-        uint64_t now = now_ms(), next = UINT64_MAX;
+        uint64_t now = util_now_ms(), next = UINT64_MAX;
         for (size_t i = 0; i < SECRETS_MAX; i++)
                 if (slots[i].used && slots[i].expires < next)
                         next = slots[i].expires;
@@ -184,14 +187,14 @@ int secrets_next_timeout_ms(void)
 
 void secrets_expire(void (*report)(const char *name, const char *lease))
 {
-        uint64_t now = now_ms();
+        uint64_t now = util_now_ms();
         for (size_t i = 0; i < SECRETS_MAX; i++) {
                 struct slot *s = &slots[i];
                 if (!s->used || s->expires > now)
                         continue;
                 remove_file(s->name);
                 s->used = false;
-                logmsg("credential %s (lease %s) expired", s->name, s->lease);
+                util_log("credential %s (lease %s) expired", s->name, s->lease);
                 report(s->name, s->lease);
         }
 }

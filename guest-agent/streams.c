@@ -4,7 +4,7 @@
  * ways with per-direction credit (proto.h): the agent reads from the
  * socket only as much as the host granted, and buffers from the host no
  * more than it granted, so one slow or stalled connection never holds up
- * the others or the channel. */
+ * the others or the channel. See streams.h. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,11 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-util.h"
+#include "proto.h"
+#include "streams.h"
+#include "transport.h"
+#include "workload.h"
 
 struct stream {
         uint32_t id;               /* 0: free slot */
@@ -59,7 +63,7 @@ static void send_simple(uint8_t type, uint32_t id, uint32_t window, uint32_t how
         m.u.stream.id = id;
         m.u.stream.window = window;
         m.u.stream.how = how;
-        (void)agent_send(&m);
+        (void)transport_send(&m);
 }
 
 static void drop(struct stream *s)
@@ -141,7 +145,7 @@ static void exec_stream(const struct proto_conn *c)
                 }
         }
         if (r < 0) {
-                logmsg("exec: %s", r == -EINVAL ? "refused" : strerror(-r));
+                util_log("exec: %s", r == -EINVAL ? "refused" : strerror(-r));
                 if (master >= 0)
                         close(master);
                 for (int i = 0; i < 2; i += 1) {
@@ -171,7 +175,7 @@ static void exec_stream(const struct proto_conn *c)
         (void)fcntl(s->in_fd, F_SETFL, O_NONBLOCK);
         if (s->err_fd >= 0)
                 (void)fcntl(s->err_fd, F_SETFL, O_NONBLOCK);
-        logmsg("exec: pid %d on stream %u%s", (int)pid, c->id, c->tty ? " (terminal)" : "");
+        util_log("exec: pid %d on stream %u%s", (int)pid, c->id, c->tty ? " (terminal)" : "");
         send_simple(PROTO_STREAM_OPENED, c->id, PROTO_STREAM_CREDIT, 0);
 }
 
@@ -195,7 +199,7 @@ static void exec_maybe_done(struct stream *s)
                 m.u.exit.signal = (uint32_t)WTERMSIG(s->status);
         else
                 m.u.exit.code = (uint32_t)WEXITSTATUS(s->status);
-        (void)agent_send(&m);
+        (void)transport_send(&m);
         drop(s);
 }
 
@@ -371,7 +375,7 @@ static int relay(struct stream *s, int fd, uint32_t fdno)
         m.u.stream.fd = fdno;
         m.u.stream.len = (uint32_t)r;
         s->credit -= (uint32_t)r;
-        (void)agent_send(&m);
+        (void)transport_send(&m);
         return (int)r;
 }
 

@@ -1,8 +1,8 @@
-/* workload.c: data disk mounts and the workload process of the agent.
- * The workload runs as an unprivileged uid with no capabilities, no new
- * privileges, in its own session, inside the image's root filesystem. */
+/* workload.c: the workload process of the agent and the exec commands
+ * started like it; see workload.h. The workload runs as an unprivileged
+ * uid with no capabilities, no new privileges, in its own session, inside
+ * the image's root filesystem. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -17,92 +17,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-util.h"
+#include "proto.h"
+#include "workload.h"
 
-const char *workload_root = "";
+static const char *root = "";
 
-int find_disk(const char *serial, uint64_t deadline, char *dev, size_t cap)
-{
-        do {
-                DIR *d = opendir("/sys/block");
-                struct dirent *de;
-                while (d && (de = readdir(d))) {
-                        char path[300], got[64];
-                        if (strncmp(de->d_name, "vd", 2) != 0)
-                                continue;
-                        (void)snprintf(path, sizeof(path), "/sys/block/%s/serial", de->d_name);
-                        int fd = open(path, O_RDONLY | O_CLOEXEC);
-                        if (fd < 0)
-                                continue;
-                        ssize_t n = read(fd, got, sizeof(got) - 1);
-                        close(fd);
-                        if (n <= 0)
-                                continue;
-                        got[n] = 0;
-                        got[strcspn(got, "\n")] = 0;
-                        if (strcmp(got, serial) == 0) {
-                                (void)snprintf(dev, cap, "%.32s", de->d_name);
-                                closedir(d);
-                                return 0;
-                        }
-                }
-                if (d)
-                        closedir(d);
-                sleep_ms(20);
-        } while (now_ms() < deadline);
-        return -ENOENT;
-}
-
-int agent_mkdir_p(const char *path)
-{
-        char buf[PROTO_PATH_MAX * 2];
-        if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-                return -ENAMETOOLONG;
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = 0;
-                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
-
-int workload_mount(const struct proto_mount *m, uint64_t deadline, char *why, size_t cap)
-{
-        char dev[40], devpath[64], target[PROTO_PATH_MAX * 2];
-
-        /* The host is trusted, but a path escaping the root is still refused. */
-        if (m->path[0] != '/' || strstr(m->path, "..")) {
-                (void)snprintf(why, cap, "mount %s: not a normalized absolute path", m->path);
-                return -EINVAL;
-        }
-        if (secrets_path_covers(m->path)) {
-                (void)snprintf(why, cap, "mount %s: would cover the credentials in /run/mlvm/secrets", m->path);
-                return -EINVAL;
-        }
-        if (find_disk(m->serial, deadline, dev, sizeof(dev)) < 0) {
-                (void)snprintf(why, cap, "no virtio disk with serial %s", m->serial);
-                return -ENOENT;
-        }
-        (void)snprintf(devpath, sizeof(devpath), "/dev/%s", dev);
-        (void)snprintf(target, sizeof(target), "%s%s", workload_root, m->path);
-        int r = agent_mkdir_p(target);
-        if (r < 0) {
-                (void)snprintf(why, cap, "mkdir %s: %s", target, strerror(-r));
-                return r;
-        }
-        /* Data disks are read-only for the guest, and carry no devices or setuid. */
-        if (mount(devpath, target, m->fstype, MS_RDONLY | MS_NODEV | MS_NOSUID, NULL) < 0) {
-                r = -errno;
-                (void)snprintf(why, cap, "mount %s (%s) on %s as %s: %s", devpath, m->serial, m->path, m->fstype,
-                               strerror(errno));
-                return r;
-        }
-        logmsg("data disk %s mounted read-only on %s", m->serial, m->path);
-        return 0;
-}
+void workload_set_root(const char *r) { root = r; }
+const char *workload_root(void) { return root; }
 
 /* The first time a workload runs inside /sysroot, give it /proc, /dev, /tmp, /run. */
 int workload_prepare_root(char *why, size_t cap)
@@ -114,7 +36,7 @@ int workload_prepare_root(char *why, size_t cap)
                 { "tmpfs", "/sysroot/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m" },
                 { "tmpfs", "/sysroot/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m" },
         };
-        if (done || !workload_root[0])
+        if (done || !root[0])
                 return 0;
         for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
                 (void)mkdir(m[i].dst, 0755);
@@ -151,8 +73,8 @@ static void __attribute__((noreturn)) child(const struct proto_exec *e, int in, 
         (void)setsid();
         if (tty)
                 (void)ioctl(0, TIOCSCTTY, 0);   /* the terminal becomes its controlling one */
-        if (workload_root[0] && (chroot(workload_root) < 0 || chdir("/") < 0)) {
-                dprintf(2, "mlvm-agent: chroot %s: %s\n", workload_root, strerror(errno));
+        if (root[0] && (chroot(root) < 0 || chdir("/") < 0)) {
+                dprintf(2, "mlvm-agent: chroot %s: %s\n", root, strerror(errno));
                 _exit(126);
         }
         if (chdir(e->cwd[0] ? e->cwd : "/") < 0) {
@@ -204,11 +126,11 @@ int workload_start(const struct proto_exec *e, struct workload *w, char *why, si
         (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
         (void)fcntl(err[0], F_SETFL, O_NONBLOCK);
         *w = (struct workload){ .pid = pid, .out = out[0], .err = err[0] };
-        logmsg("workload started as pid %d (uid %d)", (int)pid, WORKLOAD_UID);
+        util_log("workload started as pid %d (uid %d)", (int)pid, WORKLOAD_UID);
         return 0;
 }
 
-void workload_reap(struct workload *w)
+void workload_reap(struct workload *w, void (*other)(pid_t pid, int status))
 {
         int status;
         pid_t pid;
@@ -217,11 +139,11 @@ void workload_reap(struct workload *w)
                         w->exited = true;
                         w->status = status;
                 } else
-                        streams_child_exited(pid, status);
+                        other(pid, status);
         }
 }
 
-int workload_spawn_exec(const struct proto_strv *argv, int in, int out, int err, bool tty, pid_t *ret, char *why,
+int workload_spawn_exec(const struct proto_strv *argv, int in, int out, int err, bool tty, pid_t *ret_pid, char *why,
                         size_t cap)
 {
         static struct proto_exec e;
@@ -244,26 +166,26 @@ int workload_spawn_exec(const struct proto_strv *argv, int in, int out, int err,
         }
         if (pid == 0)
                 child(&e, in, out, err, tty);
-        *ret = pid;
+        *ret_pid = pid;
         return 0;
 }
 
-void workload_stop(struct workload *w, unsigned grace_ms)
+void workload_stop(struct workload *w, unsigned grace_ms, void (*other)(pid_t pid, int status))
 {
         if (!w->pid || w->exited)
                 return;
         (void)kill(-w->pid, SIGTERM);
-        uint64_t deadline = now_ms() + grace_ms;
-        while (!w->exited && now_ms() < deadline) {
-                workload_reap(w);
-                sleep_ms(20);
+        uint64_t deadline = util_now_ms() + grace_ms;
+        while (!w->exited && util_now_ms() < deadline) {
+                workload_reap(w, other);
+                util_sleep_ms(20);
         }
         if (!w->exited) {
                 (void)kill(-w->pid, SIGKILL);
                 (void)kill(w->pid, SIGKILL);
-                while (!w->exited && now_ms() < deadline + 2000) {
-                        workload_reap(w);
-                        sleep_ms(20);
+                while (!w->exited && util_now_ms() < deadline + 2000) {
+                        workload_reap(w, other);
+                        util_sleep_ms(20);
                 }
         }
 }

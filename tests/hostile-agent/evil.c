@@ -1,10 +1,16 @@
-/* evil.c: TEST BUILDS ONLY (mlvm-agent-evil, never installed or packed
- * into a real image). When the workload leaves a file .mlvm-evil in the
- * artifact directory, this agent writes the hostile artifact stream its
- * first line names, so that the host's checks are tested against bytes
- * that really travel through the artifact volume and
- * virStorageVolDownload. Reports stay honest except where the case is a
- * lie in the report itself; the stream's own size and digest are always
+/* evil.c: the hostile test agent, mlvm-agent-evil: TEST BUILDS ONLY,
+ * never installed or packed into a real image (tests/integration/
+ * experiments.sh packs it into its own test image).
+ *
+ * It is the production agent (every object of guest-agent/) linked with
+ * this file, which installs its own artifact writer before main() runs
+ * (artifacts_set_writer(), agent-artifacts.h). When the workload leaves a
+ * file .mlvm-evil in the artifact directory, it writes the hostile
+ * artifact stream the file's first line names, so that the host's checks
+ * are tested against bytes that really travel through the artifact volume
+ * and virStorageVolDownload; without it, the stream is the honest one
+ * (artifacts_write_tree()). Reports stay honest except where the case is
+ * a lie in the report itself; the stream's own size and digest are always
  * reported truthfully, so it is the host's entry rules that must catch it. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,8 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-artifacts.h"
+#include "agent-util.h"
 #include "tar.h"
+#include "transport.h"
 
 static int report(const char *path, const void *data, size_t len, const char *claim)
 {
@@ -26,7 +34,7 @@ static int report(const char *path, const void *data, size_t len, const char *cl
         sha256_init(&h);
         sha256_update(&h, claim ? claim : data, claim ? strlen(claim) : len);
         sha256_final_hex(&h, m.u.artifact.digest);
-        return agent_send(&m);
+        return transport_send(&m);
 }
 
 static int file(struct tarw *w, const char *name, const char *data)
@@ -38,7 +46,9 @@ static int file(struct tarw *w, const char *name, const char *data)
         return r ? r : tarw_pad(w, len);
 }
 
-int evil_artifacts(const char *dir, struct tarw *w, uint32_t *files, char *why, size_t cap)
+/* The hostile stream .mlvm-evil names, written to W: > 0 when it did (FILES
+ * reported), 0 when there is no .mlvm-evil, -errno when the case failed. */
+static int evil_artifacts(const char *dir, struct tarw *w, uint32_t *files, char *why, size_t cap)
 {
         char path[PROTO_PATH_MAX * 2 + 16], what[64] = "";
         (void)snprintf(path, sizeof(path), "%s/.mlvm-evil", dir);
@@ -49,7 +59,7 @@ int evil_artifacts(const char *dir, struct tarw *w, uint32_t *files, char *why, 
         close(fd);
         what[n > 0 ? n : 0] = 0;
         what[strcspn(what, "\n")] = 0;
-        logmsg("EVIL TEST AGENT: writing a hostile artifact stream: %s", what);
+        util_log("EVIL TEST AGENT: writing a hostile artifact stream: %s", what);
         int r = -EINVAL;
         *files = 0;
         if (!strcmp(what, "dotdot"))
@@ -92,4 +102,20 @@ int evil_artifacts(const char *dir, struct tarw *w, uint32_t *files, char *why, 
         if (r < 0 && !why[0])
                 (void)snprintf(why, cap, "evil %s: %s", what, strerror(-r));
         return r < 0 ? r : 1;
+}
+
+/* The hostile stream when .mlvm-evil asks for one; else, and when the case
+ * is unknown or failed, the honest stream after whatever it wrote. */
+static int evil_writer(const char *dir, struct tarw *w, char *why, size_t cap)
+{
+        uint32_t files = 0;
+        if (evil_artifacts(dir, w, &files, why, cap) > 0)
+                return (int)files;
+        int n = artifacts_write_tree(dir, w, why, cap);
+        return n < 0 ? n : n + (int)files;
+}
+
+__attribute__((constructor)) static void install_evil_writer(void)
+{
+        artifacts_set_writer(evil_writer);
 }

@@ -1,4 +1,4 @@
-/* artifacts.c: the agent's side of an experiment's artifacts. At EXEC the
+/* agent-artifacts.c: the agent's side of an experiment's artifacts. At EXEC the
  * artifact directory is made empty and the workload's (a tmpfs when the
  * root is the initramfs, so it never lands in the image). When the
  * workload has ended, every regular file and directory under it is
@@ -6,7 +6,7 @@
  * artifact disk, whose size and SHA-256 are reported last
  * (ARTIFACTS_DONE). Anything but regular files and directories fails the
  * artifacts: the host would refuse them anyway. The host re-checks all of
- * it; nothing here is trusted by it. */
+ * it; nothing here is trusted by it. See agent-artifacts.h. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -18,13 +18,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent-artifacts.h"
+#include "agent-util.h"
+#include "proto.h"
 #include "tar.h"
+#include "transport.h"
+#include "workload.h"
 
 #define ART_MAX_ENTRIES 10000
 #define ART_PATH_MAX 255
 
-static char dir[PROTO_PATH_MAX * 2];    /* in the agent's view: workload_root + the path */
+#define ART_DIR_MAX (PROTO_PATH_MAX * 2)
+
+static char dir[ART_DIR_MAX];           /* in the agent's view: workload_root() + the path */
 static char serial[PROTO_STR_SHORT];
 
 struct entry {
@@ -32,8 +38,16 @@ struct entry {
         bool is_dir;
 };
 
-static struct entry *entries;
-static size_t n_entries;
+/* What artifacts_write_tree() found under ROOT, in stream order. */
+struct tree {
+        const char *root;
+        struct entry *entries;     /* ART_MAX_ENTRIES */
+        size_t n;
+};
+
+static artifacts_writer writer = artifacts_write_tree;
+
+void artifacts_set_writer(artifacts_writer fn) { writer = fn; }
 
 bool artifacts_wanted(void) { return dir[0] != 0; }
 
@@ -45,9 +59,9 @@ int artifacts_prepare(const struct proto_exec *e, char *why, size_t cap)
                 (void)snprintf(why, cap, "artifacts: bad directory %s or no disk serial", e->artifacts_dir);
                 return -EINVAL;
         }
-        (void)snprintf(dir, sizeof(dir), "%s%s", agent_is_pid1() ? workload_root : "", e->artifacts_dir);
+        (void)snprintf(dir, sizeof(dir), "%s%s", util_is_pid1() ? workload_root() : "", e->artifacts_dir);
         (void)snprintf(serial, sizeof(serial), "%s", e->artifacts_serial);
-        int r = agent_mkdir_p(dir);
+        int r = util_mkdir_p(dir);
         if (r < 0) {
                 (void)snprintf(why, cap, "artifacts: mkdir %s: %s", e->artifacts_dir, strerror(-r));
                 return r;
@@ -62,9 +76,9 @@ int artifacts_prepare(const struct proto_exec *e, char *why, size_t cap)
                 }
         if (d)
                 closedir(d);
-        if (!agent_is_pid1())
+        if (!util_is_pid1())
                 return 0;
-        if (!workload_root[0]) {
+        if (!workload_root()[0]) {
                 /* The initramfs is RAM already: a tmpfs of its own keeps the artifacts apart. */
                 char opts[80];
                 (void)snprintf(opts, sizeof(opts), "mode=0700,uid=%d,gid=%d", WORKLOAD_UID, WORKLOAD_GID);
@@ -87,10 +101,10 @@ static int cmp_name(const void *a, const void *b)
 }
 
 /* Depth first, names sorted, so the stream is the same for the same tree. */
-static int walk(const char *rel, char *why, size_t cap)
+static int walk(struct tree *t, const char *rel, char *why, size_t cap)
 {
-        char path[sizeof(dir) + ART_PATH_MAX + 2];
-        (void)snprintf(path, sizeof(path), "%s%s%s", dir, rel[0] ? "/" : "", rel);
+        char path[ART_DIR_MAX + ART_PATH_MAX + 2];
+        (void)snprintf(path, sizeof(path), "%s%s%s", t->root, rel[0] ? "/" : "", rel);
         DIR *d = opendir(path);
         if (!d) {
                 (void)snprintf(why, cap, "artifacts: open %s: %s", rel[0] ? rel : ".", strerror(errno));
@@ -137,7 +151,7 @@ static int walk(const char *rel, char *why, size_t cap)
                         }
                 if (r < 0)
                         break;
-                (void)snprintf(path, sizeof(path), "%s/%s", dir, sub);
+                (void)snprintf(path, sizeof(path), "%s/%s", t->root, sub);
                 if (lstat(path, &st) < 0) {
                         r = -errno;
                         (void)snprintf(why, cap, "artifacts: %s: %s", sub, strerror(errno));
@@ -148,16 +162,16 @@ static int walk(const char *rel, char *why, size_t cap)
                         r = -EINVAL;
                         break;
                 }
-                if (n_entries >= ART_MAX_ENTRIES) {
+                if (t->n >= ART_MAX_ENTRIES) {
                         (void)snprintf(why, cap, "artifacts: more than %d files and directories", ART_MAX_ENTRIES);
                         r = -E2BIG;
                         break;
                 }
-                struct entry *ne = &entries[n_entries++];
+                struct entry *ne = &t->entries[t->n++];
                 memcpy(ne->path, sub, strlen(sub) + 1);
                 ne->is_dir = S_ISDIR(st.st_mode);
                 if (ne->is_dir)
-                        r = walk(sub, why, cap);
+                        r = walk(t, sub, why, cap);
         }
         for (size_t i = 0; i < n; i++)
                 free(names[i]);
@@ -174,19 +188,19 @@ static int send_artifact(uint8_t type, const char *path, uint64_t size, const ch
         m.u.artifact.size = size;
         m.u.artifact.count = count;
         proto_strlcpy(m.u.artifact.digest, digest, sizeof(m.u.artifact.digest));
-        return agent_send(&m);
+        return transport_send(&m);
 }
 
 /* One regular file: header, data (hashed on its own too), padding. */
-static int put_file(struct tarw *w, const char *rel, char *why, size_t cap)
+static int put_file(struct tarw *w, const char *root, const char *rel, char *why, size_t cap)
 {
-        char path[sizeof(dir) + ART_PATH_MAX + 2], hex[65];
+        char path[ART_DIR_MAX + ART_PATH_MAX + 2], hex[65];
         static uint8_t buf[1 << 16];
         struct sha256 h;
         struct stat st;
         int r;
 
-        (void)snprintf(path, sizeof(path), "%s/%s", dir, rel);
+        (void)snprintf(path, sizeof(path), "%s/%s", root, rel);
         int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
                 r = fd < 0 ? -errno : -EINVAL;
@@ -228,62 +242,63 @@ out:
         return r;
 }
 
+int artifacts_write_tree(const char *root, struct tarw *w, char *why, size_t cap)
+{
+        struct tree t = { .root = root, .entries = calloc(ART_MAX_ENTRIES, sizeof(struct entry)) };
+        int files = 0;
+
+        if (!t.entries) {
+                (void)snprintf(why, cap, "artifacts: out of memory");
+                return -ENOMEM;
+        }
+        int r = walk(&t, "", why, cap);
+        for (size_t i = 0; i < t.n && r == 0; i++) {
+                if (t.entries[i].is_dir) {
+                        char name[ART_PATH_MAX + 2];
+                        (void)snprintf(name, sizeof(name), "%s/", t.entries[i].path);
+                        r = tarw_header(w, name, '5', 0, NULL, 0, 0);
+                        if (r < 0)
+                                (void)snprintf(why, cap, "artifacts: %s: %s", t.entries[i].path, strerror(-r));
+                } else if ((r = put_file(w, root, t.entries[i].path, why, cap)) == 0)
+                        files++;
+        }
+        free(t.entries);
+        return r < 0 ? r : files;
+}
+
 int artifacts_finish(char *why, size_t cap)
 {
         char dev[40], devpath[64], hex[65];
         struct tarw w;
-        uint32_t files = 0;
         int r;
 
-        if (find_disk(serial, now_ms() + 10000, dev, sizeof(dev)) < 0) {
+        if (util_find_disk(serial, util_now_ms() + 10000, dev, sizeof(dev)) < 0) {
                 (void)snprintf(why, cap, "artifacts: no virtio disk with serial %s", serial);
                 return -ENOENT;
         }
         (void)snprintf(devpath, sizeof(devpath), "/dev/%s", dev);
-        entries = calloc(ART_MAX_ENTRIES, sizeof(*entries));
-        if (!entries)
-                return -ENOMEM;
         int fd = open(devpath, O_WRONLY | O_CLOEXEC);
         if (fd < 0) {
                 (void)snprintf(why, cap, "artifacts: open %s: %s", devpath, strerror(errno));
                 return -errno;
         }
         if ((r = tarw_open(&w, fd)) < 0) {
+                (void)snprintf(why, cap, "artifacts: out of memory");
                 close(fd);
                 return r;
         }
-#ifdef MLVM_AGENT_EVIL
-        if ((r = evil_artifacts(dir, &w, &files, why, cap)) > 0)
-                goto finish;
-#endif
-        r = walk("", why, cap);
-        for (size_t i = 0; i < n_entries && r == 0; i++) {
-                if (entries[i].is_dir) {
-                        char name[ART_PATH_MAX + 2];
-                        (void)snprintf(name, sizeof(name), "%s/", entries[i].path);
-                        r = tarw_header(&w, name, '5', 0, NULL, 0, 0);
-                        if (r < 0)
-                                (void)snprintf(why, cap, "artifacts: %s: %s", entries[i].path, strerror(-r));
-                } else if ((r = put_file(&w, entries[i].path, why, cap)) == 0)
-                        files++;
-        }
-#ifdef MLVM_AGENT_EVIL
-finish:
-        if (r > 0)
-                r = 0;
-#endif
+        int files = writer(dir, &w, why, cap);
+        r = files < 0 ? files : 0;
         if (r == 0 && (r = tarw_finish(&w, hex)) < 0)
                 (void)snprintf(why, cap, "artifacts: writing the stream: %s",
                                r == -ENOSPC ? "the artifact disk is full" : strerror(-r));
         uint64_t total = w.total;
         tarw_free(&w);
         close(fd);
-        free(entries);
-        entries = NULL;
         if (r < 0)
                 return r;
-        logmsg("artifacts: %u files, %llu bytes of stream, sha256 %s", files, (unsigned long long)total, hex);
-        if ((r = send_artifact(PROTO_ARTIFACTS_DONE, NULL, total, hex, files)) < 0)
+        util_log("artifacts: %d files, %llu bytes of stream, sha256 %s", files, (unsigned long long)total, hex);
+        if ((r = send_artifact(PROTO_ARTIFACTS_DONE, NULL, total, hex, (uint32_t)files)) < 0)
                 (void)snprintf(why, cap, "artifacts: send ARTIFACTS_DONE: %s", strerror(-r));
         return r;
 }
