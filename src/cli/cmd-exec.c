@@ -22,15 +22,15 @@
 #define EXIT_MLVM 125
 
 struct exec_opts {
-        int tty;                  /* -1 auto, 0 no, 1 yes */
+        enum { TTY_AUTO, TTY_YES, TTY_NO } tty;
 };
 
 static int on_opt(struct cli *cli, int c, const char *arg, void *u)
 {
         struct exec_opts *o = u;
         switch (c) {
-        case 't': o->tty = 1; return 0;
-        case 'T': o->tty = 0; return 0;
+        case 't': o->tty = TTY_YES; return 0;
+        case 'T': o->tty = TTY_NO; return 0;
         default: return -1;
         }
 }
@@ -171,32 +171,21 @@ static int relay(const struct cli *cli, int sock, bool tty)
         }
 }
 
-static int run(struct cli *cli, int argc, char **argv)
+static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
-        static const struct option opts[] = {
-                { "tty", no_argument, NULL, 't' },
-                { "no-tty", no_argument, NULL, 'T' },
-                { NULL, 0, NULL, 0 },
-        };
-        struct exec_opts o = { .tty = -1 };
+        const struct exec_opts *o = opts;
         _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
         char id[RUN_ID_LEN + 1];
-        int r = cli_parse(cli, &verb_exec, argc, argv, "tT", opts, on_opt, &o);
+        const char *ref = argv[0];
+        int r;
 
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (argc - r < 2)
-                return cli_usage_error(cli, "needs a name and a command: mlvm exec NAME -- CMD [ARGS]"), EXIT_USAGE;
-        const char *ref = argv[r];
         if (run_resolve(state, ref, id, &e) < 0)
                 return cli_fail(cli, &e), EXIT_MLVM;
-        bool tty = o.tty == 1 || (o.tty == -1 && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO));
+        bool tty = o->tty == TTY_YES || (o->tty == TTY_AUTO && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO));
         _cleanup_json_ json_object *req = json_object_new_object(), *rep = NULL;
         json_object *a = json_object_new_array();
-        for (int i = r + 1; i < argc; i++)
+        for (int i = 1; i < argc; i++)
                 json_object_array_add(a, json_object_new_string(argv[i]));
         json_object_object_add(req, "argv", a);
         json_object_object_add(req, "tty", json_object_new_boolean(tty));
@@ -222,12 +211,23 @@ static int run(struct cli *cli, int argc, char **argv)
         return r;
 }
 
+static const struct option options[] = {
+        { "tty", no_argument, NULL, 't' },
+        { "no-tty", no_argument, NULL, 'T' },
+        { NULL, 0, NULL, 0 },
+};
+
 const struct verb verb_exec = {
         .name = "exec",
-        .run = run,
         .summary = "Run a command in a running model for debugging (only with exec: allow; audited)",
         .usage = "NAME|RUN [-t|-T] -- CMD [ARGS]",
         .help = "  -t, --tty           give the command a terminal (default: when stdin and stdout are one)\n"
                 "  -T, --no-tty        plain pipes, even on a terminal\n"
                 "  Exit status: the command's own; 128+N when signal N ended it; 125 when mlvm could not run it.\n",
+        .shortopts = "tT",
+        .options = options,
+        .on_opt = on_opt,
+        .opts_size = sizeof(struct exec_opts),
+        .args = { .min = 2, .max = ARGS_ANY, .name = "a name and a command: mlvm exec NAME -- CMD [ARGS]" },
+        .run = run,
 };

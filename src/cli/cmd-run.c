@@ -125,45 +125,34 @@ static json_object *final_record(const char *state, const char *id)
         return NULL;
 }
 
-static int run(struct cli *cli, int argc, char **argv)
+static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
-        static const struct option opts[] = {
-                { "boot-timeout", required_argument, NULL, 'T' },
-                { "accel", required_argument, NULL, 'X' },
-                { NULL, 0, NULL, 0 },
-        };
+        struct run_opts *o = opts;
         _cleanup_free_ char *state = mlvm_state_dir();
         _cleanup_(mlvm_config_freep) struct mlvm_config *c = NULL;
         struct mlvm_err e = { 0 };
         struct up_result res = { 0 };
-        struct run_opts o = { 0 };
-        int r = cli_parse(cli, &verb_run, argc, argv, "", opts, on_opt, &o);
+        int r;
 
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (argc - r != 1)
-                return cli_usage_error(cli, "needs one experiment name"), EXIT_USAGE;
-        if (!o.boot_timeout) {
+        if (!o->boot_timeout) {
                 const char *env = getenv("MLVM_BOOT_TIMEOUT");
                 uint64_t v;
                 if (env && parse_uint(env, 1, 3600, &v) == 0)
-                        o.boot_timeout = (unsigned)v;
+                        o->boot_timeout = (unsigned)v;
         }
         if (mlvm_config_load(cli->file, &c, &e) < 0)
                 return cli_fail(cli, &e), EXIT_MLVM;
-        const struct mlvm_workload *w = mlvm_config_find(c, argv[r]);
+        const struct mlvm_workload *w = mlvm_config_find(c, argv[0]);
         if (!w) {
-                cli_error(cli, "%s: no model or experiment %s", cli->file, argv[r]);
+                cli_error(cli, "%s: no model or experiment %s", cli->file, argv[0]);
                 return EXIT_MLVM;
         }
         enum mlvm_accel_request accel;
-        if (cli_accel_request(cli, o.accel, w->accel, &accel) < 0)
+        if (cli_accel_request(cli, o->accel, w->accel, &accel) < 0)
                 return EXIT_USAGE;
         struct up_opts uo = {
                 .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c, .workload = w,
-                .boot_timeout_s = o.boot_timeout, .experiment = true, .accel = accel,
+                .boot_timeout_s = o->boot_timeout, .experiment = true, .accel = accel,
         };
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);   /* credential values pass through here */
         struct sigaction sa = { .sa_handler = on_sigint };
@@ -245,9 +234,14 @@ static int run(struct cli *cli, int argc, char **argv)
         return status;
 }
 
+static const struct option options[] = {
+        { "boot-timeout", required_argument, NULL, 'T' },
+        { "accel", required_argument, NULL, 'X' },
+        { NULL, 0, NULL, 0 },
+};
+
 const struct verb verb_run = {
         .name = "run",
-        .run = run,
         .summary = "Run an experiment to completion: live output, checked artifacts, signed provenance",
         .usage = "NAME [--boot-timeout SECONDS] [--accel auto|kvm|tcg]",
         .help = "      --boot-timeout S  how long the agent has to say HELLO (default 60 under TCG, 20 with KVM;\n"
@@ -256,4 +250,9 @@ const struct verb verb_run = {
                 "  Exit status: the workload's own; 128+N when signal N ended it; 124 when its timeout: ended\n"
                 "  it; 125 when mlvm failed or the artifacts were rejected; 130 after Ctrl-C (the run is stopped).\n"
                 "  Artifacts: mlvm artifacts RUN [--out DIR]; provenance: mlvm verify RUN.\n",
+        .options = options,
+        .on_opt = on_opt,
+        .opts_size = sizeof(struct run_opts),
+        .args = { .min = 1, .max = 1, .name = "experiment name" },
+        .run = run,
 };

@@ -139,5 +139,5 @@ int main(int argc, char **argv)
         /* A peer that goes away (libvirtd, a monitor) is an error to report, not a signal. */
         signal(SIGPIPE, SIG_IGN);
         virt_init();
-        return v->run(&cli, argc - optind, argv + optind);
+        return cli_run_verb(v, &cli, argc - optind, argv + optind);
 }
