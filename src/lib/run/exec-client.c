@@ -120,7 +120,11 @@ static int handle_frame(struct relay *r, const struct proto_msg *m, int *ret_sta
 }
 
 /* SOCK is readable: read what the monitor sent and handle each whole
- * frame. 1 after the EXIT, 0 to go on, or a negative errno. */
+ * frame. 1 after the EXIT, 0 to go on, or a negative errno. The guest is
+ * hostile: these are the agent's frames as the monitor relays them, so a
+ * header is checked (its 1 MiB cap too) before its payload is waited for,
+ * and a bad one ends the relay rather than waiting for bytes that would
+ * never make it good. */
 static int read_frames(struct relay *r, int *ret_status, struct mlvm_err *e)
 {
         ssize_t n = recv(r->sock, r->in + r->in_len, sizeof(r->in) - r->in_len, 0);
@@ -129,8 +133,11 @@ static int read_frames(struct relay *r, int *ret_status, struct mlvm_err *e)
         r->in_len += (size_t)n;
         for (;;) {
                 struct proto_hdr h;
-                if (r->in_len < PROTO_HDR_SIZE || proto_hdr_decode(r->in, &h) < 0 ||
-                    r->in_len < PROTO_HDR_SIZE + h.len)
+                if (r->in_len < PROTO_HDR_SIZE)
+                        return 0;
+                if (proto_hdr_decode(r->in, &h) < 0)
+                        return err_setx(e, -EPROTO, "a malformed frame from the monitor");
+                if (r->in_len < PROTO_HDR_SIZE + h.len)
                         return 0;
                 int d = proto_payload_decode(&h, r->in + PROTO_HDR_SIZE, &r->msg);
                 size_t used = PROTO_HDR_SIZE + h.len;
