@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "util.h"
 

@@ -5,10 +5,10 @@
 #include <sys/stat.h>
 
 #include "artifacts.h"
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
 #include "run.h"
-#include "cleanup.h"
 #include "util.h"
 
 #define PATH_COL_MAX 60

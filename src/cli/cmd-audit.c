@@ -5,9 +5,9 @@
 #include <inttypes.h>
 
 #include "audit.h"
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
-#include "cleanup.h"
 #include "util.h"
 
 struct audit_opts {

@@ -2,10 +2,9 @@
  * normalized (defaults filled in), as YAML or --json. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "config.h"
-#include "cleanup.h"
-#include "util.h"
 
 static int run(struct cli *cli, void *opts, int argc, char **argv)
 {

@@ -5,11 +5,11 @@
 
 #include <time.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "control.h"
 #include "paths.h"
 #include "run.h"
-#include "cleanup.h"
 #include "util.h"
 
 #define ROTATE_TIMEOUT_MS 120000   /* the source may take 30 s; the guest is slow under TCG */

@@ -1,12 +1,12 @@
 /* cmd-down.c: mlvm down NAME|RUN: stop a run and discard its disks. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
 #include "run-down.h"
 #include "run.h"
 #include "units.h"
-#include "cleanup.h"
 #include "util.h"
 
 static int run(struct cli *cli, void *opts, int argc, char **argv)

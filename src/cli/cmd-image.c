@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "audit.h"
+#include "cleanup.h"
 #include "cli.h"
 #include "image-build.h"
 #include "keys.h"

@@ -4,6 +4,7 @@
 
 #include <time.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "host-kvm.h"
 #include "host-rc.h"

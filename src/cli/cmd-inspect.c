@@ -1,10 +1,10 @@
 /* cmd-inspect.c: mlvm inspect RUN: everything about one run, as JSON. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
 #include "run.h"
-#include "cleanup.h"
 #include "util.h"
 
 #define DOMAIN_XML_MAX (1u << 20)

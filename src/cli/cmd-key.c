@@ -1,10 +1,10 @@
 /* cmd-key.c: mlvm key gen | ls | export | trust. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "keys.h"
 #include "paths.h"
-#include "cleanup.h"
 #include "util.h"
 
 static int gen(struct cli *cli, void *opts, int argc, char **argv)

@@ -5,11 +5,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "control.h"
 #include "paths.h"
 #include "run.h"
-#include "cleanup.h"
 #include "util.h"
 
 struct logs_opts {

@@ -1,11 +1,11 @@
 /* cmd-ps.c: mlvm ps [--all] [--json]: runs on this libvirt connection. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
 #include "run.h"
 #include "units.h"
-#include "cleanup.h"
 #include "util.h"
 
 struct ps_opts {

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "control.h"
 #include "paths.h"
@@ -18,7 +19,6 @@
 #include "run-up.h"
 #include "run.h"
 #include "units.h"
-#include "cleanup.h"
 #include "util.h"
 
 #define EXIT_TIMEOUT 124

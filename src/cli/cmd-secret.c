@@ -8,10 +8,10 @@
 #include <time.h>
 
 #include "audit.h"
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
 #include "secret-store.h"
-#include "cleanup.h"
 #include "util.h"
 
 struct secret_opts {

@@ -2,6 +2,7 @@
  * here and the storage pool on the hypervisor host. Idempotent. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "host-kvm.h"
 #include "host.h"

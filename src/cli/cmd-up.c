@@ -4,12 +4,12 @@
 
 #include <sys/prctl.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "config.h"
 #include "paths.h"
 #include "run-up.h"
 #include "units.h"
-#include "cleanup.h"
 #include "util.h"
 
 struct up_cli {

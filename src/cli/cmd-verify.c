@@ -2,11 +2,11 @@
  * its artifacts are still exactly what it says. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
 #include "provenance.h"
 #include "run.h"
-#include "cleanup.h"
 #include "util.h"
 
 static int run(struct cli *cli, void *opts, int argc, char **argv)
