@@ -78,14 +78,6 @@ static int open_pool(struct cli *cli, const struct image_opts *o, virConnectPtr 
         return r < 0 ? r : volume_pool(*conn, mlvm_pool_name(), pool, e);
 }
 
-static void close_pool(virConnectPtr conn, virStoragePoolPtr pool)
-{
-        if (pool)
-                (void)virStoragePoolFree(pool);
-        if (conn)
-                (void)virConnectClose(conn);
-}
-
 static int ensure_build_key(struct cli *cli, const char *state, const char *name, struct mlvm_err *e)
 {
         _cleanup_free_ char *priv = xasprintf("%s/keys/%s.key", state, name);
@@ -108,8 +100,8 @@ static int ensure_build_key(struct cli *cli, const char *state, const char *name
 static int do_import(struct cli *cli, const char *state, const struct image_opts *o, const char *dir,
                      const char *default_tag, char digest[SHA256_HEX_LEN + 1], struct mlvm_err *e)
 {
-        virConnectPtr conn = NULL;
-        virStoragePoolPtr pool = NULL;
+        _cleanup_virConnect_ virConnectPtr conn = NULL;
+        _cleanup_virStoragePool_ virStoragePoolPtr pool = NULL;
         const char *tags[MAX_TAGS + 2];
         size_t n = 0;
         int r;
@@ -121,7 +113,6 @@ static int do_import(struct cli *cli, const char *state, const struct image_opts
         tags[n] = NULL;
         if ((r = open_pool(cli, o, &conn, &pool, e)) == 0)
                 r = store_import(state, dir, (char *const *)tags, pool, digest, e);
-        close_pool(conn, pool);
         if (r < 0) {
                 (void)audit(cli, state, "image.import-refused", fields("source", dir, "reason", e->msg));
                 return r;
@@ -227,8 +218,8 @@ static int cmd_verify(struct cli *cli, void *opts, int argc, char **argv)
         struct mlvm_err e = { 0 };
         char digest[SHA256_HEX_LEN + 1];
         struct verify_report v;
-        virConnectPtr conn = NULL;
-        virStoragePoolPtr pool = NULL;
+        _cleanup_virConnect_ virConnectPtr conn = NULL;
+        _cleanup_virStoragePool_ virStoragePoolPtr pool = NULL;
         int r;
 
         if (store_resolve(state, argv[0], digest, &e) < 0) {
@@ -238,7 +229,6 @@ static int cmd_verify(struct cli *cli, void *opts, int argc, char **argv)
         r = open_pool(cli, o, &conn, &pool, &e);
         if (r == 0)
                 r = store_verify(state, digest, pool, &v, &e);
-        close_pool(conn, pool);
         if (r < 0) {
                 (void)audit(cli, state, "image.verify-failed", fields("digest", digest, "reason", e.msg));
                 return cli_fail(cli, &e);
@@ -295,8 +285,8 @@ static int cmd_rm(struct cli *cli, void *opts, int argc, char **argv)
         const struct image_opts *o = opts;
         _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
-        virConnectPtr conn = NULL;
-        virStoragePoolPtr pool = NULL;
+        _cleanup_virConnect_ virConnectPtr conn = NULL;
+        _cleanup_virStoragePool_ virStoragePoolPtr pool = NULL;
         bool removed = false;
 
         char digest[SHA256_HEX_LEN + 1] = "";
@@ -308,7 +298,6 @@ static int cmd_rm(struct cli *cli, void *opts, int argc, char **argv)
                 r = err_setx(&e, -EBUSY, "%s: in use by run %s (mlvm down it first)", argv[0], user);
         if (r == 0)
                 r = store_rm(state, argv[0], pool, &removed, &e);
-        close_pool(conn, pool);
         if (r < 0)
                 return cli_fail(cli, &e);
         json_object *f = fields("image", argv[0], "digest", digest);
