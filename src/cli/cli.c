@@ -7,14 +7,25 @@
 #include "cli.h"
 #include "util.h"
 
-#define GLOBAL_OPTS                                                        \
-        { "connect", required_argument, NULL, 'c' },                     \
-        { "file", required_argument, NULL, 'f' },                         \
-        { "json", no_argument, NULL, 'J' },                               \
-        { "quiet", no_argument, NULL, 'q' },                              \
-        { "verbose", no_argument, NULL, 'v' },                            \
-        { "help", no_argument, NULL, 'h' },                               \
-        { "version", no_argument, NULL, 'V' }
+const struct option cli_global_options[] = {
+        { "connect", required_argument, NULL, 'c' },
+        { "file", required_argument, NULL, 'f' },
+        { "json", no_argument, NULL, 'J' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+};
+
+const char cli_global_help[] =
+        "  -c, --connect URI   libvirt URI (also $MLVM_CONNECT; default qemu:///system)\n"
+        "  -f, --file FILE     configuration file (default ./mlvm.yaml)\n"
+        "      --json          machine-readable output\n"
+        "  -q, --quiet         print less\n"
+        "  -v, --verbose       print more\n"
+        "  -h, --help          show this help\n"
+        "  -V, --version       print the version\n";
 
 static void print_line(FILE *f, const char *prefix, const char *msg)
 {
@@ -55,7 +66,10 @@ int cli_usage_error(const struct cli *cli, const char *fmt, ...)
         if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
                 msg[0] = '\0';
         va_end(ap);
-        cli_error(cli, "%s (see 'mlvm %s --help')", msg, cli->verb);
+        if (cli->verb)
+                cli_error(cli, "%s (see 'mlvm %s --help')", msg, cli->verb);
+        else
+                cli_error(cli, "%s (see 'mlvm --help')", msg);
         return -EXIT_USAGE;
 }
 
@@ -64,14 +78,7 @@ void cli_print_verb_help(const struct verb *v)
         printf("Usage: mlvm %s %s\n\n%s\n", v->name, v->usage, v->summary);
         if (v->help && *v->help)
                 printf("\nOptions:\n%s", v->help);
-        printf("\nGlobal options (before or after the verb):\n"
-               "  -c, --connect URI   libvirt URI (also $MLVM_CONNECT; default qemu:///system)\n"
-               "  -f, --file FILE     configuration file (default ./mlvm.yaml)\n"
-               "      --json          machine-readable output\n"
-               "  -q, --quiet         print less\n"
-               "  -v, --verbose       print more\n"
-               "  -h, --help          show this help\n"
-               "  -V, --version       print the version\n");
+        printf("\nGlobal options (before or after the verb):\n%s", cli_global_help);
 }
 
 /* getopt_long reports a value given to a no_argument option ("--json=1")
@@ -87,34 +94,54 @@ static const char *option_given_value(const struct option *opts, int val, const 
         return NULL;
 }
 
+int cli_option_error(const struct cli *cli, const struct option *opts, int c, const char *arg)
+{
+        const char *name;
+
+        if (c == ':')
+                return cli_usage_error(cli, "option %s needs a value", arg);
+        if ((name = option_given_value(opts, optopt, arg)))
+                return cli_usage_error(cli, "option --%s takes no value", name);
+        if (optopt)
+                return cli_usage_error(cli, "unknown option -%c", optopt);
+        return cli_usage_error(cli, "unknown option %s", arg);
+}
+
+bool cli_global_option(struct cli *cli, int c, const char *arg)
+{
+        switch (c) {
+        case 'c': cli->uri = arg; return true;
+        case 'f': cli->file = arg; return true;
+        case 'J': cli->json = true; return true;
+        case 'q': cli->verbosity = -1; return true;
+        case 'v': cli->verbosity++; return true;
+        default: return false;
+        }
+}
+
 /* Parse V's options together with the global ones into CLI and OPTS.
  * Returns the index of the first operand, -EXIT_USAGE after a usage
  * error, or HELP_DONE after --help or --version. */
 #define HELP_DONE (-1000)
 static int parse(struct cli *cli, const struct verb *v, void *opts, int argc, char **argv)
 {
-        static const struct option globals[] = { GLOBAL_OPTS };
-        size_t nv = 0, ng = ARRAY_SIZE(globals);
-        _cleanup_free_ char *shorts = xasprintf(":c:f:qvhV%s", v->shortopts ? v->shortopts : "");
-        const char *name;
+        size_t nv = 0, ng = ARRAY_SIZE(cli_global_options) - 1;
+        _cleanup_free_ char *shorts = xasprintf("%s%s", CLI_GLOBAL_SHORTOPTS, v->shortopts ? v->shortopts : "");
         int c;
 
         while (v->options && v->options[nv].name)
                 nv++;
         _cleanup_free_ struct option *all = xcalloc(nv + ng + 1, sizeof(*all));
-        memcpy(all, globals, sizeof(globals));
+        memcpy(all, cli_global_options, ng * sizeof(*all));
         if (nv)
                 memcpy(all + ng, v->options, nv * sizeof(*all));
 
         optind = 0; /* glibc: full reinitialization for each verb */
         opterr = 0;
         while ((c = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+                if (cli_global_option(cli, c, optarg))
+                        continue;
                 switch (c) {
-                case 'c': cli->uri = optarg; break;
-                case 'f': cli->file = optarg; break;
-                case 'J': cli->json = true; break;
-                case 'q': cli->verbosity = -1; break;
-                case 'v': cli->verbosity++; break;
                 case 'h':
                         cli_print_verb_help(v);
                         return HELP_DONE;
@@ -122,13 +149,8 @@ static int parse(struct cli *cli, const struct verb *v, void *opts, int argc, ch
                         printf("mlvm %s\n", PACKAGE_VERSION);
                         return HELP_DONE;
                 case ':':
-                        return cli_usage_error(cli, "option %s needs a value", argv[optind - 1]);
                 case '?':
-                        if ((name = option_given_value(all, optopt, argv[optind - 1])))
-                                return cli_usage_error(cli, "option --%s takes no value", name);
-                        if (optopt)
-                                return cli_usage_error(cli, "unknown option -%c", optopt);
-                        return cli_usage_error(cli, "unknown option %s", argv[optind - 1]);
+                        return cli_option_error(cli, all, c, argv[optind - 1]);
                 default:
                         if (!v->on_opt || v->on_opt(cli, c, optarg, opts) < 0)
                                 return -EXIT_USAGE;

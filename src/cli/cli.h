@@ -94,9 +94,24 @@ extern const struct verb verb_audit, verb_creds, verb_secret, verb_run, verb_ver
  * what the verb's run function returns. */
 int cli_run_verb(const struct verb *v, struct cli *cli, int argc, char **argv);
 
+/* The global options, taken before the verb (main.c) and after it
+ * (cli_run_verb): getopt's short letters (after a leading ':'), the long
+ * options (NULL name last) and their help lines. */
+#define CLI_GLOBAL_SHORTOPTS ":c:f:qvhV"
+extern const struct option cli_global_options[];
+extern const char cli_global_help[];
+/* Store global option C (from getopt) in CLI; false when C is not one
+ * that takes a value or sets a flag (-h, -V and errors are the caller's). */
+bool cli_global_option(struct cli *cli, int c, const char *arg);
+/* The usage error for getopt's ':' or '?' (C) on ARG, the word it refused:
+ * a missing value, a value given to an option that takes none, or an
+ * unknown option. Returns -EXIT_USAGE. */
+int cli_option_error(const struct cli *cli, const struct option *opts, int c, const char *arg);
+
 /* "mlvm: VERB: MESSAGE" on one line (newlines in MESSAGE become spaces). */
 void cli_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_fail(const struct cli *cli, const struct mlvm_err *e);   /* prints e, returns EXIT_FAIL */
+/* The same, with "(see 'mlvm VERB --help')" after it ('mlvm --help' before a verb). */
 int cli_usage_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_print_verb_help(const struct verb *v);
 void cli_print_json(json_object *o);
