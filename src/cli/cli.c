@@ -3,17 +3,29 @@
 
 #include <stdarg.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "util.h"
 
-#define GLOBAL_OPTS                                                        \
-        { "connect", required_argument, NULL, 'c' },                     \
-        { "file", required_argument, NULL, 'f' },                         \
-        { "json", no_argument, NULL, 'J' },                               \
-        { "quiet", no_argument, NULL, 'q' },                              \
-        { "verbose", no_argument, NULL, 'v' },                            \
-        { "help", no_argument, NULL, 'h' },                               \
-        { "version", no_argument, NULL, 'V' }
+const struct option cli_global_options[] = {
+        { "connect", required_argument, NULL, 'c' },
+        { "file", required_argument, NULL, 'f' },
+        { "json", no_argument, NULL, 'J' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+};
+
+const char cli_global_help[] =
+        "  -c, --connect URI   libvirt URI (also $MLVM_CONNECT; default qemu:///system)\n"
+        "  -f, --file FILE     configuration file (default ./mlvm.yaml)\n"
+        "      --json          machine-readable output\n"
+        "  -q, --quiet         print less\n"
+        "  -v, --verbose       print more\n"
+        "  -h, --help          show this help\n"
+        "  -V, --version       print the version\n";
 
 static void print_line(FILE *f, const char *prefix, const char *msg)
 {
@@ -54,7 +66,10 @@ int cli_usage_error(const struct cli *cli, const char *fmt, ...)
         if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
                 msg[0] = '\0';
         va_end(ap);
-        cli_error(cli, "%s (see 'mlvm %s --help')", msg, cli->verb);
+        if (cli->verb)
+                cli_error(cli, "%s (see 'mlvm %s --help')", msg, cli->verb);
+        else
+                cli_error(cli, "%s (see 'mlvm --help')", msg);
         return -EXIT_USAGE;
 }
 
@@ -63,14 +78,7 @@ void cli_print_verb_help(const struct verb *v)
         printf("Usage: mlvm %s %s\n\n%s\n", v->name, v->usage, v->summary);
         if (v->help && *v->help)
                 printf("\nOptions:\n%s", v->help);
-        printf("\nGlobal options (before or after the verb):\n"
-               "  -c, --connect URI   libvirt URI (also $MLVM_CONNECT; default qemu:///system)\n"
-               "  -f, --file FILE     configuration file (default ./mlvm.yaml)\n"
-               "      --json          machine-readable output\n"
-               "  -q, --quiet         print less\n"
-               "  -v, --verbose       print more\n"
-               "  -h, --help          show this help\n"
-               "  -V, --version       print the version\n");
+        printf("\nGlobal options (before or after the verb):\n%s", cli_global_help);
 }
 
 /* getopt_long reports a value given to a no_argument option ("--json=1")
@@ -86,52 +94,173 @@ static const char *option_given_value(const struct option *opts, int val, const 
         return NULL;
 }
 
-int cli_parse(struct cli *cli, const struct verb *v, int argc, char **argv, const char *shortopts,
-              const struct option *longopts, int (*on_opt)(struct cli *, int c, const char *arg, void *u),
-              void *u)
+int cli_option_error(const struct cli *cli, const struct option *opts, int c, const char *arg)
 {
-        static const struct option globals[] = { GLOBAL_OPTS };
-        size_t nv = 0, ng = ARRAY_SIZE(globals);
-        _cleanup_free_ char *shorts = xasprintf(":c:f:qvhV%s", shortopts ? shortopts : "");
         const char *name;
+
+        if (c == ':')
+                return cli_usage_error(cli, "option %s needs a value", arg);
+        if ((name = option_given_value(opts, optopt, arg)))
+                return cli_usage_error(cli, "option --%s takes no value", name);
+        if (optopt)
+                return cli_usage_error(cli, "unknown option -%c", optopt);
+        return cli_usage_error(cli, "unknown option %s", arg);
+}
+
+bool cli_global_option(struct cli *cli, int c, const char *arg)
+{
+        switch (c) {
+        case 'c': cli->uri = arg; return true;
+        case 'f': cli->file = arg; return true;
+        case 'J': cli->json = true; return true;
+        case 'q': cli->verbosity = -1; return true;
+        case 'v': cli->verbosity++; return true;
+        default: return false;
+        }
+}
+
+/* Parse V's options together with the global ones into CLI and OPTS.
+ * Returns the index of the first operand, -EXIT_USAGE after a usage
+ * error, or HELP_DONE after --help or --version. */
+#define HELP_DONE (-1000)
+static int parse(struct cli *cli, const struct verb *v, void *opts, int argc, char **argv)
+{
+        size_t nv = 0, ng = ARRAY_SIZE(cli_global_options) - 1;
+        _cleanup_free_ char *shorts = xasprintf("%s%s", CLI_GLOBAL_SHORTOPTS, v->shortopts ? v->shortopts : "");
         int c;
 
-        while (longopts && longopts[nv].name)
+        while (v->options && v->options[nv].name)
                 nv++;
         _cleanup_free_ struct option *all = xcalloc(nv + ng + 1, sizeof(*all));
-        memcpy(all, globals, sizeof(globals));
+        memcpy(all, cli_global_options, ng * sizeof(*all));
         if (nv)
-                memcpy(all + ng, longopts, nv * sizeof(*all));
+                memcpy(all + ng, v->options, nv * sizeof(*all));
 
         optind = 0; /* glibc: full reinitialization for each verb */
         opterr = 0;
         while ((c = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+                if (cli_global_option(cli, c, optarg))
+                        continue;
                 switch (c) {
-                case 'c': cli->uri = optarg; break;
-                case 'f': cli->file = optarg; break;
-                case 'J': cli->json = true; break;
-                case 'q': cli->verbosity = -1; break;
-                case 'v': cli->verbosity++; break;
                 case 'h':
                         cli_print_verb_help(v);
-                        return CLI_HELP_DONE;
+                        return HELP_DONE;
                 case 'V':
                         printf("mlvm %s\n", PACKAGE_VERSION);
-                        return CLI_HELP_DONE;
+                        return HELP_DONE;
                 case ':':
-                        return cli_usage_error(cli, "option %s needs a value", argv[optind - 1]);
                 case '?':
-                        if ((name = option_given_value(all, optopt, argv[optind - 1])))
-                                return cli_usage_error(cli, "option --%s takes no value", name);
-                        if (optopt)
-                                return cli_usage_error(cli, "unknown option -%c", optopt);
-                        return cli_usage_error(cli, "unknown option %s", argv[optind - 1]);
+                        return cli_option_error(cli, all, c, argv[optind - 1]);
                 default:
-                        if (!on_opt || on_opt(cli, c, optarg, u) < 0)
+                        if (!v->on_opt || v->on_opt(cli, c, optarg, opts) < 0)
                                 return -EXIT_USAGE;
                 }
         }
         return optind;
+}
+
+/* The verb's own meaning of a word that is a global option elsewhere. */
+static void apply_aliases(const struct verb *v, int argc, char **argv)
+{
+        for (const struct alias *a = v->aliases; a && a->word; a++)
+                for (int i = 1; i < argc; i++)
+                        if (streq(argv[i], a->word))
+                                argv[i] = (char *)a->means;
+}
+
+static bool count_ok(const struct operands *a, int n)
+{
+        return n >= a->min && (a->max == ARGS_ANY || n <= a->max);
+}
+
+/* The usage error for a wrong number of operands, if any: 0, or -1 after
+ * it. SUB names the subcommand they follow (NULL: the verb's own);
+ * ARGS_ERROR, when set, replaces the generated message. */
+static int check_operands(struct cli *cli, const char *sub, const struct operands *a, const char *args_error,
+                          int argc, char **argv)
+{
+        if (a->word && argc > 0 && !streq(argv[0], a->word))
+                return cli_usage_error(cli, "unexpected argument '%s'", argv[0]), -1;
+        if (count_ok(a, argc))
+                return 0;
+        if (args_error)
+                cli_usage_error(cli, "%s", args_error);
+        else if (sub && a->max == 0)
+                cli_usage_error(cli, "%s %s takes no arguments", cli->verb, sub);
+        else if (sub && a->min == 0)
+                cli_usage_error(cli, "%s %s takes at most one %s", cli->verb, sub, a->name);
+        else if (sub)
+                cli_usage_error(cli, "%s %s needs one %s", cli->verb, sub, a->name);
+        else if (!a->name)
+                cli_usage_error(cli, "unexpected argument '%s'", argv[a->max]);
+        else if (a->min == 1)
+                cli_usage_error(cli, "needs one %s", a->name);
+        else
+                cli_usage_error(cli, "needs %s", a->name);
+        return -1;
+}
+
+/* "missing subcommand: build, import, verify, ls, rm or sign" */
+static void missing_sub(struct cli *cli, const struct subverb *subs)
+{
+        char names[256] = "";
+        size_t n = 0, at = 0;
+
+        while (subs[n].name)
+                n++;
+        for (size_t i = 0; i < n && at < sizeof(names); i++) {
+                int w = snprintf(names + at, sizeof(names) - at, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+                                 subs[i].name);
+                at += w > 0 ? (size_t)w : 0;
+        }
+        cli_usage_error(cli, "missing subcommand: %s", names);
+}
+
+/* The subcommand ARGV[0] names, once V's check passed; NULL after a usage error. */
+static const struct subverb *find_sub(struct cli *cli, const struct verb *v, const void *opts, int argc, char **argv)
+{
+        if (argc == 0) {
+                if (v->args_error)
+                        cli_usage_error(cli, "%s", v->args_error);
+                else
+                        missing_sub(cli, v->subs);
+                return NULL;
+        }
+        if (v->check && v->check(cli, opts, argc, argv) < 0)
+                return NULL;
+        for (const struct subverb *s = v->subs; s->name; s++)
+                if (streq(argv[0], s->name))
+                        return s;
+        if (v->args_error)
+                cli_usage_error(cli, "%s", v->args_error);
+        else
+                cli_usage_error(cli, "unknown subcommand '%s'", argv[0]);
+        return NULL;
+}
+
+int cli_run_verb(const struct verb *v, struct cli *cli, int argc, char **argv)
+{
+        _cleanup_free_ void *opts = xcalloc(1, v->opts_size ? v->opts_size : 1);
+        int r;
+
+        apply_aliases(v, argc, argv);
+        r = parse(cli, v, opts, argc, argv);
+        if (r == HELP_DONE)
+                return EXIT_OK;
+        if (r < 0)
+                return EXIT_USAGE;
+        argc -= r;
+        argv += r;
+        if (v->subs) {
+                const struct subverb *s = find_sub(cli, v, opts, argc, argv);
+                if (!s || check_operands(cli, s->name, &s->args, v->args_error, argc - 1, argv + 1) < 0)
+                        return EXIT_USAGE;
+                return s->run(cli, opts, argc - 1, argv + 1);
+        }
+        if (check_operands(cli, NULL, &v->args, v->args_error, argc, argv) < 0 ||
+            (v->check && v->check(cli, opts, argc, argv) < 0))
+                return EXIT_USAGE;
+        return v->run(cli, opts, argc, argv);
 }
 
 void cli_print_json(json_object *o)

@@ -20,30 +20,98 @@ struct cli {
         int verbosity;        /* -1 quiet, 0 normal, 1+ verbose */
 };
 
+/* The operands a verb (or one of its subcommands) takes after its options:
+ * at least MIN, at most MAX (ARGS_ANY: no limit). NAME says what they are
+ * in the usage error for a wrong count: a verb "needs one NAME" (MIN 1) or
+ * "needs NAME" (MIN 2 or more: NAME lists them); without a NAME, an
+ * operand past MAX is an "unexpected argument 'X'". A subcommand's error
+ * names it: "image rm needs one NAME", "key gen takes at most one NAME",
+ * "image ls takes no arguments". WORD, when set, is the one word the
+ * (optional) operand may be: "mlvm audit verify". */
+#define ARGS_ANY (-1)
+struct operands {
+        int min, max;
+        const char *name;
+        const char *word;
+};
+
+/* A subcommand: the verb's first operand names it ("mlvm image build DIR").
+ * It shares the verb's options; ARGS counts the operands after its name. */
+struct subverb {
+        const char *name;
+        struct operands args;
+        int (*run)(struct cli *cli, void *opts, int argc, char **argv);
+};
+
+/* A word on the command line that means the verb's own option rather than
+ * a global one: "mlvm logs -f" follows, where -f elsewhere is --file. */
+struct alias {
+        const char *word, *means;
+};
+
+/* One verb of the mlvm command, declared as a table (like virsh's
+ * vshCmdDef): cli_run_verb() parses its options together with the global
+ * ones, answers --help and --version, checks its operands, and only then
+ * calls RUN (or the subcommand's) with the parsed options and the operands.
+ * Every verb's help has the one format of cli_print_verb_help(). */
 struct verb {
         const char *name;
-        int (*run)(struct cli *cli, int argc, char **argv);
         const char *summary;
         const char *usage;    /* options and operands after "mlvm VERB" */
         const char *help;     /* the verb's own options, one per line */
+
+        /* Its own options: getopt's short letters and long options (NULL
+         * name last). ON_OPT stores one into the verb's options struct, of
+         * OPTS_SIZE bytes and zeroed before parsing, and returns 0, or -1
+         * after printing a usage error for a bad value. */
+        const char *shortopts;
+        const struct option *options;
+        int (*on_opt)(struct cli *cli, int c, const char *arg, void *opts);
+        size_t opts_size;
+        const struct alias *aliases;     /* NULL word last */
+
+        /* Its operands; or SUBS, subcommands named by the first operand
+         * (NULL name last). */
+        struct operands args;
+        const struct subverb *subs;
+        /* A rule across the options and the operands, checked once the
+         * operands are there: after their count, or for subcommands once
+         * one is named, before it is looked up. 0, or -1 after a usage
+         * error ("--from-file goes with 'secret set'"). */
+        int (*check)(struct cli *cli, const void *opts, int argc, char **argv);
+        /* When set, the one usage error for any wrong operand or subcommand. */
+        const char *args_error;
+        int (*run)(struct cli *cli, void *opts, int argc, char **argv);
 };
 
 extern const struct verb verb_info, verb_config, verb_setup, verb_image, verb_key;
 extern const struct verb verb_up, verb_down, verb_ps, verb_logs, verb_inspect;
 extern const struct verb verb_audit, verb_creds, verb_secret, verb_run, verb_verify, verb_artifacts, verb_exec;
 
-/* Parse the verb's options together with the global ones (which may come
- * before or after the verb). ON_OPT handles the verb's own; it returns 0,
- * or -1 for a bad value (after printing). Returns the index of the first
- * operand, -EXIT_USAGE after a usage error, or -1000 after --help. */
-#define CLI_HELP_DONE (-1000)
-int cli_parse(struct cli *cli, const struct verb *v, int argc, char **argv, const char *shortopts,
-              const struct option *longopts, int (*on_opt)(struct cli *, int c, const char *arg, void *u),
-              void *u);
+/* Run verb V on ARGV (ARGV[0] is the verb's name; the global options may
+ * come before or after it): parse, check, call. Returns the exit status:
+ * EXIT_OK after --help or --version, EXIT_USAGE after a usage error, else
+ * what the verb's run function returns. */
+int cli_run_verb(const struct verb *v, struct cli *cli, int argc, char **argv);
+
+/* The global options, taken before the verb (main.c) and after it
+ * (cli_run_verb): getopt's short letters (after a leading ':'), the long
+ * options (NULL name last) and their help lines. */
+#define CLI_GLOBAL_SHORTOPTS ":c:f:qvhV"
+extern const struct option cli_global_options[];
+extern const char cli_global_help[];
+/* Store global option C (from getopt) in CLI; false when C is not one
+ * that takes a value or sets a flag (-h, -V and errors are the caller's). */
+bool cli_global_option(struct cli *cli, int c, const char *arg);
+/* The usage error for getopt's ':' or '?' (C) on ARG, the word it refused:
+ * a missing value, a value given to an option that takes none, or an
+ * unknown option. Returns -EXIT_USAGE. */
+int cli_option_error(const struct cli *cli, const struct option *opts, int c, const char *arg);
 
 /* "mlvm: VERB: MESSAGE" on one line (newlines in MESSAGE become spaces). */
 void cli_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_fail(const struct cli *cli, const struct mlvm_err *e);   /* prints e, returns EXIT_FAIL */
+/* The same, with "(see 'mlvm VERB --help')" after it ('mlvm --help' before a verb). */
 int cli_usage_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_print_verb_help(const struct verb *v);
 void cli_print_json(json_object *o);

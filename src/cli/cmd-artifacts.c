@@ -5,10 +5,10 @@
 #include <sys/stat.h>
 
 #include "artifacts.h"
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
 #include "run.h"
-#include "cleanup.h"
 #include "util.h"
 
 #define PATH_COL_MAX 60
@@ -50,28 +50,17 @@ static void print_list(const struct cli *cli, const struct artifact *v, size_t n
                 printf("%-*s %12llu  %s\n", w, v[i].path, (unsigned long long)v[i].size, v[i].sha256);
 }
 
-static int run(struct cli *cli, int argc, char **argv)
+static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
-        static const struct option opts[] = {
-                { "out", required_argument, NULL, 'o' },
-                { NULL, 0, NULL, 0 },
-        };
-        struct artifacts_opts o = { 0 };
+        const struct artifacts_opts *o = opts;
         struct mlvm_err e = { 0 };
         char id[RUN_ID_LEN + 1];
         struct stat st;
-        int r = cli_parse(cli, &verb_artifacts, argc, argv, "", opts, on_opt, &o);
 
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (argc - r != 1)
-                return cli_usage_error(cli, "needs one name or run id"), EXIT_USAGE;
-        if (o.out && !*o.out)
+        if (o->out && !*o->out)
                 return cli_usage_error(cli, "--out needs a directory"), EXIT_USAGE;
         _cleanup_free_ char *state = mlvm_state_dir();
-        if (run_resolve(state, argv[r], id, &e) < 0)
+        if (run_resolve(state, argv[0], id, &e) < 0)
                 return cli_fail(cli, &e);
         _cleanup_free_ char *dir = run_file(state, id, "artifacts");
         if (lstat(dir, &st) < 0 && errno == ENOENT) {
@@ -82,31 +71,40 @@ static int run(struct cli *cli, int argc, char **argv)
         size_t n = 0;
         if (artifacts_scan(dir, &v, &n, &e) < 0)
                 return cli_fail(cli, &e);
-        if (!o.out) {
+        if (!o->out) {
                 print_list(cli, v, n);
                 return EXIT_OK;
         }
         uint64_t bytes = 0;
-        if (artifacts_copy(dir, v, n, o.out, &bytes, &e) < 0)
+        if (artifacts_copy(dir, v, n, o->out, &bytes, &e) < 0)
                 return cli_fail(cli, &e);
         if (cli->json) {
                 _cleanup_json_ json_object *j = json_object_new_object();
                 json_object_object_add(j, "run", json_object_new_string(id));
-                json_object_object_add(j, "out", json_object_new_string(o.out));
+                json_object_object_add(j, "out", json_object_new_string(o->out));
                 json_object_object_add(j, "files", json_object_new_int64((int64_t)n));
                 json_object_object_add(j, "bytes", json_object_new_int64((int64_t)bytes));
                 cli_print_json(j);
         } else if (cli->verbosity >= 0)
                 printf("copied %zu file%s (%llu bytes) of run %s to %s\n", n, n == 1 ? "" : "s",
-                       (unsigned long long)bytes, id, o.out);
+                       (unsigned long long)bytes, id, o->out);
         return EXIT_OK;
 }
 
+static const struct option options[] = {
+        { "out", required_argument, NULL, 'o' },
+        { NULL, 0, NULL, 0 },
+};
+
 const struct verb verb_artifacts = {
         .name = "artifacts",
-        .run = run,
         .summary = "List a run's artifacts (path, size, SHA-256) or copy them out",
         .usage = "NAME|RUN [--out DIR]",
         .help = "  --out DIR           copy every artifact into DIR (made if missing), keeping the layout;\n"
                 "                      an existing file is never overwritten\n",
+        .options = options,
+        .on_opt = on_opt,
+        .opts_size = sizeof(struct artifacts_opts),
+        .args = { .min = 1, .max = 1, .name = "name or run id" },
+        .run = run,
 };

@@ -5,9 +5,9 @@
 #include <inttypes.h>
 
 #include "audit.h"
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
-#include "cleanup.h"
 #include "util.h"
 
 struct audit_opts {
@@ -120,40 +120,38 @@ static int verify(struct cli *cli, const char *state_dir)
         return EXIT_OK;
 }
 
-static int run(struct cli *cli, int argc, char **argv)
+/* "verify" checks the whole log: there is nothing for --event to filter. */
+static int check(struct cli *cli, const void *opts, int argc, char **argv)
 {
-        static const struct option opts[] = {
-                { "event", required_argument, NULL, 'E' },
-                { NULL, 0, NULL, 0 },
-        };
-        struct audit_opts o = { 0 };
-        int r = cli_parse(cli, &verb_audit, argc, argv, "", opts, on_opt, &o);
-
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        bool check = r < argc && streq(argv[r], "verify");
-        if (check)
-                r++;
-        if (r < argc) {
-                cli_usage_error(cli, "unexpected argument '%s'", argv[r]);
-                return EXIT_USAGE;
-        }
-        if (check && o.event) {
-                cli_usage_error(cli, "--event filters what 'mlvm audit' shows; 'verify' checks the whole log");
-                return EXIT_USAGE;
-        }
-        _cleanup_free_ char *state_dir = mlvm_state_dir();
-        return check ? verify(cli, state_dir) : show(cli, state_dir, o.event);
+        const struct audit_opts *o = opts;
+        if (argc > 0 && o->event)
+                return cli_usage_error(cli, "--event filters what 'mlvm audit' shows; 'verify' checks the whole log"), -1;
+        return 0;
 }
+
+static int run(struct cli *cli, void *opts, int argc, char **argv)
+{
+        const struct audit_opts *o = opts;
+        _cleanup_free_ char *state_dir = mlvm_state_dir();
+        return argc > 0 ? verify(cli, state_dir) : show(cli, state_dir, o->event);
+}
+
+static const struct option options[] = {
+        { "event", required_argument, NULL, 'E' },
+        { NULL, 0, NULL, 0 },
+};
 
 const struct verb verb_audit = {
         .name = "audit",
-        .run = run,
         .summary = "Show the hash-chained audit log, or verify its chain and signed checkpoint",
         .usage = "[verify] [--event PREFIX] [--json]",
         .help = "  verify              check every line's hash chain and the host-signed checkpoint;\n"
                 "                      name the first bad line\n"
                 "      --event PREFIX  show only events whose name starts with PREFIX (e.g. image.)\n",
+        .options = options,
+        .on_opt = on_opt,
+        .opts_size = sizeof(struct audit_opts),
+        .args = { .min = 0, .max = 1, .word = "verify" },
+        .check = check,
+        .run = run,
 };

@@ -2,30 +2,16 @@
  * normalized (defaults filled in), as YAML or --json. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "config.h"
-#include "cleanup.h"
-#include "util.h"
 
-static int run(struct cli *cli, int argc, char **argv)
+static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
         _cleanup_(mlvm_config_freep) struct mlvm_config *c = NULL;
         struct mlvm_err e = { 0 };
-        int r = cli_parse(cli, &verb_config, argc, argv, "", NULL, NULL, NULL);
+        bool check_only = argc > 0;
 
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        bool check_only = false;
-        if (r < argc && streq(argv[r], "check")) {
-                check_only = true;
-                r++;
-        }
-        if (r < argc) {
-                cli_usage_error(cli, "unexpected argument '%s'", argv[r]);
-                return EXIT_USAGE;
-        }
         if (mlvm_config_load(cli->file, &c, &e) < 0)
                 return cli_fail(cli, &e);
         if (check_only) {
@@ -45,8 +31,9 @@ static int run(struct cli *cli, int argc, char **argv)
 
 const struct verb verb_config = {
         .name = "config",
-        .run = run,
         .summary = "Validate mlvm.yaml and print it normalized (defaults filled in)",
         .usage = "[check] [-f FILE] [--json]",
         .help = "  check               only validate; print one line (nothing with -q)\n",
+        .args = { .min = 0, .max = 1, .word = "check" },
+        .run = run,
 };

@@ -5,11 +5,11 @@
 
 #include <time.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "control.h"
 #include "paths.h"
 #include "run.h"
-#include "cleanup.h"
 #include "util.h"
 
 #define ROTATE_TIMEOUT_MS 120000   /* the source may take 30 s; the guest is slow under TCG */
@@ -31,8 +31,10 @@ static void print_time(double t)
         printf("%-9s ", buf);
 }
 
-static int ls(struct cli *cli, const char *state, const char *ref)
+static int ls(struct cli *cli, void *opts, int argc, char **argv)
 {
+        _cleanup_free_ char *state = mlvm_state_dir();
+        const char *ref = argv[0];
         struct mlvm_err e = { 0 };
         char id[RUN_ID_LEN + 1];
         _cleanup_json_ json_object *run = NULL;
@@ -69,8 +71,10 @@ static int ls(struct cli *cli, const char *state, const char *ref)
         return EXIT_OK;
 }
 
-static int rotate(struct cli *cli, const char *state, const char *ref, const char *secret)
+static int rotate(struct cli *cli, void *opts, int argc, char **argv)
 {
+        _cleanup_free_ char *state = mlvm_state_dir();
+        const char *ref = argv[0], *secret = argc > 1 ? argv[1] : NULL;
         struct mlvm_err e = { 0 };
         char id[RUN_ID_LEN + 1];
         _cleanup_close_ int fd = -1;
@@ -105,29 +109,19 @@ static int rotate(struct cli *cli, const char *state, const char *ref, const cha
         return all ? EXIT_OK : EXIT_FAIL;
 }
 
-static int run(struct cli *cli, int argc, char **argv)
-{
-        _cleanup_free_ char *state = mlvm_state_dir();
-        int r = cli_parse(cli, &verb_creds, argc, argv, "", NULL, NULL, NULL);
-
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        int n = argc - r;
-        if (n >= 2 && streq(argv[r], "ls") && n == 2)
-                return ls(cli, state, argv[r + 1]);
-        if (n >= 2 && streq(argv[r], "rotate") && n <= 3)
-                return rotate(cli, state, argv[r + 1], n == 3 ? argv[r + 2] : NULL);
-        return cli_usage_error(cli, "expected: ls NAME|RUN, or rotate NAME|RUN [SECRET]"), EXIT_USAGE;
-}
+static const struct subverb subs[] = {
+        { "ls", { .min = 1, .max = 1 }, ls },
+        { "rotate", { .min = 1, .max = 2 }, rotate },
+        { NULL },
+};
 
 const struct verb verb_creds = {
         .name = "creds",
-        .run = run,
         .summary = "A run's credential leases; rotate them now",
         .usage = "ls NAME|RUN | rotate NAME|RUN [SECRET]",
         .help = "  ls       names, sources, TTLs, states, lease ids, expiry and fingerprints (never values)\n"
                 "  rotate   fetch a new value from each source (or SECRET's) and deliver it with a new\n"
                 "           lease id; returns once the agent confirmed\n",
+        .subs = subs,
+        .args_error = "expected: ls NAME|RUN, or rotate NAME|RUN [SECRET]",
 };

@@ -1,29 +1,22 @@
 /* cmd-down.c: mlvm down NAME|RUN: stop a run and discard its disks. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
 #include "run-down.h"
 #include "run.h"
 #include "units.h"
-#include "cleanup.h"
 #include "util.h"
 
-static int run(struct cli *cli, int argc, char **argv)
+static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
         _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
         struct down_result res = { 0 };
         char id[RUN_ID_LEN + 1];
-        int r = cli_parse(cli, &verb_down, argc, argv, "", NULL, NULL, NULL);
+        const char *ref = argv[0];
 
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (argc - r != 1)
-                return cli_usage_error(cli, "needs one name or run id"), EXIT_USAGE;
-        const char *ref = argv[r];
         /* A name means its current run; else a run id (prefix). Nothing
          * running under a name is not an error: down is idempotent. */
         if (run_name_get(state, ref, id) < 0 && run_resolve_id(state, ref, id) < 0) {
@@ -51,8 +44,9 @@ static int run(struct cli *cli, int argc, char **argv)
 
 const struct verb verb_down = {
         .name = "down",
-        .run = run,
         .summary = "Stop a run: the agent syncs and powers off, then the guest and its disks are gone",
         .usage = "NAME|RUN",
         .help = "",
+        .args = { .min = 1, .max = 1, .name = "name or run id" },
+        .run = run,
 };

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "audit.h"
+#include "cleanup.h"
 #include "cli.h"
 #include "image-build.h"
 #include "keys.h"
@@ -84,14 +85,6 @@ static int open_pool(struct cli *cli, const struct image_opts *o, virConnectPtr 
         return r < 0 ? r : volume_pool(*conn, mlvm_pool_name(), pool, e);
 }
 
-static void close_pool(virConnectPtr conn, virStoragePoolPtr pool)
-{
-        if (pool)
-                (void)virStoragePoolFree(pool);
-        if (conn)
-                (void)virConnectClose(conn);
-}
-
 static int ensure_build_key(struct cli *cli, const char *state, const char *name, struct mlvm_err *e)
 {
         _cleanup_free_ char *priv = xasprintf("%s/keys/%s.key", state, name);
@@ -114,8 +107,8 @@ static int ensure_build_key(struct cli *cli, const char *state, const char *name
 static int do_import(struct cli *cli, const char *state, const struct image_opts *o, const char *dir,
                      const char *default_tag, char digest[SHA256_HEX_LEN + 1], struct mlvm_err *e)
 {
-        virConnectPtr conn = NULL;
-        virStoragePoolPtr pool = NULL;
+        _cleanup_virConnect_ virConnectPtr conn = NULL;
+        _cleanup_virStoragePool_ virStoragePoolPtr pool = NULL;
         const char *tags[MAX_TAGS + 2];
         size_t n = 0;
         int r;
@@ -127,7 +120,6 @@ static int do_import(struct cli *cli, const char *state, const struct image_opts
         tags[n] = NULL;
         if ((r = open_pool(cli, o, &conn, &pool, e)) == 0)
                 r = store_import(state, dir, (char *const *)tags, pool, digest, e);
-        close_pool(conn, pool);
         if (r < 0) {
                 (void)audit(cli, state, "image.import-refused", fields("source", dir, "reason", e->msg));
                 return r;
@@ -154,8 +146,10 @@ static int print_digest(struct cli *cli, const char *what, const char *digest)
         return EXIT_OK;
 }
 
-static int cmd_build(struct cli *cli, const char *state, struct image_opts *o, int argc, char **argv)
+static int cmd_build(struct cli *cli, void *opts, int argc, char **argv)
 {
+        const struct image_opts *o = opts;
+        _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
         char digest[SHA256_HEX_LEN + 1];
         _cleanup_free_ char *tmp = NULL, *name = NULL;
@@ -166,8 +160,6 @@ static int cmd_build(struct cli *cli, const char *state, struct image_opts *o, i
         };
         int r;
 
-        if (argc != 1)
-                return cli_usage_error(cli, "image build needs one recipe directory"), EXIT_USAGE;
         b.recipe_dir = argv[0];
         if (mkdir_p(state, 0700) < 0 || ensure_build_key(cli, state, b.key, &e) < 0)
                 return e.msg[0] ? cli_fail(cli, &e) : (cli_error(cli, "state directory %s", state), EXIT_FAIL);
@@ -212,13 +204,13 @@ static int cmd_build(struct cli *cli, const char *state, struct image_opts *o, i
         return print_digest(cli, o->no_import ? "built" : "built and imported", digest);
 }
 
-static int cmd_import(struct cli *cli, const char *state, struct image_opts *o, int argc, char **argv)
+static int cmd_import(struct cli *cli, void *opts, int argc, char **argv)
 {
+        const struct image_opts *o = opts;
+        _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
         char digest[SHA256_HEX_LEN + 1];
 
-        if (argc != 1)
-                return cli_usage_error(cli, "image import needs one image directory"), EXIT_USAGE;
         if (mkdir_p(state, 0700) < 0)
                 return cli_error(cli, "state directory %s", state), EXIT_FAIL;
         if (do_import(cli, state, o, argv[0], NULL, digest, &e) < 0)
@@ -226,17 +218,17 @@ static int cmd_import(struct cli *cli, const char *state, struct image_opts *o, 
         return print_digest(cli, "imported", digest);
 }
 
-static int cmd_verify(struct cli *cli, const char *state, struct image_opts *o, int argc, char **argv)
+static int cmd_verify(struct cli *cli, void *opts, int argc, char **argv)
 {
+        const struct image_opts *o = opts;
+        _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
         char digest[SHA256_HEX_LEN + 1];
         struct verify_report v;
-        virConnectPtr conn = NULL;
-        virStoragePoolPtr pool = NULL;
+        _cleanup_virConnect_ virConnectPtr conn = NULL;
+        _cleanup_virStoragePool_ virStoragePoolPtr pool = NULL;
         int r;
 
-        if (argc != 1)
-                return cli_usage_error(cli, "image verify needs one image (NAME[:TAG] or sha256:DIGEST)"), EXIT_USAGE;
         if (store_resolve(state, argv[0], digest, &e) < 0) {
                 (void)audit(cli, state, "image.verify-failed", fields("image", argv[0], "reason", e.msg));
                 return cli_fail(cli, &e);
@@ -244,7 +236,6 @@ static int cmd_verify(struct cli *cli, const char *state, struct image_opts *o, 
         r = open_pool(cli, o, &conn, &pool, &e);
         if (r == 0)
                 r = store_verify(state, digest, pool, &v, &e);
-        close_pool(conn, pool);
         if (r < 0) {
                 (void)audit(cli, state, "image.verify-failed", fields("digest", digest, "reason", e.msg));
                 return cli_fail(cli, &e);
@@ -267,14 +258,13 @@ static int cmd_verify(struct cli *cli, const char *state, struct image_opts *o, 
         return EXIT_OK;
 }
 
-static int cmd_ls(struct cli *cli, const char *state, struct image_opts *o, int argc, char **argv)
+static int cmd_ls(struct cli *cli, void *opts, int argc, char **argv)
 {
+        _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
         struct store_tag *t = NULL;
         size_t n = 0;
 
-        if (argc != 0)
-                return cli_usage_error(cli, "image ls takes no arguments"), EXIT_USAGE;
         if (store_list_tags(state, &t, &n, &e) < 0)
                 return cli_fail(cli, &e);
         if (cli->json) {
@@ -297,15 +287,15 @@ static int cmd_ls(struct cli *cli, const char *state, struct image_opts *o, int 
         return EXIT_OK;
 }
 
-static int cmd_rm(struct cli *cli, const char *state, struct image_opts *o, int argc, char **argv)
+static int cmd_rm(struct cli *cli, void *opts, int argc, char **argv)
 {
+        const struct image_opts *o = opts;
+        _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
-        virConnectPtr conn = NULL;
-        virStoragePoolPtr pool = NULL;
+        _cleanup_virConnect_ virConnectPtr conn = NULL;
+        _cleanup_virStoragePool_ virStoragePoolPtr pool = NULL;
         bool removed = false;
 
-        if (argc != 1)
-                return cli_usage_error(cli, "image rm needs one image"), EXIT_USAGE;
         char digest[SHA256_HEX_LEN + 1] = "";
         int r = open_pool(cli, o, &conn, &pool, &e);
         if (r == 0)
@@ -315,7 +305,6 @@ static int cmd_rm(struct cli *cli, const char *state, struct image_opts *o, int 
                 r = err_setx(&e, -EBUSY, "%s: in use by run %s (mlvm down it first)", argv[0], user);
         if (r == 0)
                 r = store_rm(state, argv[0], pool, &removed, &e);
-        close_pool(conn, pool);
         if (r < 0)
                 return cli_fail(cli, &e);
         json_object *f = fields("image", argv[0], "digest", digest);
@@ -327,56 +316,39 @@ static int cmd_rm(struct cli *cli, const char *state, struct image_opts *o, int 
         return EXIT_OK;
 }
 
-static int cmd_sign(struct cli *cli, const char *state, struct image_opts *o, int argc, char **argv)
+static int cmd_sign(struct cli *cli, void *opts, int argc, char **argv)
 {
+        const struct image_opts *o = opts;
+        _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
-        if (argc != 1)
-                return cli_usage_error(cli, "image sign needs one image directory"), EXIT_USAGE;
         if (image_sign(state, argv[0], o->key ? o->key : DEFAULT_BUILD_KEY, &e) < 0)
                 return cli_fail(cli, &e);
         return EXIT_OK;
 }
 
-static const struct {
-        const char *name;
-        int (*fn)(struct cli *, const char *, struct image_opts *, int, char **);
-} subs[] = {
-        { "build", cmd_build }, { "import", cmd_import }, { "verify", cmd_verify },
-        { "ls", cmd_ls }, { "rm", cmd_rm }, { "sign", cmd_sign },
+static const struct subverb subs[] = {
+        { "build", { .min = 1, .max = 1, .name = "recipe directory" }, cmd_build },
+        { "import", { .min = 1, .max = 1, .name = "image directory" }, cmd_import },
+        { "verify", { .min = 1, .max = 1, .name = "image (NAME[:TAG] or sha256:DIGEST)" }, cmd_verify },
+        { "ls", { .min = 0, .max = 0 }, cmd_ls },
+        { "rm", { .min = 1, .max = 1, .name = "image" }, cmd_rm },
+        { "sign", { .min = 1, .max = 1, .name = "image directory" }, cmd_sign },
+        { NULL },
 };
 
-static int run(struct cli *cli, int argc, char **argv)
-{
-        static const struct option opts[] = {
-                { "tag", required_argument, NULL, 't' },
-                { "out", required_argument, NULL, 'o' },
-                { "kernel-deb", required_argument, NULL, 'K' },
-                { "busybox-deb", required_argument, NULL, 'B' },
-                { "key", required_argument, NULL, 'k' },
-                { "local", no_argument, NULL, 'L' },
-                { "no-import", no_argument, NULL, 'N' },
-                { NULL, 0, NULL, 0 },
-        };
-        struct image_opts o = { 0 };
-        int r = cli_parse(cli, &verb_image, argc, argv, "t:o:k:", opts, on_opt, &o);
-
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (r >= argc)
-                return cli_usage_error(cli, "missing subcommand: build, import, verify, ls, rm or sign"), EXIT_USAGE;
-        _cleanup_free_ char *state = mlvm_state_dir();
-        for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
-                if (streq(argv[r], subs[i].name))
-                        return subs[i].fn(cli, state, &o, argc - r - 1, argv + r + 1);
-        cli_usage_error(cli, "unknown subcommand '%s'", argv[r]);
-        return EXIT_USAGE;
-}
+static const struct option options[] = {
+        { "tag", required_argument, NULL, 't' },
+        { "out", required_argument, NULL, 'o' },
+        { "kernel-deb", required_argument, NULL, 'K' },
+        { "busybox-deb", required_argument, NULL, 'B' },
+        { "key", required_argument, NULL, 'k' },
+        { "local", no_argument, NULL, 'L' },
+        { "no-import", no_argument, NULL, 'N' },
+        { NULL, 0, NULL, 0 },
+};
 
 const struct verb verb_image = {
         .name = "image",
-        .run = run,
         .summary = "Build, import, verify, list and remove signed guest images",
         .usage = "build RECIPE_DIR | import DIR | verify IMAGE | ls | rm IMAGE | sign DIR",
         .help = "  build RECIPE_DIR    build an image (e.g. images/minimal), sign it, import it\n"
@@ -392,4 +364,9 @@ const struct verb verb_image = {
                 "      --kernel-deb F  build: use this kernel .deb instead of fetching it with apt\n"
                 "      --busybox-deb F build: use this busybox-static .deb\n"
                 "      --local         do not upload to or check the libvirt storage pool\n",
+        .shortopts = "t:o:k:",
+        .options = options,
+        .on_opt = on_opt,
+        .opts_size = sizeof(struct image_opts),
+        .subs = subs,
 };

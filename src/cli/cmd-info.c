@@ -4,6 +4,7 @@
 
 #include <time.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "host-kvm.h"
 #include "host-rc.h"
@@ -278,27 +279,12 @@ static void print_text(const struct cli *cli, const struct info *i)
                        i->tags[k].digest && !i->tags[k].present ? " (missing from the store)" : "");
 }
 
-static int run(struct cli *cli, int argc, char **argv)
+static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
-        static const struct option opts[] = {
-                { "refresh", no_argument, NULL, 'R' },
-                { NULL, 0, NULL, 0 },
-        };
-        struct info_opts o = { 0 };
         struct info i = { 0 };
         struct mlvm_err e = { 0 };
-        int r = cli_parse(cli, &verb_info, argc, argv, "", opts, on_opt, &o);
 
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (r < argc) {
-                cli_usage_error(cli, "unexpected argument '%s'", argv[r]);
-                return EXIT_USAGE;
-        }
-        r = gather(cli, &o, &i, &e);
-        if (r < 0) {
+        if (gather(cli, opts, &i, &e) < 0) {
                 info_clear(&i);
                 return cli_fail(cli, &e);
         }
@@ -311,11 +297,20 @@ static int run(struct cli *cli, int argc, char **argv)
         return EXIT_OK;
 }
 
+static const struct option options[] = {
+        { "refresh", no_argument, NULL, 'R' },
+        { NULL, 0, NULL, 0 },
+};
+
 const struct verb verb_info = {
         .name = "info",
-        .run = run,
         .summary = "Show what the hypervisor host offers: versions, KVM or TCG and why, resource controls, vsock, pool, images",
         .usage = "[--refresh] [--json]",
         .help = "      --refresh       probe vsock and the resource controls again, and forget whether KVM\n"
                 "                      booted a guest on this URI, instead of using the cached answers\n",
+        .options = options,
+        .on_opt = on_opt,
+        .opts_size = sizeof(struct info_opts),
+        .args = { .min = 0, .max = 0 },
+        .run = run,
 };

@@ -1,30 +1,23 @@
 /* cmd-inspect.c: mlvm inspect RUN: everything about one run, as JSON. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
 #include "run.h"
-#include "cleanup.h"
 #include "util.h"
 
 #define DOMAIN_XML_MAX (1u << 20)
 
-static int run(struct cli *cli, int argc, char **argv)
+static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
         _cleanup_free_ char *state = mlvm_state_dir(), *xml = NULL, *xpath = NULL, *dir = NULL;
         _cleanup_json_ json_object *r_json = NULL;
         struct mlvm_err e = { 0 };
         char id[RUN_ID_LEN + 1];
         json_object *x;
-        int r = cli_parse(cli, &verb_inspect, argc, argv, "", NULL, NULL, NULL);
 
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (argc - r != 1)
-                return cli_usage_error(cli, "needs one name or run id"), EXIT_USAGE;
-        if (run_resolve(state, argv[r], id, &e) < 0 || run_load(state, id, &r_json, &e) < 0)
+        if (run_resolve(state, argv[0], id, &e) < 0 || run_load(state, id, &r_json, &e) < 0)
                 return cli_fail(cli, &e);
         json_object_object_add(r_json, "state", json_object_new_string(run_effective_state(r_json, id)));
         xpath = run_file(state, id, "domain.xml");
@@ -42,8 +35,9 @@ static int run(struct cli *cli, int argc, char **argv)
 
 const struct verb verb_inspect = {
         .name = "inspect",
-        .run = run,
         .summary = "Everything about one run as JSON: config, image, volumes, domain XML, transport, timings",
         .usage = "NAME|RUN",
         .help = "",
+        .args = { .min = 1, .max = 1, .name = "name or run id" },
+        .run = run,
 };

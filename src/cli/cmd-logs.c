@@ -5,11 +5,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "control.h"
 #include "paths.h"
 #include "run.h"
-#include "cleanup.h"
 #include "util.h"
 
 struct logs_opts {
@@ -73,40 +73,23 @@ static void failure_evidence(const char *state, const char *id)
         }
 }
 
-static int run(struct cli *cli, int argc, char **argv)
+static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
-        static const struct option opts[] = {
-                { "follow", no_argument, NULL, 'F' },
-                { "console", no_argument, NULL, 'C' },
-                { "output", no_argument, NULL, 'O' },
-                { NULL, 0, NULL, 0 },
-        };
-        /* -f is also the global -f FILE: "logs -f" is the follow flag only here. */
-        for (int i = 1; i < argc; i++)
-                if (streq(argv[i], "-f"))
-                        argv[i] = (char *)"--follow";
-        struct logs_opts o = { 0 };
+        const struct logs_opts *o = opts;
         _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
         char id[RUN_ID_LEN + 1];
-        int r = cli_parse(cli, &verb_logs, argc, argv, "", opts, on_opt, &o);
 
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (argc - r != 1)
-                return cli_usage_error(cli, "needs one name or run id"), EXIT_USAGE;
-        if (run_resolve(state, argv[r], id, &e) < 0)
+        if (run_resolve(state, argv[0], id, &e) < 0)
                 return cli_fail(cli, &e);
         _cleanup_free_ char *console = run_file(state, id, "console.log"), *output = run_file(state, id, "output.log");
-        bool want_console = !o.output_only, want_output = !o.console_only;
+        bool want_console = !o->output_only, want_output = !o->console_only;
         _cleanup_close_ int fd = -1;
         _cleanup_json_ json_object *hello = NULL;
         long long con_off = -1, out_off = -1;
 
         /* Follow: subscribe first, then print the files up to where the stream starts. */
-        if (o.follow && control_connect(state, id, &fd, NULL) == 0 && control_send(fd, "follow", &e) == 0 &&
+        if (o->follow && control_connect(state, id, &fd, NULL) == 0 && control_send(fd, "follow", &e) == 0 &&
             control_recv(fd, 10000, &hello, &e) == 0) {
                 json_object *x;
                 con_off = json_object_object_get_ex(hello, "console_offset", &x) ? json_object_get_int64(x) : -1;
@@ -118,7 +101,7 @@ static int run(struct cli *cli, int argc, char **argv)
                 cat_file(output, out_off);
         if (want_console && want_output)
                 failure_evidence(state, id);
-        if (!o.follow || fd < 0 || !hello)
+        if (!o->follow || fd < 0 || !hello)
                 return EXIT_OK;
         for (;;) {
                 _cleanup_json_ json_object *m = NULL;
@@ -140,13 +123,31 @@ static int run(struct cli *cli, int argc, char **argv)
         }
 }
 
+static const struct option options[] = {
+        { "follow", no_argument, NULL, 'F' },
+        { "console", no_argument, NULL, 'C' },
+        { "output", no_argument, NULL, 'O' },
+        { NULL, 0, NULL, 0 },
+};
+
+/* -f is also the global -f FILE: "logs -f" is the follow flag only here. */
+static const struct alias aliases[] = {
+        { "-f", "--follow" },
+        { NULL, NULL },
+};
+
 const struct verb verb_logs = {
         .name = "logs",
-        .run = run,
         .summary = "Show a run's console and workload output (-f follows until the run ends); a failed run's also\n"
                    "  shows its monitor's log and the tail of libvirt's QEMU log",
         .usage = "NAME|RUN [-f] [--console|--output]",
         .help = "  -f, --follow        keep printing as the run goes, until it ends\n"
                 "      --console       only the guest's serial console\n"
                 "      --output        only the workload's stdout and stderr\n",
+        .options = options,
+        .on_opt = on_opt,
+        .opts_size = sizeof(struct logs_opts),
+        .aliases = aliases,
+        .args = { .min = 1, .max = 1, .name = "name or run id" },
+        .run = run,
 };

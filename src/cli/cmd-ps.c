@@ -1,18 +1,23 @@
 /* cmd-ps.c: mlvm ps [--all] [--json]: runs on this libvirt connection. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
 #include "run.h"
 #include "units.h"
-#include "cleanup.h"
 #include "util.h"
+
+struct ps_opts {
+        bool all;
+};
 
 static int on_opt(struct cli *cli, int c, const char *arg, void *u)
 {
+        struct ps_opts *o = u;
         if (c != 'a')
                 return -1;
-        *(bool *)u = true;
+        o->all = true;
         return 0;
 }
 
@@ -35,22 +40,14 @@ static void uptime(double seconds, char *buf, size_t len)
                 (void)snprintf(buf, len, "%.1fh", seconds / 3600);
 }
 
-static int run(struct cli *cli, int argc, char **argv)
+static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
-        static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, { NULL, 0, NULL, 0 } };
+        const bool all = ((const struct ps_opts *)opts)->all;
         _cleanup_free_ char *state = mlvm_state_dir();
         char (*ids)[RUN_ID_LEN + 1] = NULL;
         struct mlvm_err e = { 0 };
-        bool all = false;
         size_t n = 0;
-        int r = cli_parse(cli, &verb_ps, argc, argv, "a", opts, on_opt, &all);
 
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (r < argc)
-                return cli_usage_error(cli, "unexpected argument '%s'", argv[r]), EXIT_USAGE;
         if (run_list(state, &ids, &n, &e) < 0)
                 return cli_fail(cli, &e);
         _cleanup_json_ json_object *list = json_object_new_array();
@@ -102,10 +99,20 @@ static int run(struct cli *cli, int argc, char **argv)
         return EXIT_OK;
 }
 
+static const struct option options[] = {
+        { "all", no_argument, NULL, 'a' },
+        { NULL, 0, NULL, 0 },
+};
+
 const struct verb verb_ps = {
         .name = "ps",
-        .run = run,
         .summary = "List the runs on this libvirt connection",
         .usage = "[--all] [--json]",
         .help = "  -a, --all           also runs that ended (exited, failed, stopped)\n",
+        .shortopts = "a",
+        .options = options,
+        .on_opt = on_opt,
+        .opts_size = sizeof(struct ps_opts),
+        .args = { .min = 0, .max = 0 },
+        .run = run,
 };

@@ -8,10 +8,10 @@
 #include <time.h>
 
 #include "audit.h"
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
 #include "secret-store.h"
-#include "cleanup.h"
 #include "util.h"
 
 struct secret_opts {
@@ -75,8 +75,10 @@ static int audit(const char *state, const char *event, const struct secret_info 
         return audit_append(state, event, f, e);
 }
 
-static int do_set(struct cli *cli, const char *state, const char *name, const char *from_file)
+static int do_set(struct cli *cli, void *opts, int argc, char **argv)
 {
+        const char *name = argv[0], *from_file = ((const struct secret_opts *)opts)->from_file;
+        _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
         struct secret_info info;
         _cleanup_close_ int fd = -1;
@@ -119,8 +121,9 @@ static int do_set(struct cli *cli, const char *state, const char *name, const ch
         return EXIT_OK;
 }
 
-static int do_ls(struct cli *cli, const char *state)
+static int do_ls(struct cli *cli, void *opts, int argc, char **argv)
 {
+        _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
         _cleanup_free_ struct secret_info *v = NULL;
         size_t n = 0;
@@ -145,8 +148,10 @@ static int do_ls(struct cli *cli, const char *state)
         return EXIT_OK;
 }
 
-static int do_rm(struct cli *cli, const char *state, const char *name)
+static int do_rm(struct cli *cli, void *opts, int argc, char **argv)
 {
+        _cleanup_free_ char *state = mlvm_state_dir();
+        const char *name = argv[0];
         struct mlvm_err e = { 0 };
         struct secret_info info = { 0 };
 
@@ -174,51 +179,29 @@ static int do_rm(struct cli *cli, const char *state, const char *name)
         return EXIT_OK;
 }
 
-static int run(struct cli *cli, int argc, char **argv)
+/* The value is read from --from-file only by set. */
+static int check(struct cli *cli, const void *opts, int argc, char **argv)
 {
-        static const struct option opts[] = {
-                { "from-file", required_argument, NULL, 'F' },
-                { NULL, 0, NULL, 0 },
-        };
-        struct secret_opts o = { 0 };
-        int r = cli_parse(cli, &verb_secret, argc, argv, "", opts, on_opt, &o);
-
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (r >= argc)
-                return cli_usage_error(cli, "missing subcommand: set, ls or rm"), EXIT_USAGE;
-        _cleanup_free_ char *state = mlvm_state_dir();
-        const char *sub = argv[r];
-        int nargs = argc - r - 1;
-        char **args = argv + r + 1;
-
-        if (o.from_file && !streq(sub, "set"))
-                return cli_usage_error(cli, "--from-file goes with 'secret set'"), EXIT_USAGE;
-        if (streq(sub, "set")) {
-                if (nargs != 1)
-                        return cli_usage_error(cli, "secret set needs one NAME (the value comes from stdin "
-                                               "or --from-file)"), EXIT_USAGE;
-                return do_set(cli, state, args[0], o.from_file);
-        }
-        if (streq(sub, "ls")) {
-                if (nargs)
-                        return cli_usage_error(cli, "secret ls takes no arguments"), EXIT_USAGE;
-                return do_ls(cli, state);
-        }
-        if (streq(sub, "rm")) {
-                if (nargs != 1)
-                        return cli_usage_error(cli, "secret rm needs one NAME"), EXIT_USAGE;
-                return do_rm(cli, state, args[0]);
-        }
-        cli_usage_error(cli, "unknown subcommand '%s'", sub);
-        return EXIT_USAGE;
+        const struct secret_opts *o = opts;
+        if (o->from_file && !streq(argv[0], "set"))
+                return cli_usage_error(cli, "--from-file goes with 'secret set'"), -1;
+        return 0;
 }
+
+static const struct subverb subs[] = {
+        { "set", { .min = 1, .max = 1, .name = "NAME (the value comes from stdin or --from-file)" }, do_set },
+        { "ls", { .min = 0, .max = 0 }, do_ls },
+        { "rm", { .min = 1, .max = 1, .name = "NAME" }, do_rm },
+        { NULL },
+};
+
+static const struct option options[] = {
+        { "from-file", required_argument, NULL, 'F' },
+        { NULL, 0, NULL, 0 },
+};
 
 const struct verb verb_secret = {
         .name = "secret",
-        .run = run,
         .summary = "Keep secrets encrypted on this host (AES-256-GCM); values are never printed",
         .usage = "set NAME [--from-file FILE] | ls | rm NAME",
         .help = "  set NAME            store the value read from stdin (bytes as given; no newline is\n"
@@ -226,4 +209,9 @@ const struct verb verb_secret = {
                 "      --from-file FILE  read the value from FILE instead\n"
                 "  ls                  list names, creation times, sizes and fingerprints\n"
                 "  rm NAME             remove a secret\n",
+        .options = options,
+        .on_opt = on_opt,
+        .opts_size = sizeof(struct secret_opts),
+        .subs = subs,
+        .check = check,
 };

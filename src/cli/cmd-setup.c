@@ -2,6 +2,7 @@
  * here and the storage pool on the hypervisor host. Idempotent. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "host-kvm.h"
 #include "host.h"
@@ -23,22 +24,13 @@ static const char *pool_done_words(unsigned done)
         }
 }
 
-static int run(struct cli *cli, int argc, char **argv)
+static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
         _cleanup_virConnect_ virConnectPtr conn = NULL;
         _cleanup_free_ char *state = NULL, *pool_path = NULL;
         struct mlvm_err e = { 0 };
         unsigned done = 0;
-        int r = cli_parse(cli, &verb_setup, argc, argv, "", NULL, NULL, NULL);
 
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (r < argc) {
-                cli_usage_error(cli, "unexpected argument '%s'", argv[r]);
-                return EXIT_USAGE;
-        }
         state = mlvm_state_dir();
         if (mlvm_state_dir_ensure(state, &e) < 0)
                 return cli_fail(cli, &e);
@@ -73,8 +65,9 @@ static int run(struct cli *cli, int argc, char **argv)
 
 const struct verb verb_setup = {
         .name = "setup",
-        .run = run,
         .summary = "Prepare this host: state directory, the mlvm storage pool, /dev/kvm's access (idempotent)",
         .usage = "[--connect URI]",
         .help = "",
+        .args = { .min = 0, .max = 0 },
+        .run = run,
 };

@@ -4,12 +4,12 @@
 
 #include <sys/prctl.h>
 
+#include "cleanup.h"
 #include "cli.h"
 #include "config.h"
 #include "paths.h"
 #include "run-up.h"
 #include "units.h"
-#include "cleanup.h"
 #include "util.h"
 
 struct up_cli {
@@ -52,35 +52,19 @@ static int on_opt(struct cli *cli, int c, const char *arg, void *u)
         }
 }
 
-static int run(struct cli *cli, int argc, char **argv)
+static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
-        static const struct option opts[] = {
-                { "no-wait", no_argument, NULL, 'W' },
-                { "timeout", required_argument, NULL, 'T' },
-                { "kernel-args", required_argument, NULL, 'A' },
-                { "publish", required_argument, NULL, 'P' },
-                { "publish-public", no_argument, NULL, 'U' },
-                { "accel", required_argument, NULL, 'X' },
-                { NULL, 0, NULL, 0 },
-        };
-        struct up_cli o = { 0 };
+        struct up_cli *o = opts;
         _cleanup_(mlvm_config_freep) struct mlvm_config *c = NULL;
         _cleanup_free_ char *state = mlvm_state_dir();
         struct mlvm_err e = { 0 };
         struct up_result res = { 0 };
-        int r = cli_parse(cli, &verb_up, argc, argv, "", opts, on_opt, &o);
 
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (argc - r != 1)
-                return cli_usage_error(cli, "needs one model name"), EXIT_USAGE;
-        if (!o.timeout) {
+        if (!o->timeout) {
                 const char *env = getenv("MLVM_BOOT_TIMEOUT");
                 uint64_t v;
                 if (env && parse_uint(env, 1, 3600, &v) == 0)
-                        o.timeout = (unsigned)v;
+                        o->timeout = (unsigned)v;
         }
         unsigned revoke_ms = 0;
         {
@@ -91,19 +75,19 @@ static int run(struct cli *cli, int argc, char **argv)
         }
         if (mlvm_config_load(cli->file, &c, &e) < 0)
                 return cli_fail(cli, &e);
-        const struct mlvm_workload *w = mlvm_config_find(c, argv[r]);
+        const struct mlvm_workload *w = mlvm_config_find(c, argv[0]);
         if (!w) {
-                cli_error(cli, "%s: no model or experiment %s", cli->file, argv[r]);
+                cli_error(cli, "%s: no model or experiment %s", cli->file, argv[0]);
                 return EXIT_FAIL;
         }
         enum mlvm_accel_request accel;
-        if (cli_accel_request(cli, o.accel, w->accel, &accel) < 0)
+        if (cli_accel_request(cli, o->accel, w->accel, &accel) < 0)
                 return EXIT_USAGE;
         struct up_opts uo = {
                 .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c, .workload = w,
-                .boot_timeout_s = o.timeout, .kernel_args = o.kernel_args, .no_wait = o.no_wait,
-                .revoke_timeout_ms = revoke_ms, .publish = o.publish, .n_publish = o.n_publish,
-                .publish_public = o.publish_public, .accel = accel,
+                .boot_timeout_s = o->timeout, .kernel_args = o->kernel_args, .no_wait = o->no_wait,
+                .revoke_timeout_ms = revoke_ms, .publish = o->publish, .n_publish = o->n_publish,
+                .publish_public = o->publish_public, .accel = accel,
         };
         /* Credential values pass through this process: no core dump of it. */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -115,12 +99,12 @@ static int run(struct cli *cli, int argc, char **argv)
                 _cleanup_json_ json_object *j = json_object_new_object();
                 json_object_object_add(j, "name", json_object_new_string(w->name));
                 json_object_object_add(j, "run", json_object_new_string(res.id));
-                json_object_object_add(j, "ready", json_object_new_boolean(!o.no_wait));
+                json_object_object_add(j, "ready", json_object_new_boolean(!o->no_wait));
                 json_object_object_add(j, "ready_s", json_object_new_double(res.ready_s));
                 json_object_object_add(j, "accel", json_object_new_string(mlvm_accel_to_string(res.accel)));
                 cli_print_json(j);
         } else if (cli->verbosity >= 0) {
-                if (o.no_wait)
+                if (o->no_wait)
                         printf("%s: run %s started\n", w->name, res.id);
                 else
                         printf("%s: run %s ready in %.2f s\n", w->name, res.id, res.ready_s);
@@ -128,9 +112,18 @@ static int run(struct cli *cli, int argc, char **argv)
         return EXIT_OK;
 }
 
+static const struct option options[] = {
+        { "no-wait", no_argument, NULL, 'W' },
+        { "timeout", required_argument, NULL, 'T' },
+        { "kernel-args", required_argument, NULL, 'A' },
+        { "publish", required_argument, NULL, 'P' },
+        { "publish-public", no_argument, NULL, 'U' },
+        { "accel", required_argument, NULL, 'X' },
+        { NULL, 0, NULL, 0 },
+};
+
 const struct verb verb_up = {
         .name = "up",
-        .run = run,
         .summary = "Start a model from mlvm.yaml and wait until it is ready (credentials in, workload started)",
         .usage = "NAME [--no-wait] [--timeout SECONDS] [--accel auto|kvm|tcg] [--publish SPEC]... [--publish-public]\n"
                  "       [--kernel-args ARGS]",
@@ -145,4 +138,9 @@ const struct verb verb_up = {
                 "      --kernel-args A append A to the image's kernel command line (debugging boots)\n"
                 "  $MLVM_REVOKE_TIMEOUT_MS: how long down waits for the agent to confirm that the run's\n"
                 "  credentials are gone before destroying the domain anyway (default 2000)\n",
+        .options = options,
+        .on_opt = on_opt,
+        .opts_size = sizeof(struct up_cli),
+        .args = { .min = 1, .max = 1, .name = "model name" },
+        .run = run,
 };

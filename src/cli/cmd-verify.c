@@ -2,29 +2,22 @@
  * its artifacts are still exactly what it says. */
 #include "mlvm-build.h"
 
+#include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
 #include "provenance.h"
 #include "run.h"
-#include "cleanup.h"
 #include "util.h"
 
-static int run(struct cli *cli, int argc, char **argv)
+static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
         _cleanup_free_ char *state = mlvm_state_dir();
         _cleanup_json_ json_object *st = NULL;
         struct provenance_result res;
         struct mlvm_err e = { 0 };
         char id[RUN_ID_LEN + 1];
-        int r = cli_parse(cli, &verb_verify, argc, argv, "", NULL, NULL, NULL);
 
-        if (r == CLI_HELP_DONE)
-                return EXIT_OK;
-        if (r < 0)
-                return EXIT_USAGE;
-        if (argc - r != 1)
-                return cli_usage_error(cli, "needs one name or run id"), EXIT_USAGE;
-        if (run_resolve(state, argv[r], id, &e) < 0 || provenance_verify_ex(state, id, &st, &res, &e) < 0)
+        if (run_resolve(state, argv[0], id, &e) < 0 || provenance_verify_ex(state, id, &st, &res, &e) < 0)
                 return cli_fail(cli, &e);
         if (cli->json) {
                 _cleanup_json_ json_object *o = json_object_new_object();
@@ -44,11 +37,12 @@ static int run(struct cli *cli, int argc, char **argv)
 
 const struct verb verb_verify = {
         .name = "verify",
-        .run = run,
         .summary = "Check a run's signed provenance and that its artifacts still match it",
         .usage = "RUN [--json]",
         .help = "  RUN                 a name (its current run) or a run id; checks the DSSE signature\n"
                 "                      of runs/RUN/provenance.json (host key or a trusted key), the\n"
                 "                      in-toto statement, and every artifact's SHA-256; names the\n"
                 "                      first file that differs\n",
+        .args = { .min = 1, .max = 1, .name = "name or run id" },
+        .run = run,
 };

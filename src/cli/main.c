@@ -35,33 +35,9 @@ static void usage(FILE *f)
         for (size_t i = 0; i < ARRAY_SIZE(verbs); i++)
                 fprintf(f, "  %-10s %s\n", verbs[i]->name, verbs[i]->summary);
         fprintf(f, "  %-10s %s\n", "help", "Show help for mlvm or for one verb");
-        fprintf(f, "\nGlobal options:\n"
-                   "  -c, --connect URI   libvirt URI (also $MLVM_CONNECT; default qemu:///system)\n"
-                   "  -f, --file FILE     configuration file (default ./mlvm.yaml)\n"
-                   "      --json          machine-readable output\n"
-                   "  -q, --quiet         print less\n"
-                   "  -v, --verbose       print more\n"
-                   "  -h, --help          show this help\n"
-                   "  -V, --version       print the version\n\n"
+        fprintf(f, "\nGlobal options:\n%s\n"
                    "Run 'mlvm VERB --help' for a verb's own options.\n"
-                   "Exit status: 0 success, 1 failure, 2 usage error.\n");
-}
-
-/* An option getopt_long refused. A value given to a no_argument option
- * ("--json=1") comes back as '?' with optopt set to the option's val, just
- * like an unknown short option (-J): only the "--NAME=" form tells them apart. */
-static void bad_option(const struct cli *cli, const struct option *opts, const char *arg)
-{
-        if (optopt && strstartswith(arg, "--") && strchr(arg, '='))
-                for (const struct option *o = opts; o->name; o++)
-                        if (o->val == optopt && o->has_arg == no_argument && !o->flag) {
-                                cli_error(cli, "option --%s takes no value (see 'mlvm --help')", o->name);
-                                return;
-                        }
-        if (optopt)
-                cli_error(cli, "unknown option -%c (see 'mlvm --help')", optopt);
-        else
-                cli_error(cli, "unknown option %s (see 'mlvm --help')", arg);
+                   "Exit status: 0 success, 1 failure, 2 usage error.\n", cli_global_help);
 }
 
 static const struct verb *find_verb(const char *name)
@@ -74,16 +50,6 @@ static const struct verb *find_verb(const char *name)
 
 int main(int argc, char **argv)
 {
-        static const struct option opts[] = {
-                { "connect", required_argument, NULL, 'c' },
-                { "file", required_argument, NULL, 'f' },
-                { "json", no_argument, NULL, 'J' },
-                { "quiet", no_argument, NULL, 'q' },
-                { "verbose", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                { NULL, 0, NULL, 0 },
-        };
         const char *env_uri = getenv("MLVM_CONNECT");
         struct cli cli = {
                 .verb = NULL,  /* set once the verb is known */
@@ -94,20 +60,14 @@ int main(int argc, char **argv)
 
         opterr = 0;
         /* "+": stop at the verb; its own options are parsed by the verb. */
-        while ((c = getopt_long(argc, argv, "+:c:f:qvhV", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "+" CLI_GLOBAL_SHORTOPTS, cli_global_options, NULL)) != -1) {
+                if (cli_global_option(&cli, c, optarg))
+                        continue;
                 switch (c) {
-                case 'c': cli.uri = optarg; break;
-                case 'f': cli.file = optarg; break;
-                case 'J': cli.json = true; break;
-                case 'q': cli.verbosity = -1; break;
-                case 'v': cli.verbosity++; break;
                 case 'h': usage(stdout); return EXIT_OK;
                 case 'V': printf("mlvm %s\n", PACKAGE_VERSION); return EXIT_OK;
-                case ':':
-                        cli_error(&cli, "option %s needs a value (see 'mlvm --help')", argv[optind - 1]);
-                        return EXIT_USAGE;
                 default:
-                        bad_option(&cli, opts, argv[optind - 1]);
+                        cli_option_error(&cli, cli_global_options, c, argv[optind - 1]);
                         return EXIT_USAGE;
                 }
         }
@@ -139,5 +99,5 @@ int main(int argc, char **argv)
         /* A peer that goes away (libvirtd, a monitor) is an error to report, not a signal. */
         signal(SIGPIPE, SIG_IGN);
         virt_init();
-        return v->run(&cli, argc - optind, argv + optind);
+        return cli_run_verb(v, &cli, argc - optind, argv + optind);
 }
