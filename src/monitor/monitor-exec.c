@@ -44,7 +44,7 @@ static void abort_exec(struct client *c)
 
 static void set_events(struct client *c)
 {
-        int ev = publish_throttled() ? 0 : VIR_EVENT_HANDLE_READABLE;
+        int ev = channel_throttled(M.ch) ? 0 : VIR_EVENT_HANDLE_READABLE;
         if (c->xout_len)
                 ev |= VIR_EVENT_HANDLE_WRITABLE;
         virEventUpdateHandle(c->watch, ev);

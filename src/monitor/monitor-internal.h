@@ -127,8 +127,8 @@ int publish_init(struct mlvm_err *e);
 void publish_on_frame(const struct proto_msg *m);
 void publish_reset_streams(void);
 void publish_close(void);
-/* Is the channel too full to take client data? (Arms a retry timer.) */
-bool publish_throttled(void);
+/* The channel has room again: read the clients (channel_on_unthrottle). */
+void publish_unthrottle(void);
 
 /* monitor-exec.c */
 void exec_start(struct client *c, json_object *req);

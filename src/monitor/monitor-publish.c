@@ -67,38 +67,14 @@ static int send_stream(uint8_t type, uint32_t id, uint32_t port, uint32_t window
         return 0;
 }
 
-/* Above this many bytes queued on the channel, no client is read: the
- * channel's room is kept for control frames (credentials, shutdown). */
-#define CHANNEL_HIGH_WATER (4u << 20)
-static int throttle_timer = -1;
 static void update(struct conn *c);
 
-static bool throttled(void)
+/* The channel has room again (channel.h, the throttle): read the clients. */
+void publish_unthrottle(void)
 {
-        return channel_pending(M.ch) > CHANNEL_HIGH_WATER;
-}
-
-/* While throttled, look again every 20 ms (the channel drains from the loop). */
-static void on_throttle(int timer, void *opaque)
-{
-        if (throttled())
-                return;
-        virEventUpdateTimeout(timer, -1);
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
                 if (conns[i].id)
                         update(&conns[i]);
-        exec_unthrottle();
-}
-
-bool publish_throttled(void)
-{
-        if (!throttled())
-                return false;
-        if (throttle_timer < 0)
-                throttle_timer = virEventAddTimeout(20, on_throttle, NULL, NULL);
-        else
-                virEventUpdateTimeout(throttle_timer, 20);
-        return true;
 }
 
 static struct conn *find(uint32_t id)
@@ -129,7 +105,7 @@ static void drop(struct conn *c, bool rst)
 static void update(struct conn *c)
 {
         int ev = 0;
-        if (c->opened && !c->client_eof && c->credit > 0 && !publish_throttled())
+        if (c->opened && !c->client_eof && c->credit > 0 && !channel_throttled(M.ch))
                 ev |= VIR_EVENT_HANDLE_READABLE;
         if (c->olen)
                 ev |= VIR_EVENT_HANDLE_WRITABLE;
@@ -223,7 +199,7 @@ static void on_accept(int watch, int fd, int events, void *opaque)
         for (size_t i = 0; i < PROTO_STREAMS_MAX && !c; i++)
                 if (!conns[i].id)
                         c = &conns[i];
-        if (!c || !M.ch || !M.ready || !M.session_up || M.ending || M.conn_lost || throttled()) {
+        if (!c || !M.ch || !M.ready || !M.session_up || M.ending || M.conn_lost || channel_full(M.ch)) {
                 /* Over the cap, or no agent to hand it to: refused at once, never queued. */
                 struct linger lg = { 1, 0 };
                 if (!l->unix_path)

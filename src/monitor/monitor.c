@@ -484,6 +484,13 @@ static void on_channel(void *opaque)
         }
 }
 
+/* The channel drained below its high-water mark: bulk senders read again. */
+static void on_unthrottle(void *opaque)
+{
+        publish_unthrottle();
+        exec_unthrottle();
+}
+
 static void on_hello_timeout(int timer, void *opaque)
 {
         M.hello_timer = -1;
@@ -564,6 +571,7 @@ static int attach(struct mlvm_err *e)
         if (channel_open(M.dom, PROTO_CHANNEL_NAME, &M.ch, e) < 0)
                 return -EIO;
         channel_on_readable(M.ch, on_channel, NULL);
+        channel_on_unthrottle(M.ch, on_unthrottle, NULL);
         return 0;
 }
 
