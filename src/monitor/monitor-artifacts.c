@@ -36,7 +36,7 @@ static void reject(const char *fmt, ...)
                 problem = NULL;
         va_end(ap);
         if (problem)
-                say("artifacts: %s", problem);
+                monitor_log("artifacts: %s", problem);
 }
 
 void artifacts_on_report(const struct proto_msg *m)
@@ -46,7 +46,7 @@ void artifacts_on_report(const struct proto_msg *m)
         if (done_seen)
                 { reject("the agent reported an artifact after ARTIFACTS_DONE"); return; }
         if (!artifact_path_is_valid(m->u.artifact.path) || !is_sha256_hex(m->u.artifact.digest)) {
-                _cleanup_free_ char *p = clean(m->u.artifact.path);
+                _cleanup_free_ char *p = monitor_ascii(m->u.artifact.path);
                 { reject("the agent reported an invalid artifact (%.80s)", p); return; }
         }
         if (n_reps >= artifact_default_limits.max_entries)
@@ -74,12 +74,12 @@ void artifacts_on_done(const struct proto_msg *m)
         tar_size = m->u.artifact.size;
         tar_count = m->u.artifact.count;
         memcpy(tar_sha, m->u.artifact.digest, sizeof(tar_sha));
-        say("artifacts reported: %u files, stream of %llu bytes", tar_count, (unsigned long long)tar_size);
+        monitor_log("artifacts reported: %u files, stream of %llu bytes", tar_count, (unsigned long long)tar_size);
 }
 
 void artifacts_on_error(const char *why)
 {
-        _cleanup_free_ char *w = clean(why);
+        _cleanup_free_ char *w = monitor_ascii(why);
         reject("the agent could not collect them: %s", w);
 }
 
@@ -94,7 +94,7 @@ static void set_result(json_object *run, void *u)
 json_object *artifacts_collect_run(virStoragePoolPtr pool, bool *rejected)
 {
         struct mlvm_err e = { 0 };
-        const char *dir = jstr(M.run, "artifacts_dir"), *volname = jstr(M.run, "artifacts_volume");
+        const char *dir = json_str(M.run, "artifacts_dir"), *volname = json_str(M.run, "artifacts_volume");
         json_object *o = json_object_new_object();
 
         *rejected = false;
@@ -140,17 +140,17 @@ json_object *artifacts_collect_run(virStoragePoolPtr pool, bool *rejected)
                 json_object_object_add(o, "stream_sha256", json_object_new_string(tar_sha));
                 json_object_object_add(o, "collect_s", json_object_new_double(secs));
         }
-        say("artifacts: %s%s%s", why ? "rejected: " : "accepted", why ? why : "",
+        monitor_log("artifacts: %s%s%s", why ? "rejected: " : "accepted", why ? why : "",
             why ? "" : "");
         struct mlvm_err ignore = { 0 };
         if (run_update(M.state_dir, M.id, set_result, o, &ignore) < 0)
-                say("run record: %s", ignore.msg);
+                monitor_log("run record: %s", ignore.msg);
         json_object *f = json_object_new_object();
         json_object_object_add(f, "run", json_object_new_string(M.id));
         json_object_object_add(f, "name", json_object_new_string(M.name));
         json_object_object_foreach(o, k, v) json_object_object_add(f, k, json_object_get(v));
         if (audit_append(M.state_dir, "run.artifacts", f, &ignore) < 0)
-                say("audit: %s", ignore.msg);
+                monitor_log("audit: %s", ignore.msg);
         json_object_put(f);
         return o;
 }
@@ -170,18 +170,18 @@ void provenance_run(void)
         char sha[SHA256_HEX_LEN + 1];
 
         if (run_load(M.state_dir, M.id, &run, &e) < 0) {
-                say("provenance: %s", e.msg);
+                monitor_log("provenance: %s", e.msg);
                 return;
         }
         _cleanup_free_ char *dir = run_file(M.state_dir, M.id, "artifacts");
         if (json_object_object_get_ex(run, "artifacts", &a) && json_object_get_boolean(json_object_object_get(a, "accepted")) &&
             artifacts_scan(dir, &arts, &n, &e) < 0) {
-                say("provenance: %s", e.msg);
+                monitor_log("provenance: %s", e.msg);
                 json_object_put(run);
                 return;
         }
         if (provenance_write(M.state_dir, M.id, run, arts, n, sha, &e) < 0)
-                say("provenance: %s", e.msg);
+                monitor_log("provenance: %s", e.msg);
         else {
                 (void)run_update(M.state_dir, M.id, set_provenance, sha, NULL);
                 json_object *f = json_object_new_object();
@@ -190,9 +190,9 @@ void provenance_run(void)
                 json_object_object_add(f, "sha256", json_object_new_string(sha));
                 json_object_object_add(f, "subjects", json_object_new_int64((int64_t)n));
                 if (audit_append(M.state_dir, "run.provenance", f, &e) < 0)
-                        say("audit: %s", e.msg);
+                        monitor_log("audit: %s", e.msg);
                 json_object_put(f);
-                say("provenance signed: %s (%zu subjects)", sha, n);
+                monitor_log("provenance signed: %s (%zu subjects)", sha, n);
         }
         free(arts);
         json_object_put(run);

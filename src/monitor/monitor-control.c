@@ -15,13 +15,13 @@
 
 /* ---- control clients --------------------------------------------------- */
 
-void client_send(struct client *c, json_object *o)
+void monitor_client_send(struct client *c, json_object *o)
 {
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         size_t len = strlen(s);
         /* Best effort, bounded: a client that stops reading is dropped. */
         if (c->fd >= 0 && (write(c->fd, s, len) != (ssize_t)len || write(c->fd, "\n", 1) != 1))
-                client_close(c);
+                monitor_client_close(c);
 }
 
 static void broadcast_one(const char *key, const void *data, size_t len)
@@ -34,20 +34,20 @@ static void broadcast_one(const char *key, const void *data, size_t len)
                         o = json_object_new_object();
                         json_object_object_add(o, key, json_object_new_string_len(data, (int)len));
                 }
-                client_send(&M.clients[i], o);
+                monitor_client_send(&M.clients[i], o);
         }
         json_object_put(o);
 }
 
 /* One bounded line per 4 KiB of guest bytes (at most ~24 KiB of JSON), so a
  * follower's socket buffer is not overrun by a single huge line. */
-void broadcast(const char *key, const void *data, size_t len)
+void monitor_broadcast(const char *key, const void *data, size_t len)
 {
         for (size_t off = 0; off < len; off += 4096)
                 broadcast_one(key, (const char *)data + off, len - off < 4096 ? len - off : 4096);
 }
 
-void client_close(struct client *c)
+void monitor_client_close(struct client *c)
 {
         json_object_put(c->rotated);
         c->rotated = NULL;
@@ -72,18 +72,18 @@ static void handle_command(struct client *c, const char *line)
 {
         _cleanup_json_ json_object *req = json_tokener_parse(line);
         _cleanup_json_ json_object *rep = json_object_new_object();
-        const char *cmd = req ? jstr(req, "cmd") : NULL;
+        const char *cmd = req ? json_str(req, "cmd") : NULL;
 
         if (!cmd) {
                 json_object_object_add(rep, "error", json_object_new_string("expected {\"cmd\": ...}"));
-                client_send(c, rep);
+                monitor_client_send(c, rep);
                 return;
         }
         if (streq(cmd, "status")) {
                 json_object_object_add(rep, "ok", json_object_new_boolean(1));
                 json_object_object_add(rep, "state", json_object_new_string(M.ready ? RUN_READY : RUN_STARTING));
                 json_object_object_add(rep, "connected", json_object_new_boolean(!M.conn_lost));
-                client_send(c, rep);
+                monitor_client_send(c, rep);
         } else if (streq(cmd, "follow")) {
                 struct stat a, b;
                 c->follow = true;
@@ -92,7 +92,7 @@ static void handle_command(struct client *c, const char *line)
                                        json_object_new_int64(stat(M.console_path, &a) == 0 ? a.st_size : 0));
                 json_object_object_add(rep, "output_offset",
                                        json_object_new_int64(stat(M.output_path, &b) == 0 ? b.st_size : 0));
-                client_send(c, rep);
+                monitor_client_send(c, rep);
         } else if (streq(cmd, "ping")) {
                 struct mlvm_err e = { 0 };
                 struct proto_msg m = { .type = PROTO_PING, .id = ++M.next_id };
@@ -100,7 +100,7 @@ static void handle_command(struct client *c, const char *line)
                     channel_send(M.ch, &m, 5000, &e) < 0) {
                         json_object_object_add(rep, "error", json_object_new_string(
                                                                      e.msg[0] ? e.msg : "the agent channel is not open"));
-                        client_send(c, rep);
+                        monitor_client_send(c, rep);
                         return;
                 }
                 c->ping_id = m.id;
@@ -109,23 +109,23 @@ static void handle_command(struct client *c, const char *line)
                 struct mlvm_err e = { 0 };
                 if (c->rotations > 0) {
                         json_object_object_add(rep, "error", json_object_new_string("a rotation is already under way"));
-                        client_send(c, rep);
+                        monitor_client_send(c, rep);
                         return;
                 }
                 json_object_put(c->rotated);
                 c->rotated = json_object_new_array();
-                if (creds_rotate(c, jstr(req, "name"), &e) < 0 && c->rotations == 0) {
+                if (creds_rotate(c, json_str(req, "name"), &e) < 0 && c->rotations == 0) {
                         json_object_object_add(rep, "error", json_object_new_string(e.msg));
-                        client_send(c, rep);
+                        monitor_client_send(c, rep);
                 }
         } else if (streq(cmd, "exec")) {
                 exec_start(c, req);
         } else if (streq(cmd, "down")) {
                 c->wants_down = true;
-                begin_shutdown(RUN_STOPPED, NULL);
+                monitor_shutdown(RUN_STOPPED, NULL);
         } else {
                 json_object_object_add(rep, "error", json_object_new_string("unknown command"));
-                client_send(c, rep);
+                monitor_client_send(c, rep);
         }
 }
 
@@ -136,7 +136,7 @@ static void on_client(int watch, int fd, int events, void *opaque)
         if (n <= 0) {
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return;
-                client_close(c);
+                monitor_client_close(c);
                 return;
         }
         c->len += (size_t)n;
@@ -155,7 +155,7 @@ static void on_client(int watch, int fd, int events, void *opaque)
                         return;   /* closed, or speaking frames from now on */
         }
         if (c->len >= sizeof(c->buf) - 1)
-                client_close(c);   /* a line over the cap: not ours */
+                monitor_client_close(c);   /* a line over the cap: not ours */
 }
 
 static void on_accept(int watch, int fd, int events, void *opaque)
@@ -174,7 +174,7 @@ static void on_accept(int watch, int fd, int events, void *opaque)
         close(cfd);
 }
 
-int listen_control(struct mlvm_err *e)
+int monitor_control_listen(struct mlvm_err *e)
 {
         _cleanup_free_ char *path = run_file(M.state_dir, M.id, "control.sock");
         struct sockaddr_un sa = { .sun_family = AF_UNIX };

@@ -77,7 +77,7 @@ static void audit_cred(const char *event, const struct mcred *m, const char *lea
                 json_object_object_foreach(more, k, v) json_object_object_add(f, k, json_object_get(v));
         }
         if (audit_append(M.state_dir, event, f, &e) < 0)
-                say("audit %s: %s", event, e.msg);
+                monitor_log("audit %s: %s", event, e.msg);
         json_object_put(f);
         json_object_put(more);
 }
@@ -111,7 +111,7 @@ static void save(void)
 {
         struct mlvm_err e = { 0 };
         if (n_creds && run_update(M.state_dir, M.id, save_one, NULL, &e) < 0)
-                say("run record: %s", e.msg);
+                monitor_log("run record: %s", e.msg);
 }
 
 static void free_msg(struct mcred *m)
@@ -213,7 +213,7 @@ void creds_before_send(struct proto_msg *msg)
                         continue;
                 struct cred_ctx x = { .state_dir = M.state_dir, .run_id = M.id, .model = M.name, .config_dir = "/" };
                 if (cred_fetch(&x, &m->c, &e) < 0) {
-                        say("credential %s: minting again failed, the first token goes: %s", m->c.name, e.msg);
+                        monitor_log("credential %s: minting again failed, the first token goes: %s", m->c.name, e.msg);
                         continue;
                 }
                 if (put_msg_into(msg, m, m->c.lease, m->c.value, m->c.len)) {
@@ -277,7 +277,7 @@ static void finish_waiter(struct mcred *m, bool ok, const char *why)
                         json_object_object_add(rep, "ok", json_object_new_boolean(all));
                         json_object_object_add(rep, "rotated", c->rotated);
                         c->rotated = NULL;
-                        client_send(c, rep);
+                        monitor_client_send(c, rep);
                         json_object_put(rep);
                 }
         }
@@ -306,12 +306,12 @@ static void on_put_done(struct mcred *m)
         json_object_object_add(more, "ttl_s", json_object_new_uint64(m->c.ttl_s));
         json_object_object_add(more, "rtt_ms", json_object_new_double(rtt_ms));
         if (first) {
-                say("credential %s delivered (lease %s, ttl %llu s, %.1f ms)", m->c.name, m->c.lease,
+                monitor_log("credential %s delivered (lease %s, ttl %llu s, %.1f ms)", m->c.name, m->c.lease,
                     (unsigned long long)m->c.ttl_s, rtt_ms);
                 audit_cred("cred.put", m, m->c.lease, m->c.fingerprint, more);
         } else {
                 m->rotations++;
-                say("credential %s rotated (lease %s -> %s, %.1f ms)", m->c.name, m->prev_lease, m->c.lease, rtt_ms);
+                monitor_log("credential %s rotated (lease %s -> %s, %.1f ms)", m->c.name, m->prev_lease, m->c.lease, rtt_ms);
                 json_object_object_add(more, "previous_lease", json_object_new_string(m->prev_lease));
                 audit_cred("cred.rotate", m, m->c.lease, m->c.fingerprint, more);
         }
@@ -344,7 +344,7 @@ bool creds_on_done(uint32_t id, uint32_t count)
                         json_object_object_add(more, "removed_by_agent", json_object_new_int((int)count));
                         audit_cred("cred.revoke", m, m->c.lease, m->c.fingerprint, more);
                 }
-                say("credentials revoked; the agent confirmed (%u removed)", count);
+                monitor_log("credentials revoked; the agent confirmed (%u removed)", count);
                 save();
                 if (after_revoke)
                         after_revoke();
@@ -373,23 +373,23 @@ void creds_on_expired(const struct proto_msg *msg)
                 if (!streq(m->c.name, msg->u.cred.name))
                         continue;
                 if (m->state != C_LIVE || !streq(m->c.lease, msg->u.cred.lease)) {
-                        _cleanup_free_ char *l = clean(msg->u.cred.lease);
+                        _cleanup_free_ char *l = monitor_ascii(msg->u.cred.lease);
                         if (log_noise())
-                                say("ignoring the expiry of %s lease %s: not its live lease", m->c.name, l);
+                                monitor_log("ignoring the expiry of %s lease %s: not its live lease", m->c.name, l);
                         return;
                 }
                 m->state = C_EXPIRED;
                 virEventUpdateTimeout(m->timer, -1);
-                say("credential %s expired in the guest (lease %s)", m->c.name, m->c.lease);
+                monitor_log("credential %s expired in the guest (lease %s)", m->c.name, m->c.lease);
                 json_object *more = json_object_new_object();
                 json_object_object_add(more, "ttl_s", json_object_new_uint64(m->c.ttl_s));
                 audit_cred("cred.expire", m, m->c.lease, m->c.fingerprint, more);
                 save();
                 return;
         }
-        _cleanup_free_ char *n = clean(msg->u.cred.name);
+        _cleanup_free_ char *n = monitor_ascii(msg->u.cred.name);
         if (log_noise())
-                say("ignoring the expiry of %s: no such credential", n);
+                monitor_log("ignoring the expiry of %s: no such credential", n);
 }
 
 /* ---- rotation ----------------------------------------------------------- */
@@ -419,7 +419,7 @@ static void fetch_end(struct mcred *m)
 
 static void rotation_failed(struct mcred *m, const char *why)
 {
-        say("credential %s: rotation failed: %s", m->c.name, why);
+        monitor_log("credential %s: rotation failed: %s", m->c.name, why);
         json_object *more = json_object_new_object();
         json_object_object_add(more, "reason", json_object_new_string(why));
         audit_cred("cred.rotate-failed", m, m->c.lease[0] ? m->c.lease : NULL, NULL, more);
@@ -438,7 +438,7 @@ static void send_put(struct mcred *m)
         if (!M.ch || !M.session_up)
                 return;   /* sent again after the agent's re-HELLO */
         if (channel_send(M.ch, m->msg, 10000, &e) < 0)
-                say("CRED_PUT %s: %s (sent again when the agent is back)", m->c.name, e.msg);
+                monitor_log("CRED_PUT %s: %s (sent again when the agent is back)", m->c.name, e.msg);
 }
 
 static void fetch_done(struct mcred *m)
@@ -605,7 +605,7 @@ static void on_revoke_timeout(int timer, void *opaque)
         virEventRemoveTimeout(timer);
         revoke_timer = -1;
         revoke_id = 0;
-        say("the agent did not confirm the revocation within %d ms", M.revoke_timeout_ms);
+        monitor_log("the agent did not confirm the revocation within %d ms", M.revoke_timeout_ms);
         unconfirmed("the agent did not confirm in time");
         if (after_revoke)
                 after_revoke();
@@ -630,7 +630,7 @@ bool creds_revoke_all(void (*then)(void))
         }
         struct proto_msg r = { .type = PROTO_CRED_REVOKE, .id = ++M.next_id };
         if (channel_send(M.ch, &r, 2000, &e) < 0) {
-                say("CRED_REVOKE: %s", e.msg);
+                monitor_log("CRED_REVOKE: %s", e.msg);
                 unconfirmed("sending the revocation failed");
                 return false;
         }
@@ -647,7 +647,7 @@ bool creds_revoke_all(void (*then)(void))
         revoke_id = r.id;
         after_revoke = then;
         revoke_timer = virEventAddTimeout(M.revoke_timeout_ms, on_revoke_timeout, NULL, NULL);
-        say("revoking %zu credential(s); waiting up to %d ms for the agent", n_creds, M.revoke_timeout_ms);
+        monitor_log("revoking %zu credential(s); waiting up to %d ms for the agent", n_creds, M.revoke_timeout_ms);
         return true;
 }
 
@@ -657,11 +657,11 @@ void creds_resend(void)
         struct mlvm_err e = { 0 };
         for (size_t i = 0; i < n_creds; i++)
                 if (creds[i].msg && !creds[i].put_queued && channel_send(M.ch, creds[i].msg, 10000, &e) < 0)
-                        say("CRED_PUT %s: %s", creds[i].c.name, e.msg);
+                        monitor_log("CRED_PUT %s: %s", creds[i].c.name, e.msg);
         if (revoke_id) {
                 struct proto_msg r = { .type = PROTO_CRED_REVOKE, .id = revoke_id };
                 if (channel_send(M.ch, &r, 2000, &e) < 0)
-                        say("CRED_REVOKE: %s", e.msg);
+                        monitor_log("CRED_REVOKE: %s", e.msg);
         }
 }
 

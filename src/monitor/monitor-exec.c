@@ -39,7 +39,7 @@ static void abort_exec(struct client *c)
         r.u.stream.how = PROTO_CLOSE_RESET;
         if (M.ch && M.session_up && c->exec_stream && !c->xdone)
                 (void)channel_send(M.ch, &r, 0, &e);
-        client_close(c);
+        monitor_client_close(c);
 }
 
 static void set_events(struct client *c)
@@ -61,7 +61,7 @@ void exec_reset_all(void)
 {
         for (size_t i = 0; i < MAX_CLIENTS; i++)
                 if (M.clients[i].fd >= 0 && M.clients[i].exec_stream)
-                        client_close(&M.clients[i]);   /* the agent dropped its streams with the channel */
+                        monitor_client_close(&M.clients[i]);   /* the agent dropped its streams with the channel */
 }
 
 static void flush_out(struct client *c)
@@ -78,7 +78,7 @@ static void flush_out(struct client *c)
                 c->xout_len -= (size_t)n;
         }
         if (c->xout_len == 0 && c->xdone) {
-                client_close(c);
+                monitor_client_close(c);
                 return;
         }
         set_events(c);
@@ -202,11 +202,11 @@ void exec_start(struct client *c, json_object *req)
         if (why)
                 json_object_object_add(f, "refused", json_object_new_string(why));
         if (audit_append(M.state_dir, "run.exec", f, &e) < 0)
-                say("audit: %s", e.msg);
+                monitor_log("audit: %s", e.msg);
         json_object_put(f);
         if (why) {
                 json_object_object_add(rep, "error", json_object_new_string(why));
-                client_send(c, rep);
+                monitor_client_send(c, rep);
                 json_object_put(rep);
                 return;
         }
@@ -218,13 +218,13 @@ void exec_start(struct client *c, json_object *req)
         m.u.stream.cols = json_object_object_get_ex(req, "cols", &x) ? (uint32_t)json_object_get_int(x) : 0;
         if (channel_send(M.ch, &m, 0, &e) < 0) {
                 json_object_object_add(rep, "error", json_object_new_string(e.msg));
-                client_send(c, rep);
+                monitor_client_send(c, rep);
                 json_object_put(rep);
                 return;
         }
         json_object_object_add(rep, "ok", json_object_new_boolean(1));
         json_object_object_add(rep, "stream", json_object_new_int64(m.u.stream.id));
-        client_send(c, rep);
+        monitor_client_send(c, rep);
         json_object_put(rep);
         c->exec_stream = m.u.stream.id;
         if (c->fd < 0) {
@@ -235,7 +235,7 @@ void exec_start(struct client *c, json_object *req)
                 (void)channel_send(M.ch, &r, 0, &e);
                 return;
         }
-        say("exec on stream %u", m.u.stream.id);
+        monitor_log("exec on stream %u", m.u.stream.id);
         c->xin = xmalloc(PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD);
         c->xout_cap = 1u << 20;
         c->xout = xmalloc(c->xout_cap);

@@ -10,6 +10,7 @@
 
 #include "channel.h"
 #include "err.h"
+#include "json-util.h"
 #include "proto.h"
 
 #define CONTROL_LINE_MAX 4096
@@ -73,17 +74,16 @@ struct monitor {
 extern struct monitor mlvm_monitor;
 #define M mlvm_monitor
 
-void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-char *clean(const char *s);
-const char *jstr(json_object *o, const char *key);
-void begin_shutdown(const char *state, const char *why);
+void monitor_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *monitor_ascii(const char *s);
+void monitor_shutdown(const char *state, const char *why);
 
 /* monitor-control.c */
-void client_send(struct client *c, json_object *o);
-void client_close(struct client *c);
+void monitor_client_send(struct client *c, json_object *o);
+void monitor_client_close(struct client *c);
 /* Send guest bytes to every follower, in bounded lines. */
-void broadcast(const char *key, const void *data, size_t len);
-int listen_control(struct mlvm_err *e);
+void monitor_broadcast(const char *key, const void *data, size_t len);
+int monitor_control_listen(struct mlvm_err *e);
 
 /* monitor-creds.c */
 /* Read the grants from the run record and the first leases from FD (the

@@ -61,7 +61,7 @@ static int send_stream(uint8_t type, uint32_t id, uint32_t port, uint32_t window
         if (!M.ch || !M.session_up)
                 return -ENOTCONN;
         if (channel_send(M.ch, &m, 0, &e) < 0) {
-                say("publish: %s", e.msg);
+                monitor_log("publish: %s", e.msg);
                 return -EIO;
         }
         return 0;
@@ -263,7 +263,7 @@ broken:
 
 static int listen_one(json_object *p, struct mlvm_err *e)
 {
-        const char *path = jstr(p, "unix"), *addr = jstr(p, "addr");
+        const char *path = json_str(p, "unix"), *addr = json_str(p, "addr");
         json_object *x;
         int port = json_object_object_get_ex(p, "port", &x) ? json_object_get_int(x) : 0;
         int gport = json_object_object_get_ex(p, "guest_port", &x) ? json_object_get_int(x) : 0;
@@ -320,7 +320,7 @@ static int listen_one(json_object *p, struct mlvm_err *e)
         l->unix_path = path ? xstrdup(path) : NULL;
         l->watch = virEventAddHandle(fd, VIR_EVENT_HANDLE_READABLE, on_accept, l, NULL);
         n_listeners++;
-        say("publishing %s -> guest port %d", l->desc, gport);
+        monitor_log("publishing %s -> guest port %d", l->desc, gport);
         return 0;
 }
 
@@ -361,7 +361,7 @@ void publish_close(void)
                 free(l->desc);
         }
         if (n_listeners)
-                say("published ports closed (%llu connections, %llu refused)", (unsigned long long)accepted,
+                monitor_log("published ports closed (%llu connections, %llu refused)", (unsigned long long)accepted,
                     (unsigned long long)refused);
         n_listeners = 0;
 }

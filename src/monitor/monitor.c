@@ -33,7 +33,7 @@
 
 struct monitor mlvm_monitor;
 
-void say(const char *fmt, ...)
+void monitor_log(const char *fmt, ...)
 {
         /* The monitor's stderr is monitor.log in the run directory. */
         va_list ap;
@@ -44,21 +44,18 @@ void say(const char *fmt, ...)
         va_end(ap);
 }
 
-/* Guest text for our records and terminals: printable ASCII only. */
-char *clean(const char *s)
+/* Guest text for our records and terminals: printable ASCII only, whole.
+ * Not shown() (util.h): that keeps bytes >= 0x80, which would put a
+ * hostile guest's invalid UTF-8 into run.json and the audit log (read as
+ * strict UTF-8), and cuts at SHOWN_MAX, where the agent's error message
+ * (up to 1023 bytes) goes into run.json whole. */
+char *monitor_ascii(const char *s)
 {
         char *out = xstrdup(s);
         for (char *p = out; *p; p++)
                 if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
                         *p = '?';
         return out;
-}
-
-const char *jstr(json_object *o, const char *key)
-{
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-                       ? json_object_get_string(v) : NULL;
 }
 
 /* ---- teardown ------------------------------------------------------------- */
@@ -92,7 +89,7 @@ static void teardown(void)
         if (M.done)
                 return;
         M.done = true;
-        say("teardown: %s%s%s", M.end_state, M.end_reason ? ": " : "", M.end_reason ? M.end_reason : "");
+        monitor_log("teardown: %s%s%s", M.end_state, M.end_reason ? ": " : "", M.end_reason ? M.end_reason : "");
         publish_close();   /* the ports close first: nothing new reaches a guest that is going */
         /* Credentials nobody confirmed removing are audited so, before the domain goes. */
         creds_teardown(M.hello ? "the run ended before the agent confirmed" : "the guest never said HELLO");
@@ -111,7 +108,7 @@ static void teardown(void)
         if (active != 0 && virDomainDestroy(M.dom) < 0) {
                 int code = virGetLastErrorCode();
                 if (code != VIR_ERR_NO_DOMAIN && code != VIR_ERR_OPERATION_INVALID) {
-                        say("destroy: %s", virGetLastErrorMessage());
+                        monitor_log("destroy: %s", virGetLastErrorMessage());
                         clean = false;
                 }
         }
@@ -122,18 +119,18 @@ static void teardown(void)
                         /* The guest is gone: its artifact stream is complete and nobody writes it. */
                         bool rejected = false;
                         if (clean && (arts = artifacts_collect_run(pool, &rejected)) && rejected) {
-                                const char *why = jstr(arts, "error");
+                                const char *why = json_str(arts, "error");
                                 M.end_state = RUN_FAILED;
                                 free(M.end_reason);
                                 M.end_reason = xasprintf("artifacts rejected: %s", why ? why : "?");
                         }
                         if (disk_delete_run(pool, M.id, &e) < 0) {
-                                say("delete volumes: %s", e.msg);
+                                monitor_log("delete volumes: %s", e.msg);
                                 clean = false;
                         }
                         virStoragePoolFree(pool);
                 } else {
-                        say("pool: %s", e.msg);
+                        monitor_log("pool: %s", e.msg);
                         clean = false;
                 }
         }
@@ -146,7 +143,7 @@ static void teardown(void)
                 M.end_reason = xstrdup("teardown incomplete (libvirt unreachable); run mlvm down again");
         }
         if (run_update(M.state_dir, M.id, set_run_end, NULL, &e) < 0)
-                say("run record: %s", e.msg);
+                monitor_log("run record: %s", e.msg);
         if (M.hello)
                 provenance_run();
         json_object *f = json_object_new_object();
@@ -156,7 +153,7 @@ static void teardown(void)
         if (M.have_exit)
                 json_object_object_add(f, "exit_code", json_object_new_int(M.exit_code));
         if (audit_append(M.state_dir, "run.end", f, &e) < 0)
-                say("audit: %s", e.msg);
+                monitor_log("audit: %s", e.msg);
         json_object_put(f);
         json_object *end = json_object_new_object();
         json_object_object_add(end, "event", json_object_new_string("end"));
@@ -172,8 +169,8 @@ static void teardown(void)
                 json_object_object_add(end, "artifacts", arts);
         for (size_t i = 0; i < MAX_CLIENTS; i++) {
                 if (M.clients[i].fd >= 0 && (M.clients[i].follow || M.clients[i].wants_down))
-                        client_send(&M.clients[i], end);
-                client_close(&M.clients[i]);
+                        monitor_client_send(&M.clients[i], end);
+                monitor_client_close(&M.clients[i]);
         }
         json_object_put(end);
         _cleanup_free_ char *sock = run_file(M.state_dir, M.id, "control.sock");
@@ -201,7 +198,7 @@ static void end_run(const char *state, const char *fmt, ...)
 /* Ask the agent to stop (sync, power off); destroy after a grace period. */
 static void on_grace(int timer, void *opaque)
 {
-        say("the guest did not power off within %d ms: destroying it", SHUTDOWN_GRACE_MS);
+        monitor_log("the guest did not power off within %d ms: destroying it", SHUTDOWN_GRACE_MS);
         end_run(RUN_STOPPED, NULL);
 }
 
@@ -213,14 +210,14 @@ static void send_shutdown(void)
         if (M.ch && M.session_up) {
                 struct proto_msg m = { .type = PROTO_SHUTDOWN, .id = ++M.next_id };
                 if (channel_send(M.ch, &m, 2000, &e) < 0)
-                        say("SHUTDOWN: %s", e.msg);
+                        monitor_log("SHUTDOWN: %s", e.msg);
         }
         M.grace_timer = virEventAddTimeout(SHUTDOWN_GRACE_MS, on_grace, NULL, NULL);
 }
 
 /* Revoke the credentials (bounded wait), then ask the agent to stop (sync,
  * power off) and destroy the domain after a grace period. */
-void begin_shutdown(const char *state, const char *why)
+void monitor_shutdown(const char *state, const char *why)
 {
         if (M.ending)
                 return;
@@ -257,8 +254,8 @@ static void send_next_request(void)
                 if (!M.ready && !M.ending) {
                         M.ready = true;
                         if (run_update(M.state_dir, M.id, set_ready, NULL, &e) < 0)
-                                say("run record: %s", e.msg);
-                        say("ready");
+                                monitor_log("run record: %s", e.msg);
+                        monitor_log("ready");
                 }
                 return;
         }
@@ -271,7 +268,7 @@ static void send_next_request(void)
         if (q->msg->type == PROTO_EXEC)
                 arm_timeout();   /* the workload's clock starts with its EXEC */
         if (channel_send(M.ch, q->msg, 10000, &e) < 0) {
-                begin_shutdown(RUN_FAILED, e.msg);
+                monitor_shutdown(RUN_FAILED, e.msg);
                 return;
         }
         if (put)
@@ -283,8 +280,8 @@ static void set_hello(json_object *run, void *u)
         const struct proto_msg *m = u;
         json_object_object_add(run, "hello_at", json_object_new_double(run_now()));
         json_object *a = json_object_new_object();
-        _cleanup_free_ char *v = clean(m->u.hello.agent_version), *t = clean(m->u.hello.transport);
-        _cleanup_free_ char *root = clean(m->u.hello.root), *boot = clean(m->u.hello.boot_id);
+        _cleanup_free_ char *v = monitor_ascii(m->u.hello.agent_version), *t = monitor_ascii(m->u.hello.transport);
+        _cleanup_free_ char *root = monitor_ascii(m->u.hello.root), *boot = monitor_ascii(m->u.hello.boot_id);
         json_object_object_add(a, "version", json_object_new_string(v));
         json_object_object_add(a, "uptime_ms", json_object_new_uint64(m->u.hello.uptime_ms));
         json_object_object_add(a, "transport", json_object_new_string(t));
@@ -300,7 +297,7 @@ static void on_hello(const struct proto_msg *m)
         bool resumed = M.hello;
 
         if (resumed && memcmp(m->u.hello.session, M.session, PROTO_SESSION_LEN) != 0) {
-                begin_shutdown(RUN_FAILED, "the agent came back with another session");
+                monitor_shutdown(RUN_FAILED, "the agent came back with another session");
                 return;
         }
         memcpy(ack.u.hello_ack.session, M.session, PROTO_SESSION_LEN);
@@ -313,7 +310,7 @@ static void on_hello(const struct proto_msg *m)
         M.session_up = true;   /* from now on the agent takes other frames */
         if (resumed) {
                 /* Requests the agent completed are not sent again; the pending one is. */
-                say("agent resumed the session (last request %u)", m->u.hello.last_id);
+                monitor_log("agent resumed the session (last request %u)", m->u.hello.last_id);
                 while (M.next_req < M.n_reqs && M.reqs[M.next_req].id <= m->u.hello.last_id) {
                         /* A put whose DONE was lost with the connection: it was done. */
                         struct request *q = &M.reqs[M.next_req];
@@ -334,12 +331,12 @@ static void on_hello(const struct proto_msg *m)
                 virEventRemoveTimeout(M.hello_timer);
                 M.hello_timer = -1;
         }
-        _cleanup_free_ char *v = clean(m->u.hello.agent_version), *t = clean(m->u.hello.transport);
-        _cleanup_free_ char *root = clean(m->u.hello.root);
-        say("HELLO from agent %s over %s, guest uptime %llu ms, root %s", v, t,
+        _cleanup_free_ char *v = monitor_ascii(m->u.hello.agent_version), *t = monitor_ascii(m->u.hello.transport);
+        _cleanup_free_ char *root = monitor_ascii(m->u.hello.root);
+        monitor_log("HELLO from agent %s over %s, guest uptime %llu ms, root %s", v, t,
             (unsigned long long)m->u.hello.uptime_ms, root);
         if (run_update(M.state_dir, M.id, set_hello, (void *)m, &e) < 0)
-                say("run record: %s", e.msg);
+                monitor_log("run record: %s", e.msg);
         send_next_request();
 }
 
@@ -354,9 +351,9 @@ static void on_timeout(int timer, void *opaque)
         M.have_exit = true;
         M.exit_code = 124;
         M.exit_signal = 0;
-        say("the workload ran longer than its timeout of %lld s: stopping it", (long long)M.timeout_s);
+        monitor_log("the workload ran longer than its timeout of %lld s: stopping it", (long long)M.timeout_s);
         _cleanup_free_ char *why = xasprintf("timed out after %lld s", (long long)M.timeout_s);
-        begin_shutdown(RUN_EXITED, why);
+        monitor_shutdown(RUN_EXITED, why);
 }
 
 static void on_agent_frame(const struct proto_msg *m)
@@ -398,12 +395,12 @@ static void on_agent_frame(const struct proto_msg *m)
                 return;
         case PROTO_STDIO: {
                 if (m->u.stdio.stream != PROTO_STDOUT && m->u.stdio.stream != PROTO_STDERR) {
-                        begin_shutdown(RUN_FAILED, "the agent sent output on an unknown stream");
+                        monitor_shutdown(RUN_FAILED, "the agent sent output on an unknown stream");
                         return;
                 }
                 const char *key = m->u.stdio.stream == PROTO_STDERR ? "stderr" : "stdout";
                 run_log_append(M.output_path, m->u.stdio.data, m->u.stdio.len, RUN_OUTPUT_MAX);
-                broadcast(key, m->u.stdio.data, m->u.stdio.len);
+                monitor_broadcast(key, m->u.stdio.data, m->u.stdio.len);
                 return;
         }
         case PROTO_EXIT:
@@ -413,15 +410,15 @@ static void on_agent_frame(const struct proto_msg *m)
                 }
                 /* Values from the guest: an exit status is 0-255, a signal 1-127, never both. */
                 if (m->u.exit.code > 255 || m->u.exit.signal > 127 || (m->u.exit.code && m->u.exit.signal)) {
-                        begin_shutdown(RUN_FAILED, "the agent sent an invalid EXIT");
+                        monitor_shutdown(RUN_FAILED, "the agent sent an invalid EXIT");
                         return;
                 }
                 M.have_exit = true;
                 M.exit_at = run_now();
                 M.exit_signal = (int)m->u.exit.signal;
                 M.exit_code = m->u.exit.signal ? 128 + (int)m->u.exit.signal : (int)m->u.exit.code;
-                say("workload ended: exit code %d", M.exit_code);
-                begin_shutdown(RUN_EXITED, NULL);
+                monitor_log("workload ended: exit code %d", M.exit_code);
+                monitor_shutdown(RUN_EXITED, NULL);
                 return;
         case PROTO_PONG:
                 for (size_t i = 0; i < MAX_CLIENTS; i++) {
@@ -431,7 +428,7 @@ static void on_agent_frame(const struct proto_msg *m)
                                 json_object_object_add(o, "ok", json_object_new_boolean(1));
                                 json_object_object_add(o, "rtt_ms",
                                                        json_object_new_double((run_now() - c->ping_sent) * 1000));
-                                client_send(c, o);
+                                monitor_client_send(c, o);
                                 json_object_put(o);
                                 c->ping_id = 0;
                         }
@@ -442,14 +439,14 @@ static void on_agent_frame(const struct proto_msg *m)
                         artifacts_on_error(m->u.error.message);   /* EXIT follows; the run fails at the end */
                         return;
                 }
-                _cleanup_free_ char *msg = clean(m->u.error.message);
-                say("agent error %u (request %u): %s", m->u.error.code, m->id, msg);
-                begin_shutdown(RUN_FAILED, msg);
+                _cleanup_free_ char *msg = monitor_ascii(m->u.error.message);
+                monitor_log("agent error %u (request %u): %s", m->u.error.code, m->id, msg);
+                monitor_shutdown(RUN_FAILED, msg);
                 return;
         }
         default:
                 /* Well-formed but not for the host to receive: the run fails. */
-                begin_shutdown(RUN_FAILED, "the agent sent an unexpected frame");
+                monitor_shutdown(RUN_FAILED, "the agent sent an unexpected frame");
                 return;
         }
 }
@@ -464,7 +461,7 @@ static void on_channel(void *opaque)
                 if (r == -EAGAIN)
                         return;
                 if (r == -EPIPE || (r < 0 && M.conn_lost)) {
-                        say("agent channel closed%s", M.conn_lost ? " (libvirt connection lost)" : "");
+                        monitor_log("agent channel closed%s", M.conn_lost ? " (libvirt connection lost)" : "");
                         M.session_up = false;
                         publish_reset_streams();
                         exec_reset_all();
@@ -474,7 +471,7 @@ static void on_channel(void *opaque)
                 }
                 if (r < 0) {
                         /* A malformed frame: the channel is done and so is the run. */
-                        say("%s", e.msg);
+                        monitor_log("%s", e.msg);
                         end_run(RUN_FAILED, "%s", e.msg);
                         return;
                 }
@@ -507,7 +504,7 @@ static void on_console(virStreamPtr st, int events, void *opaque)
                 int n = virStreamRecv(st, buf, sizeof(buf));
                 if (n > 0) {
                         run_log_append(M.console_path, buf, (size_t)n, RUN_CONSOLE_MAX);
-                        broadcast("console", buf, (size_t)n);
+                        monitor_broadcast("console", buf, (size_t)n);
                         continue;
                 }
                 if (n == -2)
@@ -529,7 +526,7 @@ static void open_console(void)
         if (virDomainOpenConsole(M.dom, NULL, st, VIR_DOMAIN_CONSOLE_FORCE) < 0 ||
             virStreamEventAddCallback(st, VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_HANGUP | VIR_STREAM_EVENT_ERROR,
                                       on_console, NULL, NULL) < 0) {
-                say("console: %s", virGetLastErrorMessage());
+                monitor_log("console: %s", virGetLastErrorMessage());
                 virStreamFree(st);
                 return;
         }
@@ -609,7 +606,7 @@ static void on_reconnect(int timer, void *opaque)
         struct mlvm_err e = { 0 };
         detach();
         if (attach(&e) == 0) {
-                say("reconnected to %s", M.uri);
+                monitor_log("reconnected to %s", M.uri);
                 M.conn_lost = false;
                 virEventRemoveTimeout(timer);
                 M.reconnect_timer = -1;
@@ -629,7 +626,7 @@ static void on_conn_closed(virConnectPtr conn, int reason, void *opaque)
 {
         if (M.conn_lost || M.done)
                 return;
-        say("libvirt connection closed (reason %d); reconnecting", reason);
+        monitor_log("libvirt connection closed (reason %d); reconnecting", reason);
         M.conn_lost = true;
         M.lost_at = run_now();
         M.reconnect_timer = virEventAddTimeout(1000, on_reconnect, NULL, NULL);
@@ -657,9 +654,9 @@ static int plan_requests(struct mlvm_err *e)
                         json_object *x = json_object_array_get_idx(mounts, i);
                         struct proto_msg *m = xcalloc(1, sizeof(*m));
                         m->type = PROTO_MOUNT;
-                        proto_strlcpy(m->u.mount.serial, jstr(x, "serial") ?: "", sizeof(m->u.mount.serial));
-                        proto_strlcpy(m->u.mount.path, jstr(x, "path") ?: "", sizeof(m->u.mount.path));
-                        proto_strlcpy(m->u.mount.fstype, jstr(x, "fstype") ?: "iso9660", sizeof(m->u.mount.fstype));
+                        proto_strlcpy(m->u.mount.serial, json_str(x, "serial") ?: "", sizeof(m->u.mount.serial));
+                        proto_strlcpy(m->u.mount.path, json_str(x, "path") ?: "", sizeof(m->u.mount.path));
+                        proto_strlcpy(m->u.mount.fstype, json_str(x, "fstype") ?: "iso9660", sizeof(m->u.mount.fstype));
                         if (queue(m) < 0)
                                 return err_setx(e, -E2BIG, "too many mounts");
                 }
@@ -678,9 +675,9 @@ static int plan_requests(struct mlvm_err *e)
                 }
                 (void)proto_strv_add(&m->u.exec.env, "HOME=/home/mlvm");
                 proto_strlcpy(m->u.exec.cwd, "/home/mlvm", sizeof(m->u.exec.cwd));
-                if (jstr(M.run, "artifacts_dir") && jstr(M.run, "artifacts_serial")) {
-                        proto_strlcpy(m->u.exec.artifacts_dir, jstr(M.run, "artifacts_dir"), sizeof(m->u.exec.artifacts_dir));
-                        proto_strlcpy(m->u.exec.artifacts_serial, jstr(M.run, "artifacts_serial"),
+                if (json_str(M.run, "artifacts_dir") && json_str(M.run, "artifacts_serial")) {
+                        proto_strlcpy(m->u.exec.artifacts_dir, json_str(M.run, "artifacts_dir"), sizeof(m->u.exec.artifacts_dir));
+                        proto_strlcpy(m->u.exec.artifacts_serial, json_str(M.run, "artifacts_serial"),
                                       sizeof(m->u.exec.artifacts_serial));
                         _cleanup_free_ char *kv = xasprintf("MLVM_ARTIFACTS=%s", m->u.exec.artifacts_dir);
                         (void)proto_strv_add(&m->u.exec.env, kv);
@@ -712,28 +709,28 @@ int monitor_run(const char *state_dir, const char *run_id, int creds_fd)
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         virt_init();
         if (run_load(state_dir, run_id, &M.run, &e) < 0) {
-                say("%s", e.msg);
+                monitor_log("%s", e.msg);
                 return 1;
         }
-        M.uri = xstrdup(jstr(M.run, "uri") ?: "");
-        M.domain_name = xstrdup(jstr(M.run, "domain") ?: "");
-        M.name = xstrdup(jstr(M.run, "name") ?: "");
-        M.pool_name = xstrdup(jstr(M.run, "pool") ?: mlvm_pool_name());
+        M.uri = xstrdup(json_str(M.run, "uri") ?: "");
+        M.domain_name = xstrdup(json_str(M.run, "domain") ?: "");
+        M.name = xstrdup(json_str(M.run, "name") ?: "");
+        M.pool_name = xstrdup(json_str(M.run, "pool") ?: mlvm_pool_name());
         M.console_path = run_file(state_dir, run_id, "console.log");
         M.output_path = run_file(state_dir, run_id, "output.log");
         M.boot_timeout = json_object_object_get_ex(M.run, "boot_timeout_s", &x) ? json_object_get_int(x) : 60;
         M.revoke_timeout_ms = json_object_object_get_ex(M.run, "revoke_timeout_ms", &x) ? json_object_get_int(x) : 2000;
         M.timeout_s = json_object_object_get_ex(M.run, "timeout_s", &x) ? json_object_get_int64(x) : 0;
         if (RAND_bytes(M.session, sizeof(M.session)) != 1 || run_update(state_dir, run_id, set_monitor_pid, NULL, &e) < 0 ||
-            creds_init(creds_fd, &e) < 0 || plan_requests(&e) < 0 || listen_control(&e) < 0 || publish_init(&e) < 0) {
-                say("%s", e.msg[0] ? e.msg : "no random bytes");
+            creds_init(creds_fd, &e) < 0 || plan_requests(&e) < 0 || monitor_control_listen(&e) < 0 || publish_init(&e) < 0) {
+                monitor_log("%s", e.msg[0] ? e.msg : "no random bytes");
                 end_run(RUN_FAILED, "monitor: %s", e.msg);
                 return 1;
         }
-        say("monitor of run %s (%s) on %s", run_id, M.domain_name, M.uri);
+        monitor_log("monitor of run %s (%s) on %s", run_id, M.domain_name, M.uri);
         M.hello_timer = virEventAddTimeout(M.boot_timeout * 1000, on_hello_timeout, NULL, NULL);
         if (attach(&e) < 0) {
-                say("%s", e.msg);
+                monitor_log("%s", e.msg);
                 end_run(RUN_FAILED, "monitor: %s", e.msg);
                 return 1;
         }
@@ -743,6 +740,6 @@ int monitor_run(const char *state_dir, const char *run_id, int creds_fd)
         if (!M.done)
                 end_run(RUN_FAILED, "monitor: event loop failed");
         detach();
-        say("monitor exits");
+        monitor_log("monitor exits");
         return streq(M.end_state, RUN_FAILED) ? 1 : 0;
 }
