@@ -1,6 +1,8 @@
 /* monitor-control.c: the monitor's control socket (STATE/runs/RUNID/
- * control.sock, mode 0600, JSON lines): status, follow, ping, down, for the
- * other verbs; the channel has one client, the monitor. */
+ * control.sock, mode 0600, JSON lines) for the other verbs; the channel
+ * has one client, the monitor. Its own commands are status, follow, ping
+ * and down; the handlers' tables (monitor-core.h) add theirs (rotate,
+ * exec). */
 #include "mlvm-build.h"
 
 #include <sys/socket.h>
@@ -15,7 +17,7 @@
 
 /* ---- control clients --------------------------------------------------- */
 
-void monitor_client_send(struct client *c, json_object *o)
+void monitor_client_send(struct monitor_client *c, json_object *o)
 {
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         size_t len = strlen(s);
@@ -27,7 +29,7 @@ void monitor_client_send(struct client *c, json_object *o)
 static void broadcast_one(const char *key, const void *data, size_t len)
 {
         json_object *o = NULL;
-        for (size_t i = 0; i < MAX_CLIENTS; i++) {
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
                 if (M.clients[i].fd < 0 || !M.clients[i].follow)
                         continue;
                 if (!o) {
@@ -47,91 +49,160 @@ void monitor_broadcast(const char *key, const void *data, size_t len)
                 broadcast_one(key, (const char *)data + off, len - off < 4096 ? len - off : 4096);
 }
 
-void monitor_client_close(struct client *c)
+void monitor_client_close(struct monitor_client *c)
 {
-        json_object_put(c->rotated);
-        c->rotated = NULL;
-        c->rotations = 0;
-        free(c->xin);
-        free(c->xout);
-        c->xin = c->xout = NULL;
-        c->xin_len = c->xout_len = c->xout_cap = 0;
-        c->exec_stream = 0;
-        c->xdone = false;
+        const struct monitor_handler *h;
         if (c->fd < 0)
                 return;
-        creds_client_gone(c->fd);
+        for (size_t i = 0; (h = monitor_handler(i)); i++)
+                if (h->client_gone)
+                        h->client_gone(c);
         virEventRemoveHandle(c->watch);
         close(c->fd);
         c->fd = -1;
 }
 
+int monitor_client_fd(const struct monitor_client *c)
+{
+        return c->fd;
+}
+
+void monitor_client_take(struct monitor_client *c, virEventHandleCallback cb, void *opaque, uint8_t *buf,
+                         size_t cap, size_t *ret_len)
+{
+        size_t n = c->len < cap ? c->len : cap;
+        memcpy(buf, c->buf, n);
+        *ret_len = n;
+        c->len = 0;
+        c->taken = true;
+        virEventRemoveHandle(c->watch);
+        c->watch = virEventAddHandle(c->fd, VIR_EVENT_HANDLE_READABLE, cb, opaque, NULL);
+}
+
+void monitor_client_events(struct monitor_client *c, int events)
+{
+        virEventUpdateHandle(c->watch, events);
+}
+
+void monitor_control_pong(uint32_t id)
+{
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
+                struct monitor_client *c = &M.clients[i];
+                if (c->fd >= 0 && c->ping_id && c->ping_id == id) {
+                        json_object *o = json_object_new_object();
+                        json_object_object_add(o, "ok", json_object_new_boolean(1));
+                        json_object_object_add(o, "rtt_ms", json_object_new_double((run_now() - c->ping_sent) * 1000));
+                        monitor_client_send(c, o);
+                        json_object_put(o);
+                        c->ping_id = 0;
+                }
+        }
+}
+
+void monitor_control_end(json_object *end)
+{
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
+                if (M.clients[i].fd >= 0 && (M.clients[i].follow || M.clients[i].wants_down))
+                        monitor_client_send(&M.clients[i], end);
+                monitor_client_close(&M.clients[i]);
+        }
+}
+
+/* ---- the core's commands ------------------------------------------------- */
+
+static void reply_error(struct monitor_client *c, const char *why)
+{
+        _cleanup_json_ json_object *rep = json_object_new_object();
+        json_object_object_add(rep, "error", json_object_new_string(why));
+        monitor_client_send(c, rep);
+}
+
+static void cmd_status(struct monitor_client *c, json_object *req)
+{
+        _cleanup_json_ json_object *rep = json_object_new_object();
+        json_object_object_add(rep, "ok", json_object_new_boolean(1));
+        json_object_object_add(rep, "state", json_object_new_string(M.ready ? RUN_READY : RUN_STARTING));
+        json_object_object_add(rep, "connected", json_object_new_boolean(!M.conn_lost));
+        monitor_client_send(c, rep);
+}
+
+/* Followers get the guest's output live from here on; the offsets say
+ * where in the logs that starts. */
+static void cmd_follow(struct monitor_client *c, json_object *req)
+{
+        _cleanup_json_ json_object *rep = json_object_new_object();
+        struct stat a, b;
+        c->follow = true;
+        json_object_object_add(rep, "ok", json_object_new_boolean(1));
+        json_object_object_add(rep, "console_offset", json_object_new_int64(stat(M.console_path, &a) == 0 ? a.st_size : 0));
+        json_object_object_add(rep, "output_offset", json_object_new_int64(stat(M.output_path, &b) == 0 ? b.st_size : 0));
+        monitor_client_send(c, rep);
+}
+
+/* Answered on the agent's PONG (monitor_control_pong). */
+static void cmd_ping(struct monitor_client *c, json_object *req)
+{
+        struct mlvm_err e = { 0 };
+        struct proto_msg m = { .type = PROTO_PING, .id = monitor_next_id() };
+        if (!monitor_agent_up() || RAND_bytes((unsigned char *)&m.u.ping.nonce, sizeof(m.u.ping.nonce)) != 1 ||
+            monitor_send(&m, &e) < 0) {
+                reply_error(c, e.msg[0] ? e.msg : "the agent channel is not open");
+                return;
+        }
+        c->ping_id = m.id;
+        c->ping_sent = run_now();
+}
+
+/* Answered with the end event once the teardown is done. */
+static void cmd_down(struct monitor_client *c, json_object *req)
+{
+        c->wants_down = true;
+        monitor_shutdown(RUN_STOPPED, NULL);
+}
+
+static const struct monitor_command core_commands[] = {
+        { "status", cmd_status },
+        { "follow", cmd_follow },
+        { "ping", cmd_ping },
+        { "down", cmd_down },
+        { NULL, NULL },
+};
+
+static const struct monitor_command *find_command(const char *name)
+{
+        const struct monitor_handler *h;
+        for (const struct monitor_command *k = core_commands; k->name; k++)
+                if (streq(k->name, name))
+                        return k;
+        for (size_t i = 0; (h = monitor_handler(i)); i++)
+                for (const struct monitor_command *k = h->commands; k && k->name; k++)
+                        if (streq(k->name, name))
+                                return k;
+        return NULL;
+}
+
 /* ---- control socket ------------------------------------------------------- */
 
-static void handle_command(struct client *c, const char *line)
+static void handle_command(struct monitor_client *c, const char *line)
 {
         _cleanup_json_ json_object *req = json_tokener_parse(line);
-        _cleanup_json_ json_object *rep = json_object_new_object();
         const char *cmd = req ? json_str(req, "cmd") : NULL;
 
         if (!cmd) {
-                json_object_object_add(rep, "error", json_object_new_string("expected {\"cmd\": ...}"));
-                monitor_client_send(c, rep);
+                reply_error(c, "expected {\"cmd\": ...}");
                 return;
         }
-        if (streq(cmd, "status")) {
-                json_object_object_add(rep, "ok", json_object_new_boolean(1));
-                json_object_object_add(rep, "state", json_object_new_string(M.ready ? RUN_READY : RUN_STARTING));
-                json_object_object_add(rep, "connected", json_object_new_boolean(!M.conn_lost));
-                monitor_client_send(c, rep);
-        } else if (streq(cmd, "follow")) {
-                struct stat a, b;
-                c->follow = true;
-                json_object_object_add(rep, "ok", json_object_new_boolean(1));
-                json_object_object_add(rep, "console_offset",
-                                       json_object_new_int64(stat(M.console_path, &a) == 0 ? a.st_size : 0));
-                json_object_object_add(rep, "output_offset",
-                                       json_object_new_int64(stat(M.output_path, &b) == 0 ? b.st_size : 0));
-                monitor_client_send(c, rep);
-        } else if (streq(cmd, "ping")) {
-                struct mlvm_err e = { 0 };
-                struct proto_msg m = { .type = PROTO_PING, .id = ++M.next_id };
-                if (!M.ch || !M.session_up || RAND_bytes((unsigned char *)&m.u.ping.nonce, sizeof(m.u.ping.nonce)) != 1 ||
-                    channel_send(M.ch, &m, 5000, &e) < 0) {
-                        json_object_object_add(rep, "error", json_object_new_string(
-                                                                     e.msg[0] ? e.msg : "the agent channel is not open"));
-                        monitor_client_send(c, rep);
-                        return;
-                }
-                c->ping_id = m.id;
-                c->ping_sent = run_now();
-        } else if (streq(cmd, "rotate")) {
-                struct mlvm_err e = { 0 };
-                if (c->rotations > 0) {
-                        json_object_object_add(rep, "error", json_object_new_string("a rotation is already under way"));
-                        monitor_client_send(c, rep);
-                        return;
-                }
-                json_object_put(c->rotated);
-                c->rotated = json_object_new_array();
-                if (creds_rotate(c, json_str(req, "name"), &e) < 0 && c->rotations == 0) {
-                        json_object_object_add(rep, "error", json_object_new_string(e.msg));
-                        monitor_client_send(c, rep);
-                }
-        } else if (streq(cmd, "exec")) {
-                exec_start(c, req);
-        } else if (streq(cmd, "down")) {
-                c->wants_down = true;
-                monitor_shutdown(RUN_STOPPED, NULL);
-        } else {
-                json_object_object_add(rep, "error", json_object_new_string("unknown command"));
-                monitor_client_send(c, rep);
+        const struct monitor_command *k = find_command(cmd);
+        if (!k) {
+                reply_error(c, "unknown command");
+                return;
         }
+        k->run(c, req);
 }
 
 static void on_client(int watch, int fd, int events, void *opaque)
 {
-        struct client *c = opaque;
+        struct monitor_client *c = opaque;
         ssize_t n = read(fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
         if (n <= 0) {
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -151,8 +222,8 @@ static void on_client(int watch, int fd, int events, void *opaque)
                 memmove(c->buf, nl + 1, c->len - used + 1);
                 c->len -= used;
                 handle_command(c, line);
-                if (c->fd < 0 || c->exec_stream)
-                        return;   /* closed, or speaking frames from now on */
+                if (c->fd < 0 || c->taken)
+                        return;   /* closed, or a handler's from now on */
         }
         if (c->len >= sizeof(c->buf) - 1)
                 monitor_client_close(c);   /* a line over the cap: not ours */
@@ -163,11 +234,11 @@ static void on_accept(int watch, int fd, int events, void *opaque)
         int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (cfd < 0)
                 return;
-        for (size_t i = 0; i < MAX_CLIENTS; i++) {
-                struct client *c = &M.clients[i];
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
+                struct monitor_client *c = &M.clients[i];
                 if (c->fd >= 0)
                         continue;
-                *c = (struct client){ .fd = cfd };
+                *c = (struct monitor_client){ .fd = cfd };
                 c->watch = virEventAddHandle(cfd, VIR_EVENT_HANDLE_READABLE, on_client, c, NULL);
                 return;
         }
@@ -198,4 +269,3 @@ int monitor_control_listen(struct mlvm_err *e)
         M.listen_watch = virEventAddHandle(fd, VIR_EVENT_HANDLE_READABLE, on_accept, NULL, NULL);
         return 0;
 }
-

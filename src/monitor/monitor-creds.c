@@ -16,7 +16,7 @@
 
 #include "audit.h"
 #include "creds.h"
-#include "monitor-internal.h"
+#include "monitor-handlers.h"
 #include "run.h"
 #include "util.h"
 
@@ -46,7 +46,7 @@ struct mcred {
         char *fetch_buf;
         size_t fetch_len;
         /* A control client waiting for this rotation. */
-        int waiter_fd;
+        struct monitor_client *waiter;
         /* Every lease delivered, for the provenance (the first LEASES_KEPT). */
         json_object *leases;
 };
@@ -57,16 +57,23 @@ static struct mcred *creds;
 static size_t n_creds;
 static uint32_t revoke_id;
 static int revoke_timer = -1;
-static void (*after_revoke)(void);
+static int revoke_timeout_ms = 2000;
+static bool draining;                /* monitor_drained() is owed once the revocation is confirmed */
 
-size_t creds_count(void) { return n_creds; }
+/* A control client's rotation request: one reply once all are done. */
+struct waiter {
+        struct monitor_client *c;    /* NULL: free */
+        int rotations;               /* still under way */
+        json_object *rotated;        /* their results so far */
+};
+static struct waiter waiters[MONITOR_CLIENTS_MAX];
 
 static void audit_cred(const char *event, const struct mcred *m, const char *lease, const char *fp, json_object *more)
 {
         struct mlvm_err e = { 0 };
         json_object *f = json_object_new_object();
-        json_object_object_add(f, "run", json_object_new_string(M.id));
-        json_object_object_add(f, "name", json_object_new_string(M.name));
+        json_object_object_add(f, "run", json_object_new_string(monitor_run_id()));
+        json_object_object_add(f, "name", json_object_new_string(monitor_name()));
         json_object_object_add(f, "secret", json_object_new_string(m->c.name));
         json_object_object_add(f, "source", json_object_new_string(cred_kind(&m->c)));
         if (lease)
@@ -76,7 +83,7 @@ static void audit_cred(const char *event, const struct mcred *m, const char *lea
         if (more) {
                 json_object_object_foreach(more, k, v) json_object_object_add(f, k, json_object_get(v));
         }
-        if (audit_append(M.state_dir, event, f, &e) < 0)
+        if (audit_append(monitor_state_dir(), event, f, &e) < 0)
                 monitor_log("audit %s: %s", event, e.msg);
         json_object_put(f);
         json_object_put(more);
@@ -110,7 +117,7 @@ static void save_one(json_object *run, void *u)
 static void save(void)
 {
         struct mlvm_err e = { 0 };
-        if (n_creds && run_update(M.state_dir, M.id, save_one, NULL, &e) < 0)
+        if (n_creds && run_update(monitor_state_dir(), monitor_run_id(), save_one, NULL, &e) < 0)
                 monitor_log("run record: %s", e.msg);
 }
 
@@ -156,10 +163,12 @@ static struct proto_msg *put_msg(const struct mcred *m, const char *lease, const
 
 static void on_timer(int timer, void *opaque);
 
-int creds_init(int fd, struct mlvm_err *e)
+/* The grants from the run record, the first leases from FD (the
+ * hand-over from up; -1 when the run has none). */
+static int read_grants(int fd, struct mlvm_err *e)
 {
         json_object *a;
-        if (!json_object_object_get_ex(M.run, "creds", &a) || json_object_array_length(a) == 0)
+        if (!json_object_object_get_ex(monitor_record(), "creds", &a) || json_object_array_length(a) == 0)
                 return 0;
         n_creds = json_object_array_length(a);
         creds = xcalloc(n_creds, sizeof(*creds));
@@ -174,7 +183,7 @@ int creds_init(int fd, struct mlvm_err *e)
         for (size_t i = 0; i < n_creds; i++) {
                 struct mcred *m = &creds[i];
                 m->c = tmp[i];
-                m->fetch_fd = m->waiter_fd = -1;
+                m->fetch_fd = -1;
                 m->fetch_watch = m->fetch_timer = -1;
                 m->timer = virEventAddTimeout(-1, on_timer, m, NULL);
                 if (r == 0) {
@@ -195,51 +204,78 @@ int creds_init(int fd, struct mlvm_err *e)
         return r;
 }
 
-struct proto_msg *creds_initial_put(size_t i)
-{
-        creds[i].put_queued = true;
-        return creds[i].msg;
-}
-
 /* A JWT is minted again right before its first delivery, so that its exp
  * counts from delivery like the guest's TTL (up minted one to check the
  * source long before the guest booted). */
-void creds_before_send(struct proto_msg *msg)
+static void put_before_send(struct proto_msg *msg, void *opaque)
 {
         struct mlvm_err e = { 0 };
-        for (size_t i = 0; i < n_creds; i++) {
-                struct mcred *m = &creds[i];
-                if (m->msg != msg || !streq(cred_kind(&m->c), "jwt"))
-                        continue;
-                struct cred_ctx x = { .state_dir = M.state_dir, .run_id = M.id, .model = M.name, .config_dir = "/" };
-                if (cred_fetch(&x, &m->c, &e) < 0) {
-                        monitor_log("credential %s: minting again failed, the first token goes: %s", m->c.name, e.msg);
-                        continue;
-                }
-                if (put_msg_into(msg, m, m->c.lease, m->c.value, m->c.len)) {
-                        memcpy(m->next_lease, m->c.lease, sizeof(m->next_lease));
-                        memcpy(m->next_fp, m->c.fingerprint, sizeof(m->next_fp));
-                }
-                m->c.lease[0] = '\0';
-                cred_clear_value(&m->c);
+        struct mcred *m = opaque;
+        if (m->msg != msg || !streq(cred_kind(&m->c), "jwt"))
+                return;
+        struct cred_ctx x = { .state_dir = monitor_state_dir(), .run_id = monitor_run_id(), .model = monitor_name(),
+                              .config_dir = "/" };
+        if (cred_fetch(&x, &m->c, &e) < 0) {
+                monitor_log("credential %s: minting again failed, the first token goes: %s", m->c.name, e.msg);
+                return;
+        }
+        if (put_msg_into(msg, m, m->c.lease, m->c.value, m->c.len)) {
+                memcpy(m->next_lease, m->c.lease, sizeof(m->next_lease));
+                memcpy(m->next_fp, m->c.fingerprint, sizeof(m->next_fp));
+        }
+        m->c.lease[0] = '\0';
+        cred_clear_value(&m->c);
+}
+
+static void put_sent(const struct proto_msg *msg, void *opaque)
+{
+        struct mcred *m = opaque;
+        if (m->msg == msg) {
+                m->put_id = msg->id;
+                m->put_sent = run_now();
         }
 }
 
-void creds_note_sent(const struct proto_msg *msg)
+static bool on_done_id(uint32_t id, uint32_t count);
+
+static void put_done(uint32_t id, uint32_t count, void *opaque)
 {
-        for (size_t i = 0; i < n_creds; i++)
-                if (creds[i].msg == msg) {
-                        creds[i].put_id = msg->id;
-                        creds[i].put_sent = run_now();
-                }
+        (void)on_done_id(id, count);
+}
+
+/* The first lease of each travels in the request queue, before the
+ * workload starts. */
+static const struct monitor_request_ops put_ops = {
+        .before_send = put_before_send,
+        .sent = put_sent,
+        .done = put_done,
+};
+
+static int creds_init(const struct monitor_start *s, struct mlvm_err *e)
+{
+        json_object *x;
+        if (json_object_object_get_ex(monitor_record(), "revoke_timeout_ms", &x))
+                revoke_timeout_ms = json_object_get_int(x);
+        int r = read_grants(s->creds_fd, e);
+        for (size_t i = 0; i < n_creds && r == 0; i++) {
+                creds[i].put_queued = true;
+                if (monitor_queue(creds[i].msg, &put_ops, &creds[i]) < 0)
+                        r = err_setx(e, -E2BIG, "too many credentials");
+        }
+        return r;
 }
 
 /* A control client went away: its pending rotations answer nobody. */
-void creds_client_gone(int fd)
+static void creds_client_gone(struct monitor_client *c)
 {
         for (size_t i = 0; i < n_creds; i++)
-                if (creds[i].waiter_fd == fd)
-                        creds[i].waiter_fd = -1;
+                if (creds[i].waiter == c)
+                        creds[i].waiter = NULL;
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++)
+                if (waiters[i].c == c) {
+                        json_object_put(waiters[i].rotated);
+                        waiters[i] = (struct waiter){ 0 };
+                }
 }
 
 static void arm(struct mcred *m, double in_s)
@@ -247,14 +283,35 @@ static void arm(struct mcred *m, double in_s)
         virEventUpdateTimeout(m->timer, (int)(in_s * 1000 > 1 ? in_s * 1000 : 1));
 }
 
+static struct waiter *waiter_of(struct monitor_client *c)
+{
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++)
+                if (waiters[i].c == c)
+                        return &waiters[i];
+        return NULL;
+}
+
+/* The last result a client waited for: one reply with all of them. */
+static void reply_rotated(struct waiter *w)
+{
+        json_object *rep = json_object_new_object();
+        bool all = true;
+        for (size_t k = 0; k < json_object_array_length(w->rotated); k++) {
+                json_object *x;
+                if (json_object_object_get_ex(json_object_array_get_idx(w->rotated, k), "ok", &x))
+                        all &= json_object_get_boolean(x);
+        }
+        json_object_object_add(rep, "ok", json_object_new_boolean(all));
+        json_object_object_add(rep, "rotated", w->rotated);
+        w->rotated = NULL;
+        monitor_client_send(w->c, rep);
+        json_object_put(rep);
+}
+
 static void finish_waiter(struct mcred *m, bool ok, const char *why)
 {
-        if (m->waiter_fd < 0)
-                return;
-        for (size_t i = 0; i < MAX_CLIENTS; i++) {
-                struct client *c = &M.clients[i];
-                if (c->fd != m->waiter_fd || c->rotations <= 0)
-                        continue;
+        struct waiter *w = m->waiter ? waiter_of(m->waiter) : NULL;
+        if (w && w->rotations > 0) {
                 json_object *r = json_object_new_object();
                 json_object_object_add(r, "name", json_object_new_string(m->c.name));
                 json_object_object_add(r, "ok", json_object_new_boolean(ok));
@@ -265,23 +322,11 @@ static void finish_waiter(struct mcred *m, bool ok, const char *why)
                         json_object_object_add(r, "rtt_ms", json_object_new_double((run_now() - m->put_sent) * 1000));
                 } else
                         json_object_object_add(r, "error", json_object_new_string(why));
-                json_object_array_add(c->rotated, r);
-                if (--c->rotations == 0) {
-                        json_object *rep = json_object_new_object();
-                        bool all = true;
-                        for (size_t k = 0; k < json_object_array_length(c->rotated); k++) {
-                                json_object *x;
-                                if (json_object_object_get_ex(json_object_array_get_idx(c->rotated, k), "ok", &x))
-                                        all &= json_object_get_boolean(x);
-                        }
-                        json_object_object_add(rep, "ok", json_object_new_boolean(all));
-                        json_object_object_add(rep, "rotated", c->rotated);
-                        c->rotated = NULL;
-                        monitor_client_send(c, rep);
-                        json_object_put(rep);
-                }
+                json_object_array_add(w->rotated, r);
+                if (--w->rotations == 0)
+                        reply_rotated(w);
         }
-        m->waiter_fd = -1;
+        m->waiter = NULL;
 }
 
 /* The agent confirmed a CRED_PUT. */
@@ -324,7 +369,8 @@ static void on_put_done(struct mcred *m)
         finish_waiter(m, true, NULL);
 }
 
-bool creds_on_done(uint32_t id, uint32_t count)
+/* A DONE from the agent: true when it was for a credential request. */
+static bool on_done_id(uint32_t id, uint32_t count)
 {
         if (id == 0)
                 return false;
@@ -346,8 +392,10 @@ bool creds_on_done(uint32_t id, uint32_t count)
                 }
                 monitor_log("credentials revoked; the agent confirmed (%u removed)", count);
                 save();
-                if (after_revoke)
-                        after_revoke();
+                if (draining) {
+                        draining = false;
+                        monitor_drained();
+                }
                 return true;
         }
         for (size_t i = 0; i < n_creds; i++)
@@ -366,7 +414,7 @@ static bool log_noise(void)
         return ++n <= 5;
 }
 
-void creds_on_expired(const struct proto_msg *msg)
+static void on_expired(const struct proto_msg *msg)
 {
         for (size_t i = 0; i < n_creds; i++) {
                 struct mcred *m = &creds[i];
@@ -433,11 +481,11 @@ static void rotation_failed(struct mcred *m, const char *why)
 static void send_put(struct mcred *m)
 {
         struct mlvm_err e = { 0 };
-        m->msg->id = m->put_id = ++M.next_id;
+        m->msg->id = m->put_id = monitor_next_id();
         m->put_sent = run_now();
-        if (!M.ch || !M.session_up)
+        if (!monitor_agent_up())
                 return;   /* sent again after the agent's re-HELLO */
-        if (channel_send(M.ch, m->msg, 10000, &e) < 0)
+        if (monitor_send(m->msg, &e) < 0)
                 monitor_log("CRED_PUT %s: %s (sent again when the agent is back)", m->c.name, e.msg);
 }
 
@@ -459,7 +507,7 @@ static void fetch_done(struct mcred *m)
                 rotation_failed(m, e.msg);
                 return;
         }
-        if (M.ending || M.done || m->state == C_REVOKED) {
+        if (monitor_ending() || m->state == C_REVOKED) {
                 cred_clear_value(&tmp);
                 return;
         }
@@ -509,6 +557,7 @@ static void on_fetch_timeout(int timer, void *opaque)
 static int start_fetch(struct mcred *m, struct mlvm_err *e)
 {
         int p[2];
+        const char *state_dir = monitor_state_dir(), *run_id = monitor_run_id();
         if (m->fetch_pid > 0 || m->msg)
                 return err_setx(e, -EBUSY, "a rotation of %s is already under way", m->c.name);
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -523,7 +572,7 @@ static int start_fetch(struct mcred *m, struct mlvm_err *e)
                 /* Straight to exec: nothing of the monitor's state is touched here. */
                 if (dup2(p[1], 1) < 0)
                         _exit(127);
-                execl("/proc/self/exe", "mlvm-monitor", "fetch", M.state_dir, M.id, m->c.name, (char *)NULL);
+                execl("/proc/self/exe", "mlvm-monitor", "fetch", state_dir, run_id, m->c.name, (char *)NULL);
                 _exit(127);
         }
         close(p[1]);
@@ -540,18 +589,19 @@ static void on_timer(int timer, void *opaque)
         struct mlvm_err e = { 0 };
         struct mcred *m = opaque;
         virEventUpdateTimeout(timer, -1);
-        if (M.ending || M.done || m->state != C_LIVE)
+        if (monitor_ending() || m->state != C_LIVE)
                 return;
         if (start_fetch(m, &e) < 0)
                 rotation_failed(m, e.msg);
 }
 
-int creds_rotate(struct client *c, const char *name, struct mlvm_err *e)
+/* Rotate NAME (NULL: all) now; W's client gets one reply when all are done. */
+static int rotate(struct waiter *w, const char *name, struct mlvm_err *e)
 {
         size_t started = 0;
-        if (!M.ready)
+        if (!monitor_ready())
                 return err_setx(e, -EAGAIN, "the run is not ready yet");
-        if (M.ending)
+        if (monitor_ending())
                 return err_setx(e, -ESHUTDOWN, "the run is ending");
         for (size_t i = 0; i < n_creds; i++) {
                 struct mcred *m = &creds[i];
@@ -561,14 +611,35 @@ int creds_rotate(struct client *c, const char *name, struct mlvm_err *e)
                         continue;
                 if (start_fetch(m, e) < 0)
                         return started ? 0 : -EBUSY;
-                m->waiter_fd = c->fd;
-                c->rotations++;
+                m->waiter = w->c;
+                w->rotations++;
                 started++;
         }
         if (!started)
                 return err_setx(e, -ENOENT, name ? "the run has no credential %s" : "the run has no credentials%s",
                                 name ? name : "");
         return 0;
+}
+
+/* {"cmd":"rotate","name":NAME}: NAME (or every credential) now. */
+static void cmd_rotate(struct monitor_client *c, json_object *req)
+{
+        struct mlvm_err e = { 0 };
+        _cleanup_json_ json_object *rep = json_object_new_object();
+        struct waiter *w = waiter_of(c) ?: waiter_of(NULL);   /* one per client at most: always one free */
+
+        if (!w || w->rotations > 0) {
+                json_object_object_add(rep, "error", json_object_new_string("a rotation is already under way"));
+                monitor_client_send(c, rep);
+                return;
+        }
+        w->c = c;
+        json_object_put(w->rotated);
+        w->rotated = json_object_new_array();
+        if (rotate(w, json_str(req, "name"), &e) < 0 && w->rotations == 0) {
+                json_object_object_add(rep, "error", json_object_new_string(e.msg));
+                monitor_client_send(c, rep);
+        }
 }
 
 /* ---- revocation and the end ---------------------------------------------- */
@@ -605,13 +676,19 @@ static void on_revoke_timeout(int timer, void *opaque)
         virEventRemoveTimeout(timer);
         revoke_timer = -1;
         revoke_id = 0;
-        monitor_log("the agent did not confirm the revocation within %d ms", M.revoke_timeout_ms);
+        monitor_log("the agent did not confirm the revocation within %d ms", revoke_timeout_ms);
         unconfirmed("the agent did not confirm in time");
-        if (after_revoke)
-                after_revoke();
+        if (draining) {
+                draining = false;
+                monitor_drained();
+        }
 }
 
-bool creds_revoke_all(void (*then)(void))
+/* The run begins to end: revoke every live credential. True when the
+ * agent's confirmation (or the deadline) is waited for, false when there
+ * was nothing to wait for (no live credential, or no channel: audited as
+ * unconfirmed). */
+static bool creds_drain(void)
 {
         struct mlvm_err e = { 0 };
         bool live = false;
@@ -624,12 +701,12 @@ bool creds_revoke_all(void (*then)(void))
         }
         if (!live)
                 return false;
-        if (!M.ch || !M.session_up) {
+        if (!monitor_agent_up()) {
                 unconfirmed("no channel to the agent");
                 return false;
         }
-        struct proto_msg r = { .type = PROTO_CRED_REVOKE, .id = ++M.next_id };
-        if (channel_send(M.ch, &r, 2000, &e) < 0) {
+        struct proto_msg r = { .type = PROTO_CRED_REVOKE, .id = monitor_next_id() };
+        if (monitor_send(&r, &e) < 0) {
                 monitor_log("CRED_REVOKE: %s", e.msg);
                 unconfirmed("sending the revocation failed");
                 return false;
@@ -645,33 +722,36 @@ bool creds_revoke_all(void (*then)(void))
                         creds[i].put_id = 0;
                 }
         revoke_id = r.id;
-        after_revoke = then;
-        revoke_timer = virEventAddTimeout(M.revoke_timeout_ms, on_revoke_timeout, NULL, NULL);
-        monitor_log("revoking %zu credential(s); waiting up to %d ms for the agent", n_creds, M.revoke_timeout_ms);
+        draining = true;
+        revoke_timer = virEventAddTimeout(revoke_timeout_ms, on_revoke_timeout, NULL, NULL);
+        monitor_log("revoking %zu credential(s); waiting up to %d ms for the agent", n_creds, revoke_timeout_ms);
         return true;
 }
 
 /* After a re-HELLO: what was on its way is sent again (puts replace). */
-void creds_resend(void)
+static void creds_resend(void)
 {
         struct mlvm_err e = { 0 };
         for (size_t i = 0; i < n_creds; i++)
-                if (creds[i].msg && !creds[i].put_queued && channel_send(M.ch, creds[i].msg, 10000, &e) < 0)
+                if (creds[i].msg && !creds[i].put_queued && monitor_send(creds[i].msg, &e) < 0)
                         monitor_log("CRED_PUT %s: %s", creds[i].c.name, e.msg);
         if (revoke_id) {
                 struct proto_msg r = { .type = PROTO_CRED_REVOKE, .id = revoke_id };
-                if (channel_send(M.ch, &r, 2000, &e) < 0)
+                if (monitor_send(&r, &e) < 0)
                         monitor_log("CRED_REVOKE: %s", e.msg);
         }
 }
 
-void creds_teardown(const char *why)
+/* The run ends: stop timers and fetches; audit what was not confirmed,
+ * before the domain goes. */
+static void creds_stop(void)
 {
+        const char *why = monitor_said_hello() ? "the run ended before the agent confirmed" : "the guest never said HELLO";
         if (revoke_timer >= 0) {
                 virEventRemoveTimeout(revoke_timer);
                 revoke_timer = -1;
         }
-        after_revoke = NULL;
+        draining = false;
         for (size_t i = 0; i < n_creds; i++) {
                 if (creds[i].fetch_pid > 0)
                         fetch_end(&creds[i]);
@@ -683,3 +763,28 @@ void creds_teardown(const char *why)
                 finish_waiter(&creds[i], false, "the run ended");
         }
 }
+
+static void creds_on_frame(const struct proto_msg *m)
+{
+        if (m->type == PROTO_DONE)
+                (void)on_done_id(m->id, m->u.done.count);
+        else if (m->type == PROTO_CRED_EXPIRED)
+                on_expired(m);
+}
+
+static const struct monitor_command creds_commands[] = {
+        { "rotate", cmd_rotate },
+        { NULL, NULL },
+};
+
+const struct monitor_handler monitor_creds_handler = {
+        .name = "creds",
+        .frames = (const uint8_t[]){ PROTO_DONE, PROTO_CRED_EXPIRED, 0 },
+        .on_frame = creds_on_frame,
+        .commands = creds_commands,
+        .init = creds_init,
+        .resumed = creds_resend,
+        .drain = creds_drain,
+        .client_gone = creds_client_gone,
+        .stop = creds_stop,
+};

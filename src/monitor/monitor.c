@@ -20,6 +20,7 @@
 #include "audit.h"
 #include "channel.h"
 #include "disk.h"
+#include "monitor-handlers.h"
 #include "monitor-internal.h"
 #include "monitor.h"
 #include "paths.h"
@@ -58,6 +59,65 @@ char *monitor_ascii(const char *s)
         return out;
 }
 
+/* ---- the handlers ---------------------------------------------------------- */
+
+/* The order their hooks run in: the published ports close before the
+ * credentials are revoked, so nothing new reaches a guest that is going;
+ * a channel that goes resets the ports' streams before exec's. */
+static const struct monitor_handler *const handlers[] = {
+        &monitor_publish_handler,
+        &monitor_creds_handler,
+        &monitor_exec_handler,
+        &monitor_artifacts_handler,
+};
+#define N_HANDLERS (sizeof(handlers) / sizeof(handlers[0]))
+
+const struct monitor_handler *monitor_handler(size_t i)
+{
+        return i < N_HANDLERS ? handlers[i] : NULL;
+}
+
+/* ---- what the handlers may ask --------------------------------------------- */
+
+const char *monitor_state_dir(void) { return M.state_dir; }
+const char *monitor_run_id(void) { return M.id; }
+const char *monitor_name(void) { return M.name; }
+json_object *monitor_record(void) { return M.run; }
+bool monitor_ready(void) { return M.ready; }
+bool monitor_said_hello(void) { return M.hello; }
+bool monitor_ending(void) { return M.ending || M.done; }
+bool monitor_workload_exited(void) { return M.have_exit; }
+bool monitor_workload_timed_out(void) { return M.timed_out; }
+bool monitor_agent_up(void) { return M.ch && M.session_up; }
+uint32_t monitor_next_id(void) { return ++M.next_id; }
+bool monitor_channel_full(void) { return channel_full(M.ch); }
+bool monitor_throttled(void) { return channel_throttled(M.ch); }
+
+bool monitor_serving(void)
+{
+        return M.ready && monitor_agent_up() && !M.ending && !M.conn_lost;
+}
+
+int monitor_send(const struct proto_msg *m, struct mlvm_err *e)
+{
+        if (!monitor_agent_up())
+                return err_setx(e, -ENOTCONN, "the agent channel is not open");
+        return channel_send(M.ch, m, 0, e);
+}
+
+uint32_t monitor_stream_id(const struct monitor_handler *h)
+{
+        static uint32_t next[N_HANDLERS];
+        size_t i = 0;
+        uint32_t id;
+        while (i < N_HANDLERS - 1 && handlers[i] != h)
+                i++;
+        do
+                id = h->stream_base | (++next[i] & h->stream_mask);
+        while (id == 0);
+        return id;
+}
+
 /* ---- teardown ------------------------------------------------------------- */
 
 static void set_run_end(json_object *run, void *u)
@@ -78,24 +138,17 @@ static void set_run_end(json_object *run, void *u)
 }
 
 static void detach(void);
-static void detach_for_teardown(void) { detach(); }
 
-static void teardown(void)
+/* Destroy the domain, reconnecting once if libvirt is away; false when
+ * that left something behind. */
+static bool destroy_domain(void)
 {
         struct mlvm_err e = { 0 };
-
         bool clean = true;
 
-        if (M.done)
-                return;
-        M.done = true;
-        monitor_log("teardown: %s%s%s", M.end_state, M.end_reason ? ": " : "", M.end_reason ? M.end_reason : "");
-        publish_close();   /* the ports close first: nothing new reaches a guest that is going */
-        /* Credentials nobody confirmed removing are audited so, before the domain goes. */
-        creds_teardown(M.hello ? "the run ended before the agent confirmed" : "the guest never said HELLO");
         if (!M.conn || virConnectIsAlive(M.conn) != 1) {
                 /* Ending while libvirt is away (e.g. down during a restart): one more try. */
-                detach_for_teardown();
+                detach();
                 if (virt_connect(M.uri, &M.conn, &e) == 0)
                         M.dom = virDomainLookupByName(M.conn, M.domain_name);
                 else
@@ -112,40 +165,50 @@ static void teardown(void)
                         clean = false;
                 }
         }
-        json_object *arts = NULL;
-        if (M.conn) {
-                virStoragePoolPtr pool = NULL;
-                if (volume_pool(M.conn, M.pool_name, &pool, &e) == 0) {
-                        /* The guest is gone: its artifact stream is complete and nobody writes it. */
-                        bool rejected = false;
-                        if (clean && (arts = artifacts_collect_run(pool, &rejected)) && rejected) {
-                                const char *why = json_str(arts, "error");
-                                M.end_state = RUN_FAILED;
-                                free(M.end_reason);
-                                M.end_reason = xasprintf("artifacts rejected: %s", why ? why : "?");
-                        }
-                        if (disk_delete_run(pool, M.id, &e) < 0) {
-                                monitor_log("delete volumes: %s", e.msg);
-                                clean = false;
-                        }
-                        virStoragePoolFree(pool);
-                } else {
-                        monitor_log("pool: %s", e.msg);
-                        clean = false;
+        return clean;
+}
+
+/* The guest is gone: the handlers collect what they keep of its volumes
+ * (into KEPT, by handler), then the volumes go. False when that failed. */
+static bool release_volumes(bool clean, json_object *kept[N_HANDLERS])
+{
+        struct mlvm_err e = { 0 };
+        virStoragePoolPtr pool = NULL;
+
+        if (!M.conn)
+                return clean;
+        if (volume_pool(M.conn, M.pool_name, &pool, &e) < 0) {
+                monitor_log("pool: %s", e.msg);
+                return false;
+        }
+        for (size_t i = 0; clean && i < N_HANDLERS; i++) {
+                char *failure = NULL;
+                if (handlers[i]->collect)
+                        kept[i] = handlers[i]->collect(pool, &failure);
+                if (failure) {
+                        M.end_state = RUN_FAILED;
+                        free(M.end_reason);
+                        M.end_reason = failure;
                 }
         }
-        if (clean)
-                run_name_clear(M.state_dir, M.name, M.id);
-        else {
-                /* Do not claim an end that left things behind: down cleans up by hand. */
-                M.end_state = RUN_FAILED;
-                free(M.end_reason);
-                M.end_reason = xstrdup("teardown incomplete (libvirt unreachable); run mlvm down again");
+        if (disk_delete_run(pool, M.id, &e) < 0) {
+                monitor_log("delete volumes: %s", e.msg);
+                clean = false;
         }
+        virStoragePoolFree(pool);
+        return clean;
+}
+
+/* The run's end into run.json and the audit log. */
+static void record_end(void)
+{
+        struct mlvm_err e = { 0 };
+
         if (run_update(M.state_dir, M.id, set_run_end, NULL, &e) < 0)
                 monitor_log("run record: %s", e.msg);
-        if (M.hello)
-                provenance_run();
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->finished)
+                        handlers[i]->finished();
         json_object *f = json_object_new_object();
         json_object_object_add(f, "run", json_object_new_string(M.id));
         json_object_object_add(f, "name", json_object_new_string(M.name));
@@ -155,6 +218,11 @@ static void teardown(void)
         if (audit_append(M.state_dir, "run.end", f, &e) < 0)
                 monitor_log("audit: %s", e.msg);
         json_object_put(f);
+}
+
+/* The end event for followers and for whoever asked for down. */
+static json_object *end_event(bool clean, json_object *kept[N_HANDLERS])
+{
         json_object *end = json_object_new_object();
         json_object_object_add(end, "event", json_object_new_string("end"));
         json_object_object_add(end, "state", json_object_new_string(M.end_state));
@@ -165,13 +233,40 @@ static void teardown(void)
                 json_object_object_add(end, "timed_out", json_object_new_boolean(1));
         if (M.end_reason)
                 json_object_object_add(end, "error", json_object_new_string(M.end_reason));
-        if (arts)
-                json_object_object_add(end, "artifacts", arts);
-        for (size_t i = 0; i < MAX_CLIENTS; i++) {
-                if (M.clients[i].fd >= 0 && (M.clients[i].follow || M.clients[i].wants_down))
-                        monitor_client_send(&M.clients[i], end);
-                monitor_client_close(&M.clients[i]);
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (kept[i])
+                        json_object_object_add(end, handlers[i]->name, kept[i]);
+        return end;
+}
+
+/* The order of the end: the handlers stop (published ports close,
+ * credentials nobody confirmed removing are audited so) before the domain
+ * goes; then the domain, what the handlers keep of the volumes, the
+ * volumes, the record, and last the clients. */
+static void teardown(void)
+{
+        json_object *kept[N_HANDLERS] = { 0 };
+
+        if (M.done)
+                return;
+        M.done = true;
+        monitor_log("teardown: %s%s%s", M.end_state, M.end_reason ? ": " : "", M.end_reason ? M.end_reason : "");
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->stop)
+                        handlers[i]->stop();
+        bool clean = destroy_domain();
+        clean = release_volumes(clean, kept);
+        if (clean)
+                run_name_clear(M.state_dir, M.name, M.id);
+        else {
+                /* Do not claim an end that left things behind: down cleans up by hand. */
+                M.end_state = RUN_FAILED;
+                free(M.end_reason);
+                M.end_reason = xstrdup("teardown incomplete (libvirt unreachable); run mlvm down again");
         }
+        record_end();
+        json_object *end = end_event(clean, kept);
+        monitor_control_end(end);
         json_object_put(end);
         _cleanup_free_ char *sock = run_file(M.state_dir, M.id, "control.sock");
         (void)unlink(sock);
@@ -207,16 +302,17 @@ static void send_shutdown(void)
         struct mlvm_err e = { 0 };
         if (M.done)
                 return;
-        if (M.ch && M.session_up) {
-                struct proto_msg m = { .type = PROTO_SHUTDOWN, .id = ++M.next_id };
-                if (channel_send(M.ch, &m, 2000, &e) < 0)
+        if (monitor_agent_up()) {
+                struct proto_msg m = { .type = PROTO_SHUTDOWN, .id = monitor_next_id() };
+                if (monitor_send(&m, &e) < 0)
                         monitor_log("SHUTDOWN: %s", e.msg);
         }
         M.grace_timer = virEventAddTimeout(SHUTDOWN_GRACE_MS, on_grace, NULL, NULL);
 }
 
-/* Revoke the credentials (bounded wait), then ask the agent to stop (sync,
- * power off) and destroy the domain after a grace period. */
+/* Let the handlers drain first (the credentials are revoked, with a
+ * bounded wait), then ask the agent to stop (sync, power off) and destroy
+ * the domain after a grace period. */
 void monitor_shutdown(const char *state, const char *why)
 {
         if (M.ending)
@@ -225,7 +321,16 @@ void monitor_shutdown(const char *state, const char *why)
         M.end_state = state;
         if (why)
                 M.end_reason = xstrdup(why);
-        if (!creds_revoke_all(send_shutdown))
+        M.draining = 1;   /* held until every handler has been asked */
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->drain && handlers[i]->drain())
+                        M.draining++;
+        monitor_drained();
+}
+
+void monitor_drained(void)
+{
+        if (M.draining > 0 && --M.draining == 0)
                 send_shutdown();
 }
 
@@ -262,17 +367,14 @@ static void send_next_request(void)
         if (M.ending || M.done)
                 return;   /* nothing new goes to a guest that is being stopped */
         struct request *q = &M.reqs[M.next_req];
-        bool put = q->msg->type == PROTO_CRED_PUT;
-        if (put)
-                creds_before_send(q->msg);
-        if (q->msg->type == PROTO_EXEC)
-                arm_timeout();   /* the workload's clock starts with its EXEC */
+        if (q->ops && q->ops->before_send)
+                q->ops->before_send(q->msg, q->opaque);
         if (channel_send(M.ch, q->msg, 10000, &e) < 0) {
                 monitor_shutdown(RUN_FAILED, e.msg);
                 return;
         }
-        if (put)
-                creds_note_sent(q->msg);
+        if (q->ops && q->ops->sent)
+                q->ops->sent(q->msg, q->opaque);
 }
 
 static void set_hello(json_object *run, void *u)
@@ -312,17 +414,18 @@ static void on_hello(const struct proto_msg *m)
                 /* Requests the agent completed are not sent again; the pending one is. */
                 monitor_log("agent resumed the session (last request %u)", m->u.hello.last_id);
                 while (M.next_req < M.n_reqs && M.reqs[M.next_req].id <= m->u.hello.last_id) {
-                        /* A put whose DONE was lost with the connection: it was done. */
+                        /* Done, though its DONE was lost with the connection. (The
+                         * workload's clock is running: its EXEC was sent.) */
                         struct request *q = &M.reqs[M.next_req];
-                        if (q->msg && q->msg->type == PROTO_CRED_PUT) {
+                        if (q->msg && q->ops && q->ops->done) {
                                 q->msg = NULL;
-                                (void)creds_on_done(q->id, 0);
+                                q->ops->done(q->id, 0, q->opaque);
                         }
-                        if (q->msg && q->msg->type == PROTO_EXEC)
-                                arm_timeout();   /* its DONE was lost with the connection */
                         M.next_req++;
                 }
-                creds_resend();
+                for (size_t i = 0; i < N_HANDLERS; i++)
+                        if (handlers[i]->resumed)
+                                handlers[i]->resumed();
                 send_next_request();
                 return;
         }
@@ -356,99 +459,149 @@ static void on_timeout(int timer, void *opaque)
         monitor_shutdown(RUN_EXITED, why);
 }
 
+/* ---- frames from the agent ------------------------------------------------- */
+
+/* A handler's frame: the first table that lists its type; false when none does. */
+static bool dispatch(const struct proto_msg *m)
+{
+        for (size_t i = 0; i < N_HANDLERS; i++) {
+                const struct monitor_handler *h = handlers[i];
+                for (const uint8_t *t = h->frames; h->on_frame && t && *t; t++)
+                        if (*t == m->type) {
+                                h->on_frame(m);
+                                return true;
+                        }
+        }
+        return false;
+}
+
+/* A stream's frame to the handler whose range holds ID; a frame for a
+ * range nobody has is for no stream we opened: ignored. */
+static void route_stream(const struct proto_msg *m, uint32_t id)
+{
+        for (size_t i = 0; i < N_HANDLERS; i++) {
+                const struct monitor_handler *h = handlers[i];
+                if (h->on_stream && (id & ~h->stream_mask) == h->stream_base) {
+                        h->on_stream(m);
+                        return;
+                }
+        }
+}
+
+static void on_stream(const struct proto_msg *m)
+{
+        route_stream(m, m->u.stream.id);
+}
+
+/* The head of the request queue is done: the next one goes. Any other
+ * DONE is a handler's (credentials sent outside the queue, revocation). */
+static void on_done(const struct proto_msg *m)
+{
+        struct request *q = M.next_req < M.n_reqs ? &M.reqs[M.next_req] : NULL;
+        if (!m->id || !q || m->id != q->id || !q->msg) {
+                (void)dispatch(m);
+                return;
+        }
+        if (q->ops && q->ops->done) {
+                q->msg = NULL;   /* its owner frees it */
+                q->ops->done(q->id, m->u.done.count, q->opaque);
+        }
+        if (!M.done) {
+                M.next_req++;
+                send_next_request();
+        }
+}
+
+static void on_stdio(const struct proto_msg *m)
+{
+        if (m->u.stdio.stream != PROTO_STDOUT && m->u.stdio.stream != PROTO_STDERR) {
+                monitor_shutdown(RUN_FAILED, "the agent sent output on an unknown stream");
+                return;
+        }
+        const char *key = m->u.stdio.stream == PROTO_STDERR ? "stderr" : "stdout";
+        run_log_append(M.output_path, m->u.stdio.data, m->u.stdio.len, RUN_OUTPUT_MAX);
+        monitor_broadcast(key, m->u.stdio.data, m->u.stdio.len);
+}
+
+static void on_exit_frame(const struct proto_msg *m)
+{
+        if (m->u.exit.stream) {
+                route_stream(m, m->u.exit.stream);   /* an exec command's, not the workload's */
+                return;
+        }
+        /* Values from the guest: an exit status is 0-255, a signal 1-127, never both. */
+        if (m->u.exit.code > 255 || m->u.exit.signal > 127 || (m->u.exit.code && m->u.exit.signal)) {
+                monitor_shutdown(RUN_FAILED, "the agent sent an invalid EXIT");
+                return;
+        }
+        M.have_exit = true;
+        M.exit_at = run_now();
+        M.exit_signal = (int)m->u.exit.signal;
+        M.exit_code = m->u.exit.signal ? 128 + (int)m->u.exit.signal : (int)m->u.exit.code;
+        monitor_log("workload ended: exit code %d", M.exit_code);
+        monitor_shutdown(RUN_EXITED, NULL);
+}
+
+static void on_pong(const struct proto_msg *m)
+{
+        monitor_control_pong(m->id);
+}
+
+/* An ERROR whose code a handler owns is its (the artifacts' ends in an
+ * EXIT, and the run fails at the end); any other fails the run. */
+static void on_error(const struct proto_msg *m)
+{
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->error_code && handlers[i]->error_code == m->u.error.code && handlers[i]->on_frame) {
+                        handlers[i]->on_frame(m);
+                        return;
+                }
+        _cleanup_free_ char *msg = monitor_ascii(m->u.error.message);
+        monitor_log("agent error %u (request %u): %s", m->u.error.code, m->id, msg);
+        monitor_shutdown(RUN_FAILED, msg);
+}
+
+/* The core's own frames; the rest go to the handlers' tables. */
+static const struct {
+        uint8_t type;
+        void (*fn)(const struct proto_msg *m);
+} core_frames[] = {
+        { PROTO_HELLO, on_hello },
+        { PROTO_DONE, on_done },
+        { PROTO_STDIO, on_stdio },
+        { PROTO_EXIT, on_exit_frame },
+        { PROTO_PONG, on_pong },
+        { PROTO_ERROR, on_error },
+        { PROTO_STREAM_OPENED, on_stream },
+        { PROTO_STREAM_DATA, on_stream },
+        { PROTO_STREAM_WINDOW, on_stream },
+        { PROTO_STREAM_CLOSE, on_stream },
+};
+
 static void on_agent_frame(const struct proto_msg *m)
 {
         /* Ending: nothing the guest says changes that, and it must not grow monitor.log. */
         if (M.ending && (m->type == PROTO_ERROR || m->type == PROTO_HELLO || (m->type == PROTO_EXIT && !m->u.exit.stream)))
                 return;
-        switch (m->type) {
-        case PROTO_HELLO:
-                on_hello(m);
-                return;
-        case PROTO_DONE: {
-                bool queued = m->id && M.next_req < M.n_reqs && m->id == M.reqs[M.next_req].id &&
-                              M.reqs[M.next_req].msg;
-                if (queued && M.reqs[M.next_req].msg->type == PROTO_CRED_PUT)
-                        M.reqs[M.next_req].msg = NULL;   /* the creds code frees it */
-                (void)creds_on_done(m->id, m->u.done.count);
-                if (queued && !M.done) {
-                        M.next_req++;
-                        send_next_request();
-                }
-                return;
-        }
-        case PROTO_CRED_EXPIRED:
-                creds_on_expired(m);
-                return;
-        case PROTO_ARTIFACT:
-                artifacts_on_report(m);
-                return;
-        case PROTO_STREAM_OPENED:
-        case PROTO_STREAM_DATA:
-        case PROTO_STREAM_WINDOW:
-        case PROTO_STREAM_CLOSE:
-                if (!exec_on_frame(m))
-                        publish_on_frame(m);
-                return;
-        case PROTO_ARTIFACTS_DONE:
-                artifacts_on_done(m);
-                return;
-        case PROTO_STDIO: {
-                if (m->u.stdio.stream != PROTO_STDOUT && m->u.stdio.stream != PROTO_STDERR) {
-                        monitor_shutdown(RUN_FAILED, "the agent sent output on an unknown stream");
+        for (size_t i = 0; i < sizeof(core_frames) / sizeof(core_frames[0]); i++)
+                if (core_frames[i].type == m->type) {
+                        core_frames[i].fn(m);
                         return;
                 }
-                const char *key = m->u.stdio.stream == PROTO_STDERR ? "stderr" : "stdout";
-                run_log_append(M.output_path, m->u.stdio.data, m->u.stdio.len, RUN_OUTPUT_MAX);
-                monitor_broadcast(key, m->u.stdio.data, m->u.stdio.len);
-                return;
-        }
-        case PROTO_EXIT:
-                if (m->u.exit.stream) {
-                        (void)exec_on_frame(m);   /* an exec command's, not the workload's */
-                        return;
-                }
-                /* Values from the guest: an exit status is 0-255, a signal 1-127, never both. */
-                if (m->u.exit.code > 255 || m->u.exit.signal > 127 || (m->u.exit.code && m->u.exit.signal)) {
-                        monitor_shutdown(RUN_FAILED, "the agent sent an invalid EXIT");
-                        return;
-                }
-                M.have_exit = true;
-                M.exit_at = run_now();
-                M.exit_signal = (int)m->u.exit.signal;
-                M.exit_code = m->u.exit.signal ? 128 + (int)m->u.exit.signal : (int)m->u.exit.code;
-                monitor_log("workload ended: exit code %d", M.exit_code);
-                monitor_shutdown(RUN_EXITED, NULL);
-                return;
-        case PROTO_PONG:
-                for (size_t i = 0; i < MAX_CLIENTS; i++) {
-                        struct client *c = &M.clients[i];
-                        if (c->fd >= 0 && c->ping_id && c->ping_id == m->id) {
-                                json_object *o = json_object_new_object();
-                                json_object_object_add(o, "ok", json_object_new_boolean(1));
-                                json_object_object_add(o, "rtt_ms",
-                                                       json_object_new_double((run_now() - c->ping_sent) * 1000));
-                                monitor_client_send(c, o);
-                                json_object_put(o);
-                                c->ping_id = 0;
-                        }
-                }
-                return;
-        case PROTO_ERROR: {
-                if (m->u.error.code == PROTO_E_ARTIFACTS) {
-                        artifacts_on_error(m->u.error.message);   /* EXIT follows; the run fails at the end */
-                        return;
-                }
-                _cleanup_free_ char *msg = monitor_ascii(m->u.error.message);
-                monitor_log("agent error %u (request %u): %s", m->u.error.code, m->id, msg);
-                monitor_shutdown(RUN_FAILED, msg);
-                return;
-        }
-        default:
-                /* Well-formed but not for the host to receive: the run fails. */
+        /* Well-formed but not for the host to receive: the run fails. */
+        if (!dispatch(m))
                 monitor_shutdown(RUN_FAILED, "the agent sent an unexpected frame");
-                return;
-        }
+}
+
+/* The channel went: so did whatever lived on it. */
+static void drop_channel(void)
+{
+        M.session_up = false;
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->channel_reset)
+                        handlers[i]->channel_reset();
+        channel_close(M.ch);
+        M.ch = NULL;
 }
 
 static void on_channel(void *opaque)
@@ -462,11 +615,7 @@ static void on_channel(void *opaque)
                         return;
                 if (r == -EPIPE || (r < 0 && M.conn_lost)) {
                         monitor_log("agent channel closed%s", M.conn_lost ? " (libvirt connection lost)" : "");
-                        M.session_up = false;
-                        publish_reset_streams();
-                        exec_reset_all();
-                        channel_close(M.ch);
-                        M.ch = NULL;
+                        drop_channel();
                         return;
                 }
                 if (r < 0) {
@@ -484,8 +633,9 @@ static void on_channel(void *opaque)
 /* The channel drained below its high-water mark: bulk senders read again. */
 static void on_unthrottle(void *opaque)
 {
-        publish_unthrottle();
-        exec_unthrottle();
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->unthrottle)
+                        handlers[i]->unthrottle();
 }
 
 static void on_hello_timeout(int timer, void *opaque)
@@ -574,13 +724,8 @@ static int attach(struct mlvm_err *e)
 
 static void detach(void)
 {
-        if (M.ch) {
-                M.session_up = false;
-                publish_reset_streams();
-                exec_reset_all();
-                channel_close(M.ch);
-                M.ch = NULL;
-        }
+        if (M.ch)
+                drop_channel();
         if (M.console) {
                 (void)virStreamEventRemoveCallback(M.console);
                 (void)virStreamFree(M.console);
@@ -634,57 +779,88 @@ static void on_conn_closed(virConnectPtr conn, int reason, void *opaque)
 
 /* ---- requests from the config --------------------------------------------- */
 
-static int queue(struct proto_msg *m)
+int monitor_queue(struct proto_msg *m, const struct monitor_request_ops *ops, void *opaque)
 {
         if (M.n_reqs >= sizeof(M.reqs) / sizeof(M.reqs[0]))
                 return -E2BIG;
         m->id = ++M.next_id;
-        M.reqs[M.n_reqs++] = (struct request){ m, m->id };
+        M.reqs[M.n_reqs++] = (struct request){ m, m->id, ops, opaque };
         return 0;
 }
 
-static int plan_requests(struct mlvm_err *e)
+static void exec_before_send(struct proto_msg *m, void *opaque)
 {
-        json_object *mounts, *cmd, *env;
-        for (size_t i = 0; i < creds_count(); i++)
-                if (queue(creds_initial_put(i)) < 0)
-                        return err_setx(e, -E2BIG, "too many credentials");
-        if (json_object_object_get_ex(M.run, "mounts", &mounts))
-                for (size_t i = 0; i < json_object_array_length(mounts); i++) {
-                        json_object *x = json_object_array_get_idx(mounts, i);
-                        struct proto_msg *m = xcalloc(1, sizeof(*m));
-                        m->type = PROTO_MOUNT;
-                        proto_strlcpy(m->u.mount.serial, json_str(x, "serial") ?: "", sizeof(m->u.mount.serial));
-                        proto_strlcpy(m->u.mount.path, json_str(x, "path") ?: "", sizeof(m->u.mount.path));
-                        proto_strlcpy(m->u.mount.fstype, json_str(x, "fstype") ?: "iso9660", sizeof(m->u.mount.fstype));
-                        if (queue(m) < 0)
-                                return err_setx(e, -E2BIG, "too many mounts");
-                }
-        if (json_object_object_get_ex(M.run, "command", &cmd) && json_object_array_length(cmd) > 0) {
+        arm_timeout();   /* the workload's clock starts with its EXEC */
+}
+
+static const struct monitor_request_ops exec_ops = { .before_send = exec_before_send };
+
+/* The run's data disks, in order (after the handlers' requests: the
+ * credentials). */
+static int plan_mounts(struct mlvm_err *e)
+{
+        json_object *mounts;
+        if (!json_object_object_get_ex(M.run, "mounts", &mounts))
+                return 0;
+        for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+                json_object *x = json_object_array_get_idx(mounts, i);
                 struct proto_msg *m = xcalloc(1, sizeof(*m));
-                m->type = PROTO_EXEC;
-                for (size_t i = 0; i < json_object_array_length(cmd); i++)
-                        if (proto_strv_add(&m->u.exec.argv, json_object_get_string(json_object_array_get_idx(cmd, i))) < 0)
-                                return err_setx(e, -E2BIG, "command too long for one EXEC");
-                if (json_object_object_get_ex(M.run, "env", &env)) {
-                        json_object_object_foreach(env, k, v) {
-                                _cleanup_free_ char *kv = xasprintf("%s=%s", k, json_object_get_string(v));
-                                if (proto_strv_add(&m->u.exec.env, kv) < 0)
-                                        return err_setx(e, -E2BIG, "env too long for one EXEC");
-                        }
-                }
-                (void)proto_strv_add(&m->u.exec.env, "HOME=/home/mlvm");
-                proto_strlcpy(m->u.exec.cwd, "/home/mlvm", sizeof(m->u.exec.cwd));
-                if (json_str(M.run, "artifacts_dir") && json_str(M.run, "artifacts_serial")) {
-                        proto_strlcpy(m->u.exec.artifacts_dir, json_str(M.run, "artifacts_dir"), sizeof(m->u.exec.artifacts_dir));
-                        proto_strlcpy(m->u.exec.artifacts_serial, json_str(M.run, "artifacts_serial"),
-                                      sizeof(m->u.exec.artifacts_serial));
-                        _cleanup_free_ char *kv = xasprintf("MLVM_ARTIFACTS=%s", m->u.exec.artifacts_dir);
-                        (void)proto_strv_add(&m->u.exec.env, kv);
-                }
-                if (queue(m) < 0)
-                        return err_setx(e, -E2BIG, "too many requests");
+                m->type = PROTO_MOUNT;
+                proto_strlcpy(m->u.mount.serial, json_str(x, "serial") ?: "", sizeof(m->u.mount.serial));
+                proto_strlcpy(m->u.mount.path, json_str(x, "path") ?: "", sizeof(m->u.mount.path));
+                proto_strlcpy(m->u.mount.fstype, json_str(x, "fstype") ?: "iso9660", sizeof(m->u.mount.fstype));
+                if (monitor_queue(m, NULL, NULL) < 0)
+                        return err_setx(e, -E2BIG, "too many mounts");
         }
+        return 0;
+}
+
+/* The workload, last. */
+static int plan_exec(struct mlvm_err *e)
+{
+        json_object *cmd, *env;
+        if (!json_object_object_get_ex(M.run, "command", &cmd) || json_object_array_length(cmd) == 0)
+                return 0;
+        struct proto_msg *m = xcalloc(1, sizeof(*m));
+        m->type = PROTO_EXEC;
+        for (size_t i = 0; i < json_object_array_length(cmd); i++)
+                if (proto_strv_add(&m->u.exec.argv, json_object_get_string(json_object_array_get_idx(cmd, i))) < 0)
+                        return err_setx(e, -E2BIG, "command too long for one EXEC");
+        if (json_object_object_get_ex(M.run, "env", &env)) {
+                json_object_object_foreach(env, k, v) {
+                        _cleanup_free_ char *kv = xasprintf("%s=%s", k, json_object_get_string(v));
+                        if (proto_strv_add(&m->u.exec.env, kv) < 0)
+                                return err_setx(e, -E2BIG, "env too long for one EXEC");
+                }
+        }
+        (void)proto_strv_add(&m->u.exec.env, "HOME=/home/mlvm");
+        proto_strlcpy(m->u.exec.cwd, "/home/mlvm", sizeof(m->u.exec.cwd));
+        if (json_str(M.run, "artifacts_dir") && json_str(M.run, "artifacts_serial")) {
+                proto_strlcpy(m->u.exec.artifacts_dir, json_str(M.run, "artifacts_dir"), sizeof(m->u.exec.artifacts_dir));
+                proto_strlcpy(m->u.exec.artifacts_serial, json_str(M.run, "artifacts_serial"),
+                              sizeof(m->u.exec.artifacts_serial));
+                _cleanup_free_ char *kv = xasprintf("MLVM_ARTIFACTS=%s", m->u.exec.artifacts_dir);
+                (void)proto_strv_add(&m->u.exec.env, kv);
+        }
+        if (monitor_queue(m, &exec_ops, NULL) < 0)
+                return err_setx(e, -E2BIG, "too many requests");
+        return 0;
+}
+
+/* The handlers' init (in order), the run's own requests, the control
+ * socket, then what the handlers open to the outside. */
+static int start(int creds_fd, struct mlvm_err *e)
+{
+        const struct monitor_start st = { .creds_fd = creds_fd };
+        int r;
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->init && (r = handlers[i]->init(&st, e)) < 0)
+                        return r;
+        if ((r = plan_mounts(e)) < 0 || (r = plan_exec(e)) < 0 || (r = monitor_control_listen(e)) < 0)
+                return r;
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->open && (r = handlers[i]->open(e)) < 0)
+                        return r;
         return 0;
 }
 
@@ -702,7 +878,7 @@ int monitor_run(const char *state_dir, const char *run_id, int creds_fd)
         M.id = run_id;
         M.hello_timer = M.grace_timer = M.reconnect_timer = M.lifecycle_cb = M.timeout_timer = -1;
         M.listen_fd = -1;
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++)
                 M.clients[i].fd = -1;
         signal(SIGPIPE, SIG_IGN);
         /* Credentials pass through this process: no core dumps, no ptrace by others. */
@@ -719,10 +895,9 @@ int monitor_run(const char *state_dir, const char *run_id, int creds_fd)
         M.console_path = run_file(state_dir, run_id, "console.log");
         M.output_path = run_file(state_dir, run_id, "output.log");
         M.boot_timeout = json_object_object_get_ex(M.run, "boot_timeout_s", &x) ? json_object_get_int(x) : 60;
-        M.revoke_timeout_ms = json_object_object_get_ex(M.run, "revoke_timeout_ms", &x) ? json_object_get_int(x) : 2000;
         M.timeout_s = json_object_object_get_ex(M.run, "timeout_s", &x) ? json_object_get_int64(x) : 0;
         if (RAND_bytes(M.session, sizeof(M.session)) != 1 || run_update(state_dir, run_id, set_monitor_pid, NULL, &e) < 0 ||
-            creds_init(creds_fd, &e) < 0 || plan_requests(&e) < 0 || monitor_control_listen(&e) < 0 || publish_init(&e) < 0) {
+            start(creds_fd, &e) < 0) {
                 monitor_log("%s", e.msg[0] ? e.msg : "no random bytes");
                 end_run(RUN_FAILED, "monitor: %s", e.msg);
                 return 1;
