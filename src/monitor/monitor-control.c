@@ -15,6 +15,24 @@
 #include "util.h"
 #include "virt.h"
 
+#define CONTROL_LINE_MAX 4096
+
+struct monitor_client {
+        int fd;
+        int watch;
+        char buf[CONTROL_LINE_MAX];
+        size_t len;
+        bool follow;
+        bool wants_down;        /* answer when the teardown is done */
+        bool taken;             /* a handler speaks on it now (monitor_client_take) */
+        uint32_t ping_id;       /* answer on this PONG */
+        double ping_sent;
+};
+
+static struct monitor_client clients[MONITOR_CLIENTS_MAX] = {
+        [0 ... MONITOR_CLIENTS_MAX - 1] = { .fd = -1 },
+};
+
 /* ---- control clients --------------------------------------------------- */
 
 void monitor_client_send(struct monitor_client *c, json_object *o)
@@ -30,13 +48,13 @@ static void broadcast_one(const char *key, const void *data, size_t len)
 {
         json_object *o = NULL;
         for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
-                if (M.clients[i].fd < 0 || !M.clients[i].follow)
+                if (clients[i].fd < 0 || !clients[i].follow)
                         continue;
                 if (!o) {
                         o = json_object_new_object();
                         json_object_object_add(o, key, json_object_new_string_len(data, (int)len));
                 }
-                monitor_client_send(&M.clients[i], o);
+                monitor_client_send(&clients[i], o);
         }
         json_object_put(o);
 }
@@ -87,7 +105,7 @@ void monitor_client_events(struct monitor_client *c, int events)
 void monitor_control_pong(uint32_t id)
 {
         for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
-                struct monitor_client *c = &M.clients[i];
+                struct monitor_client *c = &clients[i];
                 if (c->fd >= 0 && c->ping_id && c->ping_id == id) {
                         json_object *o = json_object_new_object();
                         json_object_object_add(o, "ok", json_object_new_boolean(1));
@@ -102,10 +120,12 @@ void monitor_control_pong(uint32_t id)
 void monitor_control_end(json_object *end)
 {
         for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
-                if (M.clients[i].fd >= 0 && (M.clients[i].follow || M.clients[i].wants_down))
-                        monitor_client_send(&M.clients[i], end);
-                monitor_client_close(&M.clients[i]);
+                if (clients[i].fd >= 0 && (clients[i].follow || clients[i].wants_down))
+                        monitor_client_send(&clients[i], end);
+                monitor_client_close(&clients[i]);
         }
+        _cleanup_free_ char *sock = run_file(monitor_state_dir(), monitor_run_id(), "control.sock");
+        (void)unlink(sock);
 }
 
 /* ---- the core's commands ------------------------------------------------- */
@@ -121,8 +141,8 @@ static void cmd_status(struct monitor_client *c, json_object *req)
 {
         _cleanup_json_ json_object *rep = json_object_new_object();
         json_object_object_add(rep, "ok", json_object_new_boolean(1));
-        json_object_object_add(rep, "state", json_object_new_string(M.ready ? RUN_READY : RUN_STARTING));
-        json_object_object_add(rep, "connected", json_object_new_boolean(!M.conn_lost));
+        json_object_object_add(rep, "state", json_object_new_string(monitor_ready() ? RUN_READY : RUN_STARTING));
+        json_object_object_add(rep, "connected", json_object_new_boolean(monitor_connected()));
         monitor_client_send(c, rep);
 }
 
@@ -134,8 +154,8 @@ static void cmd_follow(struct monitor_client *c, json_object *req)
         struct stat a, b;
         c->follow = true;
         json_object_object_add(rep, "ok", json_object_new_boolean(1));
-        json_object_object_add(rep, "console_offset", json_object_new_int64(stat(M.console_path, &a) == 0 ? a.st_size : 0));
-        json_object_object_add(rep, "output_offset", json_object_new_int64(stat(M.output_path, &b) == 0 ? b.st_size : 0));
+        json_object_object_add(rep, "console_offset", json_object_new_int64(stat(monitor_console_path(), &a) == 0 ? a.st_size : 0));
+        json_object_object_add(rep, "output_offset", json_object_new_int64(stat(monitor_output_path(), &b) == 0 ? b.st_size : 0));
         monitor_client_send(c, rep);
 }
 
@@ -235,7 +255,7 @@ static void on_accept(int watch, int fd, int events, void *opaque)
         if (cfd < 0)
                 return;
         for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
-                struct monitor_client *c = &M.clients[i];
+                struct monitor_client *c = &clients[i];
                 if (c->fd >= 0)
                         continue;
                 *c = (struct monitor_client){ .fd = cfd };
@@ -247,7 +267,7 @@ static void on_accept(int watch, int fd, int events, void *opaque)
 
 int monitor_control_listen(struct mlvm_err *e)
 {
-        _cleanup_free_ char *path = run_file(M.state_dir, M.id, "control.sock");
+        _cleanup_free_ char *path = run_file(monitor_state_dir(), monitor_run_id(), "control.sock");
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
         if (strlen(path) >= sizeof(sa.sun_path))
@@ -265,7 +285,8 @@ int monitor_control_listen(struct mlvm_err *e)
                         close(fd);
                 return r;
         }
-        M.listen_fd = fd;
-        M.listen_watch = virEventAddHandle(fd, VIR_EVENT_HANDLE_READABLE, on_accept, NULL, NULL);
+        /* Open until the process exits: the teardown removes the path, and
+         * the event loop stops with it. */
+        (void)virEventAddHandle(fd, VIR_EVENT_HANDLE_READABLE, on_accept, NULL, NULL);
         return 0;
 }

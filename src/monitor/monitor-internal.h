@@ -1,6 +1,12 @@
-/* monitor-internal.h: what the core's files (monitor.c, the run, the
- * agent, libvirt; monitor-control.c, the control socket) share. Handlers
- * never include it: they have monitor-core.h. */
+/* monitor-internal.h: what the core's files call of each other. Each keeps
+ * its own state; this is the only way between them. Handlers never
+ * include it: they have monitor-core.h.
+ *
+ *   monitor.c           the run: its record and files, the handlers, the end and the teardown
+ *   monitor-session.c   the agent: channel, HELLO and session, request queue, frame routing
+ *   monitor-workload.c  the run's data disks and workload: their requests, output, timeout, exit
+ *   monitor-libvirt.c   the connection, the domain, its lifecycle events, console, reconnecting
+ *   monitor-control.c   the control socket, its clients, command routing */
 #pragma once
 
 #include <stdbool.h>
@@ -12,69 +18,66 @@
 #include "channel.h"
 #include "monitor-core.h"
 
-#define CONTROL_LINE_MAX 4096
-
-struct monitor_client {
-        int fd;
-        int watch;
-        char buf[CONTROL_LINE_MAX];
-        size_t len;
-        bool follow;
-        bool wants_down;        /* answer when the teardown is done */
-        bool taken;             /* a handler speaks on it now (monitor_client_take) */
-        uint32_t ping_id;       /* answer on this PONG */
-        double ping_sent;
-};
-
-struct request {                /* what the monitor sends the agent after HELLO, in order */
-        struct proto_msg *msg;
-        uint32_t id;
-        const struct monitor_request_ops *ops;
-        void *opaque;
-};
-
-struct monitor {
-        const char *state_dir, *id;
-        char *uri, *domain_name, *name, *pool_name;
-        json_object *run;
-        virConnectPtr conn;
-        virDomainPtr dom;
-        struct channel *ch;
-        virStreamPtr console;
-        int lifecycle_cb;
-        int listen_fd, listen_watch;
-        struct monitor_client clients[MONITOR_CLIENTS_MAX];
-        struct request reqs[24];
-        size_t n_reqs, next_req;
-        bool hello, ready, ending, done, conn_lost;
-        bool session_up;        /* HELLO_ACK sent on the current channel: the agent takes other frames */
-        int hello_timer, grace_timer, reconnect_timer;
-        double lost_at;
-        uint8_t session[PROTO_SESSION_LEN];
-        uint32_t next_id;
-        char *console_path, *output_path;
-        const char *end_state;
-        char *end_reason;
-        int exit_code, exit_signal;
-        bool have_exit;
-        int boot_timeout;
-        int64_t timeout_s;      /* the workload's, 0: none */
-        int timeout_timer;
-        bool timed_out;
-        double exit_at;         /* when the agent reported EXIT */
-        unsigned draining;      /* drain hooks still to call monitor_drained */
-};
-
-/* The one monitor of this process. */
-extern struct monitor mlvm_monitor;
-#define M mlvm_monitor
+/* ---- monitor.c ---------------------------------------------------------------- */
 
 /* The registered handlers, in order; NULL past the last. */
 const struct monitor_handler *monitor_handler(size_t i);
+const char *monitor_console_path(void);
+const char *monitor_output_path(void);
+/* The teardown has run: the run is over. */
+bool monitor_torn_down(void);
+/* End the run now, in STATE unless one is set already (monitor_shutdown);
+ * tear it down. */
+void monitor_end(const char *state, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The domain stopped or crashed (its lifecycle event). */
+void monitor_guest_stopped(void);
 
-/* monitor-control.c */
+/* ---- monitor-session.c -------------------------------------------------------- */
+
+/* Draw the session id and read the HELLO deadline; false when there are
+ * no random bytes. */
+bool monitor_session_init(void);
+/* The HELLO deadline starts. */
+void monitor_session_await_hello(void);
+/* A new channel (attach): the agent says HELLO on it. */
+void monitor_session_attach(struct channel *ch);
+/* The channel goes (detach): the handlers forget what lived on it. */
+void monitor_session_detach(void);
+
+/* ---- monitor-workload.c ------------------------------------------------------- */
+
+/* Queue the run's MOUNTs and its EXEC. */
+int monitor_workload_plan(struct mlvm_err *e);
+void monitor_workload_on_output(const struct proto_msg *m);
+void monitor_workload_on_exit(const struct proto_msg *m);
+/* The exit code as the run reports it; false before the workload ended. */
+bool monitor_workload_exit_code(int *ret_code);
+/* The workload's end into run.json (exit code and signal, timed_out, when). */
+void monitor_workload_record(json_object *run);
+
+/* ---- monitor-libvirt.c -------------------------------------------------------- */
+
+/* Read the URI, domain and pool from the record. */
+void monitor_libvirt_init(void);
+const char *monitor_uri(void);
+const char *monitor_domain_name(void);
+/* Connect, find the domain, subscribe to its events, open the console and
+ * the agent channel. */
+int monitor_libvirt_attach(struct mlvm_err *e);
+void monitor_libvirt_detach(void);
+/* False while libvirt is away and being reconnected to. */
+bool monitor_connected(void);
+/* Destroy the domain (reconnecting once if libvirt is away); false when
+ * that left something behind. */
+bool monitor_libvirt_destroy(void);
+/* The run's pool: 1 with *RET_POOL, 0 when there is no connection. */
+int monitor_libvirt_pool(virStoragePoolPtr *ret_pool, struct mlvm_err *e);
+
+/* ---- monitor-control.c -------------------------------------------------------- */
+
 int monitor_control_listen(struct mlvm_err *e);
 /* A PONG: answer the client that pinged. */
 void monitor_control_pong(uint32_t id);
-/* The run is over: END to followers and to whoever asked for down; every client closed. */
+/* The run is over: END to followers and to whoever asked for down; every
+ * client closed, the socket removed. */
 void monitor_control_end(json_object *end);
