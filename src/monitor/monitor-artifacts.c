@@ -147,11 +147,11 @@ static json_object *artifacts_collect_run(virStoragePoolPtr pool, char **ret_fai
                 return NULL;
         json_object *o = json_object_new_object();
         const char *why = not_collected();
-        double t0 = run_now();
+        usec_t t0 = now_usec();
         _cleanup_free_ char *dest = run_file(monitor_state_dir(), monitor_run_id(), "artifacts");
         if (!why && collect_volume(pool, volname, dest, &e) < 0)
                 why = e.msg;
-        double secs = run_now() - t0;
+        double secs = usec_to_sec(now_usec() - t0);
         uint64_t bytes = 0;
         for (size_t i = 0; i < n_reps; i++)
                 bytes += reps[i].size;

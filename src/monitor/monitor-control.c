@@ -26,7 +26,7 @@ struct monitor_client {
         bool wants_down;        /* answer when the teardown is done */
         bool taken;             /* a handler speaks on it now (monitor_client_take) */
         uint32_t ping_id;       /* answer on this PONG */
-        double ping_sent;
+        usec_t ping_sent;
 };
 
 static struct monitor_client clients[MONITOR_CLIENTS_MAX] = {
@@ -109,7 +109,8 @@ void monitor_control_pong(uint32_t id)
                 if (c->fd >= 0 && c->ping_id && c->ping_id == id) {
                         json_object *o = json_object_new_object();
                         json_object_object_add(o, "ok", json_object_new_boolean(1));
-                        json_object_object_add(o, "rtt_ms", json_object_new_double((run_now() - c->ping_sent) * 1000));
+                        double rtt_ms = (double)(now_usec() - c->ping_sent) / USEC_PER_MSEC;
+                        json_object_object_add(o, "rtt_ms", json_object_new_double(rtt_ms));
                         monitor_client_send(c, o);
                         json_object_put(o);
                         c->ping_id = 0;
@@ -170,7 +171,7 @@ static void cmd_ping(struct monitor_client *c, json_object *req)
                 return;
         }
         c->ping_id = m.id;
-        c->ping_sent = run_now();
+        c->ping_sent = now_usec();
 }
 
 /* Answered with the end event once the teardown is done. */

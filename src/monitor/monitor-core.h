@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "json-util.h"
+#include "mtime.h"
 #include "proto.h"
 
 /* ---- the table a handler registers ------------------------------------------ */
@@ -95,6 +96,13 @@ const char *monitor_run_id(void);
 const char *monitor_name(void);
 /* run.json as the monitor read it at start; the handlers only read it. */
 json_object *monitor_record(void);
+/* A duration from it: KEY counted in UNIT (USEC_PER_SEC, USEC_PER_MSEC),
+ * DFLT when absent, USEC_INFINITY (no deadline) when negative. */
+usec_t monitor_record_usec(const char *key, usec_t unit, usec_t dflt);
+/* Durations are usec_t on CLOCK_MONOTONIC (mtime.h); this is one as the
+ * milliseconds libvirt's timers take: -1 (never) for USEC_INFINITY, at
+ * least MIN_MS, at most INT_MAX. */
+int monitor_timer_ms(usec_t usec, int min_ms);
 
 /* Every queued request confirmed: the run is ready. */
 bool monitor_ready(void);

@@ -20,9 +20,9 @@
 #include "run.h"
 #include "util.h"
 
-#define FETCH_TIMEOUT_MS ((CRED_EXEC_TIMEOUT_S + 15) * 1000)
+#define FETCH_TIMEOUT ((CRED_EXEC_TIMEOUT_S + 15) * USEC_PER_SEC)
 #define FETCH_OUT_MAX (256 * 1024)
-#define RETRY_MAX_MS 30000
+#define RETRY_MAX (30 * USEC_PER_SEC)
 
 enum cstate { C_PENDING, C_LIVE, C_EXPIRED, C_REVOKED };
 static const char *const cstate_name[] = { "pending", "live", "expired", "revoked" };
@@ -30,7 +30,8 @@ static const char *const cstate_name[] = { "pending", "live", "expired", "revoke
 struct mcred {
         struct cred c;               /* the grant; lease and fingerprint of the current lease */
         enum cstate state;
-        double delivered_at, expires_at;
+        double delivered_at, expires_at;   /* wall clock, for the record */
+        usec_t expires;                    /* the same end on CLOCK_MONOTONIC, to plan by */
         unsigned rotations;
         char prev_lease[CRED_LEASE_LEN + 1];
         int timer;                   /* rotation (or retry) */
@@ -38,7 +39,7 @@ struct mcred {
         struct proto_msg *msg;       /* holds the value until DONE */
         uint32_t put_id;
         bool put_queued;             /* sent by the request queue (the first lease) */
-        double put_sent;
+        usec_t put_sent;
         char next_lease[CRED_LEASE_LEN + 1], next_fp[SECRET_FP_LEN + 1];
         /* A fetch in progress. */
         pid_t fetch_pid;
@@ -57,7 +58,7 @@ static struct mcred *creds;
 static size_t n_creds;
 static uint32_t revoke_id;
 static int revoke_timer = -1;
-static int revoke_timeout_ms = 2000;
+static usec_t revoke_timeout;
 static bool draining;                /* monitor_drained() is owed once the revocation is confirmed */
 
 /* A control client's rotation request: one reply once all are done. */
@@ -232,7 +233,7 @@ static void put_sent(const struct proto_msg *msg, void *opaque)
         struct mcred *m = opaque;
         if (m->msg == msg) {
                 m->put_id = msg->id;
-                m->put_sent = run_now();
+                m->put_sent = now_usec();
         }
 }
 
@@ -253,9 +254,7 @@ static const struct monitor_request_ops put_ops = {
 
 static int creds_init(const struct monitor_start *s, struct mlvm_err *e)
 {
-        json_object *x;
-        if (json_object_object_get_ex(monitor_record(), "revoke_timeout_ms", &x))
-                revoke_timeout_ms = json_object_get_int(x);
+        revoke_timeout = monitor_record_usec("revoke_timeout_ms", USEC_PER_MSEC, 2000 * USEC_PER_MSEC);
         int r = read_grants(s->creds_fd, e);
         for (size_t i = 0; i < n_creds && r == 0; i++) {
                 creds[i].put_queued = true;
@@ -278,9 +277,14 @@ static void creds_client_gone(struct monitor_client *c)
                 }
 }
 
-static void arm(struct mcred *m, double in_s)
+static void arm(struct mcred *m, usec_t in)
 {
-        virEventUpdateTimeout(m->timer, (int)(in_s * 1000 > 1 ? in_s * 1000 : 1));
+        virEventUpdateTimeout(m->timer, monitor_timer_ms(in, 1));
+}
+
+static double ms_since(usec_t t)
+{
+        return (double)(now_usec() - t) / USEC_PER_MSEC;
 }
 
 static struct waiter *waiter_of(struct monitor_client *c)
@@ -319,7 +323,7 @@ static void finish_waiter(struct mcred *m, bool ok, const char *why)
                         json_object_object_add(r, "lease", json_object_new_string(m->c.lease));
                         json_object_object_add(r, "previous_lease", json_object_new_string(m->prev_lease));
                         json_object_object_add(r, "fingerprint", json_object_new_string(m->c.fingerprint));
-                        json_object_object_add(r, "rtt_ms", json_object_new_double((run_now() - m->put_sent) * 1000));
+                        json_object_object_add(r, "rtt_ms", json_object_new_double(ms_since(m->put_sent)));
                 } else
                         json_object_object_add(r, "error", json_object_new_string(why));
                 json_object_array_add(w->rotated, r);
@@ -333,7 +337,7 @@ static void finish_waiter(struct mcred *m, bool ok, const char *why)
 static void on_put_done(struct mcred *m)
 {
         bool first = m->put_queued;
-        double rtt_ms = (run_now() - m->put_sent) * 1000;
+        double rtt_ms = ms_since(m->put_sent);
 
         if (m->c.lease[0] && !streq(m->c.lease, m->next_lease))
                 memcpy(m->prev_lease, m->c.lease, sizeof(m->prev_lease));
@@ -347,6 +351,7 @@ static void on_put_done(struct mcred *m)
         m->state = C_LIVE;
         m->delivered_at = run_now();
         m->expires_at = m->delivered_at + (double)m->c.ttl_s;
+        m->expires = now_usec() + usec_from_sec(m->c.ttl_s);
         json_object *more = json_object_new_object();
         json_object_object_add(more, "ttl_s", json_object_new_uint64(m->c.ttl_s));
         json_object_object_add(more, "rtt_ms", json_object_new_double(rtt_ms));
@@ -362,7 +367,7 @@ static void on_put_done(struct mcred *m)
         }
         /* Renew when two thirds of the TTL have passed. */
         if (m->c.rotate)
-                arm(m, (double)m->c.ttl_s * 2 / 3);
+                arm(m, usec_from_sec(m->c.ttl_s) * 2 / 3);
         else
                 virEventUpdateTimeout(m->timer, -1);
         save();
@@ -473,16 +478,18 @@ static void rotation_failed(struct mcred *m, const char *why)
         audit_cred("cred.rotate-failed", m, m->c.lease[0] ? m->c.lease : NULL, NULL, more);
         finish_waiter(m, false, why);
         /* Try again while the lease lives; the agent removes it when it ends. */
-        double left = m->expires_at - run_now();
-        if (m->state == C_LIVE && m->c.rotate && left > 2)
-                arm(m, left / 3 < RETRY_MAX_MS / 1000.0 ? left / 3 : RETRY_MAX_MS / 1000.0);
+        usec_t now = now_usec();
+        if (m->state == C_LIVE && m->c.rotate && m->expires > now + 2 * USEC_PER_SEC) {
+                usec_t left = m->expires - now;
+                arm(m, left / 3 < RETRY_MAX ? left / 3 : RETRY_MAX);
+        }
 }
 
 static void send_put(struct mcred *m)
 {
         struct mlvm_err e = { 0 };
         m->msg->id = m->put_id = monitor_next_id();
-        m->put_sent = run_now();
+        m->put_sent = now_usec();
         if (!monitor_agent_up())
                 return;   /* sent again after the agent's re-HELLO */
         if (monitor_send(m->msg, &e) < 0)
@@ -580,7 +587,7 @@ static int start_fetch(struct mcred *m, struct mlvm_err *e)
         m->fetch_pid = pid;
         m->fetch_fd = p[0];
         m->fetch_watch = virEventAddHandle(p[0], VIR_EVENT_HANDLE_READABLE, on_fetch_data, m, NULL);
-        m->fetch_timer = virEventAddTimeout(FETCH_TIMEOUT_MS, on_fetch_timeout, m, NULL);
+        m->fetch_timer = virEventAddTimeout(monitor_timer_ms(FETCH_TIMEOUT, 0), on_fetch_timeout, m, NULL);
         return 0;
 }
 
@@ -676,7 +683,8 @@ static void on_revoke_timeout(int timer, void *opaque)
         virEventRemoveTimeout(timer);
         revoke_timer = -1;
         revoke_id = 0;
-        monitor_log("the agent did not confirm the revocation within %d ms", revoke_timeout_ms);
+        monitor_log("the agent did not confirm the revocation within %llu ms",
+                    (unsigned long long)(revoke_timeout / USEC_PER_MSEC));
         unconfirmed("the agent did not confirm in time");
         if (draining) {
                 draining = false;
@@ -723,8 +731,9 @@ static bool creds_drain(void)
                 }
         revoke_id = r.id;
         draining = true;
-        revoke_timer = virEventAddTimeout(revoke_timeout_ms, on_revoke_timeout, NULL, NULL);
-        monitor_log("revoking %zu credential(s); waiting up to %d ms for the agent", n_creds, revoke_timeout_ms);
+        revoke_timer = virEventAddTimeout(monitor_timer_ms(revoke_timeout, 0), on_revoke_timeout, NULL, NULL);
+        monitor_log("revoking %zu credential(s); waiting up to %llu ms for the agent", n_creds,
+                    (unsigned long long)(revoke_timeout / USEC_PER_MSEC));
         return true;
 }
 

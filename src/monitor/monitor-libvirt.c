@@ -11,7 +11,8 @@
 #include "virt.h"
 #include "volume.h"
 
-#define RECONNECT_WINDOW_S 120
+#define RECONNECT_WINDOW (120 * USEC_PER_SEC)
+#define RECONNECT_RETRY USEC_PER_SEC
 
 static char *uri, *domain_name, *pool_name;
 static virConnectPtr conn;
@@ -19,7 +20,7 @@ static virDomainPtr dom;
 static virStreamPtr console;
 static int lifecycle_cb = -1;
 static bool conn_lost;
-static double lost_at;
+static usec_t lost_at;
 static int reconnect_timer = -1;
 
 void monitor_libvirt_init(void)
@@ -139,13 +140,14 @@ static void on_reconnect(int timer, void *opaque)
                 reconnect_timer = -1;
                 return;
         }
-        if (run_now() - lost_at > RECONNECT_WINDOW_S) {
+        if (now_usec() - lost_at > RECONNECT_WINDOW) {
                 virEventRemoveTimeout(timer);
                 reconnect_timer = -1;
                 monitor_libvirt_detach();
                 if (virt_connect(uri, &conn, NULL) == 0)
                         dom = virDomainLookupByName(conn, domain_name);
-                monitor_end(RUN_FAILED, "lost libvirt for %d s: %s", RECONNECT_WINDOW_S, e.msg);
+                monitor_end(RUN_FAILED, "lost libvirt for %llu s: %s", (unsigned long long)(RECONNECT_WINDOW / USEC_PER_SEC),
+                            e.msg);
         }
 }
 
@@ -155,8 +157,8 @@ static void on_conn_closed(virConnectPtr c, int reason, void *opaque)
                 return;
         monitor_log("libvirt connection closed (reason %d); reconnecting", reason);
         conn_lost = true;
-        lost_at = run_now();
-        reconnect_timer = virEventAddTimeout(1000, on_reconnect, NULL, NULL);
+        lost_at = now_usec();
+        reconnect_timer = virEventAddTimeout(monitor_timer_ms(RECONNECT_RETRY, 0), on_reconnect, NULL, NULL);
 }
 
 /* ---- the end ------------------------------------------------------------------- */

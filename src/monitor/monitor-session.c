@@ -27,7 +27,7 @@ static bool session_up;         /* HELLO_ACK sent on the current channel: the ag
 static bool hello, ready;
 static uint8_t session[PROTO_SESSION_LEN];
 static uint32_t next_id;
-static int boot_timeout;        /* s */
+static usec_t boot_timeout;     /* for the first HELLO */
 static int hello_timer = -1;
 static struct request reqs[REQUESTS_MAX];
 static size_t n_reqs, next_req;
@@ -103,7 +103,7 @@ static void send_next_request(void)
         struct request *q = &reqs[next_req];
         if (q->ops && q->ops->before_send)
                 q->ops->before_send(q->msg, q->opaque);
-        if (channel_send(ch, q->msg, 10000, &e) < 0) {
+        if (channel_send(ch, q->msg, 0, &e) < 0) {
                 monitor_shutdown(RUN_FAILED, e.msg);
                 return;
         }
@@ -167,7 +167,7 @@ static void on_hello(const struct proto_msg *m)
                 return;
         }
         memcpy(ack.u.hello_ack.session, session, PROTO_SESSION_LEN);
-        if (channel_send(ch, &ack, 10000, &e) < 0) {
+        if (channel_send(ch, &ack, 0, &e) < 0) {
                 monitor_end(RUN_FAILED, "HELLO_ACK: %s", e.msg);
                 return;
         }
@@ -196,8 +196,8 @@ static void on_hello_timeout(int timer, void *opaque)
 {
         hello_timer = -1;
         virEventRemoveTimeout(timer);
-        monitor_end(RUN_FAILED, "the agent did not say HELLO within %d s (see mlvm logs %s)", boot_timeout,
-                    monitor_run_id());
+        monitor_end(RUN_FAILED, "the agent did not say HELLO within %llu s (see mlvm logs %s)",
+                    (unsigned long long)(boot_timeout / USEC_PER_SEC), monitor_run_id());
 }
 
 /* ---- frames from the agent ------------------------------------------------- */
@@ -348,14 +348,13 @@ static void on_unthrottle(void *opaque)
 
 bool monitor_session_init(void)
 {
-        json_object *x;
-        boot_timeout = json_object_object_get_ex(monitor_record(), "boot_timeout_s", &x) ? json_object_get_int(x) : 60;
+        boot_timeout = monitor_record_usec("boot_timeout_s", USEC_PER_SEC, 60 * USEC_PER_SEC);
         return RAND_bytes(session, sizeof(session)) == 1;
 }
 
 void monitor_session_await_hello(void)
 {
-        hello_timer = virEventAddTimeout(boot_timeout * 1000, on_hello_timeout, NULL, NULL);
+        hello_timer = virEventAddTimeout(monitor_timer_ms(boot_timeout, 0), on_hello_timeout, NULL, NULL);
 }
 
 void monitor_session_attach(struct channel *c)

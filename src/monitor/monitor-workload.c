@@ -8,7 +8,7 @@
 #include "run.h"
 #include "util.h"
 
-static int64_t timeout_s;       /* the workload's, 0: none */
+static usec_t timeout;          /* the workload's; 0 or USEC_INFINITY: none */
 static int timeout_timer = -1;
 static bool timed_out;
 static bool have_exit;
@@ -48,16 +48,17 @@ static void on_timeout(int timer, void *opaque)
         have_exit = true;
         exit_code = 124;
         exit_signal = 0;
-        monitor_log("the workload ran longer than its timeout of %lld s: stopping it", (long long)timeout_s);
-        _cleanup_free_ char *why = xasprintf("timed out after %lld s", (long long)timeout_s);
+        unsigned long long s = timeout / USEC_PER_SEC;
+        monitor_log("the workload ran longer than its timeout of %llu s: stopping it", s);
+        _cleanup_free_ char *why = xasprintf("timed out after %llu s", s);
         monitor_shutdown(RUN_EXITED, why);
 }
 
 /* The workload's clock starts with its EXEC. */
 static void exec_before_send(struct proto_msg *m, void *opaque)
 {
-        if (timeout_s > 0 && timeout_timer < 0)
-                timeout_timer = virEventAddTimeout((int)(timeout_s * 1000), on_timeout, NULL, NULL);
+        if (timeout > 0 && timeout != USEC_INFINITY && timeout_timer < 0)
+                timeout_timer = virEventAddTimeout(monitor_timer_ms(timeout, 0), on_timeout, NULL, NULL);
 }
 
 static const struct monitor_request_ops exec_ops = { .before_send = exec_before_send };
@@ -141,9 +142,9 @@ static int plan_exec(json_object *run, struct mlvm_err *e)
 
 int monitor_workload_plan(struct mlvm_err *e)
 {
-        json_object *run = monitor_record(), *x;
+        json_object *run = monitor_record();
         int r;
-        timeout_s = json_object_object_get_ex(run, "timeout_s", &x) ? json_object_get_int64(x) : 0;
+        timeout = monitor_record_usec("timeout_s", USEC_PER_SEC, 0);
         if ((r = plan_mounts(run, e)) < 0)
                 return r;
         return plan_exec(run, e);

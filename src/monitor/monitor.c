@@ -13,6 +13,7 @@
  * listed in monitor-internal.h. */
 #include "mlvm-build.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
@@ -26,7 +27,7 @@
 #include "util.h"
 #include "virt.h"
 
-#define SHUTDOWN_GRACE_MS 5000
+#define SHUTDOWN_GRACE (5 * USEC_PER_SEC)
 
 /* The run. */
 static const char *state_dir, *run_id;
@@ -74,6 +75,23 @@ const char *monitor_console_path(void) { return console_path; }
 const char *monitor_output_path(void) { return output_path; }
 bool monitor_ending(void) { return ending || done; }
 bool monitor_torn_down(void) { return done; }
+
+usec_t monitor_record_usec(const char *key, usec_t unit, usec_t dflt)
+{
+        json_object *x;
+        if (!json_object_object_get_ex(record, key, &x))
+                return dflt;
+        int64_t v = json_object_get_int64(x);
+        return v < 0 ? USEC_INFINITY : (usec_t)v * unit;
+}
+
+int monitor_timer_ms(usec_t usec, int min_ms)
+{
+        if (usec == USEC_INFINITY)
+                return -1;
+        usec_t ms = usec / USEC_PER_MSEC;
+        return ms < (usec_t)min_ms ? min_ms : ms > INT_MAX ? INT_MAX : (int)ms;
+}
 
 /* ---- the handlers ---------------------------------------------------------- */
 
@@ -232,7 +250,8 @@ void monitor_end(const char *state, const char *fmt, ...)
 
 static void on_grace(int timer, void *opaque)
 {
-        monitor_log("the guest did not power off within %d ms: destroying it", SHUTDOWN_GRACE_MS);
+        monitor_log("the guest did not power off within %llu ms: destroying it",
+                    (unsigned long long)(SHUTDOWN_GRACE / USEC_PER_MSEC));
         monitor_end(RUN_STOPPED, NULL);
 }
 
@@ -247,7 +266,7 @@ static void send_shutdown(void)
                 if (monitor_send(&m, &e) < 0)
                         monitor_log("SHUTDOWN: %s", e.msg);
         }
-        grace_timer = virEventAddTimeout(SHUTDOWN_GRACE_MS, on_grace, NULL, NULL);
+        grace_timer = virEventAddTimeout(monitor_timer_ms(SHUTDOWN_GRACE, 0), on_grace, NULL, NULL);
 }
 
 /* Let the handlers drain first (the credentials are revoked, with a
