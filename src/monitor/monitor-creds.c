@@ -9,19 +9,16 @@
  * waiting for the agent's DONE and are wiped then. */
 #include "mlvm-build.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <openssl/crypto.h>
 
 #include "audit.h"
 #include "creds.h"
+#include "monitor-creds-fetch.h"
+#include "monitor-creds.h"
 #include "monitor-handlers.h"
 #include "run.h"
 #include "util.h"
 
-#define FETCH_TIMEOUT ((CRED_EXEC_TIMEOUT_S + 15) * USEC_PER_SEC)
-#define FETCH_OUT_MAX (256 * 1024)
 #define RETRY_MAX (30 * USEC_PER_SEC)
 
 enum cstate { C_PENDING, C_LIVE, C_EXPIRED, C_REVOKED };
@@ -41,11 +38,8 @@ struct mcred {
         bool put_queued;             /* sent by the request queue (the first lease) */
         usec_t put_sent;
         char next_lease[CRED_LEASE_LEN + 1], next_fp[SECRET_FP_LEN + 1];
-        /* A fetch in progress. */
-        pid_t fetch_pid;
-        int fetch_fd, fetch_watch, fetch_timer;
-        char *fetch_buf;
-        size_t fetch_len;
+        /* The next lease, on its way from the source. */
+        struct monitor_fetch fetch;
         /* A control client waiting for this rotation. */
         struct monitor_client *waiter;
         /* Every lease delivered, for the provenance (the first LEASES_KEPT). */
@@ -60,14 +54,6 @@ static uint32_t revoke_id;
 static int revoke_timer = -1;
 static usec_t revoke_timeout;
 static bool draining;                /* monitor_drained() is owed once the revocation is confirmed */
-
-/* A control client's rotation request: one reply once all are done. */
-struct waiter {
-        struct monitor_client *c;    /* NULL: free */
-        int rotations;               /* still under way */
-        json_object *rotated;        /* their results so far */
-};
-static struct waiter waiters[MONITOR_CLIENTS_MAX];
 
 static void audit_cred(const char *event, const struct mcred *m, const char *lease, const char *fp, json_object *more)
 {
@@ -184,8 +170,7 @@ static int read_grants(int fd, struct mlvm_err *e)
         for (size_t i = 0; i < n_creds; i++) {
                 struct mcred *m = &creds[i];
                 m->c = tmp[i];
-                m->fetch_fd = -1;
-                m->fetch_watch = m->fetch_timer = -1;
+                m->fetch = (struct monitor_fetch)MONITOR_FETCH_INIT;
                 m->timer = virEventAddTimeout(-1, on_timer, m, NULL);
                 if (r == 0) {
                         /* The first lease travels in the request queue. */
@@ -270,11 +255,7 @@ static void creds_client_gone(struct monitor_client *c)
         for (size_t i = 0; i < n_creds; i++)
                 if (creds[i].waiter == c)
                         creds[i].waiter = NULL;
-        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++)
-                if (waiters[i].c == c) {
-                        json_object_put(waiters[i].rotated);
-                        waiters[i] = (struct waiter){ 0 };
-                }
+        monitor_creds_rotate_client_gone(c);
 }
 
 static void arm(struct mcred *m, usec_t in)
@@ -287,35 +268,10 @@ static double ms_since(usec_t t)
         return (double)(now_usec() - t) / USEC_PER_MSEC;
 }
 
-static struct waiter *waiter_of(struct monitor_client *c)
-{
-        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++)
-                if (waiters[i].c == c)
-                        return &waiters[i];
-        return NULL;
-}
-
-/* The last result a client waited for: one reply with all of them. */
-static void reply_rotated(struct waiter *w)
-{
-        json_object *rep = json_object_new_object();
-        bool all = true;
-        for (size_t k = 0; k < json_object_array_length(w->rotated); k++) {
-                json_object *x;
-                if (json_object_object_get_ex(json_object_array_get_idx(w->rotated, k), "ok", &x))
-                        all &= json_object_get_boolean(x);
-        }
-        json_object_object_add(rep, "ok", json_object_new_boolean(all));
-        json_object_object_add(rep, "rotated", w->rotated);
-        w->rotated = NULL;
-        monitor_client_send(w->c, rep);
-        json_object_put(rep);
-}
-
+/* The rotation of M is over: the client that asked for it hears how. */
 static void finish_waiter(struct mcred *m, bool ok, const char *why)
 {
-        struct waiter *w = m->waiter ? waiter_of(m->waiter) : NULL;
-        if (w && w->rotations > 0) {
+        if (m->waiter) {
                 json_object *r = json_object_new_object();
                 json_object_object_add(r, "name", json_object_new_string(m->c.name));
                 json_object_object_add(r, "ok", json_object_new_boolean(ok));
@@ -326,9 +282,7 @@ static void finish_waiter(struct mcred *m, bool ok, const char *why)
                         json_object_object_add(r, "rtt_ms", json_object_new_double(ms_since(m->put_sent)));
                 } else
                         json_object_object_add(r, "error", json_object_new_string(why));
-                json_object_array_add(w->rotated, r);
-                if (--w->rotations == 0)
-                        reply_rotated(w);
+                monitor_creds_rotated(m->waiter, r);
         }
         m->waiter = NULL;
 }
@@ -447,29 +401,6 @@ static void on_expired(const struct proto_msg *msg)
 
 /* ---- rotation ----------------------------------------------------------- */
 
-static void fetch_end(struct mcred *m)
-{
-        if (m->fetch_watch >= 0)
-                virEventRemoveHandle(m->fetch_watch);
-        if (m->fetch_timer >= 0)
-                virEventRemoveTimeout(m->fetch_timer);
-        if (m->fetch_fd >= 0)
-                close(m->fetch_fd);
-        if (m->fetch_pid > 0) {
-                (void)kill(m->fetch_pid, SIGKILL);   /* our own child; gone already when it finished */
-                while (waitpid(m->fetch_pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-        }
-        if (m->fetch_buf) {
-                OPENSSL_cleanse(m->fetch_buf, m->fetch_len);
-                free(m->fetch_buf);
-        }
-        m->fetch_buf = NULL;
-        m->fetch_len = 0;
-        m->fetch_pid = 0;
-        m->fetch_fd = m->fetch_watch = m->fetch_timer = -1;
-}
-
 static void rotation_failed(struct mcred *m, const char *why)
 {
         monitor_log("credential %s: rotation failed: %s", m->c.name, why);
@@ -496,20 +427,18 @@ static void send_put(struct mcred *m)
                 monitor_log("CRED_PUT %s: %s (sent again when the agent is back)", m->c.name, e.msg);
 }
 
-static void fetch_done(struct mcred *m)
+/* The fetch of M's next lease ended: the new lease goes to the agent. */
+static void on_fetched(const char *buf, size_t len, const char *why, void *opaque)
 {
         struct mlvm_err e = { 0 };
+        struct mcred *m = opaque;
         struct cred tmp = { .name = m->c.name };
-        int status = 0;
 
-        close(m->fetch_fd);
-        m->fetch_fd = -1;
-        while (waitpid(m->fetch_pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        m->fetch_pid = 0;
-        int r = creds_parse(m->fetch_buf ? m->fetch_buf : "", m->fetch_len, &tmp, 1, &e);
-        fetch_end(m);
-        if (r < 0) {
+        if (why) {
+                rotation_failed(m, why);
+                return;
+        }
+        if (creds_parse(buf, len, &tmp, 1, &e) < 0) {
                 cred_clear_value(&tmp);
                 rotation_failed(m, e.msg);
                 return;
@@ -531,64 +460,11 @@ static void fetch_done(struct mcred *m)
         send_put(m);
 }
 
-static void on_fetch_data(int watch, int fd, int events, void *opaque)
-{
-        struct mcred *m = opaque;
-        char buf[16384];
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return;
-        if (n <= 0) {
-                fetch_done(m);
-                return;
-        }
-        if (m->fetch_len + (size_t)n > FETCH_OUT_MAX) {
-                OPENSSL_cleanse(buf, sizeof(buf));
-                fetch_end(m);
-                rotation_failed(m, "the fetch helper wrote too much");
-                return;
-        }
-        m->fetch_buf = xreallocarray(m->fetch_buf, 1, FETCH_OUT_MAX + 1);
-        memcpy(m->fetch_buf + m->fetch_len, buf, (size_t)n);
-        m->fetch_len += (size_t)n;
-        OPENSSL_cleanse(buf, sizeof(buf));
-}
-
-static void on_fetch_timeout(int timer, void *opaque)
-{
-        struct mcred *m = opaque;
-        fetch_end(m);
-        rotation_failed(m, "the source did not answer in time");
-}
-
 static int start_fetch(struct mcred *m, struct mlvm_err *e)
 {
-        int p[2];
-        const char *state_dir = monitor_state_dir(), *run_id = monitor_run_id();
-        if (m->fetch_pid > 0 || m->msg)
+        if (monitor_fetch_busy(&m->fetch) || m->msg)
                 return err_setx(e, -EBUSY, "a rotation of %s is already under way", m->c.name);
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return err_set(e, -errno, "pipe");
-        pid_t pid = fork();
-        if (pid < 0) {
-                close(p[0]);
-                close(p[1]);
-                return err_set(e, -errno, "fork");
-        }
-        if (pid == 0) {
-                /* Straight to exec: nothing of the monitor's state is touched here. */
-                if (dup2(p[1], 1) < 0)
-                        _exit(127);
-                execl("/proc/self/exe", "mlvm-monitor", "fetch", state_dir, run_id, m->c.name, (char *)NULL);
-                _exit(127);
-        }
-        close(p[1]);
-        (void)fcntl(p[0], F_SETFL, O_NONBLOCK);
-        m->fetch_pid = pid;
-        m->fetch_fd = p[0];
-        m->fetch_watch = virEventAddHandle(p[0], VIR_EVENT_HANDLE_READABLE, on_fetch_data, m, NULL);
-        m->fetch_timer = virEventAddTimeout(monitor_timer_ms(FETCH_TIMEOUT, 0), on_fetch_timeout, m, NULL);
-        return 0;
+        return monitor_fetch_start(&m->fetch, m->c.name, on_fetched, m, e);
 }
 
 static void on_timer(int timer, void *opaque)
@@ -602,8 +478,7 @@ static void on_timer(int timer, void *opaque)
                 rotation_failed(m, e.msg);
 }
 
-/* Rotate NAME (NULL: all) now; W's client gets one reply when all are done. */
-static int rotate(struct waiter *w, const char *name, struct mlvm_err *e)
+int monitor_creds_rotate(struct monitor_client *c, const char *name, struct mlvm_err *e)
 {
         size_t started = 0;
         if (!monitor_ready())
@@ -617,36 +492,14 @@ static int rotate(struct waiter *w, const char *name, struct mlvm_err *e)
                 if (m->state == C_REVOKED)
                         continue;
                 if (start_fetch(m, e) < 0)
-                        return started ? 0 : -EBUSY;
-                m->waiter = w->c;
-                w->rotations++;
+                        return started ? (int)started : -EBUSY;
+                m->waiter = c;
                 started++;
         }
         if (!started)
                 return err_setx(e, -ENOENT, name ? "the run has no credential %s" : "the run has no credentials%s",
                                 name ? name : "");
-        return 0;
-}
-
-/* {"cmd":"rotate","name":NAME}: NAME (or every credential) now. */
-static void cmd_rotate(struct monitor_client *c, json_object *req)
-{
-        struct mlvm_err e = { 0 };
-        _cleanup_json_ json_object *rep = json_object_new_object();
-        struct waiter *w = waiter_of(c) ?: waiter_of(NULL);   /* one per client at most: always one free */
-
-        if (!w || w->rotations > 0) {
-                json_object_object_add(rep, "error", json_object_new_string("a rotation is already under way"));
-                monitor_client_send(c, rep);
-                return;
-        }
-        w->c = c;
-        json_object_put(w->rotated);
-        w->rotated = json_object_new_array();
-        if (rotate(w, json_str(req, "name"), &e) < 0 && w->rotations == 0) {
-                json_object_object_add(rep, "error", json_object_new_string(e.msg));
-                monitor_client_send(c, rep);
-        }
+        return (int)started;
 }
 
 /* ---- revocation and the end ---------------------------------------------- */
@@ -703,8 +556,8 @@ static bool creds_drain(void)
         for (size_t i = 0; i < n_creds; i++) {
                 struct mcred *m = &creds[i];
                 virEventUpdateTimeout(m->timer, -1);
-                if (m->fetch_pid > 0)
-                        fetch_end(m);
+                if (monitor_fetch_busy(&m->fetch))
+                        monitor_fetch_cancel(&m->fetch);
                 live |= m->state == C_LIVE || (m->msg && m->put_id);
         }
         if (!live)
@@ -762,8 +615,8 @@ static void creds_stop(void)
         }
         draining = false;
         for (size_t i = 0; i < n_creds; i++) {
-                if (creds[i].fetch_pid > 0)
-                        fetch_end(&creds[i]);
+                if (monitor_fetch_busy(&creds[i].fetch))
+                        monitor_fetch_cancel(&creds[i].fetch);
                 virEventUpdateTimeout(creds[i].timer, -1);
         }
         unconfirmed(why);
@@ -781,16 +634,11 @@ static void creds_on_frame(const struct proto_msg *m)
                 on_expired(m);
 }
 
-static const struct monitor_command creds_commands[] = {
-        { "rotate", cmd_rotate },
-        { NULL, NULL },
-};
-
 const struct monitor_handler monitor_creds_handler = {
         .name = "creds",
         .frames = (const uint8_t[]){ PROTO_DONE, PROTO_CRED_EXPIRED, 0 },
         .on_frame = creds_on_frame,
-        .commands = creds_commands,
+        .commands = monitor_creds_commands,
         .init = creds_init,
         .resumed = creds_resend,
         .drain = creds_drain,
