@@ -155,8 +155,10 @@ static void cmd_follow(struct monitor_client *c, json_object *req)
         struct stat a, b;
         c->follow = true;
         json_object_object_add(rep, "ok", json_object_new_boolean(1));
-        json_object_object_add(rep, "console_offset", json_object_new_int64(stat(monitor_console_path(), &a) == 0 ? a.st_size : 0));
-        json_object_object_add(rep, "output_offset", json_object_new_int64(stat(monitor_output_path(), &b) == 0 ? b.st_size : 0));
+        json_object_object_add(rep, "console_offset",
+                               json_object_new_int64(stat(monitor_console_path(), &a) == 0 ? a.st_size : 0));
+        json_object_object_add(rep, "output_offset",
+                               json_object_new_int64(stat(monitor_output_path(), &b) == 0 ? b.st_size : 0));
         monitor_client_send(c, rep);
 }
 

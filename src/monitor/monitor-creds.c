@@ -311,11 +311,12 @@ static void on_put_done(struct mcred *m)
         json_object_object_add(more, "rtt_ms", json_object_new_double(rtt_ms));
         if (first) {
                 monitor_log("credential %s delivered (lease %s, ttl %llu s, %.1f ms)", m->c.name, m->c.lease,
-                    (unsigned long long)m->c.ttl_s, rtt_ms);
+                            (unsigned long long)m->c.ttl_s, rtt_ms);
                 audit_cred("cred.put", m, m->c.lease, m->c.fingerprint, more);
         } else {
                 m->rotations++;
-                monitor_log("credential %s rotated (lease %s -> %s, %.1f ms)", m->c.name, m->prev_lease, m->c.lease, rtt_ms);
+                monitor_log("credential %s rotated (lease %s -> %s, %.1f ms)", m->c.name, m->prev_lease, m->c.lease,
+                            rtt_ms);
                 json_object_object_add(more, "previous_lease", json_object_new_string(m->prev_lease));
                 audit_cred("cred.rotate", m, m->c.lease, m->c.fingerprint, more);
         }
@@ -608,7 +609,8 @@ static void creds_resend(void)
  * before the domain goes. */
 static void creds_stop(void)
 {
-        const char *why = monitor_said_hello() ? "the run ended before the agent confirmed" : "the guest never said HELLO";
+        const char *why = monitor_said_hello() ? "the run ended before the agent confirmed"
+                                               : "the guest never said HELLO";
         if (revoke_timer >= 0) {
                 virEventRemoveTimeout(revoke_timer);
                 revoke_timer = -1;

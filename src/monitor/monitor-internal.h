@@ -21,6 +21,7 @@
 /* ---- monitor.c ---------------------------------------------------------------- */
 
 /* The registered handlers, in order; NULL past the last. */
+#define MONITOR_HANDLERS_MAX 8
 const struct monitor_handler *monitor_handler(size_t i);
 const char *monitor_console_path(void);
 const char *monitor_output_path(void);

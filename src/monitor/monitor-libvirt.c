@@ -146,8 +146,8 @@ static void on_reconnect(int timer, void *opaque)
                 monitor_libvirt_detach();
                 if (virt_connect(uri, &conn, NULL) == 0)
                         dom = virDomainLookupByName(conn, domain_name);
-                monitor_end(RUN_FAILED, "lost libvirt for %llu s: %s", (unsigned long long)(RECONNECT_WINDOW / USEC_PER_SEC),
-                            e.msg);
+                monitor_end(RUN_FAILED, "lost libvirt for %llu s: %s",
+                            (unsigned long long)(RECONNECT_WINDOW / USEC_PER_SEC), e.msg);
         }
 }
 

@@ -207,7 +207,8 @@ static void on_accept(int watch, int fd, int events, void *opaque)
                 refused++;
                 return;
         }
-        *c = (struct conn){ .id = monitor_stream_id(&monitor_publish_handler), .fd = cfd, .tcp = !l->unix_path, .granted = PROTO_STREAM_CREDIT,
+        *c = (struct conn){ .id = monitor_stream_id(&monitor_publish_handler), .fd = cfd, .tcp = !l->unix_path,
+                            .granted = PROTO_STREAM_CREDIT,
                             .obuf = xmalloc(PROTO_STREAM_CREDIT) };
         c->watch = virEventAddHandle(cfd, 0, on_client, c, NULL);
         accepted++;
@@ -362,7 +363,7 @@ static void publish_close(void)
         }
         if (n_listeners)
                 monitor_log("published ports closed (%llu connections, %llu refused)", (unsigned long long)accepted,
-                    (unsigned long long)refused);
+                            (unsigned long long)refused);
         n_listeners = 0;
 }
 

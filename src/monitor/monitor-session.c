@@ -53,13 +53,13 @@ int monitor_send(const struct proto_msg *m, struct mlvm_err *e)
         return channel_send(ch, m, 0, e);
 }
 
+/* Each handler's ids count up within its range, wrapping round, never 0. */
 uint32_t monitor_stream_id(const struct monitor_handler *h)
 {
-        static uint32_t next[8];   /* by handler; more handlers share the last counter */
-        const struct monitor_handler *x;
+        static uint32_t next[MONITOR_HANDLERS_MAX];
         size_t i = 0;
         uint32_t id;
-        while ((x = monitor_handler(i)) && x != h && i < sizeof(next) / sizeof(next[0]) - 1)
+        while (i < MONITOR_HANDLERS_MAX - 1 && monitor_handler(i) && monitor_handler(i) != h)
                 i++;
         do
                 id = h->stream_base | (++next[i] & h->stream_mask);

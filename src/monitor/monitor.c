@@ -105,6 +105,7 @@ static const struct monitor_handler *const handlers[] = {
         &monitor_artifacts_handler,
 };
 #define N_HANDLERS (sizeof(handlers) / sizeof(handlers[0]))
+_Static_assert(N_HANDLERS <= MONITOR_HANDLERS_MAX, "more handlers than MONITOR_HANDLERS_MAX");
 
 const struct monitor_handler *monitor_handler(size_t i)
 {
