@@ -1,10 +1,10 @@
 /* channel.c: agent channel over a libvirt stream; see channel.h. */
 #include "mlvm-build.h"
 
-#include <time.h>
 #include <openssl/crypto.h>
 
 #include "channel.h"
+#include "mtime.h"
 #include "util.h"
 #include "virt.h"
 
@@ -24,9 +24,14 @@ struct channel {
         uint8_t *out;
         size_t out_len, out_cap;
         bool send_failed;
+        /* The throttle (channel.h): re-checked by this timer while full. */
+        int throttle_timer;
+        void (*unthrottle)(void *opaque);
+        void *unthrottle_opaque;
 };
 
 #define CHANNEL_OUT_MAX (16u << 20)
+#define THROTTLE_RECHECK_MS 20
 
 static int event_mask(struct channel *ch, int want)
 {
@@ -78,19 +83,12 @@ static void on_timeout(int timer, void *opaque)
         *(bool *)opaque = true;
 }
 
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Run libvirt's event loop until the stream reports one of WANT or the
  * deadline passes. Returns 0, or -ETIMEDOUT. */
-static int wait_events(struct channel *ch, int want, uint64_t deadline)
+static int wait_events(struct channel *ch, int want, usec_t deadline)
 {
         bool fired = false;
-        uint64_t now = now_ms();
+        usec_t now = now_usec();
 
         if (now >= deadline)
                 return -ETIMEDOUT;
@@ -100,7 +98,7 @@ static int wait_events(struct channel *ch, int want, uint64_t deadline)
         if (virStreamEventUpdateCallback(ch->st, event_mask(ch, want) | VIR_STREAM_EVENT_ERROR |
                                                      VIR_STREAM_EVENT_HANGUP) < 0)
                 return -EIO;
-        int timer = virEventAddTimeout((int)(deadline - now), on_timeout, &fired, NULL);
+        int timer = virEventAddTimeout(usec_ms_left(deadline), on_timeout, &fired, NULL);
         if (timer < 0)
                 return -EIO;
         ch->waiting = true;
@@ -130,6 +128,7 @@ int channel_open(virDomainPtr dom, const char *name, struct channel **ret, struc
                 return r;
         }
         ch->buf = xmalloc(PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD);
+        ch->throttle_timer = -1;
         *ret = ch;
         return 0;
 }
@@ -138,6 +137,8 @@ void channel_close(struct channel *ch)
 {
         if (!ch)
                 return;
+        if (ch->throttle_timer >= 0)
+                virEventRemoveTimeout(ch->throttle_timer);
         (void)virStreamEventRemoveCallback(ch->st);
         (void)virStreamAbort(ch->st);
         (void)virStreamFree(ch->st);
@@ -192,7 +193,7 @@ int channel_try_recv(struct channel *ch, struct proto_msg *m, struct mlvm_err *e
 
 int channel_recv(struct channel *ch, struct proto_msg *m, int timeout_ms, struct mlvm_err *e)
 {
-        uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+        usec_t deadline = now_usec() + usec_from_ms((uint64_t)timeout_ms);
 
         for (;;) {
                 int r = channel_try_recv(ch, m, e);
@@ -239,7 +240,35 @@ int channel_send(struct channel *ch, const struct proto_msg *m, int timeout_ms, 
         return 0;
 }
 
-size_t channel_pending(const struct channel *ch)
+bool channel_full(const struct channel *ch)
 {
-        return ch ? ch->out_len : 0;
+        return ch && ch->out_len > CHANNEL_HIGH_WATER;
+}
+
+/* While full, look again every 20 ms (the queue drains from the loop). */
+static void on_throttle(int timer, void *opaque)
+{
+        struct channel *ch = opaque;
+        if (channel_full(ch))
+                return;
+        virEventUpdateTimeout(timer, -1);
+        if (ch->unthrottle)
+                ch->unthrottle(ch->unthrottle_opaque);
+}
+
+bool channel_throttled(struct channel *ch)
+{
+        if (!channel_full(ch))
+                return false;
+        if (ch->throttle_timer < 0)
+                ch->throttle_timer = virEventAddTimeout(THROTTLE_RECHECK_MS, on_throttle, ch, NULL);
+        else
+                virEventUpdateTimeout(ch->throttle_timer, THROTTLE_RECHECK_MS);
+        return true;
+}
+
+void channel_on_unthrottle(struct channel *ch, void (*cb)(void *opaque), void *opaque)
+{
+        ch->unthrottle = cb;
+        ch->unthrottle_opaque = opaque;
 }

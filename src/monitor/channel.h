@@ -6,6 +6,8 @@
  * proto_hdr_decode/proto_payload_decode, with the 1 MiB frame cap. */
 #pragma once
 
+#include <stdbool.h>
+
 #include <libvirt/libvirt.h>
 
 #include "err.h"
@@ -26,10 +28,17 @@ int channel_recv(struct channel *ch, struct proto_msg *m, int timeout_ms, struct
  * frames are never interleaved. Fails when an earlier send failed or
  * 16 MiB are already waiting. TIMEOUT_MS is unused (kept for callers). */
 int channel_send(struct channel *ch, const struct proto_msg *m, int timeout_ms, struct mlvm_err *e);
-/* Bytes queued and not yet taken by the stream: senders of bulk data
- * (published ports, exec) stop reading their clients above a high-water
- * mark, so control frames always find room. */
-size_t channel_pending(const struct channel *ch);
+/* The throttle: senders of bulk data (published ports, exec) stop reading
+ * their clients while more than CHANNEL_HIGH_WATER bytes wait to go out,
+ * so that control frames (credentials, shutdown) always find room.
+ * channel_full only looks; channel_throttled also makes sure the
+ * unthrottle callback runs once the queue is below the mark again (looked
+ * at every 20 ms while libvirt's loop drains it). Both accept NULL (no
+ * channel: nothing queued). */
+#define CHANNEL_HIGH_WATER (4u << 20)
+bool channel_full(const struct channel *ch);
+bool channel_throttled(struct channel *ch);
+void channel_on_unthrottle(struct channel *ch, void (*cb)(void *opaque), void *opaque);
 
 /* Event-driven use (the monitor): CB runs from libvirt's event loop when
  * the stream has data or closed; it then calls channel_try_recv until that

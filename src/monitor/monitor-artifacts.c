@@ -11,7 +11,7 @@
 
 #include "audit.h"
 #include "artifacts.h"
-#include "monitor-internal.h"
+#include "monitor-handlers.h"
 #include "provenance.h"
 #include "run.h"
 #include "util.h"
@@ -36,17 +36,17 @@ static void reject(const char *fmt, ...)
                 problem = NULL;
         va_end(ap);
         if (problem)
-                say("artifacts: %s", problem);
+                monitor_log("artifacts: %s", problem);
 }
 
-void artifacts_on_report(const struct proto_msg *m)
+static void on_report(const struct proto_msg *m)
 {
         if (problem)
                 return;
         if (done_seen)
                 { reject("the agent reported an artifact after ARTIFACTS_DONE"); return; }
         if (!artifact_path_is_valid(m->u.artifact.path) || !is_sha256_hex(m->u.artifact.digest)) {
-                _cleanup_free_ char *p = clean(m->u.artifact.path);
+                _cleanup_free_ char *p = monitor_ascii(m->u.artifact.path);
                 { reject("the agent reported an invalid artifact (%.80s)", p); return; }
         }
         if (n_reps >= artifact_default_limits.max_entries)
@@ -60,7 +60,7 @@ void artifacts_on_report(const struct proto_msg *m)
         memcpy(a->sha256, m->u.artifact.digest, sizeof(a->sha256));
 }
 
-void artifacts_on_done(const struct proto_msg *m)
+static void on_done(const struct proto_msg *m)
 {
         if (problem)
                 return;
@@ -74,12 +74,13 @@ void artifacts_on_done(const struct proto_msg *m)
         tar_size = m->u.artifact.size;
         tar_count = m->u.artifact.count;
         memcpy(tar_sha, m->u.artifact.digest, sizeof(tar_sha));
-        say("artifacts reported: %u files, stream of %llu bytes", tar_count, (unsigned long long)tar_size);
+        monitor_log("artifacts reported: %u files, stream of %llu bytes", tar_count, (unsigned long long)tar_size);
 }
 
-void artifacts_on_error(const char *why)
+/* An ERROR with code "artifacts": EXIT follows; the run fails at the end. */
+static void on_error(const char *why)
 {
-        _cleanup_free_ char *w = clean(why);
+        _cleanup_free_ char *w = monitor_ascii(why);
         reject("the agent could not collect them: %s", w);
 }
 
@@ -88,51 +89,77 @@ static void set_result(json_object *run, void *u)
         json_object_object_add(run, "artifacts", json_object_get(u));
 }
 
-/* After the guest is gone, before the run's volumes are deleted. Returns
- * the summary for the run record (also audited); *REJECTED when the run
- * must count as failed. */
-json_object *artifacts_collect_run(virStoragePoolPtr pool, bool *rejected)
+/* The summary O into run.json and the audit log. */
+static void record_result(json_object *o)
+{
+        struct mlvm_err ignore = { 0 };
+        if (run_update(monitor_state_dir(), monitor_run_id(), set_result, o, &ignore) < 0)
+                monitor_log("run record: %s", ignore.msg);
+        json_object *f = json_object_new_object();
+        json_object_object_add(f, "run", json_object_new_string(monitor_run_id()));
+        json_object_object_add(f, "name", json_object_new_string(monitor_name()));
+        json_object_object_foreach(o, k, v) json_object_object_add(f, k, json_object_get(v));
+        if (audit_append(monitor_state_dir(), "run.artifacts", f, &ignore) < 0)
+                monitor_log("audit: %s", ignore.msg);
+        json_object_put(f);
+}
+
+/* Why the artifacts are not (or cannot be) collected; NULL: they may be. */
+static const char *not_collected(void)
+{
+        if (problem)
+                return problem;
+        if (monitor_workload_timed_out())
+                return "not collected: the workload timed out";
+        if (!monitor_workload_exited())
+                return "not collected: the workload did not finish";
+        if (!done_seen)
+                return "the agent did not report its artifacts";
+        return NULL;
+}
+
+/* The artifact volume, read through libvirt and checked against the reports. */
+static int collect_volume(virStoragePoolPtr pool, const char *volname, const char *dest, struct mlvm_err *e)
+{
+        virStorageVolPtr vol = pool ? virStorageVolLookupByName(pool, volname) : NULL;
+        struct artifact_report rep = { reps, n_reps, tar_size, "" };
+        int r;
+
+        memcpy(rep.tar_sha256, tar_sha, sizeof(rep.tar_sha256));
+        if (!vol)
+                return err_virt(e, "artifact volume %s", volname);
+        r = artifacts_collect(vol, &rep, &artifact_default_limits, dest, e);
+        virStorageVolFree(vol);
+        return r;
+}
+
+/* After the guest is gone, before the run's volumes are deleted (the
+ * guest is gone: its artifact stream is complete and nobody writes it).
+ * Returns the summary for the run record (also audited; NULL when the
+ * run keeps no artifacts); *RET_FAILURE when the run must count as failed. */
+static json_object *artifacts_collect_run(virStoragePoolPtr pool, char **ret_failure)
 {
         struct mlvm_err e = { 0 };
-        const char *dir = jstr(M.run, "artifacts_dir"), *volname = jstr(M.run, "artifacts_volume");
-        json_object *o = json_object_new_object();
+        const char *dir = json_str(monitor_record(), "artifacts_dir");
+        const char *volname = json_str(monitor_record(), "artifacts_volume");
 
-        *rejected = false;
-        if (!dir || !volname) {
-                json_object_put(o);
+        if (!dir || !volname)
                 return NULL;
-        }
-        const char *why = problem;
-        if (!why && M.timed_out)
-                why = "not collected: the workload timed out";
-        else if (!why && !M.have_exit)
-                why = "not collected: the workload did not finish";
-        else if (!why && !done_seen)
-                why = "the agent did not report its artifacts";
-        double t0 = run_now();
-        int r = 0;
-        _cleanup_free_ char *dest = run_file(M.state_dir, M.id, "artifacts");
-        if (!why) {
-                virStorageVolPtr vol = pool ? virStorageVolLookupByName(pool, volname) : NULL;
-                struct artifact_report rep = { reps, n_reps, tar_size, "" };
-                memcpy(rep.tar_sha256, tar_sha, sizeof(rep.tar_sha256));
-                if (!vol)
-                        r = err_virt(&e, "artifact volume %s", volname);
-                else
-                        r = artifacts_collect(vol, &rep, &artifact_default_limits, dest, &e);
-                if (vol)
-                        virStorageVolFree(vol);
-                if (r < 0)
-                        why = e.msg;
-        }
-        double secs = run_now() - t0;
+        json_object *o = json_object_new_object();
+        const char *why = not_collected();
+        usec_t t0 = now_usec();
+        _cleanup_free_ char *dest = run_file(monitor_state_dir(), monitor_run_id(), "artifacts");
+        if (!why && collect_volume(pool, volname, dest, &e) < 0)
+                why = e.msg;
+        double secs = usec_to_sec(now_usec() - t0);
         uint64_t bytes = 0;
         for (size_t i = 0; i < n_reps; i++)
                 bytes += reps[i].size;
         json_object_object_add(o, "accepted", json_object_new_boolean(!why));
         if (why) {
                 json_object_object_add(o, "error", json_object_new_string(why));
-                *rejected = !M.timed_out && M.have_exit;
+                if (!monitor_workload_timed_out() && monitor_workload_exited())
+                        *ret_failure = xasprintf("artifacts rejected: %s", why);
         } else {
                 json_object_object_add(o, "count", json_object_new_int64((int64_t)n_reps));
                 json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
@@ -140,18 +167,8 @@ json_object *artifacts_collect_run(virStoragePoolPtr pool, bool *rejected)
                 json_object_object_add(o, "stream_sha256", json_object_new_string(tar_sha));
                 json_object_object_add(o, "collect_s", json_object_new_double(secs));
         }
-        say("artifacts: %s%s%s", why ? "rejected: " : "accepted", why ? why : "",
-            why ? "" : "");
-        struct mlvm_err ignore = { 0 };
-        if (run_update(M.state_dir, M.id, set_result, o, &ignore) < 0)
-                say("run record: %s", ignore.msg);
-        json_object *f = json_object_new_object();
-        json_object_object_add(f, "run", json_object_new_string(M.id));
-        json_object_object_add(f, "name", json_object_new_string(M.name));
-        json_object_object_foreach(o, k, v) json_object_object_add(f, k, json_object_get(v));
-        if (audit_append(M.state_dir, "run.artifacts", f, &ignore) < 0)
-                say("audit: %s", ignore.msg);
-        json_object_put(f);
+        monitor_log("artifacts: %s%s", why ? "rejected: " : "accepted", why ? why : "");
+        record_result(o);
         return o;
 }
 
@@ -160,8 +177,9 @@ static void set_provenance(json_object *run, void *u)
         json_object_object_add(run, "provenance_sha256", json_object_new_string(u));
 }
 
-/* The signed record of a finished run, over what was accepted. */
-void provenance_run(void)
+/* The signed record of a finished run, over what was accepted; a run
+ * whose agent never said HELLO ran nothing to sign. */
+static void provenance_run(void)
 {
         struct mlvm_err e = { 0 };
         json_object *run = NULL, *a;
@@ -169,31 +187,52 @@ void provenance_run(void)
         size_t n = 0;
         char sha[SHA256_HEX_LEN + 1];
 
-        if (run_load(M.state_dir, M.id, &run, &e) < 0) {
-                say("provenance: %s", e.msg);
+        if (!monitor_said_hello())
+                return;
+        if (run_load(monitor_state_dir(), monitor_run_id(), &run, &e) < 0) {
+                monitor_log("provenance: %s", e.msg);
                 return;
         }
-        _cleanup_free_ char *dir = run_file(M.state_dir, M.id, "artifacts");
+        _cleanup_free_ char *dir = run_file(monitor_state_dir(), monitor_run_id(), "artifacts");
         if (json_object_object_get_ex(run, "artifacts", &a) && json_object_get_boolean(json_object_object_get(a, "accepted")) &&
             artifacts_scan(dir, &arts, &n, &e) < 0) {
-                say("provenance: %s", e.msg);
+                monitor_log("provenance: %s", e.msg);
                 json_object_put(run);
                 return;
         }
-        if (provenance_write(M.state_dir, M.id, run, arts, n, sha, &e) < 0)
-                say("provenance: %s", e.msg);
+        if (provenance_write(monitor_state_dir(), monitor_run_id(), run, arts, n, sha, &e) < 0)
+                monitor_log("provenance: %s", e.msg);
         else {
-                (void)run_update(M.state_dir, M.id, set_provenance, sha, NULL);
+                (void)run_update(monitor_state_dir(), monitor_run_id(), set_provenance, sha, NULL);
                 json_object *f = json_object_new_object();
-                json_object_object_add(f, "run", json_object_new_string(M.id));
-                json_object_object_add(f, "name", json_object_new_string(M.name));
+                json_object_object_add(f, "run", json_object_new_string(monitor_run_id()));
+                json_object_object_add(f, "name", json_object_new_string(monitor_name()));
                 json_object_object_add(f, "sha256", json_object_new_string(sha));
                 json_object_object_add(f, "subjects", json_object_new_int64((int64_t)n));
-                if (audit_append(M.state_dir, "run.provenance", f, &e) < 0)
-                        say("audit: %s", e.msg);
+                if (audit_append(monitor_state_dir(), "run.provenance", f, &e) < 0)
+                        monitor_log("audit: %s", e.msg);
                 json_object_put(f);
-                say("provenance signed: %s (%zu subjects)", sha, n);
+                monitor_log("provenance signed: %s (%zu subjects)", sha, n);
         }
         free(arts);
         json_object_put(run);
 }
+
+static void artifacts_on_frame(const struct proto_msg *m)
+{
+        if (m->type == PROTO_ARTIFACT)
+                on_report(m);
+        else if (m->type == PROTO_ARTIFACTS_DONE)
+                on_done(m);
+        else if (m->type == PROTO_ERROR)
+                on_error(m->u.error.message);
+}
+
+const struct monitor_handler monitor_artifacts_handler = {
+        .name = "artifacts",
+        .frames = (const uint8_t[]){ PROTO_ARTIFACT, PROTO_ARTIFACTS_DONE, 0 },
+        .on_frame = artifacts_on_frame,
+        .error_code = PROTO_E_ARTIFACTS,
+        .collect = artifacts_collect_run,
+        .finished = provenance_run,
+};

@@ -1,6 +1,8 @@
 /* monitor-control.c: the monitor's control socket (STATE/runs/RUNID/
- * control.sock, mode 0600, JSON lines): status, follow, ping, down, for the
- * other verbs; the channel has one client, the monitor. */
+ * control.sock, mode 0600, JSON lines) for the other verbs; the channel
+ * has one client, the monitor. Its own commands are status, follow, ping
+ * and down; the handlers' tables (monitor-core.h) add theirs (rotate,
+ * exec). */
 #include "mlvm-build.h"
 
 #include <sys/socket.h>
@@ -13,130 +15,222 @@
 #include "util.h"
 #include "virt.h"
 
+#define CONTROL_LINE_MAX 4096
+
+struct monitor_client {
+        int fd;
+        int watch;
+        char buf[CONTROL_LINE_MAX];
+        size_t len;
+        bool follow;
+        bool wants_down;        /* answer when the teardown is done */
+        bool taken;             /* a handler speaks on it now (monitor_client_take) */
+        uint32_t ping_id;       /* answer on this PONG */
+        usec_t ping_sent;
+};
+
+static struct monitor_client clients[MONITOR_CLIENTS_MAX] = {
+        [0 ... MONITOR_CLIENTS_MAX - 1] = { .fd = -1 },
+};
+
 /* ---- control clients --------------------------------------------------- */
 
-void client_send(struct client *c, json_object *o)
+void monitor_client_send(struct monitor_client *c, json_object *o)
 {
         const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
         size_t len = strlen(s);
         /* Best effort, bounded: a client that stops reading is dropped. */
         if (c->fd >= 0 && (write(c->fd, s, len) != (ssize_t)len || write(c->fd, "\n", 1) != 1))
-                client_close(c);
+                monitor_client_close(c);
 }
 
 static void broadcast_one(const char *key, const void *data, size_t len)
 {
         json_object *o = NULL;
-        for (size_t i = 0; i < MAX_CLIENTS; i++) {
-                if (M.clients[i].fd < 0 || !M.clients[i].follow)
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
+                if (clients[i].fd < 0 || !clients[i].follow)
                         continue;
                 if (!o) {
                         o = json_object_new_object();
                         json_object_object_add(o, key, json_object_new_string_len(data, (int)len));
                 }
-                client_send(&M.clients[i], o);
+                monitor_client_send(&clients[i], o);
         }
         json_object_put(o);
 }
 
 /* One bounded line per 4 KiB of guest bytes (at most ~24 KiB of JSON), so a
  * follower's socket buffer is not overrun by a single huge line. */
-void broadcast(const char *key, const void *data, size_t len)
+void monitor_broadcast(const char *key, const void *data, size_t len)
 {
         for (size_t off = 0; off < len; off += 4096)
                 broadcast_one(key, (const char *)data + off, len - off < 4096 ? len - off : 4096);
 }
 
-void client_close(struct client *c)
+void monitor_client_close(struct monitor_client *c)
 {
-        json_object_put(c->rotated);
-        c->rotated = NULL;
-        c->rotations = 0;
-        free(c->xin);
-        free(c->xout);
-        c->xin = c->xout = NULL;
-        c->xin_len = c->xout_len = c->xout_cap = 0;
-        c->exec_stream = 0;
-        c->xdone = false;
+        const struct monitor_handler *h;
         if (c->fd < 0)
                 return;
-        creds_client_gone(c->fd);
+        for (size_t i = 0; (h = monitor_handler(i)); i++)
+                if (h->client_gone)
+                        h->client_gone(c);
         virEventRemoveHandle(c->watch);
         close(c->fd);
         c->fd = -1;
 }
 
-/* ---- control socket ------------------------------------------------------- */
-
-static void handle_command(struct client *c, const char *line)
+int monitor_client_fd(const struct monitor_client *c)
 {
-        _cleanup_json_ json_object *req = json_tokener_parse(line);
-        _cleanup_json_ json_object *rep = json_object_new_object();
-        const char *cmd = req ? jstr(req, "cmd") : NULL;
+        return c->fd;
+}
 
-        if (!cmd) {
-                json_object_object_add(rep, "error", json_object_new_string("expected {\"cmd\": ...}"));
-                client_send(c, rep);
+void monitor_client_take(struct monitor_client *c, virEventHandleCallback cb, void *opaque, uint8_t *buf,
+                         size_t cap, size_t *ret_len)
+{
+        size_t n = c->len < cap ? c->len : cap;
+        memcpy(buf, c->buf, n);
+        *ret_len = n;
+        c->len = 0;
+        c->taken = true;
+        virEventRemoveHandle(c->watch);
+        c->watch = virEventAddHandle(c->fd, VIR_EVENT_HANDLE_READABLE, cb, opaque, NULL);
+}
+
+void monitor_client_events(struct monitor_client *c, int events)
+{
+        virEventUpdateHandle(c->watch, events);
+}
+
+void monitor_control_pong(uint32_t id)
+{
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
+                struct monitor_client *c = &clients[i];
+                if (c->fd >= 0 && c->ping_id && c->ping_id == id) {
+                        json_object *o = json_object_new_object();
+                        json_object_object_add(o, "ok", json_object_new_boolean(1));
+                        double rtt_ms = (double)(now_usec() - c->ping_sent) / USEC_PER_MSEC;
+                        json_object_object_add(o, "rtt_ms", json_object_new_double(rtt_ms));
+                        monitor_client_send(c, o);
+                        json_object_put(o);
+                        c->ping_id = 0;
+                }
+        }
+}
+
+void monitor_control_end(json_object *end)
+{
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
+                if (clients[i].fd >= 0 && (clients[i].follow || clients[i].wants_down))
+                        monitor_client_send(&clients[i], end);
+                monitor_client_close(&clients[i]);
+        }
+        _cleanup_free_ char *sock = run_file(monitor_state_dir(), monitor_run_id(), "control.sock");
+        (void)unlink(sock);
+}
+
+/* ---- the core's commands ------------------------------------------------- */
+
+static void reply_error(struct monitor_client *c, const char *why)
+{
+        _cleanup_json_ json_object *rep = json_object_new_object();
+        json_object_object_add(rep, "error", json_object_new_string(why));
+        monitor_client_send(c, rep);
+}
+
+static void cmd_status(struct monitor_client *c, json_object *req)
+{
+        _cleanup_json_ json_object *rep = json_object_new_object();
+        json_object_object_add(rep, "ok", json_object_new_boolean(1));
+        json_object_object_add(rep, "state", json_object_new_string(monitor_ready() ? RUN_READY : RUN_STARTING));
+        json_object_object_add(rep, "connected", json_object_new_boolean(monitor_connected()));
+        monitor_client_send(c, rep);
+}
+
+/* Followers get the guest's output live from here on; the offsets say
+ * where in the logs that starts. */
+static void cmd_follow(struct monitor_client *c, json_object *req)
+{
+        _cleanup_json_ json_object *rep = json_object_new_object();
+        struct stat a, b;
+        c->follow = true;
+        json_object_object_add(rep, "ok", json_object_new_boolean(1));
+        json_object_object_add(rep, "console_offset",
+                               json_object_new_int64(stat(monitor_console_path(), &a) == 0 ? a.st_size : 0));
+        json_object_object_add(rep, "output_offset",
+                               json_object_new_int64(stat(monitor_output_path(), &b) == 0 ? b.st_size : 0));
+        monitor_client_send(c, rep);
+}
+
+/* Answered on the agent's PONG (monitor_control_pong). */
+static void cmd_ping(struct monitor_client *c, json_object *req)
+{
+        struct mlvm_err e = { 0 };
+        struct proto_msg m = { .type = PROTO_PING, .id = monitor_next_id() };
+        if (!monitor_agent_up() || RAND_bytes((unsigned char *)&m.u.ping.nonce, sizeof(m.u.ping.nonce)) != 1 ||
+            monitor_send(&m, &e) < 0) {
+                reply_error(c, e.msg[0] ? e.msg : "the agent channel is not open");
                 return;
         }
-        if (streq(cmd, "status")) {
-                json_object_object_add(rep, "ok", json_object_new_boolean(1));
-                json_object_object_add(rep, "state", json_object_new_string(M.ready ? RUN_READY : RUN_STARTING));
-                json_object_object_add(rep, "connected", json_object_new_boolean(!M.conn_lost));
-                client_send(c, rep);
-        } else if (streq(cmd, "follow")) {
-                struct stat a, b;
-                c->follow = true;
-                json_object_object_add(rep, "ok", json_object_new_boolean(1));
-                json_object_object_add(rep, "console_offset",
-                                       json_object_new_int64(stat(M.console_path, &a) == 0 ? a.st_size : 0));
-                json_object_object_add(rep, "output_offset",
-                                       json_object_new_int64(stat(M.output_path, &b) == 0 ? b.st_size : 0));
-                client_send(c, rep);
-        } else if (streq(cmd, "ping")) {
-                struct mlvm_err e = { 0 };
-                struct proto_msg m = { .type = PROTO_PING, .id = ++M.next_id };
-                if (!M.ch || !M.session_up || RAND_bytes((unsigned char *)&m.u.ping.nonce, sizeof(m.u.ping.nonce)) != 1 ||
-                    channel_send(M.ch, &m, 5000, &e) < 0) {
-                        json_object_object_add(rep, "error", json_object_new_string(
-                                                                     e.msg[0] ? e.msg : "the agent channel is not open"));
-                        client_send(c, rep);
-                        return;
-                }
-                c->ping_id = m.id;
-                c->ping_sent = run_now();
-        } else if (streq(cmd, "rotate")) {
-                struct mlvm_err e = { 0 };
-                if (c->rotations > 0) {
-                        json_object_object_add(rep, "error", json_object_new_string("a rotation is already under way"));
-                        client_send(c, rep);
-                        return;
-                }
-                json_object_put(c->rotated);
-                c->rotated = json_object_new_array();
-                if (creds_rotate(c, jstr(req, "name"), &e) < 0 && c->rotations == 0) {
-                        json_object_object_add(rep, "error", json_object_new_string(e.msg));
-                        client_send(c, rep);
-                }
-        } else if (streq(cmd, "exec")) {
-                exec_start(c, req);
-        } else if (streq(cmd, "down")) {
-                c->wants_down = true;
-                begin_shutdown(RUN_STOPPED, NULL);
-        } else {
-                json_object_object_add(rep, "error", json_object_new_string("unknown command"));
-                client_send(c, rep);
+        c->ping_id = m.id;
+        c->ping_sent = now_usec();
+}
+
+/* Answered with the end event once the teardown is done. */
+static void cmd_down(struct monitor_client *c, json_object *req)
+{
+        c->wants_down = true;
+        monitor_shutdown(RUN_STOPPED, NULL);
+}
+
+static const struct monitor_command core_commands[] = {
+        { "status", cmd_status },
+        { "follow", cmd_follow },
+        { "ping", cmd_ping },
+        { "down", cmd_down },
+        { NULL, NULL },
+};
+
+static const struct monitor_command *find_command(const char *name)
+{
+        const struct monitor_handler *h;
+        for (const struct monitor_command *k = core_commands; k->name; k++)
+                if (streq(k->name, name))
+                        return k;
+        for (size_t i = 0; (h = monitor_handler(i)); i++)
+                for (const struct monitor_command *k = h->commands; k && k->name; k++)
+                        if (streq(k->name, name))
+                                return k;
+        return NULL;
+}
+
+/* ---- control socket ------------------------------------------------------- */
+
+static void handle_command(struct monitor_client *c, const char *line)
+{
+        _cleanup_json_ json_object *req = json_tokener_parse(line);
+        const char *cmd = req ? json_str(req, "cmd") : NULL;
+
+        if (!cmd) {
+                reply_error(c, "expected {\"cmd\": ...}");
+                return;
         }
+        const struct monitor_command *k = find_command(cmd);
+        if (!k) {
+                reply_error(c, "unknown command");
+                return;
+        }
+        k->run(c, req);
 }
 
 static void on_client(int watch, int fd, int events, void *opaque)
 {
-        struct client *c = opaque;
+        struct monitor_client *c = opaque;
         ssize_t n = read(fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
         if (n <= 0) {
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         return;
-                client_close(c);
+                monitor_client_close(c);
                 return;
         }
         c->len += (size_t)n;
@@ -151,11 +245,11 @@ static void on_client(int watch, int fd, int events, void *opaque)
                 memmove(c->buf, nl + 1, c->len - used + 1);
                 c->len -= used;
                 handle_command(c, line);
-                if (c->fd < 0 || c->exec_stream)
-                        return;   /* closed, or speaking frames from now on */
+                if (c->fd < 0 || c->taken)
+                        return;   /* closed, or a handler's from now on */
         }
         if (c->len >= sizeof(c->buf) - 1)
-                client_close(c);   /* a line over the cap: not ours */
+                monitor_client_close(c);   /* a line over the cap: not ours */
 }
 
 static void on_accept(int watch, int fd, int events, void *opaque)
@@ -163,20 +257,20 @@ static void on_accept(int watch, int fd, int events, void *opaque)
         int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (cfd < 0)
                 return;
-        for (size_t i = 0; i < MAX_CLIENTS; i++) {
-                struct client *c = &M.clients[i];
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
+                struct monitor_client *c = &clients[i];
                 if (c->fd >= 0)
                         continue;
-                *c = (struct client){ .fd = cfd };
+                *c = (struct monitor_client){ .fd = cfd };
                 c->watch = virEventAddHandle(cfd, VIR_EVENT_HANDLE_READABLE, on_client, c, NULL);
                 return;
         }
         close(cfd);
 }
 
-int listen_control(struct mlvm_err *e)
+int monitor_control_listen(struct mlvm_err *e)
 {
-        _cleanup_free_ char *path = run_file(M.state_dir, M.id, "control.sock");
+        _cleanup_free_ char *path = run_file(monitor_state_dir(), monitor_run_id(), "control.sock");
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
         if (strlen(path) >= sizeof(sa.sun_path))
@@ -194,8 +288,8 @@ int listen_control(struct mlvm_err *e)
                         close(fd);
                 return r;
         }
-        M.listen_fd = fd;
-        M.listen_watch = virEventAddHandle(fd, VIR_EVENT_HANDLE_READABLE, on_accept, NULL, NULL);
+        /* Open until the process exits: the teardown removes the path, and
+         * the event loop stops with it. */
+        (void)virEventAddHandle(fd, VIR_EVENT_HANDLE_READABLE, on_accept, NULL, NULL);
         return 0;
 }
-

@@ -9,20 +9,17 @@
  * waiting for the agent's DONE and are wiped then. */
 #include "mlvm-build.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <openssl/crypto.h>
 
 #include "audit.h"
 #include "creds.h"
-#include "monitor-internal.h"
+#include "monitor-creds-fetch.h"
+#include "monitor-creds.h"
+#include "monitor-handlers.h"
 #include "run.h"
 #include "util.h"
 
-#define FETCH_TIMEOUT_MS ((CRED_EXEC_TIMEOUT_S + 15) * 1000)
-#define FETCH_OUT_MAX (256 * 1024)
-#define RETRY_MAX_MS 30000
+#define RETRY_MAX (30 * USEC_PER_SEC)
 
 enum cstate { C_PENDING, C_LIVE, C_EXPIRED, C_REVOKED };
 static const char *const cstate_name[] = { "pending", "live", "expired", "revoked" };
@@ -30,7 +27,8 @@ static const char *const cstate_name[] = { "pending", "live", "expired", "revoke
 struct mcred {
         struct cred c;               /* the grant; lease and fingerprint of the current lease */
         enum cstate state;
-        double delivered_at, expires_at;
+        double delivered_at, expires_at;   /* wall clock, for the record */
+        usec_t expires;                    /* the same end on CLOCK_MONOTONIC, to plan by */
         unsigned rotations;
         char prev_lease[CRED_LEASE_LEN + 1];
         int timer;                   /* rotation (or retry) */
@@ -38,15 +36,12 @@ struct mcred {
         struct proto_msg *msg;       /* holds the value until DONE */
         uint32_t put_id;
         bool put_queued;             /* sent by the request queue (the first lease) */
-        double put_sent;
+        usec_t put_sent;
         char next_lease[CRED_LEASE_LEN + 1], next_fp[SECRET_FP_LEN + 1];
-        /* A fetch in progress. */
-        pid_t fetch_pid;
-        int fetch_fd, fetch_watch, fetch_timer;
-        char *fetch_buf;
-        size_t fetch_len;
+        /* The next lease, on its way from the source. */
+        struct monitor_fetch fetch;
         /* A control client waiting for this rotation. */
-        int waiter_fd;
+        struct monitor_client *waiter;
         /* Every lease delivered, for the provenance (the first LEASES_KEPT). */
         json_object *leases;
 };
@@ -57,16 +52,15 @@ static struct mcred *creds;
 static size_t n_creds;
 static uint32_t revoke_id;
 static int revoke_timer = -1;
-static void (*after_revoke)(void);
-
-size_t creds_count(void) { return n_creds; }
+static usec_t revoke_timeout;
+static bool draining;                /* monitor_drained() is owed once the revocation is confirmed */
 
 static void audit_cred(const char *event, const struct mcred *m, const char *lease, const char *fp, json_object *more)
 {
         struct mlvm_err e = { 0 };
         json_object *f = json_object_new_object();
-        json_object_object_add(f, "run", json_object_new_string(M.id));
-        json_object_object_add(f, "name", json_object_new_string(M.name));
+        json_object_object_add(f, "run", json_object_new_string(monitor_run_id()));
+        json_object_object_add(f, "name", json_object_new_string(monitor_name()));
         json_object_object_add(f, "secret", json_object_new_string(m->c.name));
         json_object_object_add(f, "source", json_object_new_string(cred_kind(&m->c)));
         if (lease)
@@ -76,8 +70,8 @@ static void audit_cred(const char *event, const struct mcred *m, const char *lea
         if (more) {
                 json_object_object_foreach(more, k, v) json_object_object_add(f, k, json_object_get(v));
         }
-        if (audit_append(M.state_dir, event, f, &e) < 0)
-                say("audit %s: %s", event, e.msg);
+        if (audit_append(monitor_state_dir(), event, f, &e) < 0)
+                monitor_log("audit %s: %s", event, e.msg);
         json_object_put(f);
         json_object_put(more);
 }
@@ -110,8 +104,8 @@ static void save_one(json_object *run, void *u)
 static void save(void)
 {
         struct mlvm_err e = { 0 };
-        if (n_creds && run_update(M.state_dir, M.id, save_one, NULL, &e) < 0)
-                say("run record: %s", e.msg);
+        if (n_creds && run_update(monitor_state_dir(), monitor_run_id(), save_one, NULL, &e) < 0)
+                monitor_log("run record: %s", e.msg);
 }
 
 static void free_msg(struct mcred *m)
@@ -156,10 +150,12 @@ static struct proto_msg *put_msg(const struct mcred *m, const char *lease, const
 
 static void on_timer(int timer, void *opaque);
 
-int creds_init(int fd, struct mlvm_err *e)
+/* The grants from the run record, the first leases from FD (the
+ * hand-over from up; -1 when the run has none). */
+static int read_grants(int fd, struct mlvm_err *e)
 {
         json_object *a;
-        if (!json_object_object_get_ex(M.run, "creds", &a) || json_object_array_length(a) == 0)
+        if (!json_object_object_get_ex(monitor_record(), "creds", &a) || json_object_array_length(a) == 0)
                 return 0;
         n_creds = json_object_array_length(a);
         creds = xcalloc(n_creds, sizeof(*creds));
@@ -174,8 +170,7 @@ int creds_init(int fd, struct mlvm_err *e)
         for (size_t i = 0; i < n_creds; i++) {
                 struct mcred *m = &creds[i];
                 m->c = tmp[i];
-                m->fetch_fd = m->waiter_fd = -1;
-                m->fetch_watch = m->fetch_timer = -1;
+                m->fetch = (struct monitor_fetch)MONITOR_FETCH_INIT;
                 m->timer = virEventAddTimeout(-1, on_timer, m, NULL);
                 if (r == 0) {
                         /* The first lease travels in the request queue. */
@@ -195,66 +190,88 @@ int creds_init(int fd, struct mlvm_err *e)
         return r;
 }
 
-struct proto_msg *creds_initial_put(size_t i)
-{
-        creds[i].put_queued = true;
-        return creds[i].msg;
-}
-
 /* A JWT is minted again right before its first delivery, so that its exp
  * counts from delivery like the guest's TTL (up minted one to check the
  * source long before the guest booted). */
-void creds_before_send(struct proto_msg *msg)
+static void put_before_send(struct proto_msg *msg, void *opaque)
 {
         struct mlvm_err e = { 0 };
-        for (size_t i = 0; i < n_creds; i++) {
-                struct mcred *m = &creds[i];
-                if (m->msg != msg || !streq(cred_kind(&m->c), "jwt"))
-                        continue;
-                struct cred_ctx x = { .state_dir = M.state_dir, .run_id = M.id, .model = M.name, .config_dir = "/" };
-                if (cred_fetch(&x, &m->c, &e) < 0) {
-                        say("credential %s: minting again failed, the first token goes: %s", m->c.name, e.msg);
-                        continue;
-                }
-                if (put_msg_into(msg, m, m->c.lease, m->c.value, m->c.len)) {
-                        memcpy(m->next_lease, m->c.lease, sizeof(m->next_lease));
-                        memcpy(m->next_fp, m->c.fingerprint, sizeof(m->next_fp));
-                }
-                m->c.lease[0] = '\0';
-                cred_clear_value(&m->c);
+        struct mcred *m = opaque;
+        if (m->msg != msg || !streq(cred_kind(&m->c), "jwt"))
+                return;
+        struct cred_ctx x = { .state_dir = monitor_state_dir(), .run_id = monitor_run_id(), .model = monitor_name(),
+                              .config_dir = "/" };
+        if (cred_fetch(&x, &m->c, &e) < 0) {
+                monitor_log("credential %s: minting again failed, the first token goes: %s", m->c.name, e.msg);
+                return;
+        }
+        if (put_msg_into(msg, m, m->c.lease, m->c.value, m->c.len)) {
+                memcpy(m->next_lease, m->c.lease, sizeof(m->next_lease));
+                memcpy(m->next_fp, m->c.fingerprint, sizeof(m->next_fp));
+        }
+        m->c.lease[0] = '\0';
+        cred_clear_value(&m->c);
+}
+
+static void put_sent(const struct proto_msg *msg, void *opaque)
+{
+        struct mcred *m = opaque;
+        if (m->msg == msg) {
+                m->put_id = msg->id;
+                m->put_sent = now_usec();
         }
 }
 
-void creds_note_sent(const struct proto_msg *msg)
+static bool on_done_id(uint32_t id, uint32_t count);
+
+static void put_done(uint32_t id, uint32_t count, void *opaque)
 {
-        for (size_t i = 0; i < n_creds; i++)
-                if (creds[i].msg == msg) {
-                        creds[i].put_id = msg->id;
-                        creds[i].put_sent = run_now();
-                }
+        (void)on_done_id(id, count);
+}
+
+/* The first lease of each travels in the request queue, before the
+ * workload starts. */
+static const struct monitor_request_ops put_ops = {
+        .before_send = put_before_send,
+        .sent = put_sent,
+        .done = put_done,
+};
+
+static int creds_init(const struct monitor_start *s, struct mlvm_err *e)
+{
+        revoke_timeout = monitor_record_usec("revoke_timeout_ms", USEC_PER_MSEC, 2000 * USEC_PER_MSEC);
+        int r = read_grants(s->creds_fd, e);
+        for (size_t i = 0; i < n_creds && r == 0; i++) {
+                creds[i].put_queued = true;
+                if (monitor_queue(creds[i].msg, &put_ops, &creds[i]) < 0)
+                        r = err_setx(e, -E2BIG, "too many credentials");
+        }
+        return r;
 }
 
 /* A control client went away: its pending rotations answer nobody. */
-void creds_client_gone(int fd)
+static void creds_client_gone(struct monitor_client *c)
 {
         for (size_t i = 0; i < n_creds; i++)
-                if (creds[i].waiter_fd == fd)
-                        creds[i].waiter_fd = -1;
+                if (creds[i].waiter == c)
+                        creds[i].waiter = NULL;
+        monitor_creds_rotate_client_gone(c);
 }
 
-static void arm(struct mcred *m, double in_s)
+static void arm(struct mcred *m, usec_t in)
 {
-        virEventUpdateTimeout(m->timer, (int)(in_s * 1000 > 1 ? in_s * 1000 : 1));
+        virEventUpdateTimeout(m->timer, monitor_timer_ms(in, 1));
 }
 
+static double ms_since(usec_t t)
+{
+        return (double)(now_usec() - t) / USEC_PER_MSEC;
+}
+
+/* The rotation of M is over: the client that asked for it hears how. */
 static void finish_waiter(struct mcred *m, bool ok, const char *why)
 {
-        if (m->waiter_fd < 0)
-                return;
-        for (size_t i = 0; i < MAX_CLIENTS; i++) {
-                struct client *c = &M.clients[i];
-                if (c->fd != m->waiter_fd || c->rotations <= 0)
-                        continue;
+        if (m->waiter) {
                 json_object *r = json_object_new_object();
                 json_object_object_add(r, "name", json_object_new_string(m->c.name));
                 json_object_object_add(r, "ok", json_object_new_boolean(ok));
@@ -262,33 +279,19 @@ static void finish_waiter(struct mcred *m, bool ok, const char *why)
                         json_object_object_add(r, "lease", json_object_new_string(m->c.lease));
                         json_object_object_add(r, "previous_lease", json_object_new_string(m->prev_lease));
                         json_object_object_add(r, "fingerprint", json_object_new_string(m->c.fingerprint));
-                        json_object_object_add(r, "rtt_ms", json_object_new_double((run_now() - m->put_sent) * 1000));
+                        json_object_object_add(r, "rtt_ms", json_object_new_double(ms_since(m->put_sent)));
                 } else
                         json_object_object_add(r, "error", json_object_new_string(why));
-                json_object_array_add(c->rotated, r);
-                if (--c->rotations == 0) {
-                        json_object *rep = json_object_new_object();
-                        bool all = true;
-                        for (size_t k = 0; k < json_object_array_length(c->rotated); k++) {
-                                json_object *x;
-                                if (json_object_object_get_ex(json_object_array_get_idx(c->rotated, k), "ok", &x))
-                                        all &= json_object_get_boolean(x);
-                        }
-                        json_object_object_add(rep, "ok", json_object_new_boolean(all));
-                        json_object_object_add(rep, "rotated", c->rotated);
-                        c->rotated = NULL;
-                        client_send(c, rep);
-                        json_object_put(rep);
-                }
+                monitor_creds_rotated(m->waiter, r);
         }
-        m->waiter_fd = -1;
+        m->waiter = NULL;
 }
 
 /* The agent confirmed a CRED_PUT. */
 static void on_put_done(struct mcred *m)
 {
         bool first = m->put_queued;
-        double rtt_ms = (run_now() - m->put_sent) * 1000;
+        double rtt_ms = ms_since(m->put_sent);
 
         if (m->c.lease[0] && !streq(m->c.lease, m->next_lease))
                 memcpy(m->prev_lease, m->c.lease, sizeof(m->prev_lease));
@@ -302,29 +305,32 @@ static void on_put_done(struct mcred *m)
         m->state = C_LIVE;
         m->delivered_at = run_now();
         m->expires_at = m->delivered_at + (double)m->c.ttl_s;
+        m->expires = now_usec() + usec_from_sec(m->c.ttl_s);
         json_object *more = json_object_new_object();
         json_object_object_add(more, "ttl_s", json_object_new_uint64(m->c.ttl_s));
         json_object_object_add(more, "rtt_ms", json_object_new_double(rtt_ms));
         if (first) {
-                say("credential %s delivered (lease %s, ttl %llu s, %.1f ms)", m->c.name, m->c.lease,
-                    (unsigned long long)m->c.ttl_s, rtt_ms);
+                monitor_log("credential %s delivered (lease %s, ttl %llu s, %.1f ms)", m->c.name, m->c.lease,
+                            (unsigned long long)m->c.ttl_s, rtt_ms);
                 audit_cred("cred.put", m, m->c.lease, m->c.fingerprint, more);
         } else {
                 m->rotations++;
-                say("credential %s rotated (lease %s -> %s, %.1f ms)", m->c.name, m->prev_lease, m->c.lease, rtt_ms);
+                monitor_log("credential %s rotated (lease %s -> %s, %.1f ms)", m->c.name, m->prev_lease, m->c.lease,
+                            rtt_ms);
                 json_object_object_add(more, "previous_lease", json_object_new_string(m->prev_lease));
                 audit_cred("cred.rotate", m, m->c.lease, m->c.fingerprint, more);
         }
         /* Renew when two thirds of the TTL have passed. */
         if (m->c.rotate)
-                arm(m, (double)m->c.ttl_s * 2 / 3);
+                arm(m, usec_from_sec(m->c.ttl_s) * 2 / 3);
         else
                 virEventUpdateTimeout(m->timer, -1);
         save();
         finish_waiter(m, true, NULL);
 }
 
-bool creds_on_done(uint32_t id, uint32_t count)
+/* A DONE from the agent: true when it was for a credential request. */
+static bool on_done_id(uint32_t id, uint32_t count)
 {
         if (id == 0)
                 return false;
@@ -344,10 +350,12 @@ bool creds_on_done(uint32_t id, uint32_t count)
                         json_object_object_add(more, "removed_by_agent", json_object_new_int((int)count));
                         audit_cred("cred.revoke", m, m->c.lease, m->c.fingerprint, more);
                 }
-                say("credentials revoked; the agent confirmed (%u removed)", count);
+                monitor_log("credentials revoked; the agent confirmed (%u removed)", count);
                 save();
-                if (after_revoke)
-                        after_revoke();
+                if (draining) {
+                        draining = false;
+                        monitor_drained();
+                }
                 return true;
         }
         for (size_t i = 0; i < n_creds; i++)
@@ -366,100 +374,77 @@ static bool log_noise(void)
         return ++n <= 5;
 }
 
-void creds_on_expired(const struct proto_msg *msg)
+static void on_expired(const struct proto_msg *msg)
 {
         for (size_t i = 0; i < n_creds; i++) {
                 struct mcred *m = &creds[i];
                 if (!streq(m->c.name, msg->u.cred.name))
                         continue;
                 if (m->state != C_LIVE || !streq(m->c.lease, msg->u.cred.lease)) {
-                        _cleanup_free_ char *l = clean(msg->u.cred.lease);
+                        _cleanup_free_ char *l = monitor_ascii(msg->u.cred.lease);
                         if (log_noise())
-                                say("ignoring the expiry of %s lease %s: not its live lease", m->c.name, l);
+                                monitor_log("ignoring the expiry of %s lease %s: not its live lease", m->c.name, l);
                         return;
                 }
                 m->state = C_EXPIRED;
                 virEventUpdateTimeout(m->timer, -1);
-                say("credential %s expired in the guest (lease %s)", m->c.name, m->c.lease);
+                monitor_log("credential %s expired in the guest (lease %s)", m->c.name, m->c.lease);
                 json_object *more = json_object_new_object();
                 json_object_object_add(more, "ttl_s", json_object_new_uint64(m->c.ttl_s));
                 audit_cred("cred.expire", m, m->c.lease, m->c.fingerprint, more);
                 save();
                 return;
         }
-        _cleanup_free_ char *n = clean(msg->u.cred.name);
+        _cleanup_free_ char *n = monitor_ascii(msg->u.cred.name);
         if (log_noise())
-                say("ignoring the expiry of %s: no such credential", n);
+                monitor_log("ignoring the expiry of %s: no such credential", n);
 }
 
 /* ---- rotation ----------------------------------------------------------- */
 
-static void fetch_end(struct mcred *m)
-{
-        if (m->fetch_watch >= 0)
-                virEventRemoveHandle(m->fetch_watch);
-        if (m->fetch_timer >= 0)
-                virEventRemoveTimeout(m->fetch_timer);
-        if (m->fetch_fd >= 0)
-                close(m->fetch_fd);
-        if (m->fetch_pid > 0) {
-                (void)kill(m->fetch_pid, SIGKILL);   /* our own child; gone already when it finished */
-                while (waitpid(m->fetch_pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-        }
-        if (m->fetch_buf) {
-                OPENSSL_cleanse(m->fetch_buf, m->fetch_len);
-                free(m->fetch_buf);
-        }
-        m->fetch_buf = NULL;
-        m->fetch_len = 0;
-        m->fetch_pid = 0;
-        m->fetch_fd = m->fetch_watch = m->fetch_timer = -1;
-}
-
 static void rotation_failed(struct mcred *m, const char *why)
 {
-        say("credential %s: rotation failed: %s", m->c.name, why);
+        monitor_log("credential %s: rotation failed: %s", m->c.name, why);
         json_object *more = json_object_new_object();
         json_object_object_add(more, "reason", json_object_new_string(why));
         audit_cred("cred.rotate-failed", m, m->c.lease[0] ? m->c.lease : NULL, NULL, more);
         finish_waiter(m, false, why);
         /* Try again while the lease lives; the agent removes it when it ends. */
-        double left = m->expires_at - run_now();
-        if (m->state == C_LIVE && m->c.rotate && left > 2)
-                arm(m, left / 3 < RETRY_MAX_MS / 1000.0 ? left / 3 : RETRY_MAX_MS / 1000.0);
+        usec_t now = now_usec();
+        if (m->state == C_LIVE && m->c.rotate && m->expires > now + 2 * USEC_PER_SEC) {
+                usec_t left = m->expires - now;
+                arm(m, left / 3 < RETRY_MAX ? left / 3 : RETRY_MAX);
+        }
 }
 
 static void send_put(struct mcred *m)
 {
         struct mlvm_err e = { 0 };
-        m->msg->id = m->put_id = ++M.next_id;
-        m->put_sent = run_now();
-        if (!M.ch || !M.session_up)
+        m->msg->id = m->put_id = monitor_next_id();
+        m->put_sent = now_usec();
+        if (!monitor_agent_up())
                 return;   /* sent again after the agent's re-HELLO */
-        if (channel_send(M.ch, m->msg, 10000, &e) < 0)
-                say("CRED_PUT %s: %s (sent again when the agent is back)", m->c.name, e.msg);
+        if (monitor_send(m->msg, &e) < 0)
+                monitor_log("CRED_PUT %s: %s (sent again when the agent is back)", m->c.name, e.msg);
 }
 
-static void fetch_done(struct mcred *m)
+/* The fetch of M's next lease ended: the new lease goes to the agent. */
+static void on_fetched(const char *buf, size_t len, const char *why, void *opaque)
 {
         struct mlvm_err e = { 0 };
+        struct mcred *m = opaque;
         struct cred tmp = { .name = m->c.name };
-        int status = 0;
 
-        close(m->fetch_fd);
-        m->fetch_fd = -1;
-        while (waitpid(m->fetch_pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        m->fetch_pid = 0;
-        int r = creds_parse(m->fetch_buf ? m->fetch_buf : "", m->fetch_len, &tmp, 1, &e);
-        fetch_end(m);
-        if (r < 0) {
+        if (why) {
+                rotation_failed(m, why);
+                return;
+        }
+        if (creds_parse(buf, len, &tmp, 1, &e) < 0) {
                 cred_clear_value(&tmp);
                 rotation_failed(m, e.msg);
                 return;
         }
-        if (M.ending || M.done || m->state == C_REVOKED) {
+        if (monitor_ending() || m->state == C_REVOKED) {
                 cred_clear_value(&tmp);
                 return;
         }
@@ -476,63 +461,11 @@ static void fetch_done(struct mcred *m)
         send_put(m);
 }
 
-static void on_fetch_data(int watch, int fd, int events, void *opaque)
-{
-        struct mcred *m = opaque;
-        char buf[16384];
-        ssize_t n = read(fd, buf, sizeof(buf));
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return;
-        if (n <= 0) {
-                fetch_done(m);
-                return;
-        }
-        if (m->fetch_len + (size_t)n > FETCH_OUT_MAX) {
-                OPENSSL_cleanse(buf, sizeof(buf));
-                fetch_end(m);
-                rotation_failed(m, "the fetch helper wrote too much");
-                return;
-        }
-        m->fetch_buf = xreallocarray(m->fetch_buf, 1, FETCH_OUT_MAX + 1);
-        memcpy(m->fetch_buf + m->fetch_len, buf, (size_t)n);
-        m->fetch_len += (size_t)n;
-        OPENSSL_cleanse(buf, sizeof(buf));
-}
-
-static void on_fetch_timeout(int timer, void *opaque)
-{
-        struct mcred *m = opaque;
-        fetch_end(m);
-        rotation_failed(m, "the source did not answer in time");
-}
-
 static int start_fetch(struct mcred *m, struct mlvm_err *e)
 {
-        int p[2];
-        if (m->fetch_pid > 0 || m->msg)
+        if (monitor_fetch_busy(&m->fetch) || m->msg)
                 return err_setx(e, -EBUSY, "a rotation of %s is already under way", m->c.name);
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return err_set(e, -errno, "pipe");
-        pid_t pid = fork();
-        if (pid < 0) {
-                close(p[0]);
-                close(p[1]);
-                return err_set(e, -errno, "fork");
-        }
-        if (pid == 0) {
-                /* Straight to exec: nothing of the monitor's state is touched here. */
-                if (dup2(p[1], 1) < 0)
-                        _exit(127);
-                execl("/proc/self/exe", "mlvm-monitor", "fetch", M.state_dir, M.id, m->c.name, (char *)NULL);
-                _exit(127);
-        }
-        close(p[1]);
-        (void)fcntl(p[0], F_SETFL, O_NONBLOCK);
-        m->fetch_pid = pid;
-        m->fetch_fd = p[0];
-        m->fetch_watch = virEventAddHandle(p[0], VIR_EVENT_HANDLE_READABLE, on_fetch_data, m, NULL);
-        m->fetch_timer = virEventAddTimeout(FETCH_TIMEOUT_MS, on_fetch_timeout, m, NULL);
-        return 0;
+        return monitor_fetch_start(&m->fetch, m->c.name, on_fetched, m, e);
 }
 
 static void on_timer(int timer, void *opaque)
@@ -540,18 +473,18 @@ static void on_timer(int timer, void *opaque)
         struct mlvm_err e = { 0 };
         struct mcred *m = opaque;
         virEventUpdateTimeout(timer, -1);
-        if (M.ending || M.done || m->state != C_LIVE)
+        if (monitor_ending() || m->state != C_LIVE)
                 return;
         if (start_fetch(m, &e) < 0)
                 rotation_failed(m, e.msg);
 }
 
-int creds_rotate(struct client *c, const char *name, struct mlvm_err *e)
+int monitor_creds_rotate(struct monitor_client *c, const char *name, struct mlvm_err *e)
 {
         size_t started = 0;
-        if (!M.ready)
+        if (!monitor_ready())
                 return err_setx(e, -EAGAIN, "the run is not ready yet");
-        if (M.ending)
+        if (monitor_ending())
                 return err_setx(e, -ESHUTDOWN, "the run is ending");
         for (size_t i = 0; i < n_creds; i++) {
                 struct mcred *m = &creds[i];
@@ -560,15 +493,14 @@ int creds_rotate(struct client *c, const char *name, struct mlvm_err *e)
                 if (m->state == C_REVOKED)
                         continue;
                 if (start_fetch(m, e) < 0)
-                        return started ? 0 : -EBUSY;
-                m->waiter_fd = c->fd;
-                c->rotations++;
+                        return started ? (int)started : -EBUSY;
+                m->waiter = c;
                 started++;
         }
         if (!started)
                 return err_setx(e, -ENOENT, name ? "the run has no credential %s" : "the run has no credentials%s",
                                 name ? name : "");
-        return 0;
+        return (int)started;
 }
 
 /* ---- revocation and the end ---------------------------------------------- */
@@ -605,32 +537,39 @@ static void on_revoke_timeout(int timer, void *opaque)
         virEventRemoveTimeout(timer);
         revoke_timer = -1;
         revoke_id = 0;
-        say("the agent did not confirm the revocation within %d ms", M.revoke_timeout_ms);
+        monitor_log("the agent did not confirm the revocation within %llu ms",
+                    (unsigned long long)(revoke_timeout / USEC_PER_MSEC));
         unconfirmed("the agent did not confirm in time");
-        if (after_revoke)
-                after_revoke();
+        if (draining) {
+                draining = false;
+                monitor_drained();
+        }
 }
 
-bool creds_revoke_all(void (*then)(void))
+/* The run begins to end: revoke every live credential. True when the
+ * agent's confirmation (or the deadline) is waited for, false when there
+ * was nothing to wait for (no live credential, or no channel: audited as
+ * unconfirmed). */
+static bool creds_drain(void)
 {
         struct mlvm_err e = { 0 };
         bool live = false;
         for (size_t i = 0; i < n_creds; i++) {
                 struct mcred *m = &creds[i];
                 virEventUpdateTimeout(m->timer, -1);
-                if (m->fetch_pid > 0)
-                        fetch_end(m);
+                if (monitor_fetch_busy(&m->fetch))
+                        monitor_fetch_cancel(&m->fetch);
                 live |= m->state == C_LIVE || (m->msg && m->put_id);
         }
         if (!live)
                 return false;
-        if (!M.ch || !M.session_up) {
+        if (!monitor_agent_up()) {
                 unconfirmed("no channel to the agent");
                 return false;
         }
-        struct proto_msg r = { .type = PROTO_CRED_REVOKE, .id = ++M.next_id };
-        if (channel_send(M.ch, &r, 2000, &e) < 0) {
-                say("CRED_REVOKE: %s", e.msg);
+        struct proto_msg r = { .type = PROTO_CRED_REVOKE, .id = monitor_next_id() };
+        if (monitor_send(&r, &e) < 0) {
+                monitor_log("CRED_REVOKE: %s", e.msg);
                 unconfirmed("sending the revocation failed");
                 return false;
         }
@@ -645,36 +584,41 @@ bool creds_revoke_all(void (*then)(void))
                         creds[i].put_id = 0;
                 }
         revoke_id = r.id;
-        after_revoke = then;
-        revoke_timer = virEventAddTimeout(M.revoke_timeout_ms, on_revoke_timeout, NULL, NULL);
-        say("revoking %zu credential(s); waiting up to %d ms for the agent", n_creds, M.revoke_timeout_ms);
+        draining = true;
+        revoke_timer = virEventAddTimeout(monitor_timer_ms(revoke_timeout, 0), on_revoke_timeout, NULL, NULL);
+        monitor_log("revoking %zu credential(s); waiting up to %llu ms for the agent", n_creds,
+                    (unsigned long long)(revoke_timeout / USEC_PER_MSEC));
         return true;
 }
 
 /* After a re-HELLO: what was on its way is sent again (puts replace). */
-void creds_resend(void)
+static void creds_resend(void)
 {
         struct mlvm_err e = { 0 };
         for (size_t i = 0; i < n_creds; i++)
-                if (creds[i].msg && !creds[i].put_queued && channel_send(M.ch, creds[i].msg, 10000, &e) < 0)
-                        say("CRED_PUT %s: %s", creds[i].c.name, e.msg);
+                if (creds[i].msg && !creds[i].put_queued && monitor_send(creds[i].msg, &e) < 0)
+                        monitor_log("CRED_PUT %s: %s", creds[i].c.name, e.msg);
         if (revoke_id) {
                 struct proto_msg r = { .type = PROTO_CRED_REVOKE, .id = revoke_id };
-                if (channel_send(M.ch, &r, 2000, &e) < 0)
-                        say("CRED_REVOKE: %s", e.msg);
+                if (monitor_send(&r, &e) < 0)
+                        monitor_log("CRED_REVOKE: %s", e.msg);
         }
 }
 
-void creds_teardown(const char *why)
+/* The run ends: stop timers and fetches; audit what was not confirmed,
+ * before the domain goes. */
+static void creds_stop(void)
 {
+        const char *why = monitor_said_hello() ? "the run ended before the agent confirmed"
+                                               : "the guest never said HELLO";
         if (revoke_timer >= 0) {
                 virEventRemoveTimeout(revoke_timer);
                 revoke_timer = -1;
         }
-        after_revoke = NULL;
+        draining = false;
         for (size_t i = 0; i < n_creds; i++) {
-                if (creds[i].fetch_pid > 0)
-                        fetch_end(&creds[i]);
+                if (monitor_fetch_busy(&creds[i].fetch))
+                        monitor_fetch_cancel(&creds[i].fetch);
                 virEventUpdateTimeout(creds[i].timer, -1);
         }
         unconfirmed(why);
@@ -683,3 +627,23 @@ void creds_teardown(const char *why)
                 finish_waiter(&creds[i], false, "the run ended");
         }
 }
+
+static void creds_on_frame(const struct proto_msg *m)
+{
+        if (m->type == PROTO_DONE)
+                (void)on_done_id(m->id, m->u.done.count);
+        else if (m->type == PROTO_CRED_EXPIRED)
+                on_expired(m);
+}
+
+const struct monitor_handler monitor_creds_handler = {
+        .name = "creds",
+        .frames = (const uint8_t[]){ PROTO_DONE, PROTO_CRED_EXPIRED, 0 },
+        .on_frame = creds_on_frame,
+        .commands = monitor_creds_commands,
+        .init = creds_init,
+        .resumed = creds_resend,
+        .drain = creds_drain,
+        .client_gone = creds_client_gone,
+        .stop = creds_stop,
+};

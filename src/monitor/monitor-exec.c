@@ -11,241 +11,300 @@
 #include <sys/socket.h>
 
 #include "audit.h"
-#include "monitor-internal.h"
-#include "run.h"
+#include "monitor-handlers.h"
 #include "util.h"
 
-#define EXEC_ID_BASE 0x80000000u      /* publish streams count up from 1 */
 /* Frames waiting for a client: its 256 KiB of credit, even in 1-byte
  * frames (~42 bytes each), fit; more means the agent broke the rules. */
 #define EXEC_OUT_MAX (16u << 20)
+#define EXEC_IN_MAX (PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD)
 
-static uint32_t next_exec;
+/* A control client whose connection carries an exec stream. */
+struct xconn {
+        struct monitor_client *c;       /* NULL: free */
+        uint32_t stream;
+        uint8_t *in, *out;
+        size_t in_len, out_len, out_cap;
+        bool done;                      /* the command ended: close once out is sent */
+};
 
-static struct client *find(uint32_t id)
+static struct xconn xconns[MONITOR_CLIENTS_MAX];
+
+static struct xconn *find(uint32_t id)
 {
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (M.clients[i].fd >= 0 && M.clients[i].exec_stream == id)
-                        return &M.clients[i];
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++)
+                if (xconns[i].c && xconns[i].stream == id)
+                        return &xconns[i];
         return NULL;
 }
 
-/* The command goes too: its stream is reset at the agent, then the client closed. */
-static void abort_exec(struct client *c)
+static struct xconn *free_slot(void)
+{
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++)
+                if (!xconns[i].c)
+                        return &xconns[i];
+        return NULL;
+}
+
+static void send_reset(uint32_t id)
 {
         struct mlvm_err e = { 0 };
         struct proto_msg r = { .type = PROTO_STREAM_CLOSE };
-        r.u.stream.id = c->exec_stream;
+        r.u.stream.id = id;
         r.u.stream.how = PROTO_CLOSE_RESET;
-        if (M.ch && M.session_up && c->exec_stream && !c->xdone)
-                (void)channel_send(M.ch, &r, 0, &e);
-        client_close(c);
+        (void)monitor_send(&r, &e);
 }
 
-static void set_events(struct client *c)
+/* The command goes too: its stream is reset at the agent, then the client closed. */
+static void abort_exec(struct xconn *x)
 {
-        int ev = publish_throttled() ? 0 : VIR_EVENT_HANDLE_READABLE;
-        if (c->xout_len)
+        if (x->stream && !x->done)
+                send_reset(x->stream);
+        monitor_client_close(x->c);   /* exec_client_gone forgets X */
+}
+
+static void set_events(struct xconn *x)
+{
+        int ev = monitor_throttled() ? 0 : VIR_EVENT_HANDLE_READABLE;
+        if (x->out_len)
                 ev |= VIR_EVENT_HANDLE_WRITABLE;
-        virEventUpdateHandle(c->watch, ev);
+        monitor_client_events(x->c, ev);
 }
 
-void exec_unthrottle(void)
+static void exec_unthrottle(void)
 {
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (M.clients[i].fd >= 0 && M.clients[i].exec_stream)
-                        set_events(&M.clients[i]);
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++)
+                if (xconns[i].c)
+                        set_events(&xconns[i]);
 }
 
-void exec_reset_all(void)
+static void exec_reset_all(void)
 {
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (M.clients[i].fd >= 0 && M.clients[i].exec_stream)
-                        client_close(&M.clients[i]);   /* the agent dropped its streams with the channel */
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++)
+                if (xconns[i].c)
+                        monitor_client_close(xconns[i].c);   /* the agent dropped its streams with the channel */
 }
 
-static void flush_out(struct client *c)
+static void exec_client_gone(struct monitor_client *c)
 {
-        while (c->xout_len) {
-                ssize_t n = send(c->fd, c->xout, c->xout_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        for (size_t i = 0; i < MONITOR_CLIENTS_MAX; i++) {
+                struct xconn *x = &xconns[i];
+                if (x->c != c)
+                        continue;
+                free(x->in);
+                free(x->out);
+                *x = (struct xconn){ 0 };
+        }
+}
+
+static void flush_out(struct xconn *x)
+{
+        int fd = monitor_client_fd(x->c);
+        while (x->out_len) {
+                ssize_t n = send(fd, x->out, x->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         break;
                 if (n <= 0) {
-                        abort_exec(c);
+                        abort_exec(x);
                         return;
                 }
-                memmove(c->xout, c->xout + n, c->xout_len - (size_t)n);
-                c->xout_len -= (size_t)n;
+                memmove(x->out, x->out + n, x->out_len - (size_t)n);
+                x->out_len -= (size_t)n;
         }
-        if (c->xout_len == 0 && c->xdone) {
-                client_close(c);
+        if (x->out_len == 0 && x->done) {
+                monitor_client_close(x->c);
                 return;
         }
-        set_events(c);
+        set_events(x);
 }
 
 /* A frame of the agent's for an exec stream: to its client. */
-bool exec_on_frame(const struct proto_msg *m)
+static void exec_on_stream(const struct proto_msg *m)
 {
         uint32_t id = m->type == PROTO_EXIT ? m->u.exit.stream : m->u.stream.id;
-        if (!(id & EXEC_ID_BASE))
-                return false;
-        struct client *c = find(id);
-        if (!c) {
+        struct xconn *x = find(id);
+        if (!x) {
                 /* Its client went: make sure the command goes too. */
-                if (m->type != PROTO_EXIT && m->type != PROTO_STREAM_CLOSE) {
-                        struct mlvm_err e = { 0 };
-                        struct proto_msg r = { .type = PROTO_STREAM_CLOSE };
-                        r.u.stream.id = id;
-                        r.u.stream.how = PROTO_CLOSE_RESET;
-                        if (M.ch && M.session_up)
-                                (void)channel_send(M.ch, &r, 0, &e);
-                }
-                return true;
+                if (m->type != PROTO_EXIT && m->type != PROTO_STREAM_CLOSE)
+                        send_reset(id);
+                return;
         }
         static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
         long n = proto_encode(m, frame, sizeof(frame));
-        if (n < 0 || c->xout_len + (size_t)n > EXEC_OUT_MAX) {
-                abort_exec(c);   /* more than the credit allows: the agent broke the rules */
-                return true;
+        if (n < 0 || x->out_len + (size_t)n > EXEC_OUT_MAX) {
+                abort_exec(x);   /* more than the credit allows: the agent broke the rules */
+                return;
         }
-        if (c->xout_len + (size_t)n > c->xout_cap) {
-                size_t cap = c->xout_cap * 2 > c->xout_len + (size_t)n ? c->xout_cap * 2 : c->xout_len + (size_t)n;
-                c->xout = xreallocarray(c->xout, 1, cap);
-                c->xout_cap = cap;
+        if (x->out_len + (size_t)n > x->out_cap) {
+                size_t cap = x->out_cap * 2 > x->out_len + (size_t)n ? x->out_cap * 2 : x->out_len + (size_t)n;
+                x->out = xreallocarray(x->out, 1, cap);
+                x->out_cap = cap;
         }
-        memcpy(c->xout + c->xout_len, frame, (size_t)n);
-        c->xout_len += (size_t)n;
+        memcpy(x->out + x->out_len, frame, (size_t)n);
+        x->out_len += (size_t)n;
         if (m->type == PROTO_EXIT || (m->type == PROTO_STREAM_CLOSE && m->u.stream.how != PROTO_CLOSE_END))
-                c->xdone = true;
-        flush_out(c);
-        return true;
+                x->done = true;
+        flush_out(x);
 }
 
-/* Frames from the client: stdin, credit, close; to the agent. */
-static void on_exec_client(int watch, int fd, int events, void *opaque)
+/* The client's frames, decoded from X->in: stdin, credit, close; to the
+ * agent. The client is not trusted: each must be a stream frame, and it
+ * speaks for its own stream only. */
+static void relay_in(struct xconn *x)
 {
         static struct proto_msg m;
         struct mlvm_err e = { 0 };
-        struct client *c = opaque;
+        for (;;) {
+                struct proto_hdr h;
+                if (x->in_len < PROTO_HDR_SIZE)
+                        return;
+                if (proto_hdr_decode(x->in, &h) < 0) {
+                        abort_exec(x);
+                        return;
+                }
+                if (x->in_len < PROTO_HDR_SIZE + h.len)
+                        return;
+                int r = proto_payload_decode(&h, x->in + PROTO_HDR_SIZE, &m);
+                size_t used = PROTO_HDR_SIZE + h.len;
+                memmove(x->in, x->in + used, x->in_len - used);
+                x->in_len -= used;
+                if (r < 0 || (m.type != PROTO_STREAM_DATA && m.type != PROTO_STREAM_WINDOW && m.type != PROTO_STREAM_CLOSE)) {
+                        abort_exec(x);
+                        return;
+                }
+                m.id = 0;
+                m.u.stream.id = x->stream;
+                if (monitor_send(&m, &e) < 0) {
+                        abort_exec(x);
+                        return;
+                }
+        }
+}
+
+static void on_exec_client(int watch, int fd, int events, void *opaque)
+{
+        struct xconn *x = opaque;
 
         if (events & VIR_EVENT_HANDLE_WRITABLE) {
-                flush_out(c);
-                if (c->fd < 0)
+                flush_out(x);
+                if (!x->c)
                         return;
         }
         if (!(events & (VIR_EVENT_HANDLE_READABLE | VIR_EVENT_HANDLE_HANGUP | VIR_EVENT_HANDLE_ERROR)))
                 return;
-        ssize_t n = recv(fd, c->xin + c->xin_len, PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD - c->xin_len, MSG_DONTWAIT);
+        ssize_t n = recv(fd, x->in + x->in_len, EXEC_IN_MAX - x->in_len, MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
         if (n <= 0) {
-                abort_exec(c);   /* the client went: so does the command */
+                abort_exec(x);   /* the client went: so does the command */
                 return;
         }
-        c->xin_len += (size_t)n;
-        for (;;) {
-                struct proto_hdr h;
-                if (c->xin_len < PROTO_HDR_SIZE)
-                        return;
-                if (proto_hdr_decode(c->xin, &h) < 0) {
-                        abort_exec(c);
-                        return;
-                }
-                if (c->xin_len < PROTO_HDR_SIZE + h.len)
-                        return;
-                int r = proto_payload_decode(&h, c->xin + PROTO_HDR_SIZE, &m);
-                size_t used = PROTO_HDR_SIZE + h.len;
-                memmove(c->xin, c->xin + used, c->xin_len - used);
-                c->xin_len -= used;
-                if (r < 0 || (m.type != PROTO_STREAM_DATA && m.type != PROTO_STREAM_WINDOW && m.type != PROTO_STREAM_CLOSE)) {
-                        abort_exec(c);
-                        return;
-                }
-                m.id = 0;
-                m.u.stream.id = c->exec_stream;   /* a client speaks for its own stream only */
-                if (!M.ch || !M.session_up || channel_send(M.ch, &m, 0, &e) < 0) {
-                        abort_exec(c);
-                        return;
-                }
-        }
+        x->in_len += (size_t)n;
+        relay_in(x);
 }
 
-void exec_start(struct client *c, json_object *req)
+/* Why REQ may not run now (NULL: it may), with its argv in *M; audited
+ * either way. */
+static const char *exec_check(json_object *req, struct proto_msg *m)
 {
         struct mlvm_err e = { 0 };
-        json_object *argv, *x, *rep = json_object_new_object();
-        static struct proto_msg m;
-        bool allowed = json_object_object_get_ex(M.run, "exec_allowed", &x) && json_object_get_boolean(x);
+        json_object *argv = NULL, *x;
+        bool allowed = json_object_object_get_ex(monitor_record(), "exec_allowed", &x) && json_object_get_boolean(x);
         bool tty = json_object_object_get_ex(req, "tty", &x) && json_object_get_boolean(x);
         const char *why = NULL;
 
-        memset(&m, 0, sizeof(m));
         if (!json_object_object_get_ex(req, "argv", &argv) || !json_object_is_type(argv, json_type_array) ||
             json_object_array_length(argv) == 0)
                 why = "exec needs a command";
         for (size_t i = 0; !why && i < json_object_array_length(argv); i++) {
                 json_object *a = json_object_array_get_idx(argv, i);
-                if (!json_object_is_type(a, json_type_string) || proto_strv_add(&m.u.stream.argv, json_object_get_string(a)) < 0)
+                if (!json_object_is_type(a, json_type_string) || proto_strv_add(&m->u.stream.argv, json_object_get_string(a)) < 0)
                         why = "the command is too long for one frame";
         }
         if (!why && !allowed)
                 why = "exec is not allowed for this model (its mlvm.yaml entry needs exec: allow)";
-        if (!why && (!M.ready || !M.ch || !M.session_up || M.ending || M.conn_lost))
+        if (!why && !monitor_serving())
                 why = "the run is not ready (or its agent is reconnecting)";
         json_object *f = json_object_new_object();
-        json_object_object_add(f, "run", json_object_new_string(M.id));
-        json_object_object_add(f, "name", json_object_new_string(M.name));
+        json_object_object_add(f, "run", json_object_new_string(monitor_run_id()));
+        json_object_object_add(f, "name", json_object_new_string(monitor_name()));
         json_object_object_add(f, "argv", argv ? json_object_get(argv) : json_object_new_array());
         json_object_object_add(f, "tty", json_object_new_boolean(tty));
         json_object_object_add(f, "allowed", json_object_new_boolean(!why));
         if (why)
                 json_object_object_add(f, "refused", json_object_new_string(why));
-        if (audit_append(M.state_dir, "run.exec", f, &e) < 0)
-                say("audit: %s", e.msg);
+        if (audit_append(monitor_state_dir(), "run.exec", f, &e) < 0)
+                monitor_log("audit: %s", e.msg);
         json_object_put(f);
+        return why;
+}
+
+static void reply_error(struct monitor_client *c, const char *why)
+{
+        _cleanup_json_ json_object *rep = json_object_new_object();
+        json_object_object_add(rep, "error", json_object_new_string(why));
+        monitor_client_send(c, rep);
+}
+
+/* {"cmd":"exec",...}: start the command; from the reply on, C's
+ * connection carries its stream's frames. */
+static void exec_start(struct monitor_client *c, json_object *req)
+{
+        struct mlvm_err e = { 0 };
+        json_object *x;
+        static struct proto_msg m;
+
+        memset(&m, 0, sizeof(m));
+        const char *why = exec_check(req, &m);
         if (why) {
-                json_object_object_add(rep, "error", json_object_new_string(why));
-                client_send(c, rep);
-                json_object_put(rep);
+                reply_error(c, why);
                 return;
         }
         m.type = PROTO_STREAM_EXEC;
-        m.u.stream.id = EXEC_ID_BASE | (++next_exec & 0x7fffffffu);
+        m.u.stream.id = monitor_stream_id(&monitor_exec_handler);
         m.u.stream.window = PROTO_STREAM_CREDIT;
-        m.u.stream.tty = tty;
+        m.u.stream.tty = json_object_object_get_ex(req, "tty", &x) && json_object_get_boolean(x);
         m.u.stream.rows = json_object_object_get_ex(req, "rows", &x) ? (uint32_t)json_object_get_int(x) : 0;
         m.u.stream.cols = json_object_object_get_ex(req, "cols", &x) ? (uint32_t)json_object_get_int(x) : 0;
-        if (channel_send(M.ch, &m, 0, &e) < 0) {
-                json_object_object_add(rep, "error", json_object_new_string(e.msg));
-                client_send(c, rep);
-                json_object_put(rep);
+        if (monitor_send(&m, &e) < 0) {
+                reply_error(c, e.msg);
                 return;
         }
+        _cleanup_json_ json_object *rep = json_object_new_object();
         json_object_object_add(rep, "ok", json_object_new_boolean(1));
         json_object_object_add(rep, "stream", json_object_new_int64(m.u.stream.id));
-        client_send(c, rep);
-        json_object_put(rep);
-        c->exec_stream = m.u.stream.id;
-        if (c->fd < 0) {
-                /* Gone already: the command goes too. */
-                struct proto_msg r = { .type = PROTO_STREAM_CLOSE };
-                r.u.stream.id = m.u.stream.id;
-                r.u.stream.how = PROTO_CLOSE_RESET;
-                (void)channel_send(M.ch, &r, 0, &e);
+        monitor_client_send(c, rep);
+        /* One per client at most, so there is always a free one. */
+        struct xconn *xc = free_slot();
+        if (monitor_client_fd(c) < 0 || !xc) {
+                send_reset(m.u.stream.id);   /* gone already: the command goes too */
+                monitor_client_close(c);
                 return;
         }
-        say("exec on stream %u", m.u.stream.id);
-        c->xin = xmalloc(PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD);
-        c->xout_cap = 1u << 20;
-        c->xout = xmalloc(c->xout_cap);
-        /* From now on this connection speaks frames. */
-        virEventRemoveHandle(c->watch);
-        c->watch = virEventAddHandle(c->fd, VIR_EVENT_HANDLE_READABLE, on_exec_client, c, NULL);
-        if (c->len) {
-                /* Bytes that came after the request line are frames already. */
-                memcpy(c->xin, c->buf, c->len);
-                c->xin_len = c->len;
-                c->len = 0;
-        }
+        xc->c = c;
+        xc->stream = m.u.stream.id;
+        monitor_log("exec on stream %u", m.u.stream.id);
+        xc->in = xmalloc(EXEC_IN_MAX);
+        xc->out_cap = 1u << 20;
+        xc->out = xmalloc(xc->out_cap);
+        /* From now on this connection speaks frames; bytes that came after
+         * the request line are frames already. */
+        monitor_client_take(c, on_exec_client, xc, xc->in, EXEC_IN_MAX, &xc->in_len);
 }
+
+static const struct monitor_command exec_commands[] = {
+        { "exec", exec_start },
+        { NULL, NULL },
+};
+
+const struct monitor_handler monitor_exec_handler = {
+        .name = "exec",
+        /* The top half of the stream ids; published ports have the rest. */
+        .stream_base = 0x80000000u,
+        .stream_mask = 0x7fffffffu,
+        .on_stream = exec_on_stream,
+        .commands = exec_commands,
+        .channel_reset = exec_reset_all,
+        .unthrottle = exec_unthrottle,
+        .client_gone = exec_client_gone,
+};

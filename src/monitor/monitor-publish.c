@@ -16,8 +16,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "monitor-internal.h"
-#include "run.h"
+#include "monitor-handlers.h"
 #include "util.h"
 
 #define LISTENERS_MAX 64
@@ -47,7 +46,6 @@ struct conn {
 static struct listener listeners[LISTENERS_MAX];
 static size_t n_listeners;
 static struct conn conns[PROTO_STREAMS_MAX];
-static uint32_t next_stream = 1;
 static uint64_t accepted, refused;
 
 static int send_stream(uint8_t type, uint32_t id, uint32_t port, uint32_t window, uint32_t how)
@@ -58,47 +56,24 @@ static int send_stream(uint8_t type, uint32_t id, uint32_t port, uint32_t window
         m.u.stream.port = port;
         m.u.stream.window = window;
         m.u.stream.how = how;
-        if (!M.ch || !M.session_up)
-                return -ENOTCONN;
-        if (channel_send(M.ch, &m, 0, &e) < 0) {
-                say("publish: %s", e.msg);
+        int r = monitor_send(&m, &e);
+        if (r == -ENOTCONN)
+                return r;
+        if (r < 0) {
+                monitor_log("publish: %s", e.msg);
                 return -EIO;
         }
         return 0;
 }
 
-/* Above this many bytes queued on the channel, no client is read: the
- * channel's room is kept for control frames (credentials, shutdown). */
-#define CHANNEL_HIGH_WATER (4u << 20)
-static int throttle_timer = -1;
 static void update(struct conn *c);
 
-static bool throttled(void)
+/* The channel has room again (channel.h, the throttle): read the clients. */
+static void publish_unthrottle(void)
 {
-        return channel_pending(M.ch) > CHANNEL_HIGH_WATER;
-}
-
-/* While throttled, look again every 20 ms (the channel drains from the loop). */
-static void on_throttle(int timer, void *opaque)
-{
-        if (throttled())
-                return;
-        virEventUpdateTimeout(timer, -1);
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
                 if (conns[i].id)
                         update(&conns[i]);
-        exec_unthrottle();
-}
-
-bool publish_throttled(void)
-{
-        if (!throttled())
-                return false;
-        if (throttle_timer < 0)
-                throttle_timer = virEventAddTimeout(20, on_throttle, NULL, NULL);
-        else
-                virEventUpdateTimeout(throttle_timer, 20);
-        return true;
 }
 
 static struct conn *find(uint32_t id)
@@ -129,7 +104,7 @@ static void drop(struct conn *c, bool rst)
 static void update(struct conn *c)
 {
         int ev = 0;
-        if (c->opened && !c->client_eof && c->credit > 0 && !publish_throttled())
+        if (c->opened && !c->client_eof && c->credit > 0 && !monitor_throttled())
                 ev |= VIR_EVENT_HANDLE_READABLE;
         if (c->olen)
                 ev |= VIR_EVENT_HANDLE_WRITABLE;
@@ -205,7 +180,7 @@ static void on_client(int watch, int fd, int events, void *opaque)
         m.u.stream.id = c->id;
         m.u.stream.len = (uint32_t)n;
         c->credit -= (uint32_t)n;
-        if (!M.ch || channel_send(M.ch, &m, 0, &e) < 0) {
+        if (monitor_send(&m, &e) < 0) {
                 drop(c, true);
                 return;
         }
@@ -223,7 +198,7 @@ static void on_accept(int watch, int fd, int events, void *opaque)
         for (size_t i = 0; i < PROTO_STREAMS_MAX && !c; i++)
                 if (!conns[i].id)
                         c = &conns[i];
-        if (!c || !M.ch || !M.ready || !M.session_up || M.ending || M.conn_lost || throttled()) {
+        if (!c || !monitor_serving() || monitor_channel_full()) {
                 /* Over the cap, or no agent to hand it to: refused at once, never queued. */
                 struct linger lg = { 1, 0 };
                 if (!l->unix_path)
@@ -232,17 +207,18 @@ static void on_accept(int watch, int fd, int events, void *opaque)
                 refused++;
                 return;
         }
-        if (next_stream == 0)
-                next_stream = 1;
-        *c = (struct conn){ .id = next_stream++, .fd = cfd, .tcp = !l->unix_path, .granted = PROTO_STREAM_CREDIT,
+        *c = (struct conn){ .id = monitor_stream_id(&monitor_publish_handler), .fd = cfd, .tcp = !l->unix_path,
+                            .granted = PROTO_STREAM_CREDIT,
                             .obuf = xmalloc(PROTO_STREAM_CREDIT) };
         c->watch = virEventAddHandle(cfd, 0, on_client, c, NULL);
         accepted++;
         send_stream(PROTO_STREAM_OPEN, c->id, l->guest_port, PROTO_STREAM_CREDIT, 0);
 }
 
-void publish_on_frame(const struct proto_msg *m)
+static void publish_on_stream(const struct proto_msg *m)
 {
+        if (m->type == PROTO_EXIT)
+                return;   /* a command's end: there are none on published ports */
         const struct proto_conn *s = &m->u.stream;
         struct conn *c = find(s->id);
         if (!c)
@@ -287,7 +263,7 @@ broken:
 
 static int listen_one(json_object *p, struct mlvm_err *e)
 {
-        const char *path = jstr(p, "unix"), *addr = jstr(p, "addr");
+        const char *path = json_str(p, "unix"), *addr = json_str(p, "addr");
         json_object *x;
         int port = json_object_object_get_ex(p, "port", &x) ? json_object_get_int(x) : 0;
         int gport = json_object_object_get_ex(p, "guest_port", &x) ? json_object_get_int(x) : 0;
@@ -344,16 +320,16 @@ static int listen_one(json_object *p, struct mlvm_err *e)
         l->unix_path = path ? xstrdup(path) : NULL;
         l->watch = virEventAddHandle(fd, VIR_EVENT_HANDLE_READABLE, on_accept, l, NULL);
         n_listeners++;
-        say("publishing %s -> guest port %d", l->desc, gport);
+        monitor_log("publishing %s -> guest port %d", l->desc, gport);
         return 0;
 }
 
-int publish_init(struct mlvm_err *e)
+static int publish_open(struct mlvm_err *e)
 {
         json_object *a;
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
                 conns[i].fd = conns[i].watch = -1;
-        if (!json_object_object_get_ex(M.run, "publish", &a))
+        if (!json_object_object_get_ex(monitor_record(), "publish", &a))
                 return 0;
         for (size_t i = 0; i < json_object_array_length(a); i++) {
                 int r = listen_one(json_object_array_get_idx(a, i), e);
@@ -364,15 +340,16 @@ int publish_init(struct mlvm_err *e)
 }
 
 /* The channel is gone (libvirt restarted): the streams went with it. */
-void publish_reset_streams(void)
+static void publish_reset_streams(void)
 {
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
                 if (conns[i].id)
                         drop(&conns[i], true);
 }
 
-/* The run ends: ports closed, sockets removed. */
-void publish_close(void)
+/* The run ends: ports closed, sockets removed, first in the teardown:
+ * nothing new reaches a guest that is going. */
+static void publish_close(void)
 {
         publish_reset_streams();
         for (size_t i = 0; i < n_listeners; i++) {
@@ -385,7 +362,19 @@ void publish_close(void)
                 free(l->desc);
         }
         if (n_listeners)
-                say("published ports closed (%llu connections, %llu refused)", (unsigned long long)accepted,
-                    (unsigned long long)refused);
+                monitor_log("published ports closed (%llu connections, %llu refused)", (unsigned long long)accepted,
+                            (unsigned long long)refused);
         n_listeners = 0;
 }
+
+const struct monitor_handler monitor_publish_handler = {
+        .name = "publish",
+        /* Stream ids from 1 up, below exec's half. */
+        .stream_base = 0,
+        .stream_mask = 0x7fffffffu,
+        .on_stream = publish_on_stream,
+        .open = publish_open,
+        .channel_reset = publish_reset_streams,
+        .unthrottle = publish_unthrottle,
+        .stop = publish_close,
+};

@@ -1,39 +1,48 @@
-/* monitor.c: the per-run supervisor (like conmon for containers). One
- * detached process per run holds the agent channel (its only client), the
- * serial console and a control socket for the other verbs; it writes the
- * run's state, and tears the run down when the guest powers off, the
- * workload ends or `down` asks. Everything is driven by libvirt's default
- * event loop: stream callbacks, domain lifecycle events, timers and
- * handles for the control socket. Everything from the guest is hostile:
- * frames go through the shared codec, logs are capped. */
+/* monitor.c: the per-run supervisor (like conmon for containers); see
+ * monitor.h. One detached process per run holds the agent channel (its
+ * only client), the serial console and a control socket for the other
+ * verbs; it writes the run's state, and tears the run down when the guest
+ * powers off, the workload ends or `down` asks. Everything is driven by
+ * libvirt's default event loop: stream callbacks, domain lifecycle
+ * events, timers and handles for the control socket. Everything from the
+ * guest is hostile: frames go through the shared codec, logs are capped.
+ *
+ * This file is the core's centre: the run's record and files, the
+ * handlers (monitor-core.h) and the order they are called in, and the end
+ * of the run, from SHUTDOWN to the teardown. The rest of the core is
+ * listed in monitor-internal.h. */
 #include "mlvm-build.h"
 
-#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <openssl/rand.h>
 
 #include "audit.h"
-#include "channel.h"
 #include "disk.h"
+#include "monitor-handlers.h"
 #include "monitor-internal.h"
 #include "monitor.h"
-#include "paths.h"
 #include "run.h"
 #include "util.h"
 #include "virt.h"
-#include "volume.h"
 
-#define SHUTDOWN_GRACE_MS 5000
-#define RECONNECT_WINDOW_S 120
+#define SHUTDOWN_GRACE (5 * USEC_PER_SEC)
 
-struct monitor mlvm_monitor;
+/* The run. */
+static const char *state_dir, *run_id;
+static char *name;
+static json_object *record;
+static char *console_path, *output_path;
 
-void say(const char *fmt, ...)
+/* Its end. */
+static bool ending, done;
+static const char *end_state;
+static char *end_reason;
+static unsigned draining;       /* drain hooks still to call monitor_drained */
+static int grace_timer = -1;
+
+void monitor_log(const char *fmt, ...)
 {
         /* The monitor's stderr is monitor.log in the run directory. */
         va_list ap;
@@ -44,8 +53,12 @@ void say(const char *fmt, ...)
         va_end(ap);
 }
 
-/* Guest text for our records and terminals: printable ASCII only. */
-char *clean(const char *s)
+/* Guest text for our records and terminals: printable ASCII only, whole.
+ * Not shown() (util.h): that keeps bytes >= 0x80, which would put a
+ * hostile guest's invalid UTF-8 into run.json and the audit log (read as
+ * strict UTF-8), and cuts at SHOWN_MAX, where the agent's error message
+ * (up to 1023 bytes) goes into run.json whole. */
+char *monitor_ascii(const char *s)
 {
         char *out = xstrdup(s);
         for (char *p = out; *p; p++)
@@ -54,632 +67,260 @@ char *clean(const char *s)
         return out;
 }
 
-const char *jstr(json_object *o, const char *key)
+const char *monitor_state_dir(void) { return state_dir; }
+const char *monitor_run_id(void) { return run_id; }
+const char *monitor_name(void) { return name; }
+json_object *monitor_record(void) { return record; }
+const char *monitor_console_path(void) { return console_path; }
+const char *monitor_output_path(void) { return output_path; }
+bool monitor_ending(void) { return ending || done; }
+bool monitor_torn_down(void) { return done; }
+
+usec_t monitor_record_usec(const char *key, usec_t unit, usec_t dflt)
 {
-        json_object *v;
-        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-                       ? json_object_get_string(v) : NULL;
+        json_object *x;
+        if (!json_object_object_get_ex(record, key, &x))
+                return dflt;
+        int64_t v = json_object_get_int64(x);
+        return v < 0 ? USEC_INFINITY : (usec_t)v * unit;
+}
+
+int monitor_timer_ms(usec_t usec, int min_ms)
+{
+        if (usec == USEC_INFINITY)
+                return -1;
+        usec_t ms = usec / USEC_PER_MSEC;
+        return ms < (usec_t)min_ms ? min_ms : ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* ---- the handlers ---------------------------------------------------------- */
+
+/* The order their hooks run in: the published ports close before the
+ * credentials are revoked, so nothing new reaches a guest that is going;
+ * a channel that goes resets the ports' streams before exec's. */
+static const struct monitor_handler *const handlers[] = {
+        &monitor_publish_handler,
+        &monitor_creds_handler,
+        &monitor_exec_handler,
+        &monitor_artifacts_handler,
+};
+#define N_HANDLERS (sizeof(handlers) / sizeof(handlers[0]))
+_Static_assert(N_HANDLERS <= MONITOR_HANDLERS_MAX, "more handlers than MONITOR_HANDLERS_MAX");
+
+const struct monitor_handler *monitor_handler(size_t i)
+{
+        return i < N_HANDLERS ? handlers[i] : NULL;
 }
 
 /* ---- teardown ------------------------------------------------------------- */
 
 static void set_run_end(json_object *run, void *u)
 {
-        json_object_object_add(run, "state", json_object_new_string(M.end_state));
-        _cleanup_free_ char *key = xasprintf("%s_at", M.end_state);
+        json_object_object_add(run, "state", json_object_new_string(end_state));
+        _cleanup_free_ char *key = xasprintf("%s_at", end_state);
         json_object_object_add(run, key, json_object_new_double(run_now()));
-        if (M.end_reason)
-                json_object_object_add(run, "error", json_object_new_string(M.end_reason));
-        if (M.have_exit) {
-                json_object_object_add(run, "exit_code", json_object_new_int(M.exit_code));
-                json_object_object_add(run, "exit_signal", json_object_new_int(M.exit_signal));
-        }
-        if (M.timed_out)
-                json_object_object_add(run, "timed_out", json_object_new_boolean(1));
-        if (M.exit_at > 0)
-                json_object_object_add(run, "workload_exit_at", json_object_new_double(M.exit_at));
+        if (end_reason)
+                json_object_object_add(run, "error", json_object_new_string(end_reason));
+        monitor_workload_record(run);
 }
 
-static void detach(void);
-static void detach_for_teardown(void) { detach(); }
-
-static void teardown(void)
+/* The guest is gone: the handlers collect what they keep of its volumes
+ * (into KEPT, by handler), then the volumes go. False when that failed. */
+static bool release_volumes(bool clean, json_object *kept[N_HANDLERS])
 {
         struct mlvm_err e = { 0 };
+        virStoragePoolPtr pool = NULL;
 
-        bool clean = true;
-
-        if (M.done)
-                return;
-        M.done = true;
-        say("teardown: %s%s%s", M.end_state, M.end_reason ? ": " : "", M.end_reason ? M.end_reason : "");
-        publish_close();   /* the ports close first: nothing new reaches a guest that is going */
-        /* Credentials nobody confirmed removing are audited so, before the domain goes. */
-        creds_teardown(M.hello ? "the run ended before the agent confirmed" : "the guest never said HELLO");
-        if (!M.conn || virConnectIsAlive(M.conn) != 1) {
-                /* Ending while libvirt is away (e.g. down during a restart): one more try. */
-                detach_for_teardown();
-                if (virt_connect(M.uri, &M.conn, &e) == 0)
-                        M.dom = virDomainLookupByName(M.conn, M.domain_name);
-                else
-                        clean = false;
+        int r = monitor_libvirt_pool(&pool, &e);
+        if (r == 0)
+                return clean;
+        if (r < 0) {
+                monitor_log("pool: %s", e.msg);
+                return false;
         }
-        /* A transient domain that powered off is simply gone: that is clean. */
-        int active = M.dom ? virDomainIsActive(M.dom) : 0;
-        if (active < 0 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
-                active = 0;
-        if (active != 0 && virDomainDestroy(M.dom) < 0) {
-                int code = virGetLastErrorCode();
-                if (code != VIR_ERR_NO_DOMAIN && code != VIR_ERR_OPERATION_INVALID) {
-                        say("destroy: %s", virGetLastErrorMessage());
-                        clean = false;
+        for (size_t i = 0; clean && i < N_HANDLERS; i++) {
+                char *failure = NULL;
+                if (handlers[i]->collect)
+                        kept[i] = handlers[i]->collect(pool, &failure);
+                if (failure) {
+                        end_state = RUN_FAILED;
+                        free(end_reason);
+                        end_reason = failure;
                 }
         }
-        json_object *arts = NULL;
-        if (M.conn) {
-                virStoragePoolPtr pool = NULL;
-                if (volume_pool(M.conn, M.pool_name, &pool, &e) == 0) {
-                        /* The guest is gone: its artifact stream is complete and nobody writes it. */
-                        bool rejected = false;
-                        if (clean && (arts = artifacts_collect_run(pool, &rejected)) && rejected) {
-                                const char *why = jstr(arts, "error");
-                                M.end_state = RUN_FAILED;
-                                free(M.end_reason);
-                                M.end_reason = xasprintf("artifacts rejected: %s", why ? why : "?");
-                        }
-                        if (disk_delete_run(pool, M.id, &e) < 0) {
-                                say("delete volumes: %s", e.msg);
-                                clean = false;
-                        }
-                        virStoragePoolFree(pool);
-                } else {
-                        say("pool: %s", e.msg);
-                        clean = false;
-                }
+        if (disk_delete_run(pool, run_id, &e) < 0) {
+                monitor_log("delete volumes: %s", e.msg);
+                clean = false;
         }
-        if (clean)
-                run_name_clear(M.state_dir, M.name, M.id);
-        else {
-                /* Do not claim an end that left things behind: down cleans up by hand. */
-                M.end_state = RUN_FAILED;
-                free(M.end_reason);
-                M.end_reason = xstrdup("teardown incomplete (libvirt unreachable); run mlvm down again");
-        }
-        if (run_update(M.state_dir, M.id, set_run_end, NULL, &e) < 0)
-                say("run record: %s", e.msg);
-        if (M.hello)
-                provenance_run();
-        json_object *f = json_object_new_object();
-        json_object_object_add(f, "run", json_object_new_string(M.id));
-        json_object_object_add(f, "name", json_object_new_string(M.name));
-        json_object_object_add(f, "state", json_object_new_string(M.end_state));
-        if (M.have_exit)
-                json_object_object_add(f, "exit_code", json_object_new_int(M.exit_code));
-        if (audit_append(M.state_dir, "run.end", f, &e) < 0)
-                say("audit: %s", e.msg);
-        json_object_put(f);
-        json_object *end = json_object_new_object();
-        json_object_object_add(end, "event", json_object_new_string("end"));
-        json_object_object_add(end, "state", json_object_new_string(M.end_state));
-        json_object_object_add(end, "clean", json_object_new_boolean(clean));
-        if (M.have_exit)
-                json_object_object_add(end, "exit_code", json_object_new_int(M.exit_code));
-        if (M.timed_out)
-                json_object_object_add(end, "timed_out", json_object_new_boolean(1));
-        if (M.end_reason)
-                json_object_object_add(end, "error", json_object_new_string(M.end_reason));
-        if (arts)
-                json_object_object_add(end, "artifacts", arts);
-        for (size_t i = 0; i < MAX_CLIENTS; i++) {
-                if (M.clients[i].fd >= 0 && (M.clients[i].follow || M.clients[i].wants_down))
-                        client_send(&M.clients[i], end);
-                client_close(&M.clients[i]);
-        }
-        json_object_put(end);
-        _cleanup_free_ char *sock = run_file(M.state_dir, M.id, "control.sock");
-        (void)unlink(sock);
+        virStoragePoolFree(pool);
+        return clean;
 }
 
-static void end_run(const char *state, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void end_run(const char *state, const char *fmt, ...)
+/* The run's end into run.json and the audit log. */
+static void record_end(void)
 {
-        if (M.done)
+        struct mlvm_err e = { 0 };
+        int code;
+
+        if (run_update(state_dir, run_id, set_run_end, NULL, &e) < 0)
+                monitor_log("run record: %s", e.msg);
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->finished)
+                        handlers[i]->finished();
+        json_object *f = json_object_new_object();
+        json_object_object_add(f, "run", json_object_new_string(run_id));
+        json_object_object_add(f, "name", json_object_new_string(name));
+        json_object_object_add(f, "state", json_object_new_string(end_state));
+        if (monitor_workload_exit_code(&code))
+                json_object_object_add(f, "exit_code", json_object_new_int(code));
+        if (audit_append(state_dir, "run.end", f, &e) < 0)
+                monitor_log("audit: %s", e.msg);
+        json_object_put(f);
+}
+
+/* The end event for followers and for whoever asked for down. */
+static json_object *end_event(bool clean, json_object *kept[N_HANDLERS])
+{
+        json_object *end = json_object_new_object();
+        int code;
+
+        json_object_object_add(end, "event", json_object_new_string("end"));
+        json_object_object_add(end, "state", json_object_new_string(end_state));
+        json_object_object_add(end, "clean", json_object_new_boolean(clean));
+        if (monitor_workload_exit_code(&code))
+                json_object_object_add(end, "exit_code", json_object_new_int(code));
+        if (monitor_workload_timed_out())
+                json_object_object_add(end, "timed_out", json_object_new_boolean(1));
+        if (end_reason)
+                json_object_object_add(end, "error", json_object_new_string(end_reason));
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (kept[i])
+                        json_object_object_add(end, handlers[i]->name, kept[i]);
+        return end;
+}
+
+/* The order of the end: the handlers stop (published ports close,
+ * credentials nobody confirmed removing are audited so) before the domain
+ * goes; then the domain, what the handlers keep of the volumes, the
+ * volumes, the record, and last the clients. */
+static void teardown(void)
+{
+        json_object *kept[N_HANDLERS] = { 0 };
+
+        if (done)
                 return;
-        if (!M.end_state) {
-                M.end_state = state;
+        done = true;
+        monitor_log("teardown: %s%s%s", end_state, end_reason ? ": " : "", end_reason ? end_reason : "");
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->stop)
+                        handlers[i]->stop();
+        bool clean = monitor_libvirt_destroy();
+        clean = release_volumes(clean, kept);
+        if (clean)
+                run_name_clear(state_dir, name, run_id);
+        else {
+                /* Do not claim an end that left things behind: down cleans up by hand. */
+                end_state = RUN_FAILED;
+                free(end_reason);
+                end_reason = xstrdup("teardown incomplete (libvirt unreachable); run mlvm down again");
+        }
+        record_end();
+        json_object *end = end_event(clean, kept);
+        monitor_control_end(end);
+        json_object_put(end);
+}
+
+void monitor_end(const char *state, const char *fmt, ...)
+{
+        if (done)
+                return;
+        if (!end_state) {
+                end_state = state;
                 if (fmt) {
                         va_list ap;
                         va_start(ap, fmt);
-                        if (vasprintf(&M.end_reason, fmt, ap) < 0)
-                                M.end_reason = NULL;
+                        if (vasprintf(&end_reason, fmt, ap) < 0)
+                                end_reason = NULL;
                         va_end(ap);
                 }
         }
         teardown();
 }
 
-/* Ask the agent to stop (sync, power off); destroy after a grace period. */
+/* ---- the end, from SHUTDOWN -------------------------------------------------- */
+
 static void on_grace(int timer, void *opaque)
 {
-        say("the guest did not power off within %d ms: destroying it", SHUTDOWN_GRACE_MS);
-        end_run(RUN_STOPPED, NULL);
+        monitor_log("the guest did not power off within %llu ms: destroying it",
+                    (unsigned long long)(SHUTDOWN_GRACE / USEC_PER_MSEC));
+        monitor_end(RUN_STOPPED, NULL);
 }
 
+/* Ask the agent to stop (sync, power off); destroy after a grace period. */
 static void send_shutdown(void)
 {
         struct mlvm_err e = { 0 };
-        if (M.done)
+        if (done)
                 return;
-        if (M.ch && M.session_up) {
-                struct proto_msg m = { .type = PROTO_SHUTDOWN, .id = ++M.next_id };
-                if (channel_send(M.ch, &m, 2000, &e) < 0)
-                        say("SHUTDOWN: %s", e.msg);
+        if (monitor_agent_up()) {
+                struct proto_msg m = { .type = PROTO_SHUTDOWN, .id = monitor_next_id() };
+                if (monitor_send(&m, &e) < 0)
+                        monitor_log("SHUTDOWN: %s", e.msg);
         }
-        M.grace_timer = virEventAddTimeout(SHUTDOWN_GRACE_MS, on_grace, NULL, NULL);
+        grace_timer = virEventAddTimeout(monitor_timer_ms(SHUTDOWN_GRACE, 0), on_grace, NULL, NULL);
 }
 
-/* Revoke the credentials (bounded wait), then ask the agent to stop (sync,
- * power off) and destroy the domain after a grace period. */
-void begin_shutdown(const char *state, const char *why)
+/* Let the handlers drain first (the credentials are revoked, with a
+ * bounded wait), then ask the agent to stop (sync, power off) and destroy
+ * the domain after a grace period. */
+void monitor_shutdown(const char *state, const char *why)
 {
-        if (M.ending)
+        if (ending)
                 return;
-        M.ending = true;
-        M.end_state = state;
+        ending = true;
+        end_state = state;
         if (why)
-                M.end_reason = xstrdup(why);
-        if (!creds_revoke_all(send_shutdown))
+                end_reason = xstrdup(why);
+        draining = 1;   /* held until every handler has been asked */
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->drain && handlers[i]->drain())
+                        draining++;
+        monitor_drained();
+}
+
+void monitor_drained(void)
+{
+        if (draining > 0 && --draining == 0)
                 send_shutdown();
 }
 
-/* ---- the agent ------------------------------------------------------------ */
-
-static void on_timeout(int timer, void *opaque);
-
-static void arm_timeout(void)
+void monitor_guest_stopped(void)
 {
-        if (M.timeout_s > 0 && M.timeout_timer < 0)
-                M.timeout_timer = virEventAddTimeout((int)(M.timeout_s * 1000), on_timeout, NULL, NULL);
-}
-
-static void set_ready(json_object *run, void *u)
-{
-        json_object_object_add(run, "state", json_object_new_string(RUN_READY));
-        json_object_object_add(run, "ready_at", json_object_new_double(run_now()));
-}
-
-/* The next request of the queue; once all are done, the run is ready
- * (credentials delivered, disks mounted, workload started). */
-static void send_next_request(void)
-{
-        struct mlvm_err e = { 0 };
-        if (M.next_req >= M.n_reqs) {
-                if (!M.ready && !M.ending) {
-                        M.ready = true;
-                        if (run_update(M.state_dir, M.id, set_ready, NULL, &e) < 0)
-                                say("run record: %s", e.msg);
-                        say("ready");
-                }
-                return;
-        }
-        if (M.ending || M.done)
-                return;   /* nothing new goes to a guest that is being stopped */
-        struct request *q = &M.reqs[M.next_req];
-        bool put = q->msg->type == PROTO_CRED_PUT;
-        if (put)
-                creds_before_send(q->msg);
-        if (q->msg->type == PROTO_EXEC)
-                arm_timeout();   /* the workload's clock starts with its EXEC */
-        if (channel_send(M.ch, q->msg, 10000, &e) < 0) {
-                begin_shutdown(RUN_FAILED, e.msg);
-                return;
-        }
-        if (put)
-                creds_note_sent(q->msg);
-}
-
-static void set_hello(json_object *run, void *u)
-{
-        const struct proto_msg *m = u;
-        json_object_object_add(run, "hello_at", json_object_new_double(run_now()));
-        json_object *a = json_object_new_object();
-        _cleanup_free_ char *v = clean(m->u.hello.agent_version), *t = clean(m->u.hello.transport);
-        _cleanup_free_ char *root = clean(m->u.hello.root), *boot = clean(m->u.hello.boot_id);
-        json_object_object_add(a, "version", json_object_new_string(v));
-        json_object_object_add(a, "uptime_ms", json_object_new_uint64(m->u.hello.uptime_ms));
-        json_object_object_add(a, "transport", json_object_new_string(t));
-        json_object_object_add(a, "root", json_object_new_string(root));
-        json_object_object_add(a, "boot_id", json_object_new_string(boot));
-        json_object_object_add(run, "agent", a);
-}
-
-static void on_hello(const struct proto_msg *m)
-{
-        struct mlvm_err e = { 0 };
-        struct proto_msg ack = { .type = PROTO_HELLO_ACK, .id = m->id };
-        bool resumed = M.hello;
-
-        if (resumed && memcmp(m->u.hello.session, M.session, PROTO_SESSION_LEN) != 0) {
-                begin_shutdown(RUN_FAILED, "the agent came back with another session");
-                return;
-        }
-        memcpy(ack.u.hello_ack.session, M.session, PROTO_SESSION_LEN);
-        if (channel_send(M.ch, &ack, 10000, &e) < 0) {
-                end_run(RUN_FAILED, "HELLO_ACK: %s", e.msg);
-                return;
-        }
-        if (M.done || M.ending)
-                return;   /* the run ended while the ACK was being sent */
-        M.session_up = true;   /* from now on the agent takes other frames */
-        if (resumed) {
-                /* Requests the agent completed are not sent again; the pending one is. */
-                say("agent resumed the session (last request %u)", m->u.hello.last_id);
-                while (M.next_req < M.n_reqs && M.reqs[M.next_req].id <= m->u.hello.last_id) {
-                        /* A put whose DONE was lost with the connection: it was done. */
-                        struct request *q = &M.reqs[M.next_req];
-                        if (q->msg && q->msg->type == PROTO_CRED_PUT) {
-                                q->msg = NULL;
-                                (void)creds_on_done(q->id, 0);
-                        }
-                        if (q->msg && q->msg->type == PROTO_EXEC)
-                                arm_timeout();   /* its DONE was lost with the connection */
-                        M.next_req++;
-                }
-                creds_resend();
-                send_next_request();
-                return;
-        }
-        M.hello = true;
-        if (M.hello_timer >= 0) {
-                virEventRemoveTimeout(M.hello_timer);
-                M.hello_timer = -1;
-        }
-        _cleanup_free_ char *v = clean(m->u.hello.agent_version), *t = clean(m->u.hello.transport);
-        _cleanup_free_ char *root = clean(m->u.hello.root);
-        say("HELLO from agent %s over %s, guest uptime %llu ms, root %s", v, t,
-            (unsigned long long)m->u.hello.uptime_ms, root);
-        if (run_update(M.state_dir, M.id, set_hello, (void *)m, &e) < 0)
-                say("run record: %s", e.msg);
-        send_next_request();
-}
-
-/* The workload ran past its timeout: stop it; `mlvm run` says 124. */
-static void on_timeout(int timer, void *opaque)
-{
-        virEventRemoveTimeout(timer);
-        M.timeout_timer = -1;
-        if (M.ending || M.done)
-                return;
-        M.timed_out = true;
-        M.have_exit = true;
-        M.exit_code = 124;
-        M.exit_signal = 0;
-        say("the workload ran longer than its timeout of %lld s: stopping it", (long long)M.timeout_s);
-        _cleanup_free_ char *why = xasprintf("timed out after %lld s", (long long)M.timeout_s);
-        begin_shutdown(RUN_EXITED, why);
-}
-
-static void on_agent_frame(const struct proto_msg *m)
-{
-        /* Ending: nothing the guest says changes that, and it must not grow monitor.log. */
-        if (M.ending && (m->type == PROTO_ERROR || m->type == PROTO_HELLO || (m->type == PROTO_EXIT && !m->u.exit.stream)))
-                return;
-        switch (m->type) {
-        case PROTO_HELLO:
-                on_hello(m);
-                return;
-        case PROTO_DONE: {
-                bool queued = m->id && M.next_req < M.n_reqs && m->id == M.reqs[M.next_req].id &&
-                              M.reqs[M.next_req].msg;
-                if (queued && M.reqs[M.next_req].msg->type == PROTO_CRED_PUT)
-                        M.reqs[M.next_req].msg = NULL;   /* the creds code frees it */
-                (void)creds_on_done(m->id, m->u.done.count);
-                if (queued && !M.done) {
-                        M.next_req++;
-                        send_next_request();
-                }
-                return;
-        }
-        case PROTO_CRED_EXPIRED:
-                creds_on_expired(m);
-                return;
-        case PROTO_ARTIFACT:
-                artifacts_on_report(m);
-                return;
-        case PROTO_STREAM_OPENED:
-        case PROTO_STREAM_DATA:
-        case PROTO_STREAM_WINDOW:
-        case PROTO_STREAM_CLOSE:
-                if (!exec_on_frame(m))
-                        publish_on_frame(m);
-                return;
-        case PROTO_ARTIFACTS_DONE:
-                artifacts_on_done(m);
-                return;
-        case PROTO_STDIO: {
-                if (m->u.stdio.stream != PROTO_STDOUT && m->u.stdio.stream != PROTO_STDERR) {
-                        begin_shutdown(RUN_FAILED, "the agent sent output on an unknown stream");
-                        return;
-                }
-                const char *key = m->u.stdio.stream == PROTO_STDERR ? "stderr" : "stdout";
-                run_log_append(M.output_path, m->u.stdio.data, m->u.stdio.len, RUN_OUTPUT_MAX);
-                broadcast(key, m->u.stdio.data, m->u.stdio.len);
-                return;
-        }
-        case PROTO_EXIT:
-                if (m->u.exit.stream) {
-                        (void)exec_on_frame(m);   /* an exec command's, not the workload's */
-                        return;
-                }
-                /* Values from the guest: an exit status is 0-255, a signal 1-127, never both. */
-                if (m->u.exit.code > 255 || m->u.exit.signal > 127 || (m->u.exit.code && m->u.exit.signal)) {
-                        begin_shutdown(RUN_FAILED, "the agent sent an invalid EXIT");
-                        return;
-                }
-                M.have_exit = true;
-                M.exit_at = run_now();
-                M.exit_signal = (int)m->u.exit.signal;
-                M.exit_code = m->u.exit.signal ? 128 + (int)m->u.exit.signal : (int)m->u.exit.code;
-                say("workload ended: exit code %d", M.exit_code);
-                begin_shutdown(RUN_EXITED, NULL);
-                return;
-        case PROTO_PONG:
-                for (size_t i = 0; i < MAX_CLIENTS; i++) {
-                        struct client *c = &M.clients[i];
-                        if (c->fd >= 0 && c->ping_id && c->ping_id == m->id) {
-                                json_object *o = json_object_new_object();
-                                json_object_object_add(o, "ok", json_object_new_boolean(1));
-                                json_object_object_add(o, "rtt_ms",
-                                                       json_object_new_double((run_now() - c->ping_sent) * 1000));
-                                client_send(c, o);
-                                json_object_put(o);
-                                c->ping_id = 0;
-                        }
-                }
-                return;
-        case PROTO_ERROR: {
-                if (m->u.error.code == PROTO_E_ARTIFACTS) {
-                        artifacts_on_error(m->u.error.message);   /* EXIT follows; the run fails at the end */
-                        return;
-                }
-                _cleanup_free_ char *msg = clean(m->u.error.message);
-                say("agent error %u (request %u): %s", m->u.error.code, m->id, msg);
-                begin_shutdown(RUN_FAILED, msg);
-                return;
-        }
-        default:
-                /* Well-formed but not for the host to receive: the run fails. */
-                begin_shutdown(RUN_FAILED, "the agent sent an unexpected frame");
-                return;
-        }
-}
-
-static void on_channel(void *opaque)
-{
-        struct mlvm_err e = { 0 };
-        static struct proto_msg m;  /* large: not on the stack of an event callback */
-
-        for (;;) {
-                int r = channel_try_recv(M.ch, &m, &e);
-                if (r == -EAGAIN)
-                        return;
-                if (r == -EPIPE || (r < 0 && M.conn_lost)) {
-                        say("agent channel closed%s", M.conn_lost ? " (libvirt connection lost)" : "");
-                        M.session_up = false;
-                        publish_reset_streams();
-                        exec_reset_all();
-                        channel_close(M.ch);
-                        M.ch = NULL;
-                        return;
-                }
-                if (r < 0) {
-                        /* A malformed frame: the channel is done and so is the run. */
-                        say("%s", e.msg);
-                        end_run(RUN_FAILED, "%s", e.msg);
-                        return;
-                }
-                on_agent_frame(&m);
-                if (M.done || !M.ch)
-                        return;
-        }
-}
-
-static void on_hello_timeout(int timer, void *opaque)
-{
-        M.hello_timer = -1;
-        virEventRemoveTimeout(timer);
-        end_run(RUN_FAILED, "the agent did not say HELLO within %d s (see mlvm logs %s)", M.boot_timeout, M.id);
-}
-
-/* ---- console -------------------------------------------------------------- */
-
-static void on_console(virStreamPtr st, int events, void *opaque)
-{
-        char buf[16384];
-        for (;;) {
-                int n = virStreamRecv(st, buf, sizeof(buf));
-                if (n > 0) {
-                        run_log_append(M.console_path, buf, (size_t)n, RUN_CONSOLE_MAX);
-                        broadcast("console", buf, (size_t)n);
-                        continue;
-                }
-                if (n == -2)
-                        return;
-                (void)virStreamEventRemoveCallback(st);
-                (void)virStreamAbort(st);
-                (void)virStreamFree(st);
-                if (M.console == st)
-                        M.console = NULL;
-                return;
-        }
-}
-
-static void open_console(void)
-{
-        virStreamPtr st = virStreamNew(M.conn, VIR_STREAM_NONBLOCK);
-        if (!st)
-                return;
-        if (virDomainOpenConsole(M.dom, NULL, st, VIR_DOMAIN_CONSOLE_FORCE) < 0 ||
-            virStreamEventAddCallback(st, VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_HANGUP | VIR_STREAM_EVENT_ERROR,
-                                      on_console, NULL, NULL) < 0) {
-                say("console: %s", virGetLastErrorMessage());
-                virStreamFree(st);
-                return;
-        }
-        M.console = st;
-}
-
-/* ---- libvirt connection ---------------------------------------------------- */
-
-static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
-{
-        if (event != VIR_DOMAIN_EVENT_STOPPED && event != VIR_DOMAIN_EVENT_CRASHED)
-                return 0;
-        if (M.ending)
-                end_run(M.end_state, NULL);
-        else if (!M.hello)
-                end_run(RUN_FAILED, "the guest stopped before its agent said HELLO (see mlvm logs %s)", M.id);
+        if (ending)
+                monitor_end(end_state, NULL);
+        else if (!monitor_said_hello())
+                monitor_end(RUN_FAILED, "the guest stopped before its agent said HELLO (see mlvm logs %s)", run_id);
         else
-                end_run(RUN_STOPPED, "the guest powered off");
-        return 0;
+                monitor_end(RUN_STOPPED, "the guest powered off");
 }
 
-static void on_conn_closed(virConnectPtr conn, int reason, void *opaque);
+/* ---- the start ------------------------------------------------------------------ */
 
-static int attach(struct mlvm_err *e)
+/* The handlers' init (in order: their requests are queued first), the
+ * run's own requests, the control socket, then what the handlers open to
+ * the outside. */
+static int start(int creds_fd, struct mlvm_err *e)
 {
-        if (virt_connect(M.uri, &M.conn, e) < 0)
-                return -EIO;
-        (void)virConnectRegisterCloseCallback(M.conn, on_conn_closed, NULL, NULL);
-        M.dom = virDomainLookupByName(M.conn, M.domain_name);
-        if (!M.dom)
-                return err_virt(e, "domain %s", M.domain_name);
-        M.lifecycle_cb = virConnectDomainEventRegisterAny(M.conn, M.dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                          VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), NULL, NULL);
-        if (M.lifecycle_cb < 0)
-                return err_virt(e, "domain events");
-        if (virDomainIsActive(M.dom) != 1)
-                return err_setx(e, -ESRCH, "domain %s is not running", M.domain_name);
-        open_console();
-        if (channel_open(M.dom, PROTO_CHANNEL_NAME, &M.ch, e) < 0)
-                return -EIO;
-        channel_on_readable(M.ch, on_channel, NULL);
-        return 0;
-}
-
-static void detach(void)
-{
-        if (M.ch) {
-                M.session_up = false;
-                publish_reset_streams();
-                exec_reset_all();
-                channel_close(M.ch);
-                M.ch = NULL;
-        }
-        if (M.console) {
-                (void)virStreamEventRemoveCallback(M.console);
-                (void)virStreamFree(M.console);
-                M.console = NULL;
-        }
-        if (M.conn && M.lifecycle_cb >= 0)
-                (void)virConnectDomainEventDeregisterAny(M.conn, M.lifecycle_cb);
-        M.lifecycle_cb = -1;
-        if (M.dom)
-                virDomainFree(M.dom);
-        M.dom = NULL;
-        if (M.conn) {
-                (void)virConnectUnregisterCloseCallback(M.conn, on_conn_closed);
-                virConnectClose(M.conn);
-        }
-        M.conn = NULL;
-}
-
-/* libvirtd went away (restart): the guest keeps running; reconnect, reopen
- * the console and the channel; the agent then resumes with a re-HELLO. */
-static void on_reconnect(int timer, void *opaque)
-{
-        struct mlvm_err e = { 0 };
-        detach();
-        if (attach(&e) == 0) {
-                say("reconnected to %s", M.uri);
-                M.conn_lost = false;
-                virEventRemoveTimeout(timer);
-                M.reconnect_timer = -1;
-                return;
-        }
-        if (run_now() - M.lost_at > RECONNECT_WINDOW_S) {
-                virEventRemoveTimeout(timer);
-                M.reconnect_timer = -1;
-                detach();
-                if (virt_connect(M.uri, &M.conn, NULL) == 0)
-                        M.dom = virDomainLookupByName(M.conn, M.domain_name);
-                end_run(RUN_FAILED, "lost libvirt for %d s: %s", RECONNECT_WINDOW_S, e.msg);
-        }
-}
-
-static void on_conn_closed(virConnectPtr conn, int reason, void *opaque)
-{
-        if (M.conn_lost || M.done)
-                return;
-        say("libvirt connection closed (reason %d); reconnecting", reason);
-        M.conn_lost = true;
-        M.lost_at = run_now();
-        M.reconnect_timer = virEventAddTimeout(1000, on_reconnect, NULL, NULL);
-}
-
-/* ---- requests from the config --------------------------------------------- */
-
-static int queue(struct proto_msg *m)
-{
-        if (M.n_reqs >= sizeof(M.reqs) / sizeof(M.reqs[0]))
-                return -E2BIG;
-        m->id = ++M.next_id;
-        M.reqs[M.n_reqs++] = (struct request){ m, m->id };
-        return 0;
-}
-
-static int plan_requests(struct mlvm_err *e)
-{
-        json_object *mounts, *cmd, *env;
-        for (size_t i = 0; i < creds_count(); i++)
-                if (queue(creds_initial_put(i)) < 0)
-                        return err_setx(e, -E2BIG, "too many credentials");
-        if (json_object_object_get_ex(M.run, "mounts", &mounts))
-                for (size_t i = 0; i < json_object_array_length(mounts); i++) {
-                        json_object *x = json_object_array_get_idx(mounts, i);
-                        struct proto_msg *m = xcalloc(1, sizeof(*m));
-                        m->type = PROTO_MOUNT;
-                        proto_strlcpy(m->u.mount.serial, jstr(x, "serial") ?: "", sizeof(m->u.mount.serial));
-                        proto_strlcpy(m->u.mount.path, jstr(x, "path") ?: "", sizeof(m->u.mount.path));
-                        proto_strlcpy(m->u.mount.fstype, jstr(x, "fstype") ?: "iso9660", sizeof(m->u.mount.fstype));
-                        if (queue(m) < 0)
-                                return err_setx(e, -E2BIG, "too many mounts");
-                }
-        if (json_object_object_get_ex(M.run, "command", &cmd) && json_object_array_length(cmd) > 0) {
-                struct proto_msg *m = xcalloc(1, sizeof(*m));
-                m->type = PROTO_EXEC;
-                for (size_t i = 0; i < json_object_array_length(cmd); i++)
-                        if (proto_strv_add(&m->u.exec.argv, json_object_get_string(json_object_array_get_idx(cmd, i))) < 0)
-                                return err_setx(e, -E2BIG, "command too long for one EXEC");
-                if (json_object_object_get_ex(M.run, "env", &env)) {
-                        json_object_object_foreach(env, k, v) {
-                                _cleanup_free_ char *kv = xasprintf("%s=%s", k, json_object_get_string(v));
-                                if (proto_strv_add(&m->u.exec.env, kv) < 0)
-                                        return err_setx(e, -E2BIG, "env too long for one EXEC");
-                        }
-                }
-                (void)proto_strv_add(&m->u.exec.env, "HOME=/home/mlvm");
-                proto_strlcpy(m->u.exec.cwd, "/home/mlvm", sizeof(m->u.exec.cwd));
-                if (jstr(M.run, "artifacts_dir") && jstr(M.run, "artifacts_serial")) {
-                        proto_strlcpy(m->u.exec.artifacts_dir, jstr(M.run, "artifacts_dir"), sizeof(m->u.exec.artifacts_dir));
-                        proto_strlcpy(m->u.exec.artifacts_serial, jstr(M.run, "artifacts_serial"),
-                                      sizeof(m->u.exec.artifacts_serial));
-                        _cleanup_free_ char *kv = xasprintf("MLVM_ARTIFACTS=%s", m->u.exec.artifacts_dir);
-                        (void)proto_strv_add(&m->u.exec.env, kv);
-                }
-                if (queue(m) < 0)
-                        return err_setx(e, -E2BIG, "too many requests");
-        }
+        const struct monitor_start st = { .creds_fd = creds_fd };
+        int r;
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->init && (r = handlers[i]->init(&st, e)) < 0)
+                        return r;
+        if ((r = monitor_workload_plan(e)) < 0 || (r = monitor_control_listen(e)) < 0)
+                return r;
+        for (size_t i = 0; i < N_HANDLERS; i++)
+                if (handlers[i]->open && (r = handlers[i]->open(e)) < 0)
+                        return r;
         return 0;
 }
 
@@ -688,53 +329,43 @@ static void set_monitor_pid(json_object *run, void *u)
         json_object_object_add(run, "monitor_pid", json_object_new_int((int32_t)getpid()));
 }
 
-int monitor_run(const char *state_dir, const char *run_id, int creds_fd)
+int monitor_run(const char *dir, const char *id, int creds_fd)
 {
         struct mlvm_err e = { 0 };
-        json_object *x;
 
-        M.state_dir = state_dir;
-        M.id = run_id;
-        M.hello_timer = M.grace_timer = M.reconnect_timer = M.lifecycle_cb = M.timeout_timer = -1;
-        M.listen_fd = -1;
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                M.clients[i].fd = -1;
+        state_dir = dir;
+        run_id = id;
         signal(SIGPIPE, SIG_IGN);
         /* Credentials pass through this process: no core dumps, no ptrace by others. */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         virt_init();
-        if (run_load(state_dir, run_id, &M.run, &e) < 0) {
-                say("%s", e.msg);
+        if (run_load(state_dir, run_id, &record, &e) < 0) {
+                monitor_log("%s", e.msg);
                 return 1;
         }
-        M.uri = xstrdup(jstr(M.run, "uri") ?: "");
-        M.domain_name = xstrdup(jstr(M.run, "domain") ?: "");
-        M.name = xstrdup(jstr(M.run, "name") ?: "");
-        M.pool_name = xstrdup(jstr(M.run, "pool") ?: mlvm_pool_name());
-        M.console_path = run_file(state_dir, run_id, "console.log");
-        M.output_path = run_file(state_dir, run_id, "output.log");
-        M.boot_timeout = json_object_object_get_ex(M.run, "boot_timeout_s", &x) ? json_object_get_int(x) : 60;
-        M.revoke_timeout_ms = json_object_object_get_ex(M.run, "revoke_timeout_ms", &x) ? json_object_get_int(x) : 2000;
-        M.timeout_s = json_object_object_get_ex(M.run, "timeout_s", &x) ? json_object_get_int64(x) : 0;
-        if (RAND_bytes(M.session, sizeof(M.session)) != 1 || run_update(state_dir, run_id, set_monitor_pid, NULL, &e) < 0 ||
-            creds_init(creds_fd, &e) < 0 || plan_requests(&e) < 0 || listen_control(&e) < 0 || publish_init(&e) < 0) {
-                say("%s", e.msg[0] ? e.msg : "no random bytes");
-                end_run(RUN_FAILED, "monitor: %s", e.msg);
+        name = xstrdup(json_str(record, "name") ?: "");
+        console_path = run_file(state_dir, run_id, "console.log");
+        output_path = run_file(state_dir, run_id, "output.log");
+        monitor_libvirt_init();
+        if (!monitor_session_init() || run_update(state_dir, run_id, set_monitor_pid, NULL, &e) < 0 ||
+            start(creds_fd, &e) < 0) {
+                monitor_log("%s", e.msg[0] ? e.msg : "no random bytes");
+                monitor_end(RUN_FAILED, "monitor: %s", e.msg);
                 return 1;
         }
-        say("monitor of run %s (%s) on %s", run_id, M.domain_name, M.uri);
-        M.hello_timer = virEventAddTimeout(M.boot_timeout * 1000, on_hello_timeout, NULL, NULL);
-        if (attach(&e) < 0) {
-                say("%s", e.msg);
-                end_run(RUN_FAILED, "monitor: %s", e.msg);
+        monitor_log("monitor of run %s (%s) on %s", run_id, monitor_domain_name(), monitor_uri());
+        monitor_session_await_hello();
+        if (monitor_libvirt_attach(&e) < 0) {
+                monitor_log("%s", e.msg);
+                monitor_end(RUN_FAILED, "monitor: %s", e.msg);
                 return 1;
         }
-        while (!M.done)
+        while (!done)
                 if (virEventRunDefaultImpl() < 0)
                         break;
-        if (!M.done)
-                end_run(RUN_FAILED, "monitor: event loop failed");
-        detach();
-        say("monitor exits");
-        return streq(M.end_state, RUN_FAILED) ? 1 : 0;
+        if (!done)
+                monitor_end(RUN_FAILED, "monitor: event loop failed");
+        monitor_libvirt_detach();
+        monitor_log("monitor exits");
+        return streq(end_state, RUN_FAILED) ? 1 : 0;
 }
