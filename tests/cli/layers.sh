@@ -30,4 +30,11 @@ printf '#include "util.h"\n' >> "$tmp/src/base/digest.h"
 out=$("$TOP_SRCDIR/scripts/check-layers" "$tmp" 2>&1); st=$?
 check_eq "a header cycle fails the check" 1 $st
 check_match "and shows the cycle" 'include cycle: src/base/(digest|util).h -> ' "$out"
+cp "$TOP_SRCDIR/src/base/util.h" "$tmp/src/base/util.h"
+cp "$TOP_SRCDIR/src/base/digest.h" "$tmp/src/base/digest.h"
+# two modules that call each other (the kind of split the layers forbid)
+sed -i '0,/#include "artifact-path.h"/s//#include "artifact-path.h"\n#include "artifacts.h"/' "$tmp/src/lib/artifacts/artifact-path.c"
+out=$("$TOP_SRCDIR/scripts/check-layers" "$tmp" 2>&1); st=$?
+check_eq "a module cycle fails the check" 1 $st
+check_match "and names both modules" 'modules include each other: src/lib/artifacts/artifact-path, src/lib/artifacts/artifacts$' "$out"
 done_testing

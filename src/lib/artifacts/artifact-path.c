@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include "artifact-path.h"
-#include "artifacts.h"
 #include "util.h"
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)

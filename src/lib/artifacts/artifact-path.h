@@ -10,9 +10,13 @@
 
 #include "util.h"   /* shown(): names in one-line messages */
 
+#define ARTIFACT_PATH_MAX 255   /* bytes of one artifact path (artifacts.h has the rules) */
+
 /* Why P is not an allowed artifact path (DIR: a directory entry, whose
  * one trailing '/' has already been stripped), or NULL when it is. */
 const char *artifact_path_problem(const char *p);
+/* Is P a path the rules allow (for a report or a tar entry)? */
+bool artifact_path_is_valid(const char *p);
 
 /* Open the directory that holds PATH's last component, below ROOT,
  * without following symlinks; with CREATE, make missing directories 0755

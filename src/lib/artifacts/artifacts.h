@@ -35,10 +35,10 @@
 
 #include <libvirt/libvirt.h>
 
+#include "artifact-path.h"   /* artifact_path_is_valid */
 #include "digest.h"
 #include "err.h"
 
-#define ARTIFACT_PATH_MAX 255
 
 struct artifact_limits {
         uint64_t max_entries;     /* files and directories */
@@ -62,8 +62,6 @@ struct artifact_report {
         char tar_sha256[SHA256_HEX_LEN + 1];
 };
 
-/* Is P a path the rules allow (for a report or a tar entry)? */
-bool artifact_path_is_valid(const char *p);
 
 /* Pull-style source of the stream: returns bytes read (> 0), 0 at its
  * end, or a negative errno (with E filled). */

@@ -11,7 +11,7 @@
 
 #include <yaml.h>
 
-#include "config.h"
+#include "config-limits.h"
 #include "err.h"
 
 /* Deeper sequences and mappings are refused before libyaml builds the

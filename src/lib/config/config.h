@@ -13,21 +13,10 @@
 #include <json-c/json.h>
 
 #include "accel.h"
+#include "config-limits.h"
 #include "err.h"
 
 /* Caps on untrusted input (the file may come from anyone). */
-#define MLVM_CONFIG_MAX_BYTES     (1024 * 1024)
-#define MLVM_CONFIG_MAX_NODES     100000   /* after alias expansion */
-#define MLVM_CONFIG_MAX_KEYS      1024     /* per mapping, after merges */
-#define MLVM_CONFIG_MAX_WORKLOADS 256
-#define MLVM_CONFIG_MAX_ARGS      256
-#define MLVM_CONFIG_MAX_ENV       256
-#define MLVM_CONFIG_MAX_DISKS     16
-#define MLVM_CONFIG_MAX_SECRETS   64
-#define MLVM_CONFIG_MAX_SCOPES    64
-#define MLVM_CONFIG_MAX_PUBLISH   64
-#define MLVM_CONFIG_MAX_STRING    4096
-#define MLVM_CONFIG_MAX_ENV_VALUE (32 * 1024)
 
 #define MLVM_VCPUS_MAX      64
 #define MLVM_MEMORY_MIN     (64ULL << 20)
@@ -40,10 +29,6 @@
 enum mlvm_kind { MLVM_KIND_MODEL, MLVM_KIND_EXPERIMENT };
 enum mlvm_transport { MLVM_TRANSPORT_AUTO, MLVM_TRANSPORT_VSOCK, MLVM_TRANSPORT_VIRTIO_SERIAL };
 
-/* Where a key was written: 1-based; line 0 means "not in the file". */
-struct mlvm_pos {
-        unsigned line, col;
-};
 
 struct mlvm_env {
         char *name, *value;
