@@ -68,6 +68,15 @@ char *xasprintf(const char *fmt, ...)
         return s;
 }
 
+void text_set(char *buf, size_t len, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        if (vsnprintf(buf, len, fmt, ap) < 0 && len)
+                buf[0] = '\0';
+        va_end(ap);
+}
+
 ssize_t read_retry(int fd, void *buf, size_t len)
 {
         ssize_t n;

@@ -30,6 +30,10 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* snprintf into a fixed buffer whose truncation is acceptable (a reason
+ * shown to people): never fails, always terminated. */
+void text_set(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* read(2) that retries on EINTR: bytes read, 0 at the end, -errno. */
 ssize_t read_retry(int fd, void *buf, size_t len);
 /* Write all LEN bytes, retrying on EINTR and short writes: 0 or -errno. */

@@ -205,47 +205,38 @@ void host_kvm_facts_read(const char *root, struct host_kvm_facts *f)
         }
 }
 
-static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *buf, size_t len, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(buf, len, fmt, ap);
-        va_end(ap);
-}
-
 /* Why KVM cannot be used on a local host, or false when it can. */
 static bool local_blocker(const struct host_kvm_facts *f, bool caps_kvm, struct host_accel_choice *c)
 {
         const struct host_node *n = &f->node;
         if (f->module == HOST_KVM_MODULE_PVM) {
-                say(c->why, sizeof(c->why), "KVM here is PVM (%s), which boots only PVM guest kernels", f->module_name);
+                text_set(c->why, sizeof(c->why), "KVM here is PVM (%s), which boots only PVM guest kernels", f->module_name);
                 return true;
         }
         if (f->module == HOST_KVM_MODULE_NONE) {
-                say(c->why, sizeof(c->why), "no KVM on this host (no kvm_intel or kvm_amd module%s)",
+                text_set(c->why, sizeof(c->why), "no KVM on this host (no kvm_intel or kvm_amd module%s)",
                     n->exists ? "" : ", no /dev/kvm");
-                say(c->fix, sizeof(c->fix), "a host with hardware virtualization and its KVM module");
+                text_set(c->fix, sizeof(c->fix), "a host with hardware virtualization and its KVM module");
                 return true;
         }
         if (f->module == HOST_KVM_MODULE_OTHER) {
-                say(c->why, sizeof(c->why), "the KVM module here is %s without kvm_intel or kvm_amd, which mlvm "
+                text_set(c->why, sizeof(c->why), "the KVM module here is %s without kvm_intel or kvm_amd, which mlvm "
                     "does not know to boot ordinary kernels", f->module_name);
                 return true;
         }
         if (!n->exists) {
-                say(c->why, sizeof(c->why), "%s is loaded but there is no /dev/kvm", f->module_name);
-                say(c->fix, sizeof(c->fix), "create the node (udev does; mknod /dev/kvm c 10 232), then mlvm setup");
+                text_set(c->why, sizeof(c->why), "%s is loaded but there is no /dev/kvm", f->module_name);
+                text_set(c->fix, sizeof(c->fix), "create the node (udev does; mknod /dev/kvm c 10 232), then mlvm setup");
                 return true;
         }
         if (!n->qemu_can_open) {
-                say(c->why, sizeof(c->why), "/dev/kvm is %s:%s %04o, which libvirt's QEMU user %s cannot open",
+                text_set(c->why, sizeof(c->why), "/dev/kvm is %s:%s %04o, which libvirt's QEMU user %s cannot open",
                     n->owner, n->group, (unsigned)n->mode, f->qemu.user);
-                say(c->fix, sizeof(c->fix), "mlvm setup (as root) gives it group kvm and mode 0660, as udev would");
+                text_set(c->fix, sizeof(c->fix), "mlvm setup (as root) gives it group kvm and mode 0660, as udev would");
                 return true;
         }
         if (!caps_kvm) {
-                say(c->why, sizeof(c->why), "libvirt offers no KVM domain on this host");
+                text_set(c->why, sizeof(c->why), "libvirt offers no KVM domain on this host");
                 return true;
         }
         return false;
@@ -263,12 +254,12 @@ int host_accel_choose(const struct host_accel_input *in, struct host_accel_choic
         if (in->local)
                 blocked = local_blocker(in->local, in->caps_kvm, &c);
         else if (!in->caps_kvm) {
-                say(c.why, sizeof(c.why), "the host behind %s offers no KVM domain", in->uri);
+                text_set(c.why, sizeof(c.why), "the host behind %s offers no KVM domain", in->uri);
                 blocked = true;
         } else if (in->watch && in->watch->state == HOST_KVM_FAILS && in->request == MLVM_ACCEL_AUTO) {
                 /* An explicit kvm tries again (the host may have been fixed); auto trusts the record. */
-                say(c.why, sizeof(c.why), "KVM on %s failed to boot a guest before (%s)", in->uri, in->watch->reason);
-                say(c.fix, sizeof(c.fix), "mlvm info --refresh forgets that and tries KVM again");
+                text_set(c.why, sizeof(c.why), "KVM on %s failed to boot a guest before (%s)", in->uri, in->watch->reason);
+                text_set(c.fix, sizeof(c.fix), "mlvm info --refresh forgets that and tries KVM again");
                 blocked = true;
         } else
                 blocked = false;
@@ -320,16 +311,16 @@ bool host_kvm_watch_failed(bool hello_timed_out, bool domain_paused, int paused_
                                              "kvm run failed" };
         for (size_t i = 0; qemu_log && i < ARRAY_SIZE(marks); i++)
                 if (strstr(qemu_log, marks[i])) {
-                        say(why, why_len, "QEMU's log says \"%s\"", marks[i]);
+                        text_set(why, why_len, "QEMU's log says \"%s\"", marks[i]);
                         return true;
                 }
         if (domain_paused) {
                 /* mlvm never pauses a booting run: a pause is QEMU stopping the guest on an error. */
-                say(why, why_len, "the guest stopped itself while booting (libvirt paused reason %d)", paused_reason);
+                text_set(why, why_len, "the guest stopped itself while booting (libvirt paused reason %d)", paused_reason);
                 return true;
         }
         if (hello_timed_out) {
-                say(why, why_len, "no HELLO from the agent within the KVM deadline");
+                text_set(why, why_len, "no HELLO from the agent within the KVM deadline");
                 return true;
         }
         return false;

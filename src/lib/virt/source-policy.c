@@ -77,15 +77,6 @@ static bool within(const char *a, const char *b)
         return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
 }
 
-static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void say(char *buf, size_t len, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(buf, len, fmt, ap);
-        va_end(ap);
-}
-
 int source_policy_check(const struct source_policy *p, const char *source, char **ret_resolved, char *why,
                         size_t why_len)
 {
@@ -94,7 +85,7 @@ int source_policy_check(const struct source_policy *p, const char *source, char 
 
         if (!res) {
                 int r = -errno;
-                say(why, why_len, "%s: %s", shown(source, s1), strerror(errno));
+                text_set(why, why_len, "%s: %s", shown(source, s1), strerror(errno));
                 return r;
         }
         for (size_t i = 0; i < p->n_deny; i++) {
@@ -110,7 +101,7 @@ int source_policy_check(const struct source_policy *p, const char *source, char 
                 _cleanup_free_ char *what = streq(source, res) ? xstrdup(shown(source, s1))
                                                                 : xasprintf("%s (that is %s)", shown(source, s1),
                                                                             shown(res, s2));
-                say(why, why_len, "%s %s %s, %s: a guest must never see it", what, inside ? "is inside" : "contains",
+                text_set(why, why_len, "%s %s %s, %s: a guest must never see it", what, inside ? "is inside" : "contains",
                     p->deny[i], p->deny_why[i]);
                 free(res);
                 return -EACCES;
