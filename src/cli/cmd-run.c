@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "control.h"
+#include "mtime.h"
 #include "paths.h"
 #include "run-down.h"
 #include "run-up.h"
@@ -134,7 +135,7 @@ struct outcome {
         double secs;
 };
 
-static void outcome_of(json_object *run, double t0, struct outcome *out)
+static void outcome_of(json_object *run, usec_t t0, struct outcome *out)
 {
         json_object *x;
 
@@ -148,7 +149,7 @@ static void outcome_of(json_object *run, double t0, struct outcome *out)
         out->status = out->timed_out ? EXIT_TIMEOUT
                       : !out->arts_ok || !out->have_code || streq(out->state, RUN_FAILED) || streq(out->state, RUN_STOPPED)
                               ? EXIT_MLVM : out->code;
-        out->secs = run_now() - t0;
+        out->secs = usec_to_sec(now_usec() - t0);
 }
 
 static void print_json(const char *name, const char *id, json_object *run, const struct outcome *o)
@@ -205,7 +206,7 @@ struct started {
         struct mlvm_config *config;
         const struct mlvm_workload *w;
         struct up_result res;
-        double t0;
+        usec_t t0;
 };
 
 static void started_clear(struct started *x)
@@ -246,7 +247,7 @@ static int start(struct cli *cli, struct run_opts *o, const char *state, const c
         sigemptyset(&sa.sa_mask);
         (void)sigaction(SIGINT, &sa, NULL);
         (void)sigaction(SIGTERM, &sa, NULL);
-        x->t0 = run_now();
+        x->t0 = now_usec();
         int ur = run_up(&uo, res, &e);
         cli_print_notices(cli, res->notices, res->n_notices);
         if (ur < 0)

@@ -14,6 +14,7 @@
 #include "apt.h"
 #include "deb.h"
 #include "image-build.h"
+#include "mtime.h"
 #include "initramfs.h"
 #include "keys.h"
 #include "kmod.h"
@@ -74,13 +75,11 @@ static int get_deb(const char *state_dir, const char *given, const char *pkg, bo
             (r = apt_first_dep(pkg, "linux-image-", &real, e)) == 0)
                 pkg = real;
         progress(o, "fetching %s", pkg);
-        struct timespec t0, t1;
         struct stat st;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        usec_t t0 = now_usec();
         if ((r = apt_fetch(pkg, cache, ret, e)) < 0)
                 return r;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        double s = usec_to_sec(now_usec() - t0);
         double mb = stat(ret->path, &st) == 0 ? (double)st.st_size / 1e6 : 0;
         if (ret->cached)
                 progress(o, "%s %s: %.1f MB, in the cache, SHA-256 matches apt's index", pkg, ret->version, mb);

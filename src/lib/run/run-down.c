@@ -7,6 +7,7 @@
 #include "audit.h"
 #include "control.h"
 #include "disk.h"
+#include "mtime.h"
 #include "paths.h"
 #include "run-down.h"
 #include "run.h"
@@ -100,11 +101,10 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
 {
         _cleanup_json_ json_object *run = NULL;
         struct down_result res = { 0 };
-        struct timespec t0, t1;
+        usec_t t0 = now_usec();
         json_object *x;
         int r;
 
-        clock_gettime(CLOCK_MONOTONIC, &t0);
         if ((r = run_load(state_dir, id, &run, e)) < 0)
                 return r;
         const char *state = jstr(run, "state") ?: "";
@@ -131,8 +131,7 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
         if (start_failed)
                 run_remove_record(state_dir, id);
         res.removed = start_failed;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        res.seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        res.seconds = usec_to_sec(now_usec() - t0);
         json_object *f = json_object_new_object();
         json_object_object_add(f, "run", json_object_new_string(id));
         json_object_object_add(f, "name", json_object_new_string(name ?: ""));
