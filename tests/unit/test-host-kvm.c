@@ -156,6 +156,10 @@ static void test_no_kvm(void **state)
         assert_int_equal(decide(&amd_no_node, MLVM_ACCEL_AUTO, false, &c, &e), 0);
         assert_string_equal(c.why, "kvm_amd is loaded but there is no /dev/kvm");
         assert_int_equal(decide(&bare, MLVM_ACCEL_ASK_KVM, false, &c, &e), -ENODEV);
+        /* Both kvm_intel (built in: its parameters show) and kvm_pvm: PVM is what runs guests. */
+        struct tree both = { "kvm kvm_intel kvm_pvm", false, 0, 0, 0, NULL };
+        assert_int_equal(decide(&both, MLVM_ACCEL_AUTO, true, &c, &e), 0);
+        assert_string_equal(c.why, "KVM here is PVM (kvm_pvm), which boots only PVM guest kernels");
         assert_true(strstartswith(e.msg, "accel kvm: no KVM on this host"));
 }
 
@@ -205,8 +209,12 @@ static void test_watch_verdict(void **state)
                                           "qemu-system-x86_64: Could not access KVM kernel module: Permission denied\n",
                                           why, sizeof(why)));
         assert_string_equal(why, "QEMU's log says \"Could not access KVM kernel module\"");
-        assert_true(host_kvm_watch_failed(false, true, 1, NULL, why, sizeof(why)));
-        assert_string_equal(why, "the guest stopped itself while booting (libvirt paused reason 1)");
+        assert_true(host_kvm_watch_failed(false, true, VIR_DOMAIN_PAUSED_UNKNOWN, NULL, why, sizeof(why)));
+        assert_string_equal(why, "the guest stopped itself while booting (libvirt paused reason 0)");
+        /* An I/O error (a full disk), a user's pause or a shutdown is not KVM's fault. */
+        assert_false(host_kvm_watch_failed(false, true, VIR_DOMAIN_PAUSED_IOERROR, NULL, why, sizeof(why)));
+        assert_false(host_kvm_watch_failed(false, true, VIR_DOMAIN_PAUSED_USER, NULL, why, sizeof(why)));
+        assert_false(host_kvm_watch_failed(false, true, VIR_DOMAIN_PAUSED_SHUTTING_DOWN, NULL, why, sizeof(why)));
         assert_true(host_kvm_watch_failed(true, false, 0, "", why, sizeof(why)));
         assert_string_equal(why, "no HELLO from the agent within the KVM deadline");
         /* A guest that failed for its own reasons (a workload error) is not KVM's fault. */
@@ -284,7 +292,7 @@ static void test_fix_node(void **state)
         bool changed;
         need_root();
         char *root = make_tree(&hw_closed);
-        _cleanup_free_ char *node = xasprintf("%s/dev/kvm", root);
+        char *node = xasprintf("%s/dev/kvm", root);
 
         assert_int_equal(host_kvm_fix_node(root, &changed, &e), 0);
         assert_true(changed);
@@ -294,11 +302,36 @@ static void test_fix_node(void **state)
         assert_int_equal(st.st_uid, 0);
         assert_int_equal(host_kvm_fix_node(root, &changed, &e), 0);
         assert_false(changed);   /* idempotent */
+        free(node);
         rm_tree(root);
 
         root = make_tree(&bare);   /* no node: nothing to fix */
         assert_int_equal(host_kvm_fix_node(root, &changed, &e), 0);
         assert_false(changed);
+        rm_tree(root);
+
+        /* A QEMU user mlvm cannot resolve: the node is not touched. */
+        struct tree unknown = hw_closed;
+        unknown.qemu_conf = "user = \"qemu\"\n";
+        root = make_tree(&unknown);
+        node = xasprintf("%s/dev/kvm", root);
+        assert_int_equal(host_kvm_fix_node(root, &changed, &e), 0);
+        assert_false(changed);
+        assert_int_equal(stat(node, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        free(node);
+        rm_tree(root);
+
+        /* Never narrower than the host made it: 0604 becomes 0664. */
+        struct tree wide = hw_closed;
+        wide.mode = 0604;
+        root = make_tree(&wide);
+        node = xasprintf("%s/dev/kvm", root);
+        assert_int_equal(host_kvm_fix_node(root, &changed, &e), 0);
+        assert_true(changed);
+        assert_int_equal(stat(node, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0664);
+        free(node);
         rm_tree(root);
 }
 

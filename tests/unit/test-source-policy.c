@@ -57,9 +57,12 @@ static int check(struct fx *f, const char *source, char *why, size_t len)
 {
         struct source_policy p;
         char *resolved = NULL;
+        int fd = -1;
         source_policy_init(&p, f->state, f->pool);
-        int r = source_policy_check(&p, source, &resolved, why, len);
+        int r = source_policy_check(&p, source, &resolved, &fd, why, len);
         free(resolved);
+        if (fd >= 0)
+                close(fd);
         source_policy_clear(&p);
         return r;
 }
@@ -69,9 +72,21 @@ static void test_allowed(void **state)
         struct fx *f = *state;
         struct source_policy p;
         char why[512], *resolved = NULL;
+        int fd = -1;
+        struct stat a, b;
         source_policy_init(&p, f->state, f->pool);
-        assert_int_equal(source_policy_check(&p, f->data, &resolved, why, sizeof(why)), 0);
+        assert_int_equal(source_policy_check(&p, f->data, &resolved, &fd, why, sizeof(why)), 0);
         assert_string_equal(resolved, f->data);
+        /* The descriptor pins what was checked: swap the directory for a
+         * symlink to the state dir, and the fd still names the old one. */
+        assert_true(fd >= 0);
+        assert_int_equal(fstat(fd, &a), 0);
+        _cleanup_free_ char *moved = xasprintf("%s.moved", f->data), *self = xasprintf("/proc/self/fd/%d", fd);
+        assert_int_equal(rename(f->data, moved), 0);
+        assert_int_equal(symlink(f->state, f->data), 0);
+        assert_int_equal(stat(self, &b), 0);
+        assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+        close(fd);
         free(resolved);
         source_policy_clear(&p);
 }

@@ -119,7 +119,12 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
                 run = NULL;
                 if ((r = run_load(state_dir, id, &run, e)) < 0)
                         return r;
-                if ((r = by_hand(state_dir, id, run, res.was_live && !alive, e)) < 0)
+                json_object *sfx;
+                bool failed_start = json_object_object_get_ex(run, "start_failed", &sfx) &&
+                                    json_object_get_boolean(sfx);
+                /* A start that failed was already undone by up; only its record
+                 * is left, so an unreachable host must not keep it forever. */
+                if ((r = by_hand(state_dir, id, run, res.was_live && !alive, e)) < 0 && !failed_start)
                         return r;
         }
         const char *name = jstr(run, "name");

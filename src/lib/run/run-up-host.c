@@ -129,7 +129,7 @@ static int choose_vsock(struct up_ctx *c, struct mlvm_err *e)
 
 /* Data-disk sources under the host's policy (source-policy.h): never the
  * state directory, the pool or a host system directory, symlinks resolved.
- * The resolved path is what the disk is built from. */
+ * The disk is built from the descriptor of what was checked. */
 static int check_sources(struct up_ctx *c, struct mlvm_err *e)
 {
         const struct mlvm_workload *w = c->o->workload;
@@ -145,7 +145,10 @@ static int check_sources(struct up_ctx *c, struct mlvm_err *e)
         source_policy_init(&sp, c->o->state_dir, host_uri_is_local(c->o->uri) ? pi.path : NULL);
         for (size_t i = 0; i < w->n_disks && r == 0; i++) {
                 char why[512];
-                if (source_policy_check(&sp, w->disks[i].source, &c->sources[i], why, sizeof(why)) < 0)
+                _cleanup_free_ char *resolved = NULL;
+                if (source_policy_check(&sp, w->disks[i].source, &resolved, &c->source_fds[i], why, sizeof(why)) == 0)
+                        c->sources[i] = xasprintf("/proc/self/fd/%d", c->source_fds[i]);
+                else
                         r = err_setx(e, -EACCES, "%s:%u:%u: %ss.%s.disks.%s.source: %s", c->o->config->path,
                                      w->disks[i].pos.line, w->disks[i].pos.col, mlvm_kind_to_string(w->kind), w->name,
                                      w->disks[i].name, why);

@@ -32,7 +32,8 @@ struct up_ctx {
         bool force_tcg;            /* the retry after a failed KVM watch */
         bool watch;                /* this is the first KVM boot seen on the URI */
 
-        char *sources[MLVM_CONFIG_MAX_DISKS];   /* each data disk's source, resolved and allowed */
+        char *sources[MLVM_CONFIG_MAX_DISKS];   /* each data disk's source as /proc/self/fd/N: pinned, checked */
+        int source_fds[MLVM_CONFIG_MAX_DISKS];  /* O_PATH fds of what the policy allowed (-1: none) */
 
         /* up_verify_image */
         char digest[SHA256_HEX_LEN + 1];

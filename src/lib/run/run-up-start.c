@@ -89,6 +89,11 @@ static int wait_ready(struct up_ctx *c, unsigned timeout_s, struct mlvm_err *e)
                         return -EIO;
                 const char *state = json_object_object_get_ex(run, "state", &x) ? json_object_get_string(x) : "";
                 /* Ready once is ready: a workload that already ended is a run, not a failed up. */
+                /* HELLO means KVM booted the guest: what fails after it is the guest's. */
+                if (c->watch && json_object_object_get_ex(run, "hello_at", NULL)) {
+                        (void)host_kvm_watch_save(c->o->state_dir, c->o->uri, HOST_KVM_BOOTS, NULL);
+                        c->watch = false;
+                }
                 if (streq(state, RUN_READY) || json_object_object_get_ex(run, "ready_at", NULL)) {
                         json_object_put(c->run);
                         c->run = run;
@@ -125,8 +130,18 @@ int up_start(struct up_ctx *c, struct mlvm_err *e)
         c->t_create0 = now_usec();
         c->booting = true;
         virDomainPtr dom = virDomainCreateXML(c->conn, c->xml, 0);
-        if (!dom)
-                return err_virt(e, "start domain %s", c->domain);
+        if (!dom) {
+                r = err_virt(e, "start domain %s", c->domain);
+                /* QEMU that cannot open /dev/kvm fails right here, before any watch. */
+                if (c->watch) {
+                        _cleanup_free_ char *log = up_qemu_log_tail(c->o->uri, c->domain);
+                        _cleanup_free_ char *both = xasprintf("%s\n%s", e->msg, log ? log : "");
+                        c->kvm_failed = host_kvm_watch_failed(false, false, 0, both, c->kvm_why, sizeof(c->kvm_why));
+                        if (c->kvm_failed)
+                                (void)host_kvm_watch_save(c->o->state_dir, c->o->uri, HOST_KVM_FAILS, c->kvm_why);
+                }
+                return r;
+        }
         c->domain_started = true;
         virDomainFree(dom);
         c->t_created = now_usec();

@@ -139,6 +139,8 @@ static void ctx_free(struct up_ctx *c)
         free(c->xml);
         for (size_t i = 0; i < MLVM_CONFIG_MAX_DISKS; i++) {
                 free(c->sources[i]);
+                if (c->source_fds[i] >= 0)
+                        (void)close(c->source_fds[i]);
                 free(c->data_paths[i]);
                 free(c->serials[i]);
         }
@@ -159,6 +161,8 @@ static int attempt(const struct up_opts *o, bool force_tcg, struct up_result *re
                    char *failed_id, struct mlvm_err *e)
 {
         struct up_ctx c = { .o = o, .res = ret, .force_tcg = force_tcg };
+        for (size_t i = 0; i < MLVM_CONFIG_MAX_DISKS; i++)
+                c.source_fds[i] = -1;
         int r = do_up(&c, ret, e);
 
         *ret_kvm_failed = r < 0 && c.kvm_failed;

@@ -176,9 +176,11 @@ void host_kvm_facts_read(const char *root, struct host_kvm_facts *f)
                 const char *name;
                 enum host_kvm_module kind;
         } mods[] = {
+                /* PVM first: a kernel may carry a built-in kvm_intel entry (its
+                 * parameters) beside the kvm_pvm that really runs guests. */
+                { "kvm_pvm", HOST_KVM_MODULE_PVM },
                 { "kvm_intel", HOST_KVM_MODULE_VENDOR },
                 { "kvm_amd", HOST_KVM_MODULE_VENDOR },
-                { "kvm_pvm", HOST_KVM_MODULE_PVM },
                 { "kvm", HOST_KVM_MODULE_OTHER },
         };
         _cleanup_free_ char *node = under(root, "/dev/kvm");
@@ -256,13 +258,14 @@ int host_accel_choose(const struct host_accel_input *in, struct host_accel_choic
         else if (!in->caps_kvm) {
                 text_set(c.why, sizeof(c.why), "the host behind %s offers no KVM domain", in->uri);
                 blocked = true;
-        } else if (in->watch && in->watch->state == HOST_KVM_FAILS && in->request == MLVM_ACCEL_AUTO) {
+        } else
+                blocked = false;
+        if (!blocked && in->watch && in->watch->state == HOST_KVM_FAILS && in->request == MLVM_ACCEL_AUTO) {
                 /* An explicit kvm tries again (the host may have been fixed); auto trusts the record. */
                 text_set(c.why, sizeof(c.why), "KVM on %s failed to boot a guest before (%s)", in->uri, in->watch->reason);
                 text_set(c.fix, sizeof(c.fix), "mlvm info --refresh forgets that and tries KVM again");
                 blocked = true;
-        } else
-                blocked = false;
+        }
         if (blocked) {
                 if (in->request == MLVM_ACCEL_ASK_KVM)
                         return err_setx(e, -ENODEV, "accel kvm: %s%s%s", c.why, c.fix[0] ? "; fix: " : "", c.fix);
@@ -273,6 +276,20 @@ int host_accel_choose(const struct host_accel_input *in, struct host_accel_choic
         c.watch = !in->watch || in->watch->state != HOST_KVM_BOOTS;
         *ret = c;
         return 0;
+}
+
+/* The calling user's ids: who QEMU runs as under qemu:///session. */
+static void session_ids(struct host_qemu_ids *ids)
+{
+        gid_t groups[HOST_QEMU_MAX_GROUPS];
+        int n = getgroups(HOST_QEMU_MAX_GROUPS, groups);
+        struct passwd *pw = getpwuid(getuid());
+
+        *ids = (struct host_qemu_ids){ .resolved = true, .uid = getuid(), .gid = getgid() };
+        text_set(ids->user, sizeof(ids->user), "%s", pw ? pw->pw_name : "this user");
+        text_set(ids->group, sizeof(ids->group), "%u", (unsigned)getgid());
+        for (int i = 0; i < n && n > 0; i++)
+                ids->groups[ids->n_groups++] = groups[i];
 }
 
 int host_accel_for(virConnectPtr conn, const char *uri, const char *state_dir, const struct host_caps *caps,
@@ -286,7 +303,10 @@ int host_accel_for(virConnectPtr conn, const char *uri, const char *state_dir, c
         bool local = host_uri_is_local(uri) && type && streq(type, "QEMU");
 
         if (local) {
-                host_qemu_ids_read("", &f.qemu);
+                if (strstr(uri, "/session"))
+                        session_ids(&f.qemu);   /* a session libvirtd runs QEMU as its caller */
+                else
+                        host_qemu_ids_read("", &f.qemu);
                 host_kvm_facts_read("", &f);
         }
         if (state_dir)
@@ -314,8 +334,9 @@ bool host_kvm_watch_failed(bool hello_timed_out, bool domain_paused, int paused_
                         text_set(why, why_len, "QEMU's log says \"%s\"", marks[i]);
                         return true;
                 }
-        if (domain_paused) {
-                /* mlvm never pauses a booting run: a pause is QEMU stopping the guest on an error. */
+        if (domain_paused && (paused_reason == VIR_DOMAIN_PAUSED_UNKNOWN || paused_reason == VIR_DOMAIN_PAUSED_CRASHED)) {
+                /* mlvm never pauses a booting run: a pause for no known reason is QEMU
+                 * stopping the guest on an error (an I/O error, a user or a shutdown is not KVM's doing). */
                 text_set(why, why_len, "the guest stopped itself while booting (libvirt paused reason %d)", paused_reason);
                 return true;
         }
@@ -389,10 +410,13 @@ int host_kvm_fix_node(const char *root, bool *ret_changed, struct mlvm_err *e)
         bool have_kvm = false;
         gid_t kvm = 0;
 
+        (void)e;
         *ret_changed = false;
         host_qemu_ids_read(root, &f.qemu);
         host_kvm_facts_read(root, &f);
-        if (!f.node.exists || f.node.qemu_can_open)
+        /* Nothing to fix, or nothing we can judge: an unknown QEMU user is
+         * no reason to touch the node. */
+        if (!f.node.exists || f.node.qemu_can_open || !f.qemu.resolved)
                 return 0;
         gr = fopen(gr_path, "re");
         for (struct group *g; gr && (g = fgetgrent(gr));)
@@ -401,13 +425,16 @@ int host_kvm_fix_node(const char *root, bool *ret_changed, struct mlvm_err *e)
                         have_kvm = true;
                         break;
                 }
-        if (!have_kvm)
-                return err_setx(e, -ENOENT, "/dev/kvm: there is no group kvm to give it (install libvirt-daemon-system)");
-        /* What udev's rule does: root owns it, group kvm may use it, nobody else. */
-        if (chown(node, 0, kvm) < 0)
+        /* Only what udev's rule would give (group kvm, group rw), only when
+         * it helps (QEMU's user is in group kvm), and never narrower than
+         * the host made it. */
+        mode_t mode = (f.node.mode | 0660) & 07777;
+        if (!have_kvm || !host_node_openable(&f.qemu, f.node.uid, kvm, mode))
+                return 0;
+        if (chown(node, f.node.uid, kvm) < 0)
                 return err_set(e, -errno, "/dev/kvm: chgrp kvm");
-        if (chmod(node, 0660) < 0)
-                return err_set(e, -errno, "/dev/kvm: chmod 0660");
+        if (chmod(node, mode) < 0)
+                return err_set(e, -errno, "/dev/kvm: chmod %04o", (unsigned)mode);
         *ret_changed = true;
         return 0;
 }

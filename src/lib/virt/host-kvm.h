@@ -100,11 +100,11 @@ int host_accel_for(virConnectPtr conn, const char *uri, const char *state_dir, c
                    enum mlvm_accel_request request, struct host_kvm_facts *ret_facts, bool *ret_local,
                    struct host_kvm_watch *ret_watch, struct host_accel_choice *ret, struct mlvm_err *e);
 
-/* After a watched KVM boot failed: did KVM fail (rather than the guest)?
- * Inputs are what can be seen of the domain: whether HELLO timed out,
- * whether it is still there and paused (and libvirt's paused reason), and
- * the tail of QEMU's log when readable (NULL otherwise). On true, WHY says
- * what showed it. */
+/* After a watched KVM boot failed before HELLO: did KVM fail (rather than
+ * the guest)? Inputs are what can be seen of the domain: whether HELLO
+ * timed out, whether it is paused (and libvirt's paused reason: only an
+ * unknown or crash reason counts), and the tail of QEMU's log or libvirt's
+ * error when readable (NULL otherwise). On true, WHY says what showed it. */
 bool host_kvm_watch_failed(bool hello_timed_out, bool domain_paused, int paused_reason, const char *qemu_log,
                            char *why, size_t why_len);
 

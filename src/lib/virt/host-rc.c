@@ -317,6 +317,13 @@ int host_rc_get(virConnectPtr conn, const char *uri, const char *state_dir, cons
 
         if (host_uri_is_local(uri) && type && streq(type, "QEMU")) {
                 host_rc_from_sysfs("", ret);
+                /* An unprivileged libvirtd puts its domains in no cgroup of their own. */
+                if (strstr(uri, "/session")) {
+                        snprintf(ret->source, sizeof(ret->source), "session");
+                        for (int c = 0; c < HOST_RC_DISK_IOTUNE; c++)
+                                set(ret, (enum host_rc_control)c, false, "a session libvirtd (%s) gives domains no "
+                                    "cgroup of their own", uri);
+                }
                 return 0;
         }
         _cleanup_free_ char *path = state_dir ? host_cache_path(state_dir, "rc", uri) : NULL;

@@ -2,6 +2,7 @@
  * source-policy.h. Paths are compared after realpath(), component-wise. */
 #include "mlvm-build.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 
@@ -11,7 +12,7 @@
 /* Host directories no guest should see, whoever wrote the config. */
 static const char *const host_dirs[] = {
         "/etc", "/root", "/proc", "/sys", "/dev", "/boot", "/run", "/var/run", "/var/lib/libvirt", "/var/log",
-        "/var/cache/libvirt", "/var/lib/mlvm", "/var/spool", "/lost+found",
+        "/var/cache/libvirt", "/var/lib/mlvm", "/var/spool", "/var/backups", "/lost+found",
 };
 
 /* Resolved, or the path as given when it does not exist (yet). */
@@ -77,8 +78,8 @@ static bool within(const char *a, const char *b)
         return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
 }
 
-int source_policy_check(const struct source_policy *p, const char *source, char **ret_resolved, char *why,
-                        size_t why_len)
+int source_policy_check(const struct source_policy *p, const char *source, char **ret_resolved, int *ret_fd,
+                        char *why, size_t why_len)
 {
         char *res = realpath(source, NULL);
         char s1[SHOWN_MAX], s2[SHOWN_MAX];
@@ -106,6 +107,23 @@ int source_policy_check(const struct source_policy *p, const char *source, char 
                 free(res);
                 return -EACCES;
         }
+        /* Pin what was checked: the resolved path opened without following a
+         * last symlink, then confirmed to still be that path. */
+        int fd = open(res, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+        char link[PATH_MAX + 1];
+        _cleanup_free_ char *self = fd >= 0 ? xasprintf("/proc/self/fd/%d", fd) : NULL;
+        ssize_t n = self ? readlink(self, link, sizeof(link) - 1) : -1;
+        if (n >= 0)
+                link[n] = '\0';
+        if (fd < 0 || n < 0 || !streq(link, res)) {
+                int r = fd < 0 ? -errno : -EAGAIN;
+                text_set(why, why_len, "%s: changed while it was checked", shown(source, s1));
+                if (fd >= 0)
+                        (void)close(fd);
+                free(res);
+                return r;
+        }
         *ret_resolved = res;
+        *ret_fd = fd;
         return 0;
 }

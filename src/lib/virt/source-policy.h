@@ -31,8 +31,10 @@ struct source_policy {
 void source_policy_init(struct source_policy *p, const char *state_dir, const char *pool_path);
 void source_policy_clear(struct source_policy *p);
 
-/* Resolve SOURCE and check it: 0 with *RET_RESOLVED (caller frees) when
- * allowed; -EACCES with WHY filled when refused; -errno when it cannot be
- * resolved (WHY says so). */
-int source_policy_check(const struct source_policy *p, const char *source, char **ret_resolved, char *why,
-                        size_t why_len);
+/* Resolve SOURCE and check it: 0 with *RET_RESOLVED (caller frees) and
+ * *RET_FD, an O_PATH descriptor of exactly what was checked, when allowed;
+ * -EACCES with WHY filled when refused; -errno when it cannot be resolved
+ * (WHY says so). Build from "/proc/self/fd/FD", never from the path again:
+ * a directory swapped for a symlink after the check cannot redirect it. */
+int source_policy_check(const struct source_policy *p, const char *source, char **ret_resolved, int *ret_fd,
+                        char *why, size_t why_len);
