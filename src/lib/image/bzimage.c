@@ -27,7 +27,6 @@
 #define LZ4_LEGACY_MAGIC   0x184c2102u   /* what the kernel's build writes (lz4 -l) */
 #define LZ4_FRAME_MAGIC    0x184d2204u
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
-#define ELF_MAX_SECTIONS   4096
 
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -177,29 +176,6 @@ static int find_pvh_note(const uint8_t *p, size_t size, unsigned *notes, bool *f
         return 0;
 }
 
-static int check_sections(const uint8_t *p, size_t len, const Elf64_Ehdr *eh, uint64_t *extent, struct mlvm_err *e)
-{
-        if (eh->e_shoff == 0 && eh->e_shnum == 0)
-                return 0;
-        if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shnum == 0 || eh->e_shnum > ELF_MAX_SECTIONS ||
-            !inside(eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr), len))
-                return err_setx(e, -EINVAL, "ELF: bad section header table");
-        uint64_t end = eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr);
-        if (end > *extent)
-                *extent = end;
-        for (size_t i = 0; i < eh->e_shnum; i++) {
-                Elf64_Shdr sh;
-                memcpy(&sh, p + eh->e_shoff + i * sizeof(sh), sizeof(sh));
-                if (sh.sh_type == SHT_NOBITS || sh.sh_type == SHT_NULL)
-                        continue;
-                if (!inside(sh.sh_offset, sh.sh_size, len))
-                        return err_setx(e, -EINVAL, "ELF: section %zu runs past the end of the file", i);
-                if (sh.sh_offset + sh.sh_size > *extent)
-                        *extent = sh.sh_offset + sh.sh_size;
-        }
-        return 0;
-}
-
 int pvh_elf_check(const void *elf, size_t len, struct pvh_elf *ret, struct mlvm_err *e)
 {
         const uint8_t *p = elf;
@@ -220,9 +196,6 @@ int pvh_elf_check(const void *elf, size_t len, struct pvh_elf *ret, struct mlvm_
         if (eh.e_ehsize != sizeof(eh) || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
             eh.e_phnum > PVH_ELF_MAX_PHDRS || !inside(eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr), len))
                 return err_setx(e, -EINVAL, "ELF: bad program header table");
-        uint64_t extent = eh.e_phoff + (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
-        if (extent < sizeof(eh))
-                extent = sizeof(eh);
         for (size_t i = 0; i < eh.e_phnum; i++) {
                 Elf64_Phdr ph;
                 memcpy(&ph, p + eh.e_phoff + i * sizeof(ph), sizeof(ph));
@@ -230,8 +203,6 @@ int pvh_elf_check(const void *elf, size_t len, struct pvh_elf *ret, struct mlvm_
                         continue;
                 if (!inside(ph.p_offset, ph.p_filesz, len))
                         return err_setx(e, -EINVAL, "ELF: segment %zu runs past the end of the file", i);
-                if (ph.p_offset + ph.p_filesz > extent)
-                        extent = ph.p_offset + ph.p_filesz;
                 if (ph.p_type == PT_LOAD && (ph.p_filesz > ph.p_memsz || ph.p_paddr > UINT64_MAX - ph.p_memsz))
                         return err_setx(e, -EINVAL, "ELF: segment %zu has bad sizes", i);
                 if (ph.p_type == PT_NOTE &&
@@ -251,26 +222,101 @@ int pvh_elf_check(const void *elf, size_t len, struct pvh_elf *ret, struct mlvm_
         if (entry == 0 || entry > UINT32_MAX || !in_load)
                 return err_setx(e, -EINVAL, "ELF: PVH entry 0x%llx is not inside a loaded segment below 4 GiB",
                                 (unsigned long long)entry);
-        if ((r = check_sections(p, len, &eh, &extent, e)) < 0)
+        *ret = (struct pvh_elf){ .entry = entry };
+        return 0;
+}
+
+#define PAGE 4096u
+
+int pvh_elf_compact(const void *elf, size_t len, void **ret, size_t *ret_len, struct mlvm_err *e)
+{
+        const uint8_t *p = elf;
+        Elf64_Ehdr eh;
+        Elf64_Phdr ph[PVH_ELF_MAX_PHDRS], out_ph[PVH_ELF_MAX_PHDRS];
+        struct pvh_elf info;
+        int r;
+
+        if ((r = pvh_elf_check(elf, len, &info, e)) < 0)
                 return r;
-        *ret = (struct pvh_elf){ .entry = entry, .extent = (size_t)extent };
+        memcpy(&eh, p, sizeof(eh));
+        memcpy(ph, p + eh.e_phoff, eh.e_phnum * sizeof(Elf64_Phdr));
+        memcpy(out_ph, ph, sizeof(ph));
+        /* Every offset and size below is within LEN (checked above), and
+         * the padding adds at most a page per segment: no sum can wrap. */
+        size_t cur = sizeof(eh) + eh.e_phnum * sizeof(Elf64_Phdr);
+        for (size_t i = 0; i < eh.e_phnum; i++) {
+                if (ph[i].p_type == PT_NOTE)
+                        continue;
+                if (ph[i].p_type != PT_LOAD) {
+                        if (ph[i].p_filesz)
+                                return err_setx(e, -EINVAL, "ELF: segment %zu (type 0x%x) has file bytes that only "
+                                                "PT_LOAD and PT_NOTE may have", i, ph[i].p_type);
+                        out_ph[i].p_offset = 0;
+                        continue;
+                }
+                size_t n = (size_t)ph[i].p_filesz;
+                while (n && p[ph[i].p_offset + n - 1] == 0)
+                        n--;
+                /* The next page, plus the address's offset in its page:
+                 * p_offset = p_vaddr (mod p_align) still holds. */
+                size_t off = ((cur + PAGE - 1) & ~(size_t)(PAGE - 1)) + (size_t)(ph[i].p_vaddr & (PAGE - 1));
+                out_ph[i].p_offset = off;
+                out_ph[i].p_filesz = n;
+                out_ph[i].p_align = PAGE;
+                cur = off + n;
+        }
+        for (size_t i = 0; i < eh.e_phnum; i++) {
+                if (ph[i].p_type != PT_NOTE)
+                        continue;
+                bool moved = false;
+                for (size_t j = 0; j < eh.e_phnum && !moved; j++)
+                        if (ph[j].p_type == PT_LOAD && ph[i].p_offset >= ph[j].p_offset &&
+                            ph[i].p_filesz <= out_ph[j].p_filesz &&
+                            ph[i].p_offset - ph[j].p_offset <= out_ph[j].p_filesz - ph[i].p_filesz) {
+                                out_ph[i].p_offset = out_ph[j].p_offset + (ph[i].p_offset - ph[j].p_offset);
+                                moved = true;
+                        }
+                if (!moved) {   /* notes that are not loaded: after the segments */
+                        out_ph[i].p_offset = (cur + 3) & ~(size_t)3;
+                        cur = (size_t)out_ph[i].p_offset + (size_t)ph[i].p_filesz;
+                }
+        }
+        uint8_t *out = xcalloc(1, cur);
+        eh.e_phoff = sizeof(eh);
+        eh.e_shoff = 0;
+        eh.e_shentsize = 0;
+        eh.e_shnum = 0;
+        eh.e_shstrndx = SHN_UNDEF;
+        memcpy(out, &eh, sizeof(eh));
+        memcpy(out + sizeof(eh), out_ph, eh.e_phnum * sizeof(Elf64_Phdr));
+        for (size_t i = 0; i < eh.e_phnum; i++)
+                if (ph[i].p_type == PT_LOAD || ph[i].p_type == PT_NOTE)
+                        memcpy(out + out_ph[i].p_offset, p + ph[i].p_offset, (size_t)out_ph[i].p_filesz);
+        *ret = out;
+        *ret_len = cur;
         return 0;
 }
 
 int bzimage_to_pvh(const void *img, size_t len, void **ret, size_t *ret_len, struct pvh_elf *ret_info,
                    struct mlvm_err *e)
 {
-        _cleanup_free_ void *elf = NULL;
-        size_t off, plen, elf_len;
-        struct pvh_elf info;
+        _cleanup_free_ void *elf = NULL, *small = NULL;
+        size_t off, plen, elf_len, small_len;
+        struct pvh_elf info, again;
         int r;
 
         if ((r = bzimage_payload(img, len, &off, &plen, e)) < 0 ||
             (r = bzimage_decompress((const uint8_t *)img + off, plen, BZIMAGE_VMLINUX_MAX, &elf, &elf_len, e)) < 0 ||
-            (r = pvh_elf_check(elf, elf_len, &info, e)) < 0)
+            (r = pvh_elf_check(elf, elf_len, &info, e)) < 0 ||
+            (r = pvh_elf_compact(elf, elf_len, &small, &small_len, e)) < 0)
                 return r;
-        *ret_len = info.extent;
-        *ret = TAKE_PTR(elf);
+        /* What is signed is checked as what was decompressed. */
+        if ((r = pvh_elf_check(small, small_len, &again, e)) < 0)
+                return err_prefix(e, "compacted");
+        if (again.entry != info.entry)
+                return err_setx(e, -EINVAL, "ELF: compacting moved the PVH entry");
+        *ret = TAKE_PTR(small);
+        *ret_len = small_len;
         if (ret_info)
                 *ret_info = info;
         return 0;

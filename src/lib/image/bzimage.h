@@ -4,8 +4,10 @@
  * decompressor whose payload, at payload_offset/payload_length, is the
  * compressed ELF vmlinux. A vmlinux that carries the PVH entry note
  * (XEN_ELFNOTE_PHYS32_ENTRY) is booted by QEMU straight through libvirt's
- * <kernel>, without firmware real mode or the in-guest decompression
- * (docs/performance.md).
+ * <kernel>, without the kernel's real-mode setup or its in-guest
+ * decompression (docs/performance.md). The image carries it compacted to
+ * what QEMU loads (pvh_elf_compact): `mlvm up` hashes every kernel byte
+ * again on each boot.
  *
  * The kernel comes from a downloaded package: every header field, block
  * size and ELF offset is input. Each is checked before it is used, every
@@ -36,16 +38,24 @@ int bzimage_decompress(const void *payload, size_t len, size_t max, void **ret, 
 
 struct pvh_elf {
         uint64_t entry;      /* the PVH entry point (guest physical, below 4 GiB) */
-        size_t extent;       /* bytes of the file the ELF covers (headers, segments, section table) */
 };
 
 /* Check that ELF is a 64-bit little-endian x86-64 executable whose program
  * headers and notes lie inside it, with a PVH entry note that points into
- * a loaded segment. */
+ * the file part of a loaded segment. Section headers are not read. */
 int pvh_elf_check(const void *elf, size_t len, struct pvh_elf *ret, struct mlvm_err *e);
 
-/* All three: the bzImage's payload, decompressed, checked, and cut to the
- * ELF's extent (the bytes after it are the decompressor's relocation
- * table, which a PVH boot never uses). Caller frees *RET. */
+/* The same ELF with only what QEMU loads: the ELF and program headers,
+ * then each PT_LOAD's bytes without their trailing zeroes (memsz keeps
+ * them: the loader zero-fills past filesz), each at the next 4 KiB
+ * boundary congruent to its address. The section table goes (QEMU never
+ * reads it), as do the bytes of no segment: the 2 MiB alignment padding
+ * and the relocation table appended for the bzImage's decompressor. Any
+ * segment with file bytes other than PT_LOAD and PT_NOTE is refused; a
+ * PT_NOTE outside every PT_LOAD is copied after them. Caller frees *RET. */
+int pvh_elf_compact(const void *elf, size_t len, void **ret, size_t *ret_len, struct mlvm_err *e);
+
+/* All of it: the bzImage's payload, decompressed, checked, compacted and
+ * checked again (same entry). Caller frees *RET. */
 int bzimage_to_pvh(const void *img, size_t len, void **ret, size_t *ret_len, struct pvh_elf *ret_info,
                    struct mlvm_err *e);
