@@ -39,6 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             !printable_line(r.cmdline) || (r.applets && !r.busybox) || !streq(r.dir, DIR_) ||
             (r.rootfs_script && (!strstartswith(r.rootfs_script, DIR_ "/") || strchr(r.rootfs_script + sizeof(DIR_), '/'))))
                 __builtin_trap();
+        if (r.kernel_boot && !streq(r.kernel_boot, "bzimage") && !streq(r.kernel_boot, "pvh"))
+                __builtin_trap();
         for (char **v = r.modules; v && *v; v++)
                 if (!**v || strlen(*v) > 64 || strpbrk(*v, "/ \t"))
                         __builtin_trap();

@@ -334,7 +334,51 @@ static void test_paths_are_escaped(void **state)
         _cleanup_free_ char *k = xpath_str(ctx, "string(/domain/os/kernel)");
         assert_string_equal(k, env.kernel);
         _cleanup_free_ char *n = xpath_str(ctx, "string(count(/domain/devices/*))");
-        assert_string_equal(n, "8");   /* disk, usb, serial, console, channel, balloon, rng, vsock */
+        /* disk, usb, serial, console, virtio-serial controller, channel, balloon, rng, vsock */
+        assert_string_equal(n, "9");
+}
+
+/* Every PCI device is on the root bus at a slot of its own (no
+ * pcie-root-port for libvirt to add), with the most devices a run has:
+ * 20 disks, the virtio-serial controller, rng and vsock. */
+static void test_pci_root_bus(void **state)
+{
+        struct mlvm_workload w;
+        struct domain_env env;
+        struct mlvm_err e = { 0 };
+        _cleanup_free_ char *xml = NULL;
+        char paths[DOMAIN_MAX_DISKS][32], serials[DOMAIN_MAX_DISKS][16];
+
+        base_case(&w, &env);
+        env.n_disks = DOMAIN_MAX_DISKS;
+        for (size_t i = 0; i < DOMAIN_MAX_DISKS; i++) {
+                (void)snprintf(paths[i], sizeof(paths[i]), "/pool/d%zu.raw", i);
+                (void)snprintf(serials[i], sizeof(serials[i]), "mlvm-d%zu", i);
+                env.disks[i] = (struct domain_disk){ paths[i], "raw", serials[i], true };
+        }
+        assert_int_equal(domain_xml(&w, &env, &xml, &e), 0);
+        _cleanup_xmlDoc_ xmlDocPtr doc = virt_parse_xml(xml, strlen(xml));
+        assert_non_null(doc);
+        _cleanup_xmlXPathContext_ xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+        _cleanup_free_ char *n = xpath_str(ctx, "string(count(//address))");
+        assert_string_equal(n, "23");
+        _cleanup_free_ char *other = xpath_str(ctx, "string(count(//address[@type!='pci' or @domain!='0x0000' or "
+                                                    "@bus!='0x00' or @function!='0x0']))");
+        assert_string_equal(other, "0");
+        _cleanup_free_ char *ser = xpath_str(ctx, "string(/domain/devices/controller[@type='virtio-serial']/address/@slot)");
+        assert_string_equal(ser, "0x15");
+        _cleanup_free_ char *vs = xpath_str(ctx, "string(/domain/devices/vsock/address/@slot)");
+        assert_string_equal(vs, "0x17");
+        /* Distinct slots from 0x01 to 0x1e: q35's ICH9 functions are at 0x1f. */
+        bool seen[32] = { false };
+        for (int i = 1; i <= 23; i++) {
+                _cleanup_free_ char *expr = xasprintf("string((//address)[%d]/@slot)", i);
+                _cleanup_free_ char *slot = xpath_str(ctx, expr);
+                unsigned long v = strtoul(slot, NULL, 16);
+                assert_true(v >= 1 && v <= 0x1e);
+                assert_false(seen[v]);
+                seen[v] = true;
+        }
 }
 
 /* A hard limit below RAM + 64 MiB pulls the soft limit down to it. */
@@ -397,7 +441,7 @@ static void test_name(void **state)
 int main(void)
 {
         size_t nb = ARRAY_SIZE(bad), ng = ARRAY_SIZE(good), n = 0;
-        struct CMUnitTest *t = xcalloc(nb + 2 * ng + 8, sizeof(*t));
+        struct CMUnitTest *t = xcalloc(nb + 2 * ng + 9, sizeof(*t));
         char **names = xcalloc(ng, sizeof(*names));
 
         virt_init();
@@ -417,6 +461,7 @@ int main(void)
         t[n++] = (struct CMUnitTest){ .name = "controls the host does not enforce are left out",
                                       .test_func = test_unenforced_controls_left_out };
         t[n++] = (struct CMUnitTest){ .name = "metacharacters in paths are escaped", .test_func = test_paths_are_escaped };
+        t[n++] = (struct CMUnitTest){ .name = "every PCI device on the root bus, a slot each", .test_func = test_pci_root_bus };
         t[n++] = (struct CMUnitTest){ .name = "soft limit clamped to the hard limit", .test_func = test_soft_limit_clamped };
         t[n++] = (struct CMUnitTest){ .name = "domain name", .test_func = test_name };
         int r = _cmocka_run_group_tests("domain", t, n, NULL, NULL);

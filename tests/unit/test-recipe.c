@@ -72,6 +72,12 @@ static const struct bad_case bad[] = {
         { "kernel-package missing", "name t\ncmdline c\nmodules ext4\n", FILE_ ": kernel-package: missing" },
         { "cmdline missing", "name t\nkernel-package k\n", FILE_ ": cmdline: missing" },
         { "applets without busybox", REQ "busybox-applets sh ls\n", FILE_ ": busybox-applets: needs busybox" },
+        { "kernel-boot unknown", REQ "kernel-boot elf\n", FILE_ ":4: kernel-boot: \"elf\" is not bzimage or pvh" },
+        { "kernel-boot is case sensitive", REQ "kernel-boot PVH\n", FILE_ ":4: kernel-boot: \"PVH\" is not bzimage or pvh" },
+        { "kernel-boot two words", REQ "kernel-boot pvh bzimage\n",
+          FILE_ ":4: kernel-boot: \"pvh bzimage\" is not one word" },
+        { "kernel-boot repeated", REQ "kernel-boot pvh\nkernel-boot pvh\n", FILE_ ":5: kernel-boot: repeated key" },
+        { "kernel-boot without value", REQ "kernel-boot\n", FILE_ ":4: kernel-boot: needs a value" },
 };
 
 static void expect_fail(const char *text, const char *msg)
@@ -185,6 +191,25 @@ static void test_minimal(void **state)
         assert_null(r.applets);
         assert_string_equal(r.cmdline, "console=hvc0");
         recipe_clear(&r);
+}
+
+/* kernel-boot: the bzImage unless the recipe says pvh. */
+static void test_kernel_boot(void **state)
+{
+        struct recipe r;
+
+        parse_ok(REQ, &r);
+        assert_null(r.kernel_boot);
+        assert_false(recipe_kernel_pvh(&r));
+        recipe_clear(&r);
+        parse_ok(REQ "kernel-boot bzimage\n", &r);
+        assert_string_equal(r.kernel_boot, "bzimage");
+        assert_false(recipe_kernel_pvh(&r));
+        recipe_clear(&r);
+        parse_ok(REQ "kernel-boot pvh   # the vmlinux inside\n", &r);
+        assert_true(recipe_kernel_pvh(&r));
+        recipe_clear(&r);
+        assert_null(r.kernel_boot);
 }
 
 static void test_cmdline_cap(void **state)
@@ -304,6 +329,7 @@ int main(void)
         static const struct CMUnitTest fixed[] = {
                 cmocka_unit_test(test_full),
                 cmocka_unit_test(test_minimal),
+                cmocka_unit_test(test_kernel_boot),
                 cmocka_unit_test(test_cmdline_cap),
                 cmocka_unit_test(test_word_cap),
                 cmocka_unit_test(test_load),

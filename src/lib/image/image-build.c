@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "apt.h"
+#include "bzimage.h"
 #include "deb.h"
 #include "image-build.h"
 #include "mtime.h"
@@ -173,6 +174,26 @@ static int hash_part_file(int dirfd, const char *name, struct image_part *p, str
         return 0;
 }
 
+/* kernel-boot pvh: the ELF vmlinux inside the package's bzImage replaces
+ * it as the kernel part. The same bzImage always gives the same bytes, so
+ * the build stays reproducible. */
+static int take_pvh_kernel(struct kmod_set *ks, const struct build_opts *o, struct mlvm_err *e)
+{
+        void *elf;
+        size_t len;
+        struct pvh_elf info;
+        int r = bzimage_to_pvh(ks->kernel, ks->kernel_len, &elf, &len, &info, e);
+
+        if (r < 0)
+                return err_prefix(e, "kernel-boot pvh: boot/vmlinuz-%s", ks->release);
+        progress(o, "kernel: %.1f MB ELF vmlinux from the %.1f MB bzImage's LZ4 payload, PVH entry 0x%llx",
+                 (double)len / 1e6, (double)ks->kernel_len / 1e6, (unsigned long long)info.entry);
+        free(ks->kernel);
+        ks->kernel = elf;
+        ks->kernel_len = len;
+        return 0;
+}
+
 static void iso_time(long long t, char *buf, size_t len)
 {
         time_t tt = (time_t)t;
@@ -273,6 +294,8 @@ int image_build(const char *state_dir, const struct build_opts *o, char ret_dige
                         goto out;
                 }
         }
+        if (recipe_kernel_pvh(&rc) && (r = take_pvh_kernel(&ks, o, e)) < 0)
+                goto out;
         if ((r = write_part(outfd, "kernel", ks.kernel, ks.kernel_len, &m.parts[m.n_parts++], e)) < 0 ||
             (r = hash_part_file(outfd, "initramfs", &m.parts[m.n_parts++], e)) < 0)
                 goto out;

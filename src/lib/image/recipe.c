@@ -67,6 +67,7 @@ static int key_slot(struct recipe *r, const char *key, char ***ret_str, char ***
         static const struct { const char *key; size_t off; bool words; } keys[] = {
                 { "name", offsetof(struct recipe, name), false },
                 { "kernel-package", offsetof(struct recipe, kernel_package), false },
+                { "kernel-boot", offsetof(struct recipe, kernel_boot), false },
                 { "busybox", offsetof(struct recipe, busybox), false },
                 { "cmdline", offsetof(struct recipe, cmdline), false },
                 { "rootfs-script", offsetof(struct recipe, rootfs_script), false },
@@ -125,6 +126,8 @@ static int parse_line(struct recipe *r, const char *file, unsigned lineno, const
                 return set_cmdline(file, lineno, value, str, e);
         if (strpbrk(value, " \t") || !word_ok(value))
                 return err_setx(e, -EINVAL, "%s:%u: %s: \"%.64s\" is not one word", file, lineno, key, value);
+        if (str == &r->kernel_boot && !streq(value, "bzimage") && !streq(value, "pvh"))
+                return err_setx(e, -EINVAL, "%s:%u: kernel-boot: \"%.64s\" is not bzimage or pvh", file, lineno, value);
         *str = str == &r->rootfs_script ? xasprintf("%s/%s", r->dir, value) : xstrdup(value);
         return 0;
 }
@@ -170,6 +173,11 @@ int recipe_parse(const char *file, const char *dir, const char *text, struct rec
         return 0;
 }
 
+bool recipe_kernel_pvh(const struct recipe *r)
+{
+        return r->kernel_boot && streq(r->kernel_boot, "pvh");
+}
+
 int recipe_load(const char *dir, struct recipe *ret, struct mlvm_err *e)
 {
         _cleanup_free_ char *file = xasprintf("%s/recipe", dir), *text = NULL;
@@ -191,6 +199,7 @@ void recipe_clear(struct recipe *r)
         free(r->dir);
         free(r->name);
         free(r->kernel_package);
+        free(r->kernel_boot);
         kmod_strv_free(r->modules);
         free(r->busybox);
         kmod_strv_free(r->applets);

@@ -3,6 +3,11 @@
  *   name NAME                  image name (required)
  *   kernel-package PKG         Debian package with the kernel (required);
  *                              a metapackage is followed to its linux-image-*
+ *   kernel-boot bzimage|pvh    the image's kernel part: the package's bzImage
+ *                              as is (the default), or the ELF vmlinux inside
+ *                              it, which QEMU boots straight at its PVH entry
+ *                              (bzimage.h; faster under TCG, see
+ *                              docs/performance.md)
  *   modules MOD...             modules the guest loads (with their dependencies)
  *   busybox PKG                put PKG's bin/busybox in the initramfs
  *   busybox-applets APPLET...  /bin symlinks to busybox
@@ -11,6 +16,7 @@
  *                              "FILE OUTPUT" to make the root filesystem disk */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -22,12 +28,16 @@ struct recipe {
         char *dir;
         char *name;
         char *kernel_package;
+        char *kernel_boot;       /* "bzimage", "pvh", or NULL (bzimage) */
         char **modules;          /* NULL-terminated */
         char *busybox;
         char **applets;          /* NULL-terminated */
         char *cmdline;
         char *rootfs_script;     /* absolute path, or NULL */
 };
+
+/* The recipe asks for the PVH vmlinux as the kernel part. */
+bool recipe_kernel_pvh(const struct recipe *r);
 
 int recipe_load(const char *dir, struct recipe *ret, struct mlvm_err *e);
 int recipe_parse(const char *file, const char *dir, const char *text, struct recipe *ret, struct mlvm_err *e);

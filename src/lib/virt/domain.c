@@ -344,6 +344,31 @@ static void build_os(xmlNodePtr dom, const struct domain_env *env)
         prop(xmlNewChild(pm, NULL, (const xmlChar *)"suspend-to-disk", NULL), "enabled", "no");
 }
 
+/* Every PCI device sits on the root bus (pcie.0) as an integrated
+ * endpoint, at a slot we choose: left to itself, libvirt puts each behind
+ * its own pcie-root-port and adds a spare one, bridges the guest kernel
+ * enumerates and sets up hotplug for while it boots. A run never
+ * hotplugs. Measured under TCG (docs/performance.md): virsh create to
+ * HELLO 4% faster without them, 12 of 15 paired rounds. Slots 1 to 30
+ * are free on q35 (0 is the host bridge, 0x1f the ICH9 functions). */
+#define PCI_SLOT_DISK0   1
+#define PCI_SLOT_SERIAL  (PCI_SLOT_DISK0 + DOMAIN_MAX_DISKS)
+#define PCI_SLOT_RNG     (PCI_SLOT_SERIAL + 1)
+#define PCI_SLOT_VSOCK   (PCI_SLOT_RNG + 1)
+_Static_assert(PCI_SLOT_VSOCK <= 0x1e, "q35 has 30 free slots on its root bus");
+
+static void pci_address(xmlNodePtr dev, unsigned slot)
+{
+        char buf[8];
+        xmlNodePtr a = xmlNewChild(dev, NULL, (const xmlChar *)"address", NULL);
+        prop(a, "type", "pci");
+        prop(a, "domain", "0x0000");
+        prop(a, "bus", "0x00");
+        (void)snprintf(buf, sizeof(buf), "0x%02x", slot);
+        prop(a, "slot", buf);
+        prop(a, "function", "0x0");
+}
+
 static void build_disk(xmlNodePtr devs, size_t i, const struct domain_disk *d, unsigned iops)
 {
         char dev[] = "vda";
@@ -370,6 +395,7 @@ static void build_disk(xmlNodePtr devs, size_t i, const struct domain_disk *d, u
         if (d->readonly)
                 xmlNewChild(disk, NULL, (const xmlChar *)"readonly", NULL);
         add(disk, "serial", d->serial);
+        pci_address(disk, PCI_SLOT_DISK0 + (unsigned)i);
 }
 
 static void build_devices(xmlNodePtr dom, const struct domain_env *env)
@@ -393,7 +419,12 @@ static void build_devices(xmlNodePtr dom, const struct domain_env *env)
         xmlNodePtr ct = xmlNewChild(con, NULL, (const xmlChar *)"target", NULL);
         prop(ct, "type", "serial");
         prop(ct, "port", "0");
-        /* The agent channel: a socket only libvirtd opens (virDomainOpenChannel). */
+        /* The agent channel: a socket only libvirtd opens (virDomainOpenChannel),
+         * on a virtio-serial controller stated here for its address. */
+        xmlNodePtr vser = xmlNewChild(devs, NULL, (const xmlChar *)"controller", NULL);
+        prop(vser, "type", "virtio-serial");
+        prop(vser, "index", "0");
+        pci_address(vser, PCI_SLOT_SERIAL);
         xmlNodePtr ch = xmlNewChild(devs, NULL, (const xmlChar *)"channel", NULL);
         prop(ch, "type", "unix");
         prop(xmlNewChild(ch, NULL, (const xmlChar *)"source", NULL), "mode", "bind");
@@ -410,6 +441,7 @@ static void build_devices(xmlNodePtr dom, const struct domain_env *env)
                 xmlNodePtr rng = xmlNewChild(devs, NULL, (const xmlChar *)"rng", NULL);
                 prop(rng, "model", "virtio");
                 prop(add(rng, "backend", "/dev/urandom"), "model", "random");
+                pci_address(rng, PCI_SLOT_RNG);
         }
         if (env->vsock) {
                 xmlNodePtr vs = xmlNewChild(devs, NULL, (const xmlChar *)"vsock", NULL);
@@ -417,6 +449,7 @@ static void build_devices(xmlNodePtr dom, const struct domain_env *env)
                 xmlNodePtr cid = xmlNewChild(vs, NULL, (const xmlChar *)"cid", NULL);
                 prop(cid, "auto", "no");
                 prop_u64(cid, "address", env->vsock_cid);
+                pci_address(vs, PCI_SLOT_VSOCK);
         }
 }
 
