@@ -68,12 +68,17 @@ char *xasprintf(const char *fmt, ...)
         return s;
 }
 
+void text_vset(char *buf, size_t len, const char *fmt, va_list ap)
+{
+        if (vsnprintf(buf, len, fmt, ap) < 0 && len)
+                buf[0] = '\0';
+}
+
 void text_set(char *buf, size_t len, const char *fmt, ...)
 {
         va_list ap;
         va_start(ap, fmt);
-        if (vsnprintf(buf, len, fmt, ap) < 0 && len)
-                buf[0] = '\0';
+        text_vset(buf, len, fmt, ap);
         va_end(ap);
 }
 

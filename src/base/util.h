@@ -3,6 +3,7 @@
 #pragma once
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,7 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* snprintf into a fixed buffer whose truncation is acceptable (a reason
  * shown to people): never fails, always terminated. */
 void text_set(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void text_vset(char *buf, size_t len, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* read(2) that retries on EINTR: bytes read, 0 at the end, -errno. */
 ssize_t read_retry(int fd, void *buf, size_t len);

@@ -41,8 +41,7 @@ void cli_error(const struct cli *cli, const char *fmt, ...)
         va_list ap;
 
         va_start(ap, fmt);
-        if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-                msg[0] = '\0';
+        text_vset(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         if (cli->verb)
                 (void)snprintf(prefix, sizeof(prefix), "mlvm: %s: ", cli->verb);
@@ -63,8 +62,7 @@ int cli_usage_error(const struct cli *cli, const char *fmt, ...)
         va_list ap;
 
         va_start(ap, fmt);
-        if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
-                msg[0] = '\0';
+        text_vset(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         if (cli->verb)
                 cli_error(cli, "%s (see 'mlvm %s --help')", msg, cli->verb);

@@ -29,8 +29,7 @@ int yml_lerr(struct loader *L, const yaml_node_t *n, const char *path, const cha
         va_list ap;
 
         va_start(ap, fmt);
-        if (vsnprintf(what, sizeof(what), fmt, ap) < 0)
-                what[0] = '\0';
+        text_vset(what, sizeof(what), fmt, ap);
         va_end(ap);
         return err_setx(L->e, -EINVAL, "%s:%zu:%zu: %s: %s", L->file, n ? n->start_mark.line + 1 : 1,
                         n ? n->start_mark.column + 1 : 1, path, what);
