@@ -81,10 +81,15 @@ static int follow(const char *state, const char *id, bool quiet, struct mlvm_err
         json_object *x;
         int r;
 
-        if ((r = control_connect(state, id, &fd, e)) < 0 || (r = control_send(fd, "follow", e)) < 0 ||
+        _cleanup_json_ json_object *args = json_object_new_object();
+        /* The output before this point comes replayed with its streams apart;
+         * only when the monitor no longer has it all, merged from output.log. */
+        json_object_object_add(args, "replay", json_object_new_boolean(1));
+        if ((r = control_connect(state, id, &fd, e)) < 0 || (r = control_send_args(fd, "follow", args, e)) < 0 ||
             (r = control_recv(fd, 10000, &hello, e)) < 0)
                 return r;
-        if (!quiet)
+        bool replayed = json_object_object_get_ex(hello, "replayed", &x) && json_object_get_boolean(x);
+        if (!quiet && !replayed)
                 cat_file_upto(output, json_object_object_get_ex(hello, "output_offset", &x) ? json_object_get_int64(x) : 0,
                               stdout);
         for (;;) {

@@ -59,12 +59,58 @@ static void broadcast_one(const char *key, const void *data, size_t len)
         json_object_put(o);
 }
 
+/* The workload's first output, tagged by stream, for a follower that
+ * subscribes after it began (mlvm run subscribes once up returns, after
+ * EXEC): output.log merges the streams, this keeps them apart. Records are
+ * [stream byte][u32 length][bytes]; past MONITOR_REPLAY_MAX it is dropped
+ * and such a follower falls back to output.log. */
+#define MONITOR_REPLAY_MAX (256 * 1024)
+static uint8_t *replay;
+static size_t replay_len;
+static bool replay_lost;
+
+static void replay_keep(const char *key, const void *data, size_t len)
+{
+        uint32_t n = (uint32_t)len;
+        if (replay_lost || (!streq(key, "stdout") && !streq(key, "stderr")))
+                return;
+        if (len > MONITOR_REPLAY_MAX || replay_len + 5 + len > MONITOR_REPLAY_MAX) {
+                free(replay);
+                replay = NULL;
+                replay_len = 0;
+                replay_lost = true;
+                return;
+        }
+        if (!replay)
+                replay = xmalloc(MONITOR_REPLAY_MAX);
+        replay[replay_len] = streq(key, "stderr");
+        memcpy(replay + replay_len + 1, &n, sizeof(n));
+        memcpy(replay + replay_len + 5, data, len);
+        replay_len += 5 + len;
+}
+
+static void replay_send(struct monitor_client *c)
+{
+        for (size_t off = 0; off + 5 <= replay_len && c->fd >= 0;) {
+                uint32_t n;
+                memcpy(&n, replay + off + 1, sizeof(n));
+                _cleanup_json_ json_object *o = json_object_new_object();
+                json_object_object_add(o, replay[off] ? "stderr" : "stdout",
+                                       json_object_new_string_len((const char *)replay + off + 5, (int)n));
+                monitor_client_send(c, o);
+                off += 5 + n;
+        }
+}
+
 /* One bounded line per 4 KiB of guest bytes (at most ~24 KiB of JSON), so a
  * follower's socket buffer is not overrun by a single huge line. */
 void monitor_broadcast(const char *key, const void *data, size_t len)
 {
-        for (size_t off = 0; off < len; off += 4096)
-                broadcast_one(key, (const char *)data + off, len - off < 4096 ? len - off : 4096);
+        for (size_t off = 0; off < len; off += 4096) {
+                size_t n = len - off < 4096 ? len - off : 4096;
+                replay_keep(key, (const char *)data + off, n);
+                broadcast_one(key, (const char *)data + off, n);
+        }
 }
 
 void monitor_client_close(struct monitor_client *c)
@@ -148,18 +194,25 @@ static void cmd_status(struct monitor_client *c, json_object *req)
 }
 
 /* Followers get the guest's output live from here on; the offsets say
- * where in the logs that starts. */
+ * where in the logs that starts. With "replay": true, the workload's output
+ * so far comes first, each stream apart, when the monitor still has it all
+ * ("replayed": true in the answer). */
 static void cmd_follow(struct monitor_client *c, json_object *req)
 {
         _cleanup_json_ json_object *rep = json_object_new_object();
         struct stat a, b;
+        json_object *x;
+        bool replayed = json_object_object_get_ex(req, "replay", &x) && json_object_get_boolean(x) && !replay_lost;
         c->follow = true;
+        json_object_object_add(rep, "replayed", json_object_new_boolean(replayed));
         json_object_object_add(rep, "ok", json_object_new_boolean(1));
         json_object_object_add(rep, "console_offset",
                                json_object_new_int64(stat(monitor_console_path(), &a) == 0 ? a.st_size : 0));
         json_object_object_add(rep, "output_offset",
                                json_object_new_int64(stat(monitor_output_path(), &b) == 0 ? b.st_size : 0));
         monitor_client_send(c, rep);
+        if (replayed)
+                replay_send(c);
 }
 
 /* Answered on the agent's PONG (monitor_control_pong). */
