@@ -10,6 +10,8 @@ chmod 0711 "$tmp"
 pool="mlvm-test-$$-$RANDOM"
 export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$pool" MLVM_POOL_PATH="$tmp/pool"
 export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$TOP_BUILDDIR/tests/.debcache}"
+# The kernel built for the default image: once per build tree (minutes), then seconds.
+export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$TOP_BUILDDIR/tests/.kernelcache}"
 export MLVM_BOOT_TIMEOUT=120
 V="virsh -q -c qemu:///system"
 [ -n "${DATA:-}" ] && cp -r "$DATA/." "$tmp/"

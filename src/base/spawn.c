@@ -68,7 +68,10 @@ static int remaining_ms(usec_t deadline)
 static _Noreturn void child_exec(const struct spawn_opts *o, int out_w, int err_w)
 {
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        int errfd = o->stderr_mode == SPAWN_STDERR_CAPTURE ? err_w : o->stderr_mode == SPAWN_STDERR_DISCARD ? null : 2;
+        int errfd = o->stderr_mode == SPAWN_STDERR_CAPTURE   ? err_w
+                    : o->stderr_mode == SPAWN_STDERR_DISCARD ? null
+                    : o->stderr_mode == SPAWN_STDERR_TO_OUT && out_w >= 0 ? out_w
+                                                              : 2;
         if (null < 0 || dup2(null, 0) < 0 || (out_w >= 0 && dup2(out_w, 1) < 0) || dup2(errfd, 2) < 0)
                 _exit(127);
         if (o->cwd && chdir(o->cwd) < 0)
@@ -83,7 +86,8 @@ static _Noreturn void child_exec(const struct spawn_opts *o, int out_w, int err_
 /* Read stderr (P[0]) and stdout (P[1], when N is 2) into their sinks
  * until both close or the deadline passes (then the group is killed).
  * Returns whether it timed out. */
-static bool collect(pid_t pid, struct pollfd *p, int n, struct sink *se, struct sink *so, usec_t deadline)
+static bool collect(const struct spawn_opts *o, pid_t pid, struct pollfd *p, int n, struct sink *se,
+                    struct sink *so, usec_t deadline)
 {
         int open_fds = n;
         while (open_fds > 0) {
@@ -107,7 +111,10 @@ static bool collect(pid_t pid, struct pollfd *p, int n, struct sink *se, struct 
                                 open_fds--;
                                 continue;
                         }
-                        sink_add(i == 0 ? se : so, buf, (size_t)r, i == 0);
+                        if (i == 1 && o->on_out)
+                                o->on_out(o->on_out_u, buf, (size_t)r);
+                        else
+                                sink_add(i == 0 ? se : so, buf, (size_t)r, i == 0);
                         OPENSSL_cleanse(buf, (size_t)r);
                 }
         }
@@ -164,7 +171,8 @@ int spawn_run(const struct spawn_opts *o, char **ret_out, size_t *ret_len, struc
         int status = 0, r = 0;
         bool timed_out;
 
-        if ((ret_out && pipe2(out, O_CLOEXEC) < 0) || pipe2(err, O_CLOEXEC) < 0)
+        bool want_out = ret_out || o->on_out;
+        if ((want_out && pipe2(out, O_CLOEXEC) < 0) || pipe2(err, O_CLOEXEC) < 0)
                 return err_set(e, -errno, "run %s", o->argv[0]);
         pid_t pid = fork();
         if (pid < 0) {
@@ -172,7 +180,7 @@ int spawn_run(const struct spawn_opts *o, char **ret_out, size_t *ret_len, struc
                 goto out;
         }
         if (pid == 0)
-                child_exec(o, ret_out ? out[1] : -1, err[1]);
+                child_exec(o, want_out ? out[1] : -1, err[1]);
         if (out[1] >= 0)
                 close(out[1]);
         close(err[1]);
@@ -181,10 +189,10 @@ int spawn_run(const struct spawn_opts *o, char **ret_out, size_t *ret_len, struc
         se.buf = xmalloc(STDERR_KEEP + 1);
         struct pollfd p[2] = { { .fd = err[0], .events = POLLIN }, { .fd = out[0], .events = POLLIN } };
         (void)setpgid(pid, pid);   /* also here: no race with the kill below */
-        timed_out = collect(pid, p, ret_out ? 2 : 1, &se, &so, deadline);
+        timed_out = collect(o, pid, p, want_out ? 2 : 1, &se, &so, deadline);
         reap(pid, &status, deadline, &timed_out);
         r = verdict(o, status, timed_out, &so, &se, e);
-        if (r == 0 && ret_out) {
+        if (r == 0 && ret_out && !o->on_out) {
                 so.buf[so.len] = '\0';
                 if (ret_len)
                         *ret_len = so.len;

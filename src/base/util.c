@@ -2,6 +2,7 @@
 #include "mlvm-build.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
@@ -183,6 +184,20 @@ int mkdir_p(const char *path, mode_t mode)
         if (mkdir(p, mode) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+        return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int remove_tree(const char *path)
+{
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        /* Depth first, never following a symlink, never leaving the file system. */
+        return nftw(path, remove_one, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 ? -errno : 0;
 }
 
 char *find_helper_binary(const char *env_var, const char *rel, const char *installed)

@@ -55,5 +55,8 @@ const char *shown(const char *s, char out[SHOWN_MAX]);
 /* The same with at most MAX bytes of S; OUT holds MAX + 4. */
 const char *shown_cap(const char *s, size_t max, char *out);
 
+/* rm -rf PATH: depth first, symlinks removed not followed, the file
+ * system not left. 0 when it is gone (or never was), else -errno. */
+int remove_tree(const char *path);
 /* mkdir -p with the given mode for directories it creates. */
 int mkdir_p(const char *path, mode_t mode);

@@ -35,7 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (recipe_parse("fuzz/recipe", DIR_, text, &r, NULL) < 0)
                 return 0;
         /* What was accepted is what the build relies on. */
-        if (!name_is_valid(r.name) || !r.kernel_package || !r.cmdline || strlen(r.cmdline) > 2048 ||
+        if (!name_is_valid(r.name) || !r.kernel_package == !r.kernel_source || !r.kernel_source != !r.kernel_config ||
+            (r.kernel_source && (r.modules || !recipe_kernel_pvh(&r) || !strstartswith(r.kernel_config, DIR_ "/") ||
+                                 strchr(r.kernel_config + sizeof(DIR_), '/'))) ||
+            !r.cmdline || strlen(r.cmdline) > 2048 ||
             !printable_line(r.cmdline) || (r.applets && !r.busybox) || !streq(r.dir, DIR_) ||
             (r.rootfs_script && (!strstartswith(r.rootfs_script, DIR_ "/") || strchr(r.rootfs_script + sizeof(DIR_), '/'))))
                 __builtin_trap();

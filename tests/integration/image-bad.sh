@@ -8,6 +8,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export MLVM_STATE_DIR="$tmp/state"
 export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$TOP_BUILDDIR/tests/.debcache}"
+# The kernel built for the default image: once per build tree (minutes), then seconds.
+export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$TOP_BUILDDIR/tests/.kernelcache}"
 py="${PYTHON3:-python3}"
 
 "$MLVM" -q image build "$TOP_SRCDIR/images/minimal" --out "$tmp/good" --no-import 2>"$tmp/build.err"; st=$?

@@ -13,6 +13,8 @@ pool="mlvm-test-$$-$RANDOM"
 dom="mlvm-test-hello-$$"
 export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$pool" MLVM_POOL_PATH="$tmp/pool"
 export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$TOP_BUILDDIR/tests/.debcache}"
+# The kernel built for the default image: once per build tree (minutes), then seconds.
+export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$TOP_BUILDDIR/tests/.kernelcache}"
 cleanup() {
         virsh -q destroy "$dom" >/dev/null 2>&1
         for v in $(virsh -q vol-list "$pool" 2>/dev/null | awk '{print $1}'); do virsh -q vol-delete --pool "$pool" "$v" >/dev/null 2>&1; done

@@ -13,6 +13,8 @@ tmp=$(mktemp -d)
 chmod 0711 "$tmp"
 export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="mlvm-remote" MLVM_POOL_PATH="$tmp/pool"
 export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$TOP_BUILDDIR/tests/.debcache}"
+# The kernel built for the default image: once per build tree (minutes), then seconds.
+export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$TOP_BUILDDIR/tests/.kernelcache}"
 export MLVM_BOOT_TIMEOUT=120
 cleanup() {
         if [ -n "$LVD_PID" ]; then

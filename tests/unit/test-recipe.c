@@ -69,7 +69,21 @@ static const struct bad_case bad[] = {
         { "name missing", "kernel-package k\ncmdline c\n", FILE_ ": name: missing" },
         { "empty recipe", "", FILE_ ": name: missing" },
         { "only comments", "# name t\n\n", FILE_ ": name: missing" },
-        { "kernel-package missing", "name t\ncmdline c\nmodules ext4\n", FILE_ ": kernel-package: missing" },
+        { "kernel-package missing", "name t\ncmdline c\nmodules ext4\n", FILE_ ": kernel-package or kernel-source: missing" },
+        { "kernel-package and kernel-source", REQ "kernel-source linux-source-6.1\nkernel-config k.config\n",
+          FILE_ ": kernel-package and kernel-source: give one (a packaged kernel, or one built)" },
+        { "kernel-source without kernel-config", "name t\ncmdline c\nkernel-source linux-source-6.1\n",
+          FILE_ ": kernel-config: missing (kernel-source builds with it)" },
+        { "kernel-config without kernel-source", REQ "kernel-config k.config\n",
+          FILE_ ": kernel-config: only with kernel-source" },
+        { "kernel-source with modules", "name t\ncmdline c\nkernel-source linux-source-6.1\nkernel-config k\nmodules ext4\n",
+          FILE_ ": modules: a kernel built from kernel-source has every driver built in" },
+        { "kernel-source booted as bzimage", "name t\ncmdline c\nkernel-source linux-source-6.1\nkernel-config k\nkernel-boot bzimage\n",
+          FILE_ ": kernel-boot: a kernel built from kernel-source boots as pvh" },
+        { "kernel-source not a source package", "name t\ncmdline c\nkernel-source linux-image-amd64\n",
+          FILE_ ":3: kernel-source: \"linux-image-amd64\" is not a linux-source-* package" },
+        { "kernel-config in a parent", "kernel-config ../k.config\n",
+          FILE_ ":1: kernel-config: \"../k.config\" is not one word" },
         { "cmdline missing", "name t\nkernel-package k\n", FILE_ ": cmdline: missing" },
         { "applets without busybox", REQ "busybox-applets sh ls\n", FILE_ ": busybox-applets: needs busybox" },
         { "kernel-boot unknown", REQ "kernel-boot elf\n", FILE_ ":4: kernel-boot: \"elf\" is not bzimage or pvh" },
@@ -115,6 +129,18 @@ static void assert_strv(char **v, const char *const *want)
                 assert_string_equal(v[i], want[i]);
         }
         assert_null(v[i]);
+}
+
+static void test_kernel_source(void **state)
+{
+        struct recipe r;
+        parse_ok("name t\ncmdline c\nkernel-source linux-source-6.1\nkernel-config kernel.config\n", &r);
+        assert_string_equal(r.kernel_source, "linux-source-6.1");
+        assert_string_equal(r.kernel_config, DIR_ "/kernel.config");
+        assert_null(r.kernel_package);
+        assert_null(r.modules);
+        assert_true(recipe_kernel_pvh(&r));
+        recipe_clear(&r);
 }
 
 static const char *const FULL_LF =
@@ -330,6 +356,7 @@ int main(void)
                 cmocka_unit_test(test_full),
                 cmocka_unit_test(test_minimal),
                 cmocka_unit_test(test_kernel_boot),
+                cmocka_unit_test(test_kernel_source),
                 cmocka_unit_test(test_cmdline_cap),
                 cmocka_unit_test(test_word_cap),
                 cmocka_unit_test(test_load),

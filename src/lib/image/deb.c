@@ -9,7 +9,12 @@
 struct nested {
         struct archive *outer;
         char buf[64 * 1024];
-        uint64_t total;
+        uint64_t total, max;
+};
+
+struct deb_inner {
+        struct archive *a;
+        struct nested n;
 };
 
 static la_ssize_t nested_read(struct archive *inner, void *u, const void **buf)
@@ -21,14 +26,47 @@ static la_ssize_t nested_read(struct archive *inner, void *u, const void **buf)
                 return -1;
         }
         n->total += (uint64_t)r;
-        if (n->total > DEB_MEMBER_MAX) {
-                archive_set_error(inner, EFBIG, "package member larger than %llu bytes",
-                                  (unsigned long long)DEB_MEMBER_MAX);
+        if (n->total > n->max) {
+                archive_set_error(inner, EFBIG, "archive member larger than %llu bytes", (unsigned long long)n->max);
                 return -1;
         }
         *buf = n->buf;
         return r;
 }
+
+int deb_inner_open(struct archive *outer, const char *what, uint64_t max, struct deb_inner **ret, struct mlvm_err *e)
+{
+        struct deb_inner *d = xcalloc(1, sizeof(*d));
+        d->n.outer = outer;
+        d->n.max = max;
+        d->a = archive_read_new();
+        archive_read_support_format_tar(d->a);
+        archive_read_support_filter_xz(d->a);
+        archive_read_support_filter_gzip(d->a);
+        archive_read_support_filter_zstd(d->a);
+        if (archive_read_open(d->a, &d->n, NULL, nested_read, NULL) != ARCHIVE_OK) {
+                int r = err_setx(e, -EINVAL, "%s: %s", what, archive_error_string(d->a));
+                deb_inner_free(d);
+                return r;
+        }
+        *ret = d;
+        return 0;
+}
+
+struct archive *deb_inner_archive(struct deb_inner *d)
+{
+        return d->a;
+}
+
+void deb_inner_free(struct deb_inner *d)
+{
+        if (!d)
+                return;
+        archive_read_free(d->a);
+        free(d);
+}
+
+static void deb_inner_freep(struct deb_inner **d) { deb_inner_free(*d); }
 
 static void archive_read_freep(struct archive **a) { if (*a) archive_read_free(*a); }
 #define _cleanup_archive_ __attribute__((cleanup(archive_read_freep)))
@@ -65,29 +103,22 @@ static int open_member(const char *deb, const char *prefix, struct archive **ret
 static int each_in_member(const char *deb, const char *prefix, deb_file_fn fn, void *u, struct mlvm_err *e)
 {
         _cleanup_archive_ struct archive *outer = NULL;
-        _cleanup_archive_ struct archive *inner = archive_read_new();
-        _cleanup_free_ struct nested *n = xcalloc(1, sizeof(*n));
+        __attribute__((cleanup(deb_inner_freep))) struct deb_inner *d = NULL;
+        _cleanup_free_ char *what = xasprintf("%s: %s", deb, prefix);
         struct archive_entry *entry;
         int r;
 
-        if ((r = open_member(deb, prefix, &outer, e)) < 0)
+        if ((r = open_member(deb, prefix, &outer, e)) < 0 || (r = deb_inner_open(outer, what, DEB_MEMBER_MAX, &d, e)) < 0)
                 return r;
-        n->outer = outer;
-        archive_read_support_format_tar(inner);
-        archive_read_support_filter_xz(inner);
-        archive_read_support_filter_gzip(inner);
-        archive_read_support_filter_zstd(inner);
-        if (archive_read_open(inner, n, NULL, nested_read, NULL) != ARCHIVE_OK)
-                return err_setx(e, -EINVAL, "%s: %s: %s", deb, prefix, archive_error_string(inner));
         for (;;) {
-                r = archive_read_next_header(inner, &entry);
+                r = archive_read_next_header(d->a, &entry);
                 if (r == ARCHIVE_EOF)
                         return 0;
                 if (r != ARCHIVE_OK)
-                        return err_setx(e, -EINVAL, "%s: %s: %s", deb, prefix, archive_error_string(inner));
+                        return err_setx(e, -EINVAL, "%s: %s", what, archive_error_string(d->a));
                 if (archive_entry_filetype(entry) != AE_IFREG)
                         continue;
-                r = fn(strip_dot(archive_entry_pathname(entry)), inner, entry, u, e);
+                r = fn(strip_dot(archive_entry_pathname(entry)), d->a, entry, u, e);
                 if (r < 0)
                         return r;
                 if (r > 0)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -19,6 +20,13 @@ typedef int (*deb_file_fn)(const char *path, struct archive *a, struct archive_e
                            struct mlvm_err *e);
 
 int deb_each_file(const char *deb, deb_file_fn fn, void *u, struct mlvm_err *e);
+/* The current entry of OUTER read as a (compressed) tar archive: a .deb's
+ * data.tar.*, or a source tarball inside one (kbuild.c). At most MAX bytes
+ * of the entry are read; WHAT names it in errors. */
+struct deb_inner;
+int deb_inner_open(struct archive *outer, const char *what, uint64_t max, struct deb_inner **ret, struct mlvm_err *e);
+struct archive *deb_inner_archive(struct deb_inner *d);
+void deb_inner_free(struct deb_inner *d);
 /* The text of ./control from control.tar.*. */
 int deb_control(const char *deb, char **ret, struct mlvm_err *e);
 /* One field of a control file ("Depends", "Version"), or NULL. Caller frees. */

@@ -17,6 +17,7 @@
 #include "image-build.h"
 #include "mtime.h"
 #include "initramfs.h"
+#include "kbuild.h"
 #include "keys.h"
 #include "kmod.h"
 #include "manifest.h"
@@ -202,6 +203,47 @@ static void iso_time(long long t, char *buf, size_t len)
                 (void)snprintf(buf, len, "%lld", t);
 }
 
+/* kernel-source: the kernel built from the source package with the
+ * recipe's fragment (or taken from the kernel cache), as the PVH kernel
+ * part; no modules. */
+static int build_kernel(const char *state_dir, const struct recipe *rc, const struct apt_pkg *src, struct kmod_set *ks,
+                        char config_sha256[SHA256_HEX_LEN + 1], const struct build_opts *o, struct mlvm_err *e)
+{
+        const char *env = getenv("MLVM_KERNEL_CACHE");
+        _cleanup_free_ char *cache = env && env[0] == '/' ? xstrdup(env) : xasprintf("%s/cache/kernels", state_dir);
+        struct kbuild_opts ko = { .source_deb = src->path, .source_sha256 = src->sha256, .config_file = rc->kernel_config,
+                                  .cache_dir = cache, .progress = o->progress, .progress_u = o->progress_u };
+        struct kbuild_result k = { 0 };
+        int r = kbuild_kernel(&ko, &k, e);
+        if (r < 0)
+                return r;
+        ks->kernel = TAKE_PTR(k.vmlinux);
+        ks->kernel_len = k.len;
+        ks->release = TAKE_PTR(k.release);
+        ks->newest_mtime = k.source_mtime;
+        memcpy(config_sha256, k.config_sha256, SHA256_HEX_LEN + 1);
+        kbuild_result_clear(&k);
+        return 0;
+}
+
+/* The kernel and its modules: built from source, or from a kernel package. */
+static int get_kernel(const char *state_dir, const struct recipe *rc, struct apt_pkg *kpkg, struct kmod_set *ks,
+                      char config_sha256[SHA256_HEX_LEN + 1], const struct build_opts *o, struct mlvm_err *e)
+{
+        int r;
+        if (rc->kernel_source) {
+                if ((r = get_deb(state_dir, o->kernel_deb, rc->kernel_source, false, kpkg, o, e)) < 0)
+                        return r;
+                return build_kernel(state_dir, rc, kpkg, ks, config_sha256, o, e);
+        }
+        if ((r = get_deb(state_dir, o->kernel_deb, rc->kernel_package, true, kpkg, o, e)) < 0)
+                return r;
+        progress(o, "reading kernel and modules from %s", kpkg->path);
+        if ((r = kmod_from_deb(kpkg->path, rc->modules, ks, e)) < 0)
+                return r;
+        return recipe_kernel_pvh(rc) ? take_pvh_kernel(ks, o, e) : 0;
+}
+
 int image_sign(const char *state_dir, const char *dir, const char *key, struct mlvm_err *e)
 {
         _cleanup_pkey_ EVP_PKEY *k = NULL;
@@ -239,6 +281,7 @@ int image_build(const char *state_dir, const struct build_opts *o, char ret_dige
         _cleanup_close_ int outfd = -1;
         _cleanup_free_ char *text = NULL, *mpath = NULL;
         size_t agent_len = 0;
+        char config_sha256[SHA256_HEX_LEN + 1] = "";
         bool made_out = false;
         char when[64];
         int r;
@@ -249,10 +292,7 @@ int image_build(const char *state_dir, const struct build_opts *o, char ret_dige
                 r = err_set(e, r, "guest agent %s (build it with make, or set MLVM_AGENT)", agent_path);
                 goto out;
         }
-        if ((r = get_deb(state_dir, o->kernel_deb, rc.kernel_package, true, &kpkg, o, e)) < 0)
-                goto out;
-        progress(o, "reading kernel and modules from %s", kpkg.path);
-        if ((r = kmod_from_deb(kpkg.path, rc.modules, &ks, e)) < 0)
+        if ((r = get_kernel(state_dir, &rc, &kpkg, &ks, config_sha256, o, e)) < 0)
                 goto out;
         if (rc.busybox) {
                 if ((r = get_deb(state_dir, o->busybox_deb, rc.busybox, false, &bpkg, o, e)) < 0)
@@ -294,8 +334,6 @@ int image_build(const char *state_dir, const struct build_opts *o, char ret_dige
                         goto out;
                 }
         }
-        if (recipe_kernel_pvh(&rc) && (r = take_pvh_kernel(&ks, o, e)) < 0)
-                goto out;
         if ((r = write_part(outfd, "kernel", ks.kernel, ks.kernel_len, &m.parts[m.n_parts++], e)) < 0 ||
             (r = hash_part_file(outfd, "initramfs", &m.parts[m.n_parts++], e)) < 0)
                 goto out;
@@ -325,6 +363,12 @@ int image_build(const char *state_dir, const struct build_opts *o, char ret_dige
                 m.inputs[m.n_inputs++] = (struct image_input){ .package = xstrdup(bpkg.name),
                                                                .version = xstrdup(bpkg.version) };
                 memcpy(m.inputs[1].sha256, bpkg.sha256, SHA256_HEX_LEN + 1);
+        }
+        if (rc.kernel_source) {
+                /* What the kernel was built with, beside the source package. */
+                struct image_input *x = &m.inputs[m.n_inputs++];
+                *x = (struct image_input){ .package = xstrdup("kernel-config"), .version = xstrdup(ks.release) };
+                memcpy(x->sha256, config_sha256, SHA256_HEX_LEN + 1);
         }
         text = manifest_serialize(&m);
         mpath = xasprintf("%s/manifest.json", o->out_dir);

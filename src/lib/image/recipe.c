@@ -68,6 +68,8 @@ static int key_slot(struct recipe *r, const char *key, char ***ret_str, char ***
                 { "name", offsetof(struct recipe, name), false },
                 { "kernel-package", offsetof(struct recipe, kernel_package), false },
                 { "kernel-boot", offsetof(struct recipe, kernel_boot), false },
+                { "kernel-source", offsetof(struct recipe, kernel_source), false },
+                { "kernel-config", offsetof(struct recipe, kernel_config), false },
                 { "busybox", offsetof(struct recipe, busybox), false },
                 { "cmdline", offsetof(struct recipe, cmdline), false },
                 { "rootfs-script", offsetof(struct recipe, rootfs_script), false },
@@ -128,7 +130,10 @@ static int parse_line(struct recipe *r, const char *file, unsigned lineno, const
                 return err_setx(e, -EINVAL, "%s:%u: %s: \"%.64s\" is not one word", file, lineno, key, value);
         if (str == &r->kernel_boot && !streq(value, "bzimage") && !streq(value, "pvh"))
                 return err_setx(e, -EINVAL, "%s:%u: kernel-boot: \"%.64s\" is not bzimage or pvh", file, lineno, value);
-        *str = str == &r->rootfs_script ? xasprintf("%s/%s", r->dir, value) : xstrdup(value);
+        if (str == &r->kernel_source && !strstartswith(value, "linux-source-"))
+                return err_setx(e, -EINVAL, "%s:%u: kernel-source: \"%.64s\" is not a linux-source-* package", file,
+                                lineno, value);
+        *str = str == &r->rootfs_script || str == &r->kernel_config ? xasprintf("%s/%s", r->dir, value) : xstrdup(value);
         return 0;
 }
 
@@ -138,8 +143,20 @@ static int check_complete(const struct recipe *r, const char *file, struct mlvm_
         if (!r->name || !name_is_valid(r->name))
                 return err_setx(e, -EINVAL, "%s: name: %s", file,
                                 r->name ? "must match [a-z0-9][a-z0-9-]{0,62}" : "missing");
-        if (!r->kernel_package)
-                return err_setx(e, -EINVAL, "%s: kernel-package: missing", file);
+        if (!r->kernel_package && !r->kernel_source)
+                return err_setx(e, -EINVAL, "%s: kernel-package or kernel-source: missing", file);
+        if (r->kernel_package && r->kernel_source)
+                return err_setx(e, -EINVAL, "%s: kernel-package and kernel-source: give one (a packaged kernel, or one built)",
+                                file);
+        if (r->kernel_source && !r->kernel_config)
+                return err_setx(e, -EINVAL, "%s: kernel-config: missing (kernel-source builds with it)", file);
+        if (r->kernel_config && !r->kernel_source)
+                return err_setx(e, -EINVAL, "%s: kernel-config: only with kernel-source", file);
+        if (r->kernel_source && r->modules)
+                return err_setx(e, -EINVAL, "%s: modules: a kernel built from kernel-source has every driver built in",
+                                file);
+        if (r->kernel_source && r->kernel_boot && !streq(r->kernel_boot, "pvh"))
+                return err_setx(e, -EINVAL, "%s: kernel-boot: a kernel built from kernel-source boots as pvh", file);
         if (!r->cmdline)
                 return err_setx(e, -EINVAL, "%s: cmdline: missing", file);
         if (r->applets && !r->busybox)
@@ -175,7 +192,7 @@ int recipe_parse(const char *file, const char *dir, const char *text, struct rec
 
 bool recipe_kernel_pvh(const struct recipe *r)
 {
-        return r->kernel_boot && streq(r->kernel_boot, "pvh");
+        return r->kernel_source || (r->kernel_boot && streq(r->kernel_boot, "pvh"));
 }
 
 int recipe_load(const char *dir, struct recipe *ret, struct mlvm_err *e)
@@ -200,6 +217,8 @@ void recipe_clear(struct recipe *r)
         free(r->name);
         free(r->kernel_package);
         free(r->kernel_boot);
+        free(r->kernel_source);
+        free(r->kernel_config);
         kmod_strv_free(r->modules);
         free(r->busybox);
         kmod_strv_free(r->applets);

@@ -1,8 +1,14 @@
 /* recipe.h: an image recipe (images/NAME/recipe): one "key value..." per
  * line, '#' comments. Keys:
  *   name NAME                  image name (required)
- *   kernel-package PKG         Debian package with the kernel (required);
- *                              a metapackage is followed to its linux-image-*
+ *   kernel-package PKG         Debian package with the kernel; a
+ *                              metapackage is followed to its linux-image-*
+ *   kernel-source PKG          or: build the kernel from Debian's source
+ *                              package (linux-source-X.Y) with
+ *   kernel-config FILE         the config fragment in the recipe directory,
+ *                              on top of allnoconfig (kbuild.h); no modules,
+ *                              booted as pvh. One of kernel-package and
+ *                              kernel-source is required.
  *   kernel-boot bzimage|pvh    the image's kernel part: the package's bzImage
  *                              as is (the default), or the ELF vmlinux inside
  *                              it, which QEMU boots straight at its PVH entry
@@ -29,6 +35,8 @@ struct recipe {
         char *name;
         char *kernel_package;
         char *kernel_boot;       /* "bzimage", "pvh", or NULL (bzimage) */
+        char *kernel_source;     /* linux-source-X.Y, or NULL */
+        char *kernel_config;     /* absolute path of the fragment, with kernel_source */
         char **modules;          /* NULL-terminated */
         char *busybox;
         char **applets;          /* NULL-terminated */
@@ -36,7 +44,8 @@ struct recipe {
         char *rootfs_script;     /* absolute path, or NULL */
 };
 
-/* The recipe asks for the PVH vmlinux as the kernel part. */
+/* The recipe asks for the PVH vmlinux as the kernel part (always so for a
+ * kernel built from kernel-source). */
 bool recipe_kernel_pvh(const struct recipe *r);
 
 int recipe_load(const char *dir, struct recipe *ret, struct mlvm_err *e);
