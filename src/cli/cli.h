@@ -87,6 +87,10 @@ struct verb {
 extern const struct verb verb_info, verb_config, verb_setup, verb_image, verb_key;
 extern const struct verb verb_up, verb_down, verb_ps, verb_logs, verb_inspect;
 extern const struct verb verb_audit, verb_creds, verb_secret, verb_run, verb_verify, verb_artifacts, verb_exec;
+extern const struct verb verb_completion;
+/* The verbs of main.c's table, for `mlvm completion words`. */
+extern const struct verb *const *const cli_verbs;
+extern const size_t cli_n_verbs;
 
 /* Run verb V on ARGV (ARGV[0] is the verb's name; the global options may
  * come before or after it): parse, check, call. Returns the exit status:

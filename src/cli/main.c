@@ -10,6 +10,7 @@
 static const struct verb *const verbs[] = {
         &verb_artifacts,
         &verb_audit,
+        &verb_completion,
         &verb_config,
         &verb_creds,
         &verb_down,
@@ -26,6 +27,8 @@ static const struct verb *const verbs[] = {
         &verb_up,
         &verb_verify,
 };
+const struct verb *const *const cli_verbs = verbs;
+const size_t cli_n_verbs = ARRAY_SIZE(verbs);
 
 static void usage(FILE *f)
 {
