@@ -326,7 +326,12 @@ static int start(int creds_fd, struct mlvm_err *e)
 
 static void set_monitor_pid(json_object *run, void *u)
 {
+        unsigned long long start;
         json_object_object_add(run, "monitor_pid", json_object_new_int((int32_t)getpid()));
+        /* With the pid, the start time names this process: gc and down kill
+         * nothing else, however the pid is reused (run.h). */
+        if (run_proc_start_time(getpid(), &start) == 0)
+                json_object_object_add(run, "monitor_start", json_object_new_int64((int64_t)start));
 }
 
 int monitor_run(const char *dir, const char *id, int creds_fd)
