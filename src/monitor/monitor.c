@@ -294,10 +294,12 @@ void monitor_drained(void)
                 send_shutdown();
 }
 
-void monitor_guest_stopped(void)
+void monitor_guest_stopped(const char *why)
 {
         if (ending)
                 monitor_end(end_state, NULL);
+        else if (why)
+                monitor_end(RUN_FAILED, "%s (see mlvm logs %s)", why, run_id);
         else if (!monitor_said_hello())
                 monitor_end(RUN_FAILED, "the guest stopped before its agent said HELLO (see mlvm logs %s)", run_id);
         else
