@@ -19,7 +19,7 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
 
         if (run_resolve(state, argv[0], id, &e) < 0 || run_load(state, id, &r_json, &e) < 0)
                 return cli_fail(cli, &e);
-        json_object_object_add(r_json, "state", json_object_new_string(run_effective_state(r_json, id)));
+        json_object_object_add(r_json, "state", json_object_new_string(run_effective_state(state, r_json, id)));
         xpath = run_file(state, id, "domain.xml");
         if (read_file_capped(xpath, DOMAIN_XML_MAX, &xml, NULL) == 0)
                 json_object_object_add(r_json, "domain_xml", json_object_new_string(xml));

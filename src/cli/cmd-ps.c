@@ -58,7 +58,7 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 json_object *run = NULL, *cfg, *x;
                 if (run_load(state, ids[i], &run, NULL) < 0)
                         continue;
-                const char *st = run_effective_state(run, ids[i]);
+                const char *st = run_effective_state(state, run, ids[i]);
                 /* Without --all: live records, including orphans whose monitor died (they need a down). */
                 if (!streq(str(run, "uri", ""), cli->uri) || (!all && !run_state_is_live(str(run, "state", "")))) {
                         json_object_put(run);

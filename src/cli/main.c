@@ -15,6 +15,7 @@ static const struct verb *const verbs[] = {
         &verb_creds,
         &verb_down,
         &verb_exec,
+        &verb_gc,
         &verb_image,
         &verb_info,
         &verb_inspect,

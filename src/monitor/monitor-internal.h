@@ -31,7 +31,8 @@ bool monitor_torn_down(void);
  * tear it down. */
 void monitor_end(const char *state, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The domain stopped or crashed (its lifecycle event). */
-void monitor_guest_stopped(void);
+/* The domain stopped: WHY is NULL when the guest powered off, else why it failed. */
+void monitor_guest_stopped(const char *why);
 
 /* ---- monitor-session.c -------------------------------------------------------- */
 

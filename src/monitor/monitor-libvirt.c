@@ -77,8 +77,18 @@ static void open_console(void)
 
 static int on_lifecycle(virConnectPtr c, virDomainPtr d, int event, int detail, void *opaque)
 {
-        if (event == VIR_DOMAIN_EVENT_STOPPED || event == VIR_DOMAIN_EVENT_CRASHED)
-                monitor_guest_stopped();
+        /* Only a guest that shut itself down powered off: QEMU killed or
+         * crashed, or a destroy that was not ours, is the run failing. */
+        if (event == VIR_DOMAIN_EVENT_CRASHED)
+                monitor_guest_stopped("the guest crashed");
+        else if (event == VIR_DOMAIN_EVENT_STOPPED)
+                monitor_guest_stopped(detail == VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN ? NULL
+                                      : detail == VIR_DOMAIN_EVENT_STOPPED_DESTROYED
+                                              ? "the domain was destroyed outside mlvm"
+                                              : detail == VIR_DOMAIN_EVENT_STOPPED_FAILED ||
+                                                                detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED
+                                                        ? "QEMU died (killed or crashed)"
+                                                        : "the domain stopped without a shutdown");
         return 0;
 }
 

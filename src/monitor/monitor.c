@@ -294,10 +294,12 @@ void monitor_drained(void)
                 send_shutdown();
 }
 
-void monitor_guest_stopped(void)
+void monitor_guest_stopped(const char *why)
 {
         if (ending)
                 monitor_end(end_state, NULL);
+        else if (why)
+                monitor_end(RUN_FAILED, "%s (see mlvm logs %s)", why, run_id);
         else if (!monitor_said_hello())
                 monitor_end(RUN_FAILED, "the guest stopped before its agent said HELLO (see mlvm logs %s)", run_id);
         else
@@ -326,7 +328,12 @@ static int start(int creds_fd, struct mlvm_err *e)
 
 static void set_monitor_pid(json_object *run, void *u)
 {
+        unsigned long long start;
         json_object_object_add(run, "monitor_pid", json_object_new_int((int32_t)getpid()));
+        /* With the pid, the start time names this process: gc and down kill
+         * nothing else, however the pid is reused (run.h). */
+        if (run_proc_start_time(getpid(), &start) == 0)
+                json_object_object_add(run, "monitor_start", json_object_new_int64((int64_t)start));
 }
 
 int monitor_run(const char *dir, const char *id, int creds_fd)

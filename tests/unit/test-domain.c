@@ -39,6 +39,8 @@ static void set_field(struct mlvm_workload *w, struct domain_env *env, const cha
                 w->vcpus = (unsigned)v;
         } else if (streq(key, "run_id"))
                 env->run_id = value;
+        else if (streq(key, "owner"))
+                env->owner = value;
         else if (streq(key, "accel")) {
                 assert_true(streq(value, "kvm") || streq(value, "tcg"));
                 env->accel = streq(value, "kvm") ? MLVM_ACCEL_KVM : MLVM_ACCEL_TCG;
@@ -208,6 +210,9 @@ static const struct bad_case bad[] = {
           "workload name \"a?b\": not a valid name ([a-z0-9][a-z0-9-]{0,62})" },
         { "name empty", "name", "", "workload name \"\": not a valid name ([a-z0-9][a-z0-9-]{0,62})" },
         { "vcpus zero", "vcpus", "0", "workload a: vcpus 0 out of range (1 to 64)" },
+        { "owner with XML metacharacters", "owner", "0123456789abcdef0123456789abc\"/>",
+          "owner \"0123456789abcdef0123456789abc\"/>\": not 32 lowercase hexadecimal digits" },
+        { "owner too short", "owner", "0123abcd", "owner \"0123abcd\": not 32 lowercase hexadecimal digits" },
         { "run id not hex", "run_id", "XYZ", "run id \"XYZ\": not 8 lowercase hexadecimal digits" },
         { "run id uppercase", "run_id", "0123ABCD", "run id \"0123ABCD\": not 8 lowercase hexadecimal digits" },
         { "run id too long", "run_id", "0123abcd0", "run id \"0123abcd0\": not 8 lowercase hexadecimal digits" },

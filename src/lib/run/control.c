@@ -2,16 +2,23 @@
  * but its lines are still read with a size cap. */
 #include "mlvm-build.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "control.h"
+#include "mtime.h"
 #include "run.h"
 #include "cleanup.h"
 #include "util.h"
 
 #define LINE_MAX_BYTES (1u << 20)
+/* A monitor that stopped accepting (wedged, or stopped by a debugger)
+ * fills its listen backlog, and a blocking connect would then wait for
+ * ever: connect without blocking, and retry until this deadline. */
+#define CONNECT_DEADLINE_MS 5000
 
 int control_connect(const char *state_dir, const char *id, int *ret_fd, struct mlvm_err *e)
 {
@@ -21,15 +28,24 @@ int control_connect(const char *state_dir, const char *id, int *ret_fd, struct m
         if (strlen(path) >= sizeof(sa.sun_path))
                 return err_setx(e, -ENAMETOOLONG, "%s: path too long", path);
         memcpy(sa.sun_path, path, strlen(path) + 1);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return err_set(e, -errno, "socket");
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                int r = -errno;
-                close(fd);
-                return err_set(e, r, "monitor of run %s", id);
+        usec_t deadline = now_usec() + usec_from_ms(CONNECT_DEADLINE_MS);
+        /* A Unix socket connects at once or fails with EAGAIN while the backlog is full. */
+        while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                if (errno != EAGAIN && errno != EINTR)
+                        return err_set(e, -errno, "monitor of run %s", id);
+                if (now_usec() > deadline)
+                        return err_setx(e, -ETIMEDOUT, "monitor of run %s: not accepting connections within %d ms", id,
+                                        CONNECT_DEADLINE_MS);
+                struct timespec ts = { 0, 20000000 };
+                nanosleep(&ts, NULL);
         }
-        *ret_fd = fd;
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+                return err_set(e, -errno, "monitor of run %s", id);
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 

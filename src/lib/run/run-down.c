@@ -16,6 +16,9 @@
 #include "volume.h"
 
 #define DOWN_TIMEOUT_MS 30000
+/* How long down waits for an `mlvm up` of the run that is still creating
+ * it: past the longest HELLO deadline (MLVM_BOOT_TIMEOUT caps at 3600 s). */
+#define DOWN_UP_WAIT_MS (3700 * 1000)
 
 static const char *jstr(json_object *o, const char *key)
 {
@@ -70,8 +73,12 @@ static int by_hand(const char *state_dir, const char *id, json_object *run, bool
         pid_t pid = json_object_object_get_ex(run, "monitor_pid", &x) ? (pid_t)json_object_get_int(x) : 0;
         int r;
 
-        /* Only our own monitor, checked by its command line (pids get reused). */
-        if (run_monitor_alive(pid, id)) {
+        /* Only our own monitor: pid and start time as recorded, mlvm-monitor's
+         * binary (pids get reused); a record from before monitor_start by its
+         * command line. */
+        bool proven = json_object_object_get_ex(run, "monitor_start", NULL) ? run_monitor_matches(run, id)
+                                                                            : run_monitor_alive(pid, id);
+        if (proven) {
                 (void)kill(pid, SIGKILL);
                 for (int i = 0; i < 100 && run_monitor_alive(pid, id); i++) {
                         struct timespec ts = { 0, 10000000 };
@@ -93,8 +100,37 @@ static int by_hand(const char *state_dir, const char *id, json_object *run, bool
         virStoragePoolFree(pool);
         if (r < 0)
                 return r;
+        _cleanup_free_ char *sock = run_file(state_dir, id, "control.sock");
+        (void)unlink(sock);   /* the monitor that listened there is gone */
         struct stop_info s = { monitor_lost ? "the monitor was gone; stopped by mlvm down" : NULL };
         return run_update(state_dir, id, mark_stopped, &s, e);
+}
+
+/* An `mlvm up` may still be creating the run (its up.lock is held): wait
+ * until its monitor is there to ask (*RET_MONITOR) or the up has ended
+ * (*RET_LOCK holds the lock then), so that down never deletes volumes
+ * while up makes more of them, nor has its "stopped" overwritten. */
+static int wait_for_up(const char *state_dir, const char *id, int *ret_lock, bool *ret_monitor, struct mlvm_err *e)
+{
+        usec_t deadline = now_usec() + usec_from_ms(DOWN_UP_WAIT_MS);
+        for (;;) {
+                int r = run_up_trylock(state_dir, id, ret_lock);
+                if (r == 0 || r == -ENOENT)
+                        return 0;   /* ENOENT: no up.lock, nothing to wait for */
+                if (r != -EWOULDBLOCK)
+                        return err_set(e, r, "run %s: up.lock", id);
+                _cleanup_json_ json_object *run = NULL;
+                json_object *x;
+                if (run_load(state_dir, id, &run, NULL) == 0 && json_object_object_get_ex(run, "monitor_pid", &x) &&
+                    run_monitor_alive((pid_t)json_object_get_int(x), id)) {
+                        *ret_monitor = true;
+                        return 0;
+                }
+                if (now_usec() > deadline)
+                        return err_setx(e, -ETIMEDOUT, "run %s is still being started by mlvm up", id);
+                struct timespec ts = { 0, 100000000 };
+                nanosleep(&ts, NULL);
+        }
 }
 
 int run_down(const char *state_dir, const char *id, struct down_result *ret, struct mlvm_err *e)
@@ -110,7 +146,23 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
         const char *state = jstr(run, "state") ?: "";
         pid_t pid = json_object_object_get_ex(run, "monitor_pid", &x) ? (pid_t)json_object_get_int(x) : 0;
         bool alive = run_monitor_alive(pid, id);
+        _cleanup_close_ int up_lock = -1;
         res.was_live = run_state_is_live(state);
+        if (!alive) {
+                if ((r = wait_for_up(state_dir, id, &up_lock, &alive, e)) < 0)
+                        return r;
+                json_object_put(run);
+                run = NULL;
+                /* The up that held it may have failed and undone the run whole. */
+                if ((r = run_load(state_dir, id, &run, e)) == -ENOENT) {
+                        res.removed = true;
+                        res.seconds = usec_to_sec(now_usec() - t0);
+                        *ret = res;
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+        }
         struct mlvm_err me = { 0 };
         if (alive && via_monitor(state_dir, id, &me) == 0)
                 res.via_monitor = true;

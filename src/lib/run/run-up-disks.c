@@ -120,6 +120,7 @@ int up_domain(struct up_ctx *c, struct mlvm_err *e)
                 return -EIO;
         c->cmdline = o->kernel_args ? xasprintf("%s %s", c->m.cmdline, o->kernel_args) : xstrdup(c->m.cmdline);
         env->run_id = c->id;
+        env->owner = c->owner;
         env->accel = c->accel.accel;
         env->arch = c->caps.arch;
         env->kernel = c->kernel;

@@ -16,6 +16,7 @@
 #include "manifest.h"
 #include "mtime.h"
 #include "run-up.h"
+#include "run.h"
 #include "virt.h"
 
 struct up_ctx {
@@ -43,6 +44,8 @@ struct up_ctx {
         char id[RUN_ID_LEN + 1];
         char *dir, *domain;
         bool saved, named;
+        int up_lock;               /* runs/ID/up.lock, held until up returns (run.h) */
+        char owner[RUN_OWNER_LEN + 1];   /* the state directory's identity (run.h) */
 
         /* up_fetch_creds */
         struct cred *creds;
@@ -79,6 +82,11 @@ int up_volumes(struct up_ctx *c, struct mlvm_err *e);       /* root overlay, dat
 int up_domain(struct up_ctx *c, struct mlvm_err *e);        /* the domain XML, saved with the record */
 int up_start(struct up_ctx *c, struct mlvm_err *e);         /* libvirt starts it; the monitor takes over */
 int up_wait(struct up_ctx *c, struct mlvm_err *e);          /* until the agent is ready, watching KVM */
+
+/* Test hook: with MLVM_TEST_PAUSE_AT=PHASE (claim, volumes, domain,
+ * monitor), up stops itself (SIGSTOP) right after that phase, so that a
+ * test can kill it there deterministically (tests/integration/faults.sh). */
+void up_test_pause(const char *phase);
 
 /* The tail of libvirt's log of DOMAIN's QEMU on a local host, or NULL. */
 char *up_qemu_log_tail(const char *uri, const char *domain);

@@ -76,6 +76,7 @@ static void record_fill(struct up_ctx *c)
         json_object_object_add(run, "kind", json_object_new_string(mlvm_kind_to_string(w->kind)));
         json_object_object_add(run, "state", json_object_new_string(RUN_STARTING));
         json_object_object_add(run, "created_at", json_object_new_double(c->created_at));
+        json_object_object_add(run, "owner", json_object_new_string(c->owner));
         json_object_object_add(run, "uri", json_object_new_string(o->uri));
         json_object_object_add(run, "pool", json_object_new_string(o->pool_name));
         json_object_object_add(run, "domain", json_object_new_string(c->domain));
@@ -121,6 +122,8 @@ int up_claim(struct up_ctx *c, struct mlvm_err *e)
         _cleanup_close_ int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (lock < 0 || flock(lock, LOCK_EX) < 0)
                 return err_set(e, -errno, "%s", lockpath);
+        if ((r = run_owner(o->state_dir, true, c->owner, e)) < 0)
+                return r;
         if (name_is_live(o->state_dir, name, cur))
                 return err_setx(e, -EEXIST, "%s is already running as run %s (mlvm down %s first)", name, cur, name);
         if (run_new_id(c->id) < 0)
@@ -132,6 +135,10 @@ int up_claim(struct up_ctx *c, struct mlvm_err *e)
                 return r;
         }
         c->dir = dir;
+        /* Taken before anything of the run exists, under runs.lock: gc, which
+         * takes runs.lock too, never sees this run without its up.lock held. */
+        if ((r = run_up_lock(o->state_dir, c->id, &c->up_lock, e)) < 0)
+                return r;
         c->domain = domain_name(name, c->id);
         record_fill(c);
         if ((r = run_save(o->state_dir, c->id, c->run, e)) < 0)

@@ -145,15 +145,19 @@ int up_start(struct up_ctx *c, struct mlvm_err *e)
         c->domain_started = true;
         virDomainFree(dom);
         c->t_created = now_usec();
+        up_test_pause("domain");
         if ((r = monitor_spawn(c->o->state_dir, c->id, c->n_creds > 0, &c->monitor, &hand, e)) < 0)
                 return r;
-        if (hand < 0)
-                return 0;
-        r = creds_write(hand, c->creds, c->n_creds, e);
-        close(hand);
-        for (size_t i = 0; i < c->n_creds; i++)
-                cred_clear_value(&c->creds[i]);   /* the monitor has them now */
-        return r;
+        if (hand >= 0) {
+                r = creds_write(hand, c->creds, c->n_creds, e);
+                close(hand);
+                for (size_t i = 0; i < c->n_creds; i++)
+                        cred_clear_value(&c->creds[i]);   /* the monitor has them now */
+                if (r < 0)
+                        return r;
+        }
+        up_test_pause("monitor");
+        return 0;
 }
 
 int up_wait(struct up_ctx *c, struct mlvm_err *e)

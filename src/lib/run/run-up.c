@@ -28,6 +28,13 @@ void up_notice(struct up_result *ret, const char *fmt, ...)
                 memcpy(ret->notices[ret->n_notices++], line, sizeof(line));
 }
 
+void up_test_pause(const char *phase)
+{
+        const char *at = getenv("MLVM_TEST_PAUSE_AT");
+        if (at && streq(at, phase))
+                (void)raise(SIGSTOP);
+}
+
 struct failed_info {
         const char *why;
 };
@@ -101,8 +108,13 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         c->created_at = run_now();
         c->run = json_object_new_object();
         if ((r = up_check(c, e)) < 0 || (r = up_host(c, e)) < 0 || (r = up_verify_image(c, e)) < 0 ||
-            (r = up_claim(c, e)) < 0 || (r = up_fetch_creds(c, e)) < 0 || (r = up_volumes(c, e)) < 0 ||
-            (r = up_domain(c, e)) < 0 || (r = up_start(c, e)) < 0 || (r = up_wait(c, e)) < 0)
+            (r = up_claim(c, e)) < 0)
+                return r;
+        up_test_pause("claim");
+        if ((r = up_fetch_creds(c, e)) < 0 || (r = up_volumes(c, e)) < 0)
+                return r;
+        up_test_pause("volumes");
+        if ((r = up_domain(c, e)) < 0 || (r = up_start(c, e)) < 0 || (r = up_wait(c, e)) < 0)
                 return r;
         memcpy(ret->id, c->id, sizeof(c->id));
         ret->ready_s = c->o->no_wait ? 0 : usec_to_sec(now_usec() - c->t0);
@@ -149,6 +161,8 @@ static void ctx_free(struct up_ctx *c)
         free(c->creds);
         free(c->dir);
         free(c->domain);
+        if (c->up_lock >= 0)
+                (void)close(c->up_lock);   /* the run is the monitor's now, or undone */
         if (c->pool)
                 virStoragePoolFree(c->pool);
         if (c->conn)
@@ -160,7 +174,7 @@ static void ctx_free(struct up_ctx *c)
 static int attempt(const struct up_opts *o, bool force_tcg, struct up_result *ret, bool *ret_kvm_failed,
                    char *failed_id, struct mlvm_err *e)
 {
-        struct up_ctx c = { .o = o, .res = ret, .force_tcg = force_tcg };
+        struct up_ctx c = { .o = o, .res = ret, .force_tcg = force_tcg, .up_lock = -1 };
         for (size_t i = 0; i < MLVM_CONFIG_MAX_DISKS; i++)
                 c.source_fds[i] = -1;
         int r = do_up(&c, ret, e);

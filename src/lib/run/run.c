@@ -280,14 +280,154 @@ bool run_monitor_alive(pid_t pid, const char *id)
         return strstr(buf, "mlvm-monitor") && strstr(buf, id);
 }
 
-const char *run_effective_state(json_object *run, const char *id)
+int run_proc_start_time(pid_t pid, unsigned long long *ret)
+{
+        char path[64], buf[1024];
+        (void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return -EIO;
+        buf[n] = '\0';
+        /* The command name may hold spaces and parentheses: fields count from the last ')'. */
+        char *p = strrchr(buf, ')');
+        if (!p)
+                return -EIO;
+        p++;
+        for (int field = 2; field < 21; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return -EIO;
+        }
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(p + 1, &end, 10);
+        if (errno || end == p + 1 || (*end != ' ' && *end != '\0' && *end != '\n'))
+                return -EIO;
+        *ret = v;
+        return 0;
+}
+
+/* /proc/PID/exe names the mlvm-monitor binary (" (deleted)" once it was
+ * replaced by a rebuild or an upgrade: still the monitor that was started). */
+static bool exe_is_monitor(pid_t pid)
+{
+        char path[64], target[4096];
+        (void)snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+        ssize_t n = readlink(path, target, sizeof(target) - 1);
+        if (n <= 0)
+                return false;
+        target[n] = '\0';
+        const char *base = strrchr(target, '/');
+        base = base ? base + 1 : target;
+        return streq(base, "mlvm-monitor") || streq(base, "mlvm-monitor (deleted)");
+}
+
+bool run_monitor_matches(json_object *run, const char *id)
+{
+        json_object *x;
+        pid_t pid = json_object_object_get_ex(run, "monitor_pid", &x) ? (pid_t)json_object_get_int(x) : 0;
+        unsigned long long want, got;
+        if (!json_object_object_get_ex(run, "monitor_start", &x) || !json_object_is_type(x, json_type_int))
+                return false;
+        want = (unsigned long long)json_object_get_int64(x);
+        return run_monitor_alive(pid, id) && run_proc_start_time(pid, &got) == 0 && got == want &&
+               exe_is_monitor(pid);
+}
+
+const char *run_effective_state(const char *state_dir, json_object *run, const char *id)
 {
         json_object *x;
         const char *state = json_object_object_get_ex(run, "state", &x) ? json_object_get_string(x) : "unknown";
         if (!run_state_is_live(state))
                 return state;
+        if (run_up_in_progress(state_dir, id))
+                return state;
         pid_t pid = json_object_object_get_ex(run, "monitor_pid", &x) ? (pid_t)json_object_get_int(x) : 0;
         return run_monitor_alive(pid, id) ? state : "failed (monitor gone)";
+}
+
+int run_up_lock(const char *state_dir, const char *id, int *ret_fd, struct mlvm_err *e)
+{
+        _cleanup_free_ char *path = run_file(state_dir, id, "up.lock");
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 || flock(fd, LOCK_EX) < 0)
+                return err_set(e, -errno, "lock %s", path);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int run_up_trylock(const char *state_dir, const char *id, int *ret_fd)
+{
+        _cleanup_free_ char *path = run_file(state_dir, id, "up.lock");
+        /* Never created here: a missing lock is a run being removed (it goes last). */
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+bool run_up_in_progress(const char *state_dir, const char *id)
+{
+        int fd = -1;
+        int r = run_up_trylock(state_dir, id, &fd);
+        if (fd >= 0)
+                close(fd);
+        return r == -EWOULDBLOCK;
+}
+
+bool run_owner_is_valid(const char *owner)
+{
+        return owner && strlen(owner) == RUN_OWNER_LEN && strspn(owner, "0123456789abcdef") == RUN_OWNER_LEN;
+}
+
+static int owner_read(const char *path, char ret[RUN_OWNER_LEN + 1])
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r = read_file_capped(path, 64, &buf, &len);
+        if (r < 0)
+                return r;
+        while (len && buf[len - 1] == '\n')
+                buf[--len] = '\0';
+        if (!run_owner_is_valid(buf))
+                return -EBADMSG;
+        memcpy(ret, buf, RUN_OWNER_LEN + 1);
+        return 0;
+}
+
+int run_owner(const char *state_dir, bool create, char ret[RUN_OWNER_LEN + 1], struct mlvm_err *e)
+{
+        _cleanup_free_ char *path = xasprintf("%s/owner", state_dir);
+        int r = owner_read(path, ret);
+        if (r == -EBADMSG)
+                return err_setx(e, r, "%s: not 32 hex digits (the state directory's identity)", path);
+        if (r == 0 || r != -ENOENT || !create)
+                return r == 0 ? 0 : err_set(e, r, "%s", path);
+        unsigned char b[RUN_OWNER_LEN / 2];
+        char hex[RUN_OWNER_LEN + 2];
+        if (RAND_bytes(b, sizeof(b)) != 1)
+                return err_setx(e, -EIO, "no random bytes for %s", path);
+        for (size_t i = 0; i < sizeof(b); i++)
+                (void)snprintf(hex + 2 * i, 3, "%02x", b[i]);
+        hex[RUN_OWNER_LEN] = '\n';
+        hex[RUN_OWNER_LEN + 1] = '\0';
+        /* Written aside, then linked: two first ups agree on one identity. */
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+        if ((r = write_file_atomic(tmp, hex, RUN_OWNER_LEN + 1, 0600)) < 0)
+                return err_set(e, r, "%s", tmp);
+        r = link(tmp, path) < 0 && errno != EEXIST ? -errno : 0;
+        (void)unlink(tmp);
+        if (r < 0)
+                return err_set(e, r, "%s", path);
+        if ((r = owner_read(path, ret)) < 0)
+                return err_set(e, r, "%s", path);
+        return 0;
 }
 
 void run_log_append(const char *path, const void *data, size_t len, size_t cap)
@@ -314,12 +454,14 @@ void run_remove_record(const char *state_dir, const char *id)
 {
         static const char *const files[] = { "run.json", "run.lock", "domain.xml", "console.log", "output.log",
                                              "monitor.log", "qemu.log", "control.sock" };
+        /* up.lock last: while it exists, gc and down can tell an up at work. */
         if (!run_id_is_valid(id))
                 return;
         for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
                 _cleanup_free_ char *f = run_file(state_dir, id, files[i]);
                 (void)unlink(f);
         }
-        _cleanup_free_ char *d = run_dir(state_dir, id);
+        _cleanup_free_ char *lock = run_file(state_dir, id, "up.lock"), *d = run_dir(state_dir, id);
+        (void)unlink(lock);
         (void)rmdir(d);
 }

@@ -6,6 +6,7 @@
  *   monitor.log   the monitor's own messages
  *   qemu.log      the tail of libvirt's QEMU log, kept when a run failed to start
  *   control.sock  the monitor's control socket (mode 0600, JSON lines)
+ *   up.lock       held (flock) by the `mlvm up` that is creating the run
  * and STATE_DIR/names/<NAME> holding the RUNID of the name's current run.
  * Writers (up, the monitor, down) update run.json under an flock on
  * run.lock, read-modify-write. */
@@ -64,8 +65,33 @@ int run_list(const char *state_dir, char (**ret)[RUN_ID_LEN + 1], size_t *ret_n,
 
 /* Is PID alive and really the monitor of run ID (guards against pid reuse)? */
 bool run_monitor_alive(pid_t pid, const char *id);
-/* The run's live state as ps shows it: a live record whose monitor is gone is "failed (monitor gone)". */
-const char *run_effective_state(json_object *run, const char *id);
+/* The process's start time (/proc/PID/stat, field 22, in clock ticks since
+ * boot): with the pid, what names one process for its whole life. */
+int run_proc_start_time(pid_t pid, unsigned long long *ret);
+/* Is the record's monitor (monitor_pid, monitor_start) that very process,
+ * still running mlvm-monitor (/proc/PID/exe) for run ID? A record without
+ * monitor_start is proven by nothing but the command line: false. */
+bool run_monitor_matches(json_object *run, const char *id);
+/* The run's live state as ps shows it: a live record whose monitor is gone
+ * is "failed (monitor gone)", unless an `mlvm up` still holds its up.lock. */
+const char *run_effective_state(const char *state_dir, json_object *run, const char *id);
+
+/* `mlvm up` holds runs/ID/up.lock from the claim until it returns, so
+ * that down and gc never take a run that is still being created for dead.
+ * run_up_lock creates and takes it (blocking); run_up_trylock takes an
+ * existing one without waiting: -EWOULDBLOCK while an up holds it,
+ * -ENOENT when there is none (a run being removed, or from an older mlvm). */
+int run_up_lock(const char *state_dir, const char *id, int *ret_fd, struct mlvm_err *e);
+int run_up_trylock(const char *state_dir, const char *id, int *ret_fd);
+bool run_up_in_progress(const char *state_dir, const char *id);
+
+/* The state directory's identity: 32 hex digits in STATE_DIR/owner, made
+ * once. It goes into every run's record and domain metadata, so that gc
+ * tells this state directory's objects from those of another one sharing
+ * the libvirtd. CREATE false: -ENOENT when there is none yet. */
+#define RUN_OWNER_LEN 32
+int run_owner(const char *state_dir, bool create, char ret[RUN_OWNER_LEN + 1], struct mlvm_err *e);
+bool run_owner_is_valid(const char *owner);
 
 /* A live run (starting or ready) that uses image DIGEST: its id in RET; -ENOENT if none. */
 int run_using_image(const char *state_dir, const char *digest, char ret[RUN_ID_LEN + 1]);

@@ -173,6 +173,8 @@ static int check_input(const struct mlvm_workload *w, const struct domain_env *e
         if (!env->run_id || !run_id_ok(env->run_id))
                 return err_setx(e, -EINVAL, "run id \"%s\": not 8 lowercase hexadecimal digits",
                                 env->run_id ? quote(env->run_id).s : "");
+        if (env->owner && (strlen(env->owner) != 32 || strspn(env->owner, "0123456789abcdef") != 32))
+                return err_setx(e, -EINVAL, "owner \"%s\": not 32 lowercase hexadecimal digits", quote(env->owner).s);
         if (env->accel != MLVM_ACCEL_KVM && env->accel != MLVM_ACCEL_TCG)
                 return err_setx(e, -EINVAL, "accel: unknown accelerator %d", (int)env->accel);
         if (!env->arch || !arch_ok(env->arch))
@@ -255,6 +257,9 @@ static void build_head(xmlNodePtr dom, const struct mlvm_workload *w, const stru
         prop(run, "id", env->run_id);
         prop(run, "workload", w->name);
         prop(run, "kind", kind);
+        /* Which state directory's run it is: gc touches only its own (docs/architecture.md). */
+        if (env->owner)
+                prop(run, "owner", env->owner);
 
         add_kib(dom, "memory", w->memory);
         add_kib(dom, "currentMemory", w->memory);

@@ -40,6 +40,7 @@ struct domain_disk {
 
 struct domain_env {              /* everything that is not in mlvm.yaml */
         const char *run_id;      /* [0-9a-f]{8} */
+        const char *owner;       /* the state directory's identity, [0-9a-f]{32} (run.h); NULL: none */
         enum mlvm_accel accel;   /* MLVM_ACCEL_KVM -> type='kvm', else type='qemu' (TCG) */
         const char *arch;        /* e.g. x86_64 */
         bool vsock;              /* the hypervisor host has vhost-vsock */
