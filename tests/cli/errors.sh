@@ -104,6 +104,15 @@ printf 'modles:\n  a:\n    image: minimal\n' > "$tmp/typo2.yaml"
 err=$("$MLVM" config check -f "$tmp/typo2.yaml" 2>&1)
 check_eq "a mistyped top-level key: did you mean" "mlvm: config: $tmp/typo2.yaml:1:1: modles: unknown key (did you mean models?)" "$err"
 
+printf 'models:\n  model-a:\n    image: minimal\nexperiments:\n  exp-1:\n    image: minimal\n' > "$tmp/names.yaml"
+err=$("$MLVM" up -f "$tmp/names.yaml" modle-a 2>&1); st=$?
+check_eq "up of a name not in the file exits 1" 1 $st
+check_eq "up of a mistyped name: did you mean" "mlvm: up: $tmp/names.yaml: no model or experiment modle-a (did you mean model-a?)" "$err"
+err=$("$MLVM" run -f "$tmp/names.yaml" --json nothing-like-it 2>&1 >/dev/null); st=$?
+check_eq "run of a name not in the file exits 125" 125 $st
+check_eq "run --json of a name not in the file: not-found" \
+        "{\"error\":{\"code\":\"not-found\",\"message\":\"$tmp/names.yaml: no model or experiment nothing-like-it\"}}" "$err"
+
 # --- logs -f after the verb is --follow, and a stray FILE says so
 err=$("$MLVM" logs ended -f mlvm.yaml 2>&1); st=$?
 check_eq "logs RUN -f FILE exits 2" 2 $st

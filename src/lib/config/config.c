@@ -631,6 +631,19 @@ const struct mlvm_workload *mlvm_config_find(const struct mlvm_config *c, const 
         return NULL;
 }
 
+int mlvm_config_not_found(const struct mlvm_config *c, const char *file, const char *name, struct mlvm_err *e)
+{
+        _cleanup_free_ const char **names = xcalloc(c->n ? c->n : 1, sizeof(*names));
+        char shown_name[SHOWN_MAX];
+        for (size_t i = 0; i < c->n; i++)
+                names[i] = c->w[i].name;
+        const char *near = suggest_word(name, names, c->n);
+        shown(name, shown_name);
+        if (near)
+                return err_setx(e, -ENOENT, "%s: no model or experiment %s (did you mean %s?)", file, shown_name, near);
+        return err_setx(e, -ENOENT, "%s: no model or experiment %s", file, shown_name);
+}
+
 const char *mlvm_kind_to_string(enum mlvm_kind k)
 {
         return k == MLVM_KIND_MODEL ? "model" : "experiment";
