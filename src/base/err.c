@@ -86,3 +86,25 @@ void err_clear(struct mlvm_err *e)
         e->code = 0;
         e->msg[0] = '\0';
 }
+
+const char *err_kind(int code)
+{
+        switch (-code) {
+        case ENOENT: case ESRCH: case ENODATA:
+                return "not-found";
+        case EINVAL: case EBADMSG: case EPROTO: case ERANGE: case E2BIG: case EFBIG: case ENAMETOOLONG:
+        case ELOOP: case ENOTDIR: case EISDIR:
+                return "invalid";
+        case EPERM: case EACCES:
+                return "denied";
+        case EEXIST: case EBUSY: case EALREADY:
+                return "conflict";
+        case ECONNREFUSED: case ECONNRESET: case ENOTCONN: case EHOSTUNREACH: case ENETUNREACH: case ETIMEDOUT:
+        case EPIPE: case ESHUTDOWN: case EAGAIN:
+                return "unavailable";
+        case ENOTSUP: case EPROTONOSUPPORT: case ENODEV:
+                return "unsupported";
+        default:
+                return "failed";
+        }
+}

@@ -23,3 +23,10 @@ int err_virt(struct mlvm_err *e, const char *fmt, ...) __attribute__((format(pri
 /* Prepend "FMT: " to the message; returns the stored code. */
 int err_prefix(struct mlvm_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void err_clear(struct mlvm_err *e);
+
+/* The stable word for CODE (a negative errno, 0 for "unknown") that --json
+ * errors carry, so scripts need not match messages. The set is small and
+ * documented (README, Exit status; docs/architecture.md): not-found,
+ * invalid, denied, conflict, unavailable, unsupported, and failed for
+ * anything else. "usage" is the CLI's own, for a wrong command line. */
+const char *err_kind(int code);

@@ -35,14 +35,26 @@ static void print_line(FILE *f, const char *prefix, const char *msg)
         fputc('\n', f);
 }
 
-void cli_error(const struct cli *cli, const char *fmt, ...)
+/* One line on stderr: "mlvm: VERB: MESSAGE", or with --json the object
+ * {"error":{"code":KIND,"message":MESSAGE}} that scripts read instead. */
+static void report(const struct cli *cli, const char *kind, const char *msg)
 {
-        char msg[4096], prefix[128];
-        va_list ap;
+        char prefix[128];
 
-        va_start(ap, fmt);
-        text_vset(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
+        if (cli->json) {
+                _cleanup_json_ json_object *o = json_object_new_object(), *in = json_object_new_object();
+                char line[4096];
+                size_t i = 0;
+                for (; msg[i] && i + 1 < sizeof(line); i++)
+                        line[i] = msg[i] == '\n' || msg[i] == '\r' ? ' ' : msg[i];
+                line[i] = '\0';
+                json_object_object_add(in, "code", json_object_new_string(kind));
+                json_object_object_add(in, "message", json_object_new_string(line));
+                json_object_object_add(o, "error", json_object_get(in));
+                fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+                return;
+        }
         if (cli->verb)
                 (void)snprintf(prefix, sizeof(prefix), "mlvm: %s: ", cli->verb);
         else
@@ -50,9 +62,35 @@ void cli_error(const struct cli *cli, const char *fmt, ...)
         print_line(stderr, prefix, msg);
 }
 
+static void vreport(const struct cli *cli, const char *kind, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
+static void vreport(const struct cli *cli, const char *kind, const char *fmt, va_list ap)
+{
+        char msg[4096];
+        text_vset(msg, sizeof(msg), fmt, ap);
+        report(cli, kind, msg);
+}
+
+void cli_error(const struct cli *cli, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vreport(cli, err_kind(0), fmt, ap);
+        va_end(ap);
+}
+
+int cli_error_as(const struct cli *cli, int code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vreport(cli, err_kind(code), fmt, ap);
+        va_end(ap);
+        return EXIT_FAIL;
+}
+
 int cli_fail(const struct cli *cli, const struct mlvm_err *e)
 {
-        cli_error(cli, "%s", e->msg[0] ? e->msg : "failed");
+        report(cli, err_kind(e->code), e->msg[0] ? e->msg : "failed");
         return EXIT_FAIL;
 }
 
@@ -65,10 +103,18 @@ int cli_usage_error(const struct cli *cli, const char *fmt, ...)
         text_vset(msg, sizeof(msg), fmt, ap);
         va_end(ap);
         if (cli->verb)
-                cli_error(cli, "%s (see 'mlvm %s --help')", msg, cli->verb);
+                cli_usage_report(cli, "%s (see 'mlvm %s --help')", msg, cli->verb);
         else
-                cli_error(cli, "%s (see 'mlvm --help')", msg);
+                cli_usage_report(cli, "%s (see 'mlvm --help')", msg);
         return -EXIT_USAGE;
+}
+
+void cli_usage_report(const struct cli *cli, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vreport(cli, CLI_USAGE_KIND, fmt, ap);
+        va_end(ap);
 }
 
 void cli_print_verb_help(const struct verb *v)
@@ -157,13 +203,18 @@ static int parse(struct cli *cli, const struct verb *v, void *opts, int argc, ch
         return optind;
 }
 
-/* The verb's own meaning of a word that is a global option elsewhere. */
-static void apply_aliases(const struct verb *v, int argc, char **argv)
+/* The verb's own meaning of a word that is a global option elsewhere.
+ * Returns the alias used, if any, for the message about a stray operand. */
+static const struct alias *apply_aliases(const struct verb *v, int argc, char **argv)
 {
+        const struct alias *used = NULL;
         for (const struct alias *a = v->aliases; a && a->word; a++)
-                for (int i = 1; i < argc; i++)
-                        if (streq(argv[i], a->word))
+                for (int i = 1; i < argc && !streq(argv[i], "--"); i++)
+                        if (streq(argv[i], a->word)) {
                                 argv[i] = (char *)a->means;
+                                used = a;
+                        }
+        return used;
 }
 
 static bool count_ok(const struct operands *a, int n)
@@ -175,13 +226,17 @@ static bool count_ok(const struct operands *a, int n)
  * it. SUB names the subcommand they follow (NULL: the verb's own);
  * ARGS_ERROR, when set, replaces the generated message. */
 static int check_operands(struct cli *cli, const char *sub, const struct operands *a, const char *args_error,
-                          int argc, char **argv)
+                          const struct alias *alias, int argc, char **argv)
 {
         if (a->word && argc > 0 && !streq(argv[0], a->word))
                 return cli_usage_error(cli, "unexpected argument '%s'", argv[0]), -1;
         if (count_ok(a, argc))
                 return 0;
-        if (args_error)
+        /* "logs RUN -f FILE": say what -f meant, rather than only that FILE is extra. */
+        if (alias && a->max != ARGS_ANY && argc > a->max)
+                cli_usage_error(cli, "unexpected argument '%s' (%s is %s here; the global option is %s)",
+                                argv[a->max], alias->word, alias->means, alias->global);
+        else if (args_error)
                 cli_usage_error(cli, "%s", args_error);
         else if (sub && a->max == 0)
                 cli_usage_error(cli, "%s %s takes no arguments", cli->verb, sub);
@@ -241,7 +296,7 @@ int cli_run_verb(const struct verb *v, struct cli *cli, int argc, char **argv)
         _cleanup_free_ void *opts = xcalloc(1, v->opts_size ? v->opts_size : 1);
         int r;
 
-        apply_aliases(v, argc, argv);
+        const struct alias *alias = apply_aliases(v, argc, argv);
         r = parse(cli, v, opts, argc, argv);
         if (r == HELP_DONE)
                 return EXIT_OK;
@@ -251,11 +306,11 @@ int cli_run_verb(const struct verb *v, struct cli *cli, int argc, char **argv)
         argv += r;
         if (v->subs) {
                 const struct subverb *s = find_sub(cli, v, opts, argc, argv);
-                if (!s || check_operands(cli, s->name, &s->args, v->args_error, argc - 1, argv + 1) < 0)
+                if (!s || check_operands(cli, s->name, &s->args, v->args_error, alias, argc - 1, argv + 1) < 0)
                         return EXIT_USAGE;
                 return s->run(cli, opts, argc - 1, argv + 1);
         }
-        if (check_operands(cli, NULL, &v->args, v->args_error, argc, argv) < 0 ||
+        if (check_operands(cli, NULL, &v->args, v->args_error, alias, argc, argv) < 0 ||
             (v->check && v->check(cli, opts, argc, argv) < 0))
                 return EXIT_USAGE;
         return v->run(cli, opts, argc, argv);
@@ -263,6 +318,12 @@ int cli_run_verb(const struct verb *v, struct cli *cli, int argc, char **argv)
 
 void cli_print_json(json_object *o)
 {
+        /* json-c prints an empty list as "[" and "]" on two lines; an empty
+         * listing is "[]", which line-oriented scripts compare most easily. */
+        if (json_object_is_type(o, json_type_array) && json_object_array_length(o) == 0) {
+                puts("[]");
+                return;
+        }
         puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                JSON_C_TO_STRING_NOSLASHESCAPE));
 }

@@ -43,10 +43,12 @@ struct subverb {
         int (*run)(struct cli *cli, void *opts, int argc, char **argv);
 };
 
-/* A word on the command line that means the verb's own option rather than
- * a global one: "mlvm logs -f" follows, where -f elsewhere is --file. */
+/* A word on the command line after the verb that means the verb's own
+ * option rather than a global one: "mlvm logs -f" follows, where -f
+ * elsewhere is --file. Before the verb the word keeps its global meaning,
+ * GLOBAL the long form that says it anywhere ("--file FILE"). */
 struct alias {
-        const char *word, *means;
+        const char *word, *means, *global;
 };
 
 /* One verb of the mlvm command, declared as a table (like virsh's
@@ -92,6 +94,7 @@ extern const struct verb verb_completion;
 /* The verbs of main.c's table, for `mlvm completion words`. */
 extern const struct verb *const *const cli_verbs;
 extern const size_t cli_n_verbs;
+extern const struct verb verb_version;
 
 /* Run verb V on ARGV (ARGV[0] is the verb's name; the global options may
  * come before or after it): parse, check, call. Returns the exit status:
@@ -113,9 +116,17 @@ bool cli_global_option(struct cli *cli, int c, const char *arg);
  * unknown option. Returns -EXIT_USAGE. */
 int cli_option_error(const struct cli *cli, const struct option *opts, int c, const char *arg);
 
-/* "mlvm: VERB: MESSAGE" on one line (newlines in MESSAGE become spaces). */
+/* "mlvm: VERB: MESSAGE" on one line (newlines in MESSAGE become spaces);
+ * with --json instead {"error":{"code":KIND,"message":MESSAGE}} on one
+ * line, KIND being err_kind() of the error's code (err.h), "failed" when
+ * there is none, "usage" for a usage error. */
+#define CLI_USAGE_KIND "usage"
 void cli_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with CODE (a negative errno) saying which kind of error it is; returns EXIT_FAIL. */
+int cli_error_as(const struct cli *cli, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cli_fail(const struct cli *cli, const struct mlvm_err *e);   /* prints e, returns EXIT_FAIL */
+/* A usage error as is, without the "(see ...)" hint cli_usage_error adds. */
+void cli_usage_report(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same, with "(see 'mlvm VERB --help')" after it ('mlvm --help' before a verb). */
 int cli_usage_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_print_verb_help(const struct verb *v);

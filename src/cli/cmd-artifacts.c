@@ -64,8 +64,13 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 return cli_fail(cli, &e);
         _cleanup_free_ char *dir = run_file(state, id, "artifacts");
         if (lstat(dir, &st) < 0 && errno == ENOENT) {
-                cli_error(cli, "run %s has no artifacts (none were collected)", id);
-                return EXIT_FAIL;
+                /* An empty listing, for scripts; for people, why it is empty. */
+                if (cli->json && !o->out) {
+                        _cleanup_json_ json_object *a = json_object_new_array();
+                        cli_print_json(a);
+                        return EXIT_OK;
+                }
+                return cli_error_as(cli, -ENOENT, "run %s has no artifacts (none were collected)", id);
         }
         _cleanup_free_ struct artifact *v = NULL;
         size_t n = 0;

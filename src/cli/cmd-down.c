@@ -17,15 +17,20 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
         char id[RUN_ID_LEN + 1];
         const char *ref = argv[0];
 
-        /* A name means its current run; else a run id (prefix). Nothing
-         * running under a name is not an error: down is idempotent. */
+        /* A name means its current run; else a run id (prefix). A name
+         * whose runs all ended is not running: down is idempotent. A name
+         * or id never seen is a mistake, reported as one. */
         if (run_name_get(state, ref, id) < 0 && run_resolve_id(state, ref, id) < 0) {
-                if (name_is_valid(ref)) {
-                        if (cli->verbosity >= 0 && !cli->json)
-                                printf("%s: not running\n", ref);
-                        return EXIT_OK;
-                }
-                return cli_error(cli, "%.64s: no such run or name (see mlvm ps --all)", ref), EXIT_FAIL;
+                if (run_resolve(state, ref, id, &e) < 0)
+                        return cli_fail(cli, &e);
+                if (cli->json) {
+                        _cleanup_json_ json_object *j = json_object_new_object();
+                        json_object_object_add(j, "run", json_object_new_string(id));
+                        json_object_object_add(j, "was_running", json_object_new_boolean(false));
+                        cli_print_json(j);
+                } else if (cli->verbosity >= 0)
+                        printf("%s: not running (last run %s)\n", ref, id);
+                return EXIT_OK;
         }
         if (run_down(state, id, &res, &e) < 0)
                 return cli_fail(cli, &e);

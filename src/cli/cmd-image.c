@@ -229,14 +229,12 @@ static int cmd_verify(struct cli *cli, void *opts, int argc, char **argv)
         _cleanup_virStoragePool_ virStoragePoolPtr pool = NULL;
         int r;
 
-        if (store_resolve(state, argv[0], digest, &e) < 0) {
-                (void)audit(cli, state, "image.verify-failed", fields("image", argv[0], "reason", e.msg));
+        /* A name that is not in the store, or a pool that cannot be
+         * reached, verified nothing: only a failed verification is a
+         * security event for the audit log. */
+        if (store_resolve(state, argv[0], digest, &e) < 0 || open_pool(cli, o, &conn, &pool, &e) < 0)
                 return cli_fail(cli, &e);
-        }
-        r = open_pool(cli, o, &conn, &pool, &e);
-        if (r == 0)
-                r = store_verify(state, digest, pool, &v, &e);
-        if (r < 0) {
+        if ((r = store_verify(state, digest, pool, &v, &e)) < 0) {
                 (void)audit(cli, state, "image.verify-failed", fields("digest", digest, "reason", e.msg));
                 return cli_fail(cli, &e);
         }

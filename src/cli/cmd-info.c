@@ -20,8 +20,8 @@ struct info_opts {
 };
 
 struct info {
-        char *hostname, *hv_type;
-        char libvirt_client[32], libvirt_daemon[32], hv_version[32];
+        char *hostname;
+        struct host_versions v;
         struct host_caps caps;
         struct host_accel_choice accel;
         struct host_kvm_facts kvm;
@@ -39,7 +39,6 @@ struct info {
 static void info_clear(struct info *i)
 {
         free(i->hostname);
-        free(i->hv_type);
         host_caps_clear(&i->caps);
         vsock_probe_clear(&i->vsock);
         pool_info_clear(&i->pool);
@@ -61,21 +60,12 @@ static int gather(struct cli *cli, const struct info_opts *o, struct info *i, st
 {
         _cleanup_virConnect_ virConnectPtr conn = NULL;
         _cleanup_free_ char *caps_xml = NULL;
-        unsigned long v = 0;
         int r;
 
         if ((r = virt_connect(cli->uri, &conn, e)) < 0)
                 return r;
-        if (virGetVersion(&v, NULL, NULL) == 0)
-                format_version(v, i->libvirt_client, sizeof(i->libvirt_client));
-        if (virConnectGetLibVersion(conn, &v) < 0)
-                return err_virt(e, "libvirt version");
-        format_version(v, i->libvirt_daemon, sizeof(i->libvirt_daemon));
-        if (virConnectGetVersion(conn, &v) < 0)
-                return err_virt(e, "hypervisor version");
-        format_version(v, i->hv_version, sizeof(i->hv_version));
-        const char *type = virConnectGetType(conn);
-        i->hv_type = xstrdup(type ? type : "unknown");
+        if ((r = host_versions(conn, &i->v, e)) < 0)
+                return r;
         if (!(i->hostname = virConnectGetHostname(conn)))
                 return err_virt(e, "host name");
         if (!(caps_xml = virConnectGetCapabilities(conn)))
@@ -161,12 +151,12 @@ static json_object *to_json(const struct cli *cli, const struct info *i)
         json_object_object_add(o, "uri", json_object_new_string(cli->uri));
         json_object_object_add(o, "hostname", json_object_new_string(i->hostname));
         x = json_object_new_object();
-        json_object_object_add(x, "client", json_object_new_string(i->libvirt_client));
-        json_object_object_add(x, "daemon", json_object_new_string(i->libvirt_daemon));
+        json_object_object_add(x, "client", json_object_new_string(i->v.libvirt_client));
+        json_object_object_add(x, "daemon", json_object_new_string(i->v.libvirt_daemon));
         json_object_object_add(o, "libvirt", x);
         x = json_object_new_object();
-        json_object_object_add(x, "type", json_object_new_string(i->hv_type));
-        json_object_object_add(x, "version", json_object_new_string(i->hv_version));
+        json_object_object_add(x, "type", json_object_new_string(i->v.hv_type));
+        json_object_object_add(x, "version", json_object_new_string(i->v.hv_version));
         json_object_object_add(x, "emulator", json_object_new_string(i->caps.emulator));
         json_object_object_add(o, "hypervisor", x);
         json_object_object_add(o, "arch", json_object_new_string(i->caps.arch));
@@ -228,8 +218,8 @@ static void print_text(const struct cli *cli, const struct info *i)
 
         printf("URI:             %s\n", cli->uri);
         printf("Host:            %s (%s)\n", i->hostname, i->caps.arch);
-        printf("libvirt:         %s (daemon), %s (client)\n", i->libvirt_daemon, i->libvirt_client);
-        printf("Hypervisor:      %s %s, %s\n", i->hv_type, i->hv_version, i->caps.emulator);
+        printf("libvirt:         %s (daemon), %s (client)\n", i->v.libvirt_daemon, i->v.libvirt_client);
+        printf("Hypervisor:      %s %s, %s\n", i->v.hv_type, i->v.hv_version, i->caps.emulator);
         printf("Accelerator:     %s\n", mlvm_accel_describe(i->accel.accel));
         if (i->accel.why[0])
                 printf("  not KVM:       %s\n", i->accel.why);

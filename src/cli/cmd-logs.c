@@ -130,10 +130,11 @@ static const struct option options[] = {
         { NULL, 0, NULL, 0 },
 };
 
-/* -f is also the global -f FILE: "logs -f" is the follow flag only here. */
+/* -f is also the global -f FILE: after "logs" it is always --follow (logs
+ * reads no configuration file); before the verb, or as --file, the file. */
 static const struct alias aliases[] = {
-        { "-f", "--follow" },
-        { NULL, NULL },
+        { "-f", "--follow", "--file FILE" },
+        { NULL, NULL, NULL },
 };
 
 const struct verb verb_logs = {
@@ -141,7 +142,8 @@ const struct verb verb_logs = {
         .summary = "Show a run's console and workload output (-f follows until the run ends); a failed run's also\n"
                    "  shows its monitor's log and the tail of libvirt's QEMU log",
         .usage = "NAME|RUN [-f] [--console|--output]",
-        .help = "  -f, --follow        keep printing as the run goes, until it ends\n"
+        .help = "  -f, --follow        keep printing as the run goes, until it ends (after the verb, -f is\n"
+                "                      always --follow, never the global -f FILE)\n"
                 "      --console       only the guest's serial console\n"
                 "      --output        only the workload's stdout and stderr\n",
         .options = options,

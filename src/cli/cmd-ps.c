@@ -7,6 +7,7 @@
 #include "run.h"
 #include "units.h"
 #include "util.h"
+#include "virt.h"
 
 struct ps_opts {
         bool all;
@@ -48,7 +49,9 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
         struct mlvm_err e = { 0 };
         size_t n = 0;
 
-        if (run_list(state, &ids, &n, &e) < 0)
+        /* ps lists records without connecting, but a URI that names no
+         * libvirt connection would only ever give an empty list. */
+        if (virt_uri_check(cli->uri, &e) < 0 || run_list(state, &ids, &n, &e) < 0)
                 return cli_fail(cli, &e);
         _cleanup_json_ json_object *list = json_object_new_array();
         if (!cli->json)

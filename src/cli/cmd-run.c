@@ -238,8 +238,8 @@ static int start(struct cli *cli, struct run_opts *o, const char *state, const c
                 return cli_fail(cli, &e), EXIT_MLVM;
         const struct mlvm_workload *w = mlvm_config_find(c, name);
         if (!w) {
-                cli_error(cli, "%s: no model or experiment %s", cli->file, name);
-                return EXIT_MLVM;
+                mlvm_config_not_found(c, cli->file, name, &e);
+                return cli_fail(cli, &e), EXIT_MLVM;
         }
         if (cli_accel_request(cli, o->accel, w->accel, &accel) < 0)
                 return EXIT_USAGE;

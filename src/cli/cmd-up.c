@@ -77,8 +77,8 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 return cli_fail(cli, &e);
         const struct mlvm_workload *w = mlvm_config_find(c, argv[0]);
         if (!w) {
-                cli_error(cli, "%s: no model or experiment %s", cli->file, argv[0]);
-                return EXIT_FAIL;
+                mlvm_config_not_found(c, cli->file, argv[0], &e);
+                return cli_fail(cli, &e), EXIT_FAIL;
         }
         enum mlvm_accel_request accel;
         if (cli_accel_request(cli, o->accel, w->accel, &accel) < 0)

@@ -70,6 +70,13 @@ check_eq "a missing run, one line" "mlvm: artifacts: nope: no such run or name (
 out=$("$MLVM" artifacts bare 2>&1); st=$?
 check_eq "a run without artifacts exits 1" 1 $st
 check_eq "a run without artifacts, one line" "mlvm: artifacts: run $other has no artifacts (none were collected)" "$out"
+out=$("$MLVM" artifacts bare --json 2>&1); st=$?
+check_eq "a run without artifacts, --json: exits 0" 0 $st
+check_eq "a run without artifacts, --json: an empty list" "[]" "$out"
+err=$("$MLVM" artifacts nope --json 2>&1 >/dev/null); st=$?
+check_eq "a missing run, --json: exits 1" 1 $st
+check_eq "a missing run, --json: the error as JSON on stderr" \
+        '{"error":{"code":"not-found","message":"nope: no such run or name (see mlvm ps --all)"}}' "$err"
 
 ln -s /etc/passwd "$arts/model/link"
 out=$("$MLVM" artifacts exp 2>&1); st=$?

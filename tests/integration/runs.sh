@@ -42,7 +42,11 @@ check_eq "down exits 0" 0 $st
 check_match "down reports the run stopped" "^idle: run $run stopped in [0-9.]+ s$" "$out"
 check_eq "the domain is gone" "" "$($V list --all --name | grep -x "$dom")"
 nothing_left "up/down"
-out=$("$MLVM" down idle); check_match "down again is a no-op" '^idle: not running$' "$out"
+downs=$("$MLVM" audit --json | grep -c '"run.down"')
+out=$("$MLVM" down idle); st=$?
+check_eq "down again exits 0" 0 $st
+check_match "down again is a no-op that names the last run" "^idle: not running \(last run $run\)$" "$out"
+check_eq "down again is not audited" "$downs" "$("$MLVM" audit --json | grep -c '"run.down"')"
 check_match "ps --all shows it stopped" "^idle +$run +stopped " "$("$MLVM" ps --all)"
 
 # --- a workload that exits 3: output and exit code come back

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "config-yaml.h"
 #include "secret-store.h"
+#include "suggest.h"
 #include "units.h"
 #include "util.h"
 
@@ -81,6 +82,25 @@ static char *resolve_source(struct loader *L, const char *src)
         return xasprintf("%s/%s", L->basedir, src);
 }
 
+/* The keys each mapping knows, for "did you mean" after an unknown one. */
+static const char *const workload_keys[] = {
+        "image", "vcpus", "memory", "memory_limit", "command", "env", "disks", "secrets", "artifacts", "publish",
+        "timeout", "transport", "accel", "exec",
+};
+static const char *const disk_keys[] = { "source", "mount" };
+static const char *const secret_keys[] = { "from", "ttl", "rotate", "scope" };
+static const char *const root_keys[] = { "models", "experiments" };
+
+/* "unknown key", naming the known key K is probably a typo of. */
+static int unknown_key(struct loader *L, yaml_node_t *key, const char *path, const char *k, const char *const *known,
+                       size_t n)
+{
+        const char *near = suggest_word(k, known, n);
+        if (near)
+                return yml_lerr(L, key, path, "unknown key (did you mean %s?)", near);
+        return yml_lerr(L, key, path, "unknown key");
+}
+
 static int parse_disks(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
 {
         _cleanup_(yml_pairs_free) struct pairs m = { 0 };
@@ -108,7 +128,7 @@ static int parse_disks(struct loader *L, struct mlvm_workload *w, yaml_node_t *n
                                 mount_node = d.v[j].value;
                                 r = yml_get_guest_path(L, d.v[j].value, kp, &mount);
                         } else
-                                r = yml_lerr(L, d.v[j].key, kp, "unknown key");
+                                r = unknown_key(L, d.v[j].key, kp, d.v[j].k, disk_keys, ARRAY_SIZE(disk_keys));
                         if (r < 0)
                                 return r;
                 }
@@ -190,7 +210,7 @@ static int parse_secrets(struct loader *L, struct mlvm_workload *w, yaml_node_t 
                                 r = yml_get_string_list(L, d.v[j].value, kp, MLVM_CONFIG_MAX_SCOPES, &s->scope,
                                                     &s->n_scope);
                         } else
-                                r = yml_lerr(L, d.v[j].key, kp, "unknown key");
+                                r = unknown_key(L, d.v[j].key, kp, d.v[j].k, secret_keys, ARRAY_SIZE(secret_keys));
                         if (r < 0)
                                 return r;
                 }
@@ -417,7 +437,7 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
                         w->exec_allowed = streq(ev, "allow");
                         w->at.exec = at;
                 } else
-                        return yml_lerr(L, m.v[i].key, kp, "unknown key");
+                        return unknown_key(L, m.v[i].key, kp, k, workload_keys, ARRAY_SIZE(workload_keys));
         }
         if (!w->image)
                 return yml_lerr(L, key, path, "missing required key \"image\"");
@@ -476,6 +496,9 @@ static int parse_root(struct loader *L, struct mlvm_config *c, yaml_node_t *root
                         experiments = m.v[i].value;
                 else if (!strstartswith(m.v[i].k, "x-")) {
                         _cleanup_free_ char *d = yml_display(m.v[i].k);
+                        const char *near = suggest_word(m.v[i].k, root_keys, ARRAY_SIZE(root_keys));
+                        if (near)
+                                return yml_lerr(L, m.v[i].key, d, "unknown key (did you mean %s?)", near);
                         return yml_lerr(L, m.v[i].key, d, "unknown key (expected models, experiments or x-*)");
                 }
         }
@@ -606,6 +629,19 @@ const struct mlvm_workload *mlvm_config_find(const struct mlvm_config *c, const 
                 if (streq(c->w[i].name, name))
                         return &c->w[i];
         return NULL;
+}
+
+int mlvm_config_not_found(const struct mlvm_config *c, const char *file, const char *name, struct mlvm_err *e)
+{
+        _cleanup_free_ const char **names = xcalloc(c->n ? c->n : 1, sizeof(*names));
+        char shown_name[SHOWN_MAX];
+        for (size_t i = 0; i < c->n; i++)
+                names[i] = c->w[i].name;
+        const char *near = suggest_word(name, names, c->n);
+        shown(name, shown_name);
+        if (near)
+                return err_setx(e, -ENOENT, "%s: no model or experiment %s (did you mean %s?)", file, shown_name, near);
+        return err_setx(e, -ENOENT, "%s: no model or experiment %s", file, shown_name);
 }
 
 const char *mlvm_kind_to_string(enum mlvm_kind k)

@@ -110,6 +110,9 @@ int mlvm_publish_parse(const char *spec, struct mlvm_publish *p);
 bool mlvm_publish_is_local(const struct mlvm_publish *p);
 
 const struct mlvm_workload *mlvm_config_find(const struct mlvm_config *c, const char *name);
+/* -ENOENT with "FILE: no model or experiment NAME", naming the closest
+ * name of the file when one is close ("(did you mean model-a?)"). */
+int mlvm_config_not_found(const struct mlvm_config *c, const char *file, const char *name, struct mlvm_err *e);
 
 const char *mlvm_kind_to_string(enum mlvm_kind k);
 const char *mlvm_transport_to_string(enum mlvm_transport t);

@@ -66,7 +66,8 @@ static void mark_stopped(json_object *run, void *u)
 }
 
 /* Without a monitor: destroy and delete through libvirt directly. */
-static int by_hand(const char *state_dir, const char *id, json_object *run, bool monitor_lost, struct mlvm_err *e)
+static int by_hand(const char *state_dir, const char *id, json_object *run, bool monitor_lost, bool *destroyed,
+                   struct mlvm_err *e)
 {
         _cleanup_virConnect_ virConnectPtr conn = NULL;
         json_object *x;
@@ -90,8 +91,11 @@ static int by_hand(const char *state_dir, const char *id, json_object *run, bool
         const char *domain = jstr(run, "domain");
         if (domain) {
                 _cleanup_virDomain_ virDomainPtr dom = virDomainLookupByName(conn, domain);
-                if (dom && virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0)
-                        return err_virt(e, "destroy %s", domain);
+                if (dom && virDomainIsActive(dom) == 1) {
+                        if (virDomainDestroy(dom) < 0)
+                                return err_virt(e, "destroy %s", domain);
+                        *destroyed = true;
+                }
         }
         virStoragePoolPtr pool = NULL;
         if ((r = volume_pool(conn, jstr(run, "pool") ?: mlvm_pool_name(), &pool, e)) < 0)
@@ -131,6 +135,11 @@ static int wait_for_up(const char *state_dir, const char *id, int *ret_lock, boo
                 struct timespec ts = { 0, 100000000 };
                 nanosleep(&ts, NULL);
         }
+}
+
+bool run_down_is_audited(const struct down_result *res)
+{
+        return res->was_live || res->via_monitor || res->destroyed || res->removed;
 }
 
 int run_down(const char *state_dir, const char *id, struct down_result *ret, struct mlvm_err *e)
@@ -176,7 +185,7 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
                                     json_object_get_boolean(sfx);
                 /* A start that failed was already undone by up; only its record
                  * is left, so an unreachable host must not keep it forever. */
-                if ((r = by_hand(state_dir, id, run, res.was_live && !alive, e)) < 0 && !failed_start)
+                if ((r = by_hand(state_dir, id, run, res.was_live && !alive, &res.destroyed, e)) < 0 && !failed_start)
                         return r;
         }
         const char *name = jstr(run, "name");
@@ -189,6 +198,10 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
                 run_remove_record(state_dir, id);
         res.removed = start_failed;
         res.seconds = usec_to_sec(now_usec() - t0);
+        if (!run_down_is_audited(&res)) {
+                *ret = res;
+                return 0;
+        }
         json_object *f = json_object_new_object();
         json_object_object_add(f, "run", json_object_new_string(id));
         json_object_object_add(f, "name", json_object_new_string(name ?: ""));

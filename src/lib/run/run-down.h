@@ -9,10 +9,18 @@ struct down_result {
         bool was_live;        /* the run was starting or ready */
         bool via_monitor;     /* the monitor did the teardown */
         bool removed;         /* a run that failed to start: its record is gone too */
+        bool destroyed;       /* a domain was still there and was destroyed here */
         double seconds;
 };
 
+/* Did the down change anything: a run that was live, a monitor or a
+ * domain stopped, a record removed? Only then is it audited ("run.down"):
+ * the audit log records what changed state, not a down of a run that had
+ * already ended (docs/security.md). */
+bool run_down_is_audited(const struct down_result *res);
+
 /* Stop run ID: ask its monitor (SHUTDOWN to the agent, then destroy), or,
  * when the monitor is gone, destroy the domain and delete the volumes
- * here. Idempotent: a run that already ended is cleaned up again. */
+ * here. Idempotent: a run that already ended is cleaned up again, and
+ * only audited when that changed something (run_down_is_audited). */
 int run_down(const char *state_dir, const char *id, struct down_result *ret, struct mlvm_err *e);

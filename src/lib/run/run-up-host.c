@@ -52,6 +52,11 @@ int up_check(struct up_ctx *ctx, struct mlvm_err *e)
         if (w->kind == MLVM_KIND_MODEL && o->experiment)
                 return err_setx(e, -ENOTSUP, "%s:%u:%u: models.%s is a model: start it with `mlvm up %s`", c->path,
                                 w->pos.line, w->pos.col, w->name, w->name);
+        return up_check_workload(c, w, e);
+}
+
+int up_check_workload(const struct mlvm_config *c, const struct mlvm_workload *w, struct mlvm_err *e)
+{
         if (w->kind == MLVM_KIND_MODEL && (w->at.artifacts.line || w->at.timeout.line)) {
                 const struct mlvm_pos *p = w->at.artifacts.line ? &w->at.artifacts : &w->at.timeout;
                 return err_setx(e, -ENOTSUP, "%s:%u:%u: models.%s.%s: only experiments have %s", c->path, p->line,
@@ -59,8 +64,9 @@ int up_check(struct up_ctx *ctx, struct mlvm_err *e)
                                 w->at.artifacts.line ? "artifacts" : "a timeout");
         }
         if (w->transport == MLVM_TRANSPORT_VSOCK)
-                return err_setx(e, -ENOTSUP, "%s:%u:%u: models.%s.transport: vsock is not supported yet; use auto or "
-                                "virtio-serial", c->path, w->at.transport.line, w->at.transport.col, w->name);
+                return err_setx(e, -ENOTSUP, "%s:%u:%u: %ss.%s.transport: vsock is not supported yet; use auto or "
+                                "virtio-serial", c->path, w->at.transport.line, w->at.transport.col,
+                                mlvm_kind_to_string(w->kind), w->name);
         return 0;
 }
 

@@ -40,3 +40,9 @@ struct up_result {
 };
 
 int run_up(const struct up_opts *o, struct up_result *ret, struct mlvm_err *e);
+
+/* The keys of workload W (of config C) that up and run refuse whatever
+ * the host and the command line: a model's artifacts or timeout, transport
+ * vsock (not landed yet). run_up checks them first; `mlvm config check`
+ * calls this too, so a file it passes is not then refused by up. */
+int up_check_workload(const struct mlvm_config *c, const struct mlvm_workload *w, struct mlvm_err *e);

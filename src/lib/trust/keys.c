@@ -133,7 +133,10 @@ int key_export_public(const char *state_dir, const char *name, char **ret_pem, s
 
         if (!name_is_valid(name))
                 return err_setx(e, -EINVAL, "key name \"%s\": must match [a-z0-9][a-z0-9-]{0,62}", name);
-        if ((r = read_pem(pub, false, &k, e)) < 0)
+        /* A name that is not a key is the user's typo: name it, not our path. */
+        if ((r = read_pem(pub, false, &k, e)) == -ENOENT)
+                return err_setx(e, -ENOENT, "key %s: no such key (see mlvm key ls)", name);
+        if (r < 0)
                 return r;
         return read_file_capped(pub, PEM_MAX, ret_pem, NULL) < 0 ? err_set(e, -EIO, "%s", pub) : 0;
 }

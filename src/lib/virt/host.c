@@ -26,6 +26,28 @@ void format_version(unsigned long v, char *buf, size_t len)
         (void)snprintf(buf, len, "%lu.%lu.%lu", v / 1000000, (v / 1000) % 1000, v % 1000);
 }
 
+int host_versions(virConnectPtr conn, struct host_versions *ret, struct mlvm_err *e)
+{
+        struct host_versions v = { "", "", "", "" };
+        unsigned long n = 0;
+
+        if (virGetVersion(&n, NULL, NULL) < 0)
+                return err_virt(e, "libvirt version");
+        format_version(n, v.libvirt_client, sizeof(v.libvirt_client));
+        if (conn) {
+                if (virConnectGetLibVersion(conn, &n) < 0)
+                        return err_virt(e, "libvirt daemon version");
+                format_version(n, v.libvirt_daemon, sizeof(v.libvirt_daemon));
+                if (virConnectGetVersion(conn, &n) < 0)
+                        return err_virt(e, "hypervisor version");
+                format_version(n, v.hv_version, sizeof(v.hv_version));
+                const char *type = virConnectGetType(conn);
+                (void)snprintf(v.hv_type, sizeof(v.hv_type), "%s", type ? type : "unknown");
+        }
+        *ret = v;
+        return 0;
+}
+
 const char *mlvm_accel_to_string(enum mlvm_accel a) { return a == MLVM_ACCEL_KVM ? "kvm" : "tcg"; }
 
 const char *mlvm_accel_describe(enum mlvm_accel a)

@@ -65,3 +65,14 @@ bool host_uri_is_local(const char *uri);
 
 /* Version as "MAJOR.MINOR.MICRO" from libvirt's packed integer. */
 void format_version(unsigned long v, char *buf, size_t len);
+
+struct host_versions {
+        char libvirt_client[32];   /* the libvirt library mlvm runs with */
+        char libvirt_daemon[32];   /* the daemon's; "" without a connection */
+        char hv_type[32];          /* "QEMU" for qemu:// URIs; "" without a connection */
+        char hv_version[32];       /* the hypervisor's (QEMU's); "" without a connection */
+};
+
+/* The versions `mlvm info` and `mlvm version` show: libvirt's own always,
+ * the daemon's and the hypervisor's when CONN is not NULL. */
+int host_versions(virConnectPtr conn, struct host_versions *ret, struct mlvm_err *e);

@@ -32,8 +32,87 @@ static int socket_errno(const virError *err)
         return err->int1;
 }
 
+/* The URI's scheme split at "+": DRIVER and TRANSPORT ("" when none), both
+ * [a-z0-9]+ and short; -1 when the URI has no such scheme before "://". */
+static int uri_scheme(const char *uri, char driver[16], char transport[16])
+{
+        const char *end = strstr(uri, "://");
+        size_t nd = 0, nt = 0;
+        bool plus = false;
+
+        if (!end || end == uri)
+                return -1;
+        for (const char *p = uri; p < end; p++) {
+                if (*p == '+' && !plus && nd > 0) {
+                        plus = true;
+                        continue;
+                }
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+                        return -1;
+                if (plus ? nt >= 15 : nd >= 15)
+                        return -1;
+                if (plus)
+                        transport[nt++] = *p;
+                else
+                        driver[nd++] = *p;
+        }
+        if (plus && nt == 0)
+                return -1;
+        driver[nd] = '\0';
+        transport[nt] = '\0';
+        return 0;
+}
+
+static bool word_in(const char *w, const char *const *list, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (streq(w, list[i]))
+                        return true;
+        return false;
+}
+
+static const char *const network_transports[] = { "tcp", "tls", "ssh", "libssh", "libssh2" };
+
+int virt_uri_check(const char *uri, struct mlvm_err *e)
+{
+        /* libvirt's own transports (its remote driver); "ext" runs a command. */
+        static const char *const transports[] = { "unix", "tcp", "tls", "ssh", "libssh", "libssh2", "ext" };
+        static const char *const drivers[] = { "qemu", "test" };
+        char driver[16], transport[16];
+        char shown_uri[SHOWN_MAX];
+
+        shown(uri, shown_uri);
+        if (!*uri || uri_scheme(uri, driver, transport) < 0)
+                return err_setx(e, -EINVAL, "connect %s: not a libvirt URI: expected DRIVER[+TRANSPORT]://[HOST]/PATH, "
+                                "e.g. qemu:///system or qemu+ssh://HOST/system", shown_uri);
+        if (!word_in(driver, drivers, ARRAY_SIZE(drivers)))
+                return err_setx(e, -EPROTONOSUPPORT, "connect %s: unsupported driver \"%s\": mlvm runs QEMU guests "
+                                "(qemu:///system, qemu+ssh://HOST/system)", shown_uri, driver);
+        if (*transport && !word_in(transport, transports, ARRAY_SIZE(transports)))
+                return err_setx(e, -EPROTONOSUPPORT, "connect %s: unknown transport \"%s\": expected unix, tcp, tls, "
+                                "ssh, libssh, libssh2 or ext", shown_uri, transport);
+        for (const char *p = uri; *p; p++)
+                if ((unsigned char)*p <= ' ' || *p == 0x7f)
+                        return err_setx(e, -EINVAL, "connect %s: not a libvirt URI: contains a space or a control "
+                                        "character", shown_uri);
+        return 0;
+}
+
+bool virt_uri_is_remote(const char *uri)
+{
+        char driver[16], transport[16];
+        const char *p = strstr(uri, "://");
+        if (p && p[3] && p[3] != '/')
+                return true;   /* a host part: qemu://HOST/system is TLS to HOST */
+        return uri_scheme(uri, driver, transport) == 0 &&
+               word_in(transport, network_transports, ARRAY_SIZE(network_transports));
+}
+
 int virt_connect(const char *uri, virConnectPtr *ret, struct mlvm_err *e)
 {
+        int r = virt_uri_check(uri, e);
+        if (r < 0)
+                return r;
         virConnectPtr c = virConnectOpen(uri);
 
         if (c) {
@@ -43,13 +122,14 @@ int virt_connect(const char *uri, virConnectPtr *ret, struct mlvm_err *e)
         virErrorPtr err = virGetLastError();
         const char *why = err && err->message ? err->message : "unknown error";
         int sys = socket_errno(err);
-        bool remote = strstr(uri, "+tcp://") || strstr(uri, "+ssh://") || strstr(uri, "+tls://");
+        bool remote = virt_uri_is_remote(uri);
         if (sys == EACCES && !remote)
                 return err_setx(e, -EACCES,
                                 "connect %s: permission denied on the libvirt socket (%s); run as root or join "
                                 "the libvirt group", uri, why);
-        /* No socket, or nobody listening on it; for a remote host also no route to it. */
-        if (sys == ENOENT || sys == ECONNREFUSED ||
+        /* No socket, or nobody listening on it; for a remote host no route
+         * to it (there ENOENT is a local file, TLS's CA certificate). */
+        if ((!remote && sys == ENOENT) || sys == ECONNREFUSED ||
             (remote && (sys == EHOSTUNREACH || sys == ENETUNREACH || sys == ETIMEDOUT))) {
                 if (remote)
                         return err_setx(e, -ECONNREFUSED,

@@ -3,6 +3,8 @@
  * (docs/architecture.md, principles), so any URI works, local or remote. */
 #pragma once
 
+#include <stdbool.h>
+
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <libxml/tree.h>
@@ -32,8 +34,18 @@ static inline void xmlXPathFreeObjectp(xmlXPathObjectPtr *o) { if (*o) xmlXPathF
 /* Stop libvirt from printing errors itself: only the CLI prints. */
 void virt_init(void);
 
-/* Open URI. When libvirtd is not running or not reachable, the error says
- * so and how to start it. */
+/* Is URI one mlvm can use, before anything connects: DRIVER[+TRANSPORT]://
+ * [USER@][HOST][:PORT]/PATH[?PARAMS] with driver qemu (or libvirt's
+ * in-process test driver, for tests) and a transport libvirt knows. A
+ * malformed URI is -EINVAL, a driver or transport mlvm cannot use
+ * -EPROTONOSUPPORT, each with a one-line message naming the URI and what
+ * is wrong; so that a typo is not reported as a daemon that is down. */
+int virt_uri_check(const char *uri, struct mlvm_err *e);
+/* Does URI name another host (a host part, or a network transport)? */
+bool virt_uri_is_remote(const char *uri);
+
+/* Open URI, after virt_uri_check. When libvirtd is not running or not
+ * reachable, the error says so and how to start it. */
 int virt_connect(const char *uri, virConnectPtr *ret, struct mlvm_err *e);
 
 /* Parse XML text that libvirt (not the guest) produced; network access off. */
