@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Same inputs, same bytes: two builds of images/minimal, the second under
-# another umask, another TMPDIR and with every input file's mtime changed,
-# give a byte-identical initramfs, the same manifest and the same digest.
+# another umask, another TMPDIR, with every input file's mtime changed and
+# its kernel compiled again from source in another directory (an empty
+# kernel cache), give a byte-identical kernel and initramfs, the same
+# manifest and the same digest. The second kernel build takes minutes.
 . "$TOP_SRCDIR/tests/lib.sh"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (apt-get download for the kernel package)"
 
@@ -9,6 +11,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export MLVM_STATE_DIR="$tmp/state"
 cache="${MLVM_DEB_CACHE:-$TOP_BUILDDIR/tests/.debcache}"
+export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$TOP_BUILDDIR/tests/.kernelcache}"
 
 MLVM_DEB_CACHE="$cache" "$MLVM" -q image build "$TOP_SRCDIR/images/minimal" --out "$tmp/a" --no-import 2>"$tmp/a.err"
 check_eq "first build exits 0" 0 $?
@@ -16,13 +19,16 @@ check_eq "first build exits 0" 0 $?
 # Second build: copies of every input with new mtimes, another umask and TMPDIR.
 mkdir -p "$tmp/cache2" "$tmp/tmpdir2" "$tmp/recipe2"
 cp "$cache"/*.deb "$tmp/cache2/"
-cp "$TOP_SRCDIR/images/minimal/recipe" "$tmp/recipe2/recipe"
+cp "$TOP_SRCDIR/images/minimal/recipe" "$TOP_SRCDIR/images/minimal/kernel.config" "$tmp/recipe2/"
 agent="${MLVM_AGENT:-$TOP_BUILDDIR/guest-agent/mlvm-agent}"
 cp "$agent" "$tmp/agent2"
-touch -d '2001-02-03 04:05:06' "$tmp/cache2"/*.deb "$tmp/recipe2/recipe" "$tmp/agent2"
+touch -d '2001-02-03 04:05:06' "$tmp/cache2"/*.deb "$tmp/recipe2/recipe" "$tmp/recipe2/kernel.config" "$tmp/agent2"
 ( umask 077; TMPDIR="$tmp/tmpdir2" MLVM_DEB_CACHE="$tmp/cache2" MLVM_AGENT="$tmp/agent2" \
-        "$MLVM" -q image build "$tmp/recipe2" --out "$tmp/b" --no-import 2>"$tmp/b.err" )
-check_eq "second build (umask 077, other TMPDIR, new mtimes) exits 0" 0 $?
+        MLVM_KERNEL_CACHE="$tmp/kernels2" "$MLVM" image build "$tmp/recipe2" --out "$tmp/b" --no-import \
+        >"$tmp/b.out" 2>"$tmp/b.err" )
+check_eq "second build (umask 077, other TMPDIR, new mtimes, kernel compiled again) exits 0" 0 $?
+check_eq "the second build compiled its kernel (not from a cache)" 1 "$(ls -d "$tmp/kernels2"/*/ 2>/dev/null | wc -l)"
+grep -h "kernel:.*built in" "$tmp/b.out" "$tmp/b.err" | sed 's/^/# /'
 
 for f in initramfs kernel manifest.json manifest.sig; do
         check_eq "$f is byte-identical" "$(sha256sum < "$tmp/a/$f")" "$(sha256sum < "$tmp/b/$f")"
