@@ -16,6 +16,7 @@ tmp=$(mktemp -d); chmod 0711 "$tmp"
 pool="mlvm-bench-$$"
 export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$pool" MLVM_POOL_PATH="$tmp/pool" MLVM_BOOT_TIMEOUT=120
 export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$top/tests/.debcache}"
+export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$top/tests/.kernelcache}"
 V="virsh -q -c qemu:///system"
 hpid=
 cleanup() {

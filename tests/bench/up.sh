@@ -33,6 +33,7 @@ tmp=$(mktemp -d); chmod 0711 "$tmp"
 pool="mlvm-bench-$$"
 export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$pool" MLVM_POOL_PATH="$tmp/pool" MLVM_BOOT_TIMEOUT=120
 export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$top/tests/.debcache}"
+export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$top/tests/.kernelcache}"
 V="virsh -q -c qemu:///system"
 qpid=
 # The earlier mlvm, in its own state directory and pool.
@@ -238,3 +239,4 @@ mem() { printf '%s/%s' "$(m "rss:$1")" "$(m "anon:$1")"; }
 printf "QEMU's own memory per idle guest, resident/anonymous MiB (guest RAM excluded; goal <= 30 MiB):\n"
 printf '  %s default, %s previous%s\n' "$(mem mlvm:bench)" "$(mem mlvm:benchprev)" \
         "$([ -n "$before" ] && printf ', %s before' "$(mem old:bench)")"
+exit 0

@@ -12,6 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export MLVM_STATE_DIR="$tmp/state"
 export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$top/tests/.debcache}"
+export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$top/tests/.kernelcache}"
 
 "$mlvm" -q image build "$top/images/minimal" --out "$tmp/img" --no-import
 head -c $((size_mib << 20)) /dev/urandom > "$tmp/img/rootfs"
