@@ -91,7 +91,7 @@ static void test_live_run_is_kept(void **state)
         r->monitor_matches = r->socket_present = true;
         add_domain(f, "mlvm-idle-1111aaaa", true, "1111aaaa", OURS);
         add_volume(f, "mlvm-run-1111aaaa-root");
-        f->names[f->in.n_names++] = (struct gc_name){ .name = "idle", .id = "1111aaaa" };
+        f->names[f->in.n_names++] = (struct gc_name){ .name = (char *)"idle", .id = "1111aaaa" };
         gc_decide(&f->in, &f->plan);
         assert_int_equal(count(f, GC_REMOVE), 0);
         assert_int_equal(action_of(f, GC_DOMAIN, "mlvm-idle-1111aaaa"), GC_LIVE);
@@ -110,7 +110,7 @@ static void test_monitor_killed(void **state)
         add_volume(f, "mlvm-run-2222bbbb-root");
         add_volume(f, "mlvm-run-2222bbbb-data-in");
         add_volume(f, "mlvm-img-0123456789abcdef-kernel");
-        f->names[f->in.n_names++] = (struct gc_name){ .name = "idle", .id = "2222bbbb" };
+        f->names[f->in.n_names++] = (struct gc_name){ .name = (char *)"idle", .id = "2222bbbb" };
         gc_decide(&f->in, &f->plan);
         assert_int_equal(action_of(f, GC_DOMAIN, "mlvm-idle-2222bbbb"), GC_REMOVE);
         assert_int_equal(action_of(f, GC_VOLUME, "mlvm-run-2222bbbb-root"), GC_REMOVE);
@@ -239,7 +239,7 @@ static void test_orphan_domain_of_ours(void **state)
         struct fixture *f = fx_new();
         add_domain(f, "mlvm-idle-cccc0003", true, "cccc0003", OURS);
         add_volume(f, "mlvm-run-cccc0003-root");
-        f->names[f->in.n_names++] = (struct gc_name){ .name = "idle", .id = "cccc0003" };
+        f->names[f->in.n_names++] = (struct gc_name){ .name = (char *)"idle", .id = "cccc0003" };
         gc_decide(&f->in, &f->plan);
         assert_int_equal(action_of(f, GC_DOMAIN, "mlvm-idle-cccc0003"), GC_REMOVE);
         assert_int_equal(action_of(f, GC_VOLUME, "mlvm-run-cccc0003-root"), GC_REMOVE);
@@ -250,8 +250,8 @@ static void test_orphan_domain_of_ours(void **state)
 static void test_tmpfiles(void **state)
 {
         struct fixture *f = fx_new();
-        f->tmps[f->in.n_tmpfiles++] = (struct gc_tmpfile){ .path = "runs/x/run.json.tmp.77", .writer_alive = false };
-        f->tmps[f->in.n_tmpfiles++] = (struct gc_tmpfile){ .path = "names/idle.tmp.78", .writer_alive = true };
+        f->tmps[f->in.n_tmpfiles++] = (struct gc_tmpfile){ .path = (char *)"runs/x/run.json.tmp.77", .writer_alive = false };
+        f->tmps[f->in.n_tmpfiles++] = (struct gc_tmpfile){ .path = (char *)"names/idle.tmp.78", .writer_alive = true };
         gc_decide(&f->in, &f->plan);
         assert_int_equal(action_of(f, GC_TMPFILE, "runs/x/run.json.tmp.77"), GC_REMOVE);
         assert_int_equal(action_of(f, GC_TMPFILE, "names/idle.tmp.78"), -1);
