@@ -5,7 +5,9 @@
  * monitor), never to a file. */
 #include "mlvm-build.h"
 
+#include <linux/close_range.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "creds.h"
 #include "monitor.h"
@@ -31,6 +33,16 @@ int main(int argc, char **argv)
                         return 2;
                 }
                 fd = (int)v;
+        }
+        /* Whatever `mlvm up`'s caller had open (a shell's, a test's) is not
+         * the monitor's to hold for the run's life: only stdio and the
+         * credentials pipe stay. */
+        if (fd < 0)
+                (void)close_range(3, ~0U, 0);
+        else {
+                if (fd > 3)
+                        (void)close_range(3, (unsigned)fd - 1, 0);
+                (void)close_range((unsigned)fd + 1, ~0U, 0);
         }
         return monitor_run(argv[1], argv[2], fd);
 }

@@ -59,8 +59,16 @@ check_eq "a flipped byte in the stored initramfs: up refuses" 1 $st
 check_match "and names the part" '^mlvm: up: image minimal: part initramfs: .* SHA-256 ' "$err"
 nothing_left "bad stored part"
 cp "$tmp/initramfs.good" "$img/initramfs"
+# The caller's open descriptors (a shell's, this test's fd 9) do not
+# follow into the monitor, which lives as long as the run.
+exec 9>"$tmp/caller-fd"
 out=$("$MLVM" up idle 2>&1); st=$?
+exec 9>&-
 check_eq "restored: up works again" 0 $st
+mon=$(json_get "$MLVM_STATE_DIR/runs/$(cat "$MLVM_STATE_DIR/names/idle")/run.json" 'j["monitor_pid"]')
+check_eq "the monitor holds none of its caller's descriptors" "" \
+        "$(ls -l /proc/"$mon"/fd 2>/dev/null | grep -F "$tmp/caller-fd")"
+check "and it has its own" test "$(ls /proc/"$mon"/fd 2>/dev/null | wc -l)" -gt 3
 check "down idle" "$MLVM" down idle
 check_eq "the audit log verifies" 0 "$("$MLVM" audit verify >/dev/null 2>&1; echo $?)"
 nothing_left "after the image checks"
