@@ -86,7 +86,8 @@ out=$("$tool" data "$uri" "$pool" mlvm-run-r1-data-w "$src" 2>&1); check_eq "dat
 sha=${out%% *}
 dpath=$tmp/pool/mlvm-run-r1-data-w
 check_eq "the returned SHA-256 is the volume's" "$sha" "$(sha256sum < "$dpath" | cut -d' ' -f1)"
-check_eq "the data volume is read-only (0444)" 444 "$(stat -c %a "$dpath")"
+check_eq "the data volume is read-only and private (0400)" 400 "$(stat -c %a "$dpath")"
+check "another local user cannot read it" sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups head -c1 '$dpath' >/dev/null 2>&1"
 "$tool" ls "$dpath" > "$tmp/ls" 2>&1; check_eq "the volume reads back as ISO 9660" 0 $?
 wsha=$(sha256sum < "$src/models/a/b/weights.bin" | cut -d' ' -f1)
 check_match "the 5 MiB file, whole, world-readable, not writable" "^100444 5242880 $wsha models/a/b/weights.bin$" "$(cat "$tmp/ls")"

@@ -126,7 +126,9 @@ int disk_create_data(virStoragePoolPtr pool, const char *name, const char *sourc
          * only this process holds: what is uploaded is what was hashed. */
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return err_set(e, -errno, "data disk %s", name);
-        if ((r = volume_upload(pool, name, fd, size, e)) < 0)
+        /* 0400: a run's data is no other local user's to read (the pool
+         * directory is 0711, and volume names show in ps). */
+        if ((r = volume_upload(pool, name, fd, size, "0400", e)) < 0)
                 return r;
         memcpy(ret_sha256, hex, sizeof(hex));
         return 0;

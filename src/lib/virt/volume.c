@@ -75,10 +75,10 @@ static int send_from_fd(virStreamPtr st, char *data, size_t nbytes, void *opaque
         return (int)n;
 }
 
-int volume_upload(virStoragePoolPtr pool, const char *name, int fd, uint64_t size, struct mlvm_err *e)
+int volume_upload(virStoragePoolPtr pool, const char *name, int fd, uint64_t size, const char *mode,
+                  struct mlvm_err *e)
 {
-        /* Mode 0444: nobody writes a verified base. */
-        const struct volume_spec spec = { .name = name, .capacity = size, .format = "raw", .mode = "0444" };
+        const struct volume_spec spec = { .name = name, .capacity = size, .format = "raw", .mode = mode };
         _cleanup_free_ char *xml = volume_xml(&spec);
         _cleanup_vol_ virStorageVolPtr vol = virStorageVolCreateXML(pool, xml, 0);
         _cleanup_stream_ virStreamPtr st = NULL;

@@ -16,7 +16,7 @@ struct volume_spec {
         const char *name;
         uint64_t capacity;     /* bytes */
         const char *format;    /* "raw" or "qcow2" */
-        const char *mode;      /* "0600", "0444" */
+        const char *mode;      /* "0600", "0444", "0400" */
         bool sparse;           /* allocation 0: costs what is written */
         const char *backing;   /* a raw volume's path (the overlay's base), or NULL */
 };
@@ -24,10 +24,13 @@ char *volume_xml(const struct volume_spec *v);
 /* Create the volume V describes in POOL. */
 int volume_create(virStoragePoolPtr pool, const struct volume_spec *v, struct mlvm_err *e);
 
-/* Create raw volume NAME of SIZE bytes in POOL (mode 0444: nobody writes a
- * verified base) and upload FD's contents into it. The volume is deleted
- * again if anything fails. */
-int volume_upload(virStoragePoolPtr pool, const char *name, int fd, uint64_t size, struct mlvm_err *e);
+/* Create raw volume NAME of SIZE bytes in POOL with MODE and upload FD's
+ * contents into it: "0444" for an image part (shared, nobody writes a
+ * verified base), "0400" for a run's data disk (read-only, and only the
+ * run's QEMU, which libvirt hands it to, and root read it). The volume is
+ * deleted again if anything fails. */
+int volume_upload(virStoragePoolPtr pool, const char *name, int fd, uint64_t size, const char *mode,
+                  struct mlvm_err *e);
 /* Download volume NAME and hash it (at most MAX bytes). */
 int volume_hash(virStoragePoolPtr pool, const char *name, uint64_t max, uint64_t *ret_size,
                 char ret_hex[SHA256_HEX_LEN + 1], struct mlvm_err *e);
