@@ -450,18 +450,23 @@ void run_log_append(const char *path, const void *data, size_t len, size_t cap)
         (void)!write(fd, data, len);
 }
 
-void run_remove_record(const char *state_dir, const char *id)
+int run_remove_record(const char *state_dir, const char *id)
 {
         static const char *const files[] = { "run.json", "run.lock", "domain.xml", "console.log", "output.log",
-                                             "monitor.log", "qemu.log", "control.sock" };
+                                             "monitor.log", "qemu.log", "control.sock",
+                                             /* PROVENANCE_FILE (provenance.h includes run.h: named here) */
+                                             "provenance.json" };
         /* up.lock last: while it exists, gc and down can tell an up at work. */
         if (!run_id_is_valid(id))
-                return;
+                return -EINVAL;
         for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
                 _cleanup_free_ char *f = run_file(state_dir, id, files[i]);
                 (void)unlink(f);
         }
+        /* The run's accepted artifacts: written by mlvm, never followed out of the directory. */
+        _cleanup_free_ char *art = run_file(state_dir, id, "artifacts");
+        (void)remove_tree(art);
         _cleanup_free_ char *lock = run_file(state_dir, id, "up.lock"), *d = run_dir(state_dir, id);
         (void)unlink(lock);
-        (void)rmdir(d);
+        return rmdir(d) < 0 && errno != ENOENT ? -errno : 0;
 }

@@ -57,8 +57,10 @@ int run_name_set(const char *state_dir, const char *name, const char *id, struct
 /* Remove the name entry if it still points to ID. */
 void run_name_clear(const char *state_dir, const char *name, const char *id);
 
-/* Remove the run's directory and the files mlvm keeps in it. */
-void run_remove_record(const char *state_dir, const char *id);
+/* Remove the run's directory and the files mlvm keeps in it (its logs,
+ * artifacts and provenance too): 0, or -errno when the directory stays
+ * (it holds something mlvm did not put there). */
+int run_remove_record(const char *state_dir, const char *id);
 
 /* Run ids in the state dir, sorted by creation time. */
 int run_list(const char *state_dir, char (**ret)[RUN_ID_LEN + 1], size_t *ret_n, struct mlvm_err *e);

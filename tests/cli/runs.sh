@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Run housekeeping and listing on run records made here by hand (as
+# src/lib/run/run.h lays them out), on libvirt's test driver, so nothing
+# here needs libvirtd: rm refuses a live run and removes ended ones with
+# their name and artifacts, in one audit event; prune --until picks by end
+# time.
+. "$TOP_SRCDIR/tests/lib.sh"
+
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+export MLVM_STATE_DIR="$tmp/state" MLVM_CONNECT=test:///default
+unset MLVM_POOL MLVM_POOL_PATH
+st="$MLVM_STATE_DIR"
+now=$(date +%s)
+
+# record ID NAME STATE [EXTRA JSON MEMBERS]: created one second after the one before
+n_rec=0
+record() {
+        n_rec=$((n_rec + 1))
+        mkdir -p "$st/runs/$1" "$st/names"
+        printf '{"id": "%s", "name": "%s", "state": "%s", "created_at": %s, "uri": "test:///default"%s}\n' \
+                "$1" "$2" "$3" "$((now - 90000 + n_rec))" "${4:+, $4}" > "$st/runs/$1/run.json"
+        printf '%s\n' "$1" > "$st/names/$2"
+}
+# A live run whose monitor is this very shell is not one: ps shows it
+# "failed (monitor gone)", but its record says ready, and that is what rm refuses.
+record aaaa0001 model-a ready '"ready_at": '"$((now - 60))"
+record bbbb0002 exp-1 exited '"exited_at": '"$((now - 7200))"', "exit_code": 3'
+record cccc0003 exp-2 failed '"failed_at": '"$((now - 120))"', "error": "boom"'
+record dddd0004 exp-3 stopped '"stopped_at": '"$((now - 86400 * 3))"
+record eeee0005 other exited '"exited_at": '"$((now - 7200))"
+sed -i 's|test:///default|qemu:///system|' "$st/runs/eeee0005/run.json"   # another connection's
+mkdir -p "$st/runs/bbbb0002/artifacts"; echo weights > "$st/runs/bbbb0002/artifacts/model.bin"
+echo '{}' > "$st/runs/bbbb0002/provenance.json"
+
+# --- rm
+out=$("$MLVM" rm model-a 2>&1); rc=$?
+check_eq "rm of a live run exits 1" 1 $rc
+check_eq "rm of a live run: one line naming it" "mlvm: rm: run aaaa0001 is ready: stop it first (mlvm down aaaa0001)" "$out"
+check "and keeps it" test -f "$st/runs/aaaa0001/run.json"
+check_eq "a refused rm writes no audit event" "no audit log" "$([ -e "$st/audit.log" ] && cat "$st/audit.log" || echo "no audit log")"
+out=$("$MLVM" rm bbbb aaaa0001 nosuch 2>&1); rc=$?
+check_eq "rm of an ended, a live and a missing run exits 1" 1 $rc
+check_contains "the ended one is removed" "removed run bbbb0002 (exp-1, exited)" "$out"
+check_contains "the live one is refused" "mlvm: rm: run aaaa0001 is ready: stop it first" "$out"
+check_contains "the missing one is named" "mlvm: rm: nosuch: no such run or name (see mlvm ps --all)" "$out"
+check_eq "the ended run's directory is gone, artifacts and all" "gone" "$([ -e "$st/runs/bbbb0002" ] && echo there || echo gone)"
+check_eq "its name entry is gone" "gone" "$([ -e "$st/names/exp-1" ] && echo there || echo gone)"
+check "the live run stays" test -f "$st/runs/aaaa0001/run.json"
+check_eq "one audit event lists the removal, not the record" "run.rm bbbb0002 exp-1 exited" \
+        "$("$MLVM" audit --json | "${PYTHON3:-python3}" -c 'import json,sys
+for e in json.load(sys.stdin):
+    print(e["event"], *[" ".join((r["run"], r["name"], r["state"])) for r in e["removed"]])' 2>&1)"
+"$MLVM" audit verify >/dev/null; check_eq "the audit chain verifies" 0 $?
+out=$("$MLVM" rm --json cccc0003); rc=$?
+check_eq "rm --json exits 0" 0 $rc
+check_eq "rm --json lists what it removed" '[{"run":"cccc0003","name":"exp-2","state":"failed"}]' "$(printf '%s' "$out" | tr -d ' \n')"
+err=$("$MLVM" rm --json aaaa0001 2>&1 >/dev/null)
+check_eq "rm --json of a live run: a JSON error" \
+        '{"error":{"code":"conflict","message":"run aaaa0001 is ready: stop it first (mlvm down aaaa0001)"}}' "$err"
+err=$("$MLVM" rm 2>&1); rc=$?
+check_eq "rm without a run is a usage error" 2 $rc
+
+# --- prune
+record cccc0003 exp-2 failed '"failed_at": '"$((now - 120))"
+out=$("$MLVM" prune --until 1h); rc=$?
+check_eq "prune --until 1h exits 0" 0 $rc
+check_eq "prune --until 1h: only what ended more than an hour ago" \
+        "removed run dddd0004 (exp-3, stopped)
+prune: removed 1 run that ended more than 1h ago" "$out"
+check "a run that ended two minutes ago stays" test -f "$st/runs/cccc0003/run.json"
+check "another connection's run stays" test -f "$st/runs/eeee0005/run.json"
+err=$("$MLVM" prune --until soon 2>&1); rc=$?
+check_eq "prune --until with a bad duration exits 2" 2 $rc
+check_eq "and says what a duration is" "mlvm: prune: --until soon: not a duration (e.g. 30m, 12h, 7d) (see 'mlvm prune --help')" "$err"
+out=$("$MLVM" prune --json); rc=$?
+check_eq "prune --json exits 0" 0 $rc
+check_eq "prune (no --until): every ended run, never a live one" '[{"run":"cccc0003","name":"exp-2","state":"failed"}]' \
+        "$(printf '%s' "$out" | tr -d ' \n')"
+check "the live run stays" test -f "$st/runs/aaaa0001/run.json"
+check_eq "prune with nothing to do, --json: []" "[]" "$("$MLVM" prune --json)"
+check_eq "prune with nothing to do says so" "prune: removed 0 runs that ended" "$("$MLVM" prune)"
+check_eq "audit: rm, rm, prune, prune" "run.rm run.rm run.prune run.prune" \
+        "$("$MLVM" audit --json | "${PYTHON3:-python3}" -c 'import json,sys; print(*[e["event"] for e in json.load(sys.stdin)])')"
+
+done_testing
