@@ -3,7 +3,8 @@
 # src/lib/run/run.h lays them out), on libvirt's test driver, so nothing
 # here needs libvirtd: rm refuses a live run and removes ended ones with
 # their name and artifacts, in one audit event; prune --until picks by end
-# time.
+# time; ps --all shows when runs ended and their exit code; ps --filter
+# and -q.
 . "$TOP_SRCDIR/tests/lib.sh"
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -31,6 +32,36 @@ record eeee0005 other exited '"exited_at": '"$((now - 7200))"
 sed -i 's|test:///default|qemu:///system|' "$st/runs/eeee0005/run.json"   # another connection's
 mkdir -p "$st/runs/bbbb0002/artifacts"; echo weights > "$st/runs/bbbb0002/artifacts/model.bin"
 echo '{}' > "$st/runs/bbbb0002/provenance.json"
+
+# --- ps --all: ENDED and EXIT
+out=$("$MLVM" ps --all)
+check_match "ps --all has ENDED and EXIT columns" "^NAME +RUN +STATE +UPTIME +ENDED +EXIT +ACCEL" "$out"
+check_match "an exited run: when it ended and its exit code" "^exp-1 +bbbb0002 +exited +- +2\.0h ago +3 " "$out"
+check_match "a stopped run three days ago" "^exp-3 +dddd0004 +stopped +- +3d ago +- " "$out"
+check_match "a live run: no end" "^model-a +aaaa0001 +failed \(monitor gone\) +- +- +- " "$out"
+check_eq "another connection's run is not listed" 0 "$(printf '%s\n' "$out" | grep -c eeee0005)"
+out=$("$MLVM" ps --all --json)
+check_contains "ps --json: ended_at and exit_code" '"exit_code": 3, "ended_at": "' "$(printf '%s' "$out" | tr -d '\n' | tr -s ' ')"
+check_eq "ps without --all: the table has no ENDED column" 0 "$("$MLVM" ps | head -1 | grep -c ENDED)"
+
+# --- ps --filter and -q
+check_eq "ps -q --all: ids only" "aaaa0001 bbbb0002 cccc0003 dddd0004" "$("$MLVM" ps -q --all | tr '\n' ' ' | sed 's/ $//')"
+check_eq "ps -q: live ids only" "aaaa0001" "$("$MLVM" ps -q)"
+check_eq "--filter state=exited needs no --all" "bbbb0002" "$("$MLVM" ps -q --filter state=exited)"
+check_eq "--filter state=ended (a run whose monitor is gone counts as failed)" "aaaa0001 bbbb0002 cccc0003 dddd0004" "$("$MLVM" ps -q --filter state=ended | tr '\n' ' ' | sed 's/ $//')"
+check_eq "--filter state=failed matches a run whose monitor is gone" "aaaa0001 cccc0003" \
+        "$("$MLVM" ps -q --filter state=failed | tr '\n' ' ' | sed 's/ $//')"
+check_eq "--filter name=PATTERN,state=..." "cccc0003" "$("$MLVM" ps -q --filter 'name=exp-*,state=failed')"
+check_eq "--filter twice: both apply" "dddd0004" "$("$MLVM" ps -q --all --filter name=exp-3 --filter state=ended)"
+check_eq "--filter name without --all: live runs only" "" "$("$MLVM" ps -q --filter name=exp-1)"
+check_eq "--filter that matches nothing, --json: []" "[]" "$("$MLVM" ps --json --filter state=starting)"
+err=$("$MLVM" ps --filter state=runing 2>&1); rc=$?
+check_eq "a bad --filter is a usage error" 2 $rc
+check_eq "a bad --filter: one line naming it" \
+        "mlvm: ps: --filter state=runing: unknown state (starting, ready, exited, failed, stopped, live, ended) (see 'mlvm ps --help')" "$err"
+err=$("$MLVM" ps --filter color=red --json 2>&1 >/dev/null)
+check_eq "a bad --filter with --json" \
+        '{"error":{"code":"usage","message":"--filter color: unknown filter key (state, name) (see '"'"'mlvm ps --help'"'"')"}}' "$err"
 
 # --- rm
 out=$("$MLVM" rm model-a 2>&1); rc=$?
