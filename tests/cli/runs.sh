@@ -4,7 +4,8 @@
 # here needs libvirtd: rm refuses a live run and removes ended ones with
 # their name and artifacts, in one audit event; prune --until picks by end
 # time; ps --all shows when runs ended and their exit code; ps --filter
-# and -q.
+# and -q; logs --tail, --since and --timestamps on logs with and without
+# their .times files.
 . "$TOP_SRCDIR/tests/lib.sh"
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -62,6 +63,45 @@ check_eq "a bad --filter: one line naming it" \
 err=$("$MLVM" ps --filter color=red --json 2>&1 >/dev/null)
 check_eq "a bad --filter with --json" \
         '{"error":{"code":"usage","message":"--filter color: unknown filter key (state, name) (see '"'"'mlvm ps --help'"'"')"}}' "$err"
+
+# --- logs --tail, --since, --timestamps
+d="$st/runs/bbbb0002"
+printf 'one\ntwo\nthree\nfour\n' > "$d/output.log"
+# Chunks: "one\ntwo\n" two hours ago, "three\nfour\n" one minute ago (offsets 0 and 8).
+printf '0 %s.250\n8 %s.5\n' "$((now - 7200))" "$((now - 60))" > "$d/output.log.times"
+printf 'boot\nconsole line\n' > "$d/console.log"   # no .times: written before mlvm recorded them
+check_eq "logs --output --tail 2" "three
+four" "$("$MLVM" logs exp-1 --output --tail 2)"
+check_eq "logs --tail 0 prints nothing" "" "$("$MLVM" logs exp-1 --output -n 0)"
+check_eq "logs --tail counts each log" "console line
+four" "$("$MLVM" logs exp-1 --tail 1)"
+check_eq "logs --since 10m: the lines of the recent chunk" "three
+four" "$("$MLVM" logs exp-1 --output --since 10m)"
+t_old=$(date -u -d "@$((now - 7200))" +%Y-%m-%dT%H:%M:%S).250Z
+t_new=$(date -u -d "@$((now - 60))" +%Y-%m-%dT%H:%M:%S).500Z
+check_eq "logs --timestamps: each line after its chunk's time" "$t_old one
+$t_old two
+$t_new three
+$t_new four" "$("$MLVM" logs exp-1 --output --timestamps)"
+check_eq "logs --since a UTC time, with -t and --tail" "$t_new four" \
+        "$("$MLVM" logs exp-1 --output -t --tail 1 --since "$(date -u -d "@$((now - 600))" +%Y-%m-%dT%H:%M:%SZ)")"
+out=$("$MLVM" logs exp-1 --console --timestamps 2>"$tmp/err")
+check_eq "a log without times: - for each line" "-                        boot
+-                        console line" "$out"
+check_eq "and a note saying why" "mlvm: logs: note: console.log has no write times (written before mlvm recorded them)" \
+        "$(cat "$tmp/err")"
+out=$("$MLVM" logs exp-1 --console --since 1h 2>"$tmp/err")
+check_eq "--since leaves out a log without times" "" "$out"
+check_contains "and says so" "; --since leaves it out" "$(cat "$tmp/err")"
+err=$("$MLVM" logs exp-1 --since yesterday 2>&1); rc=$?
+check_eq "logs --since with a bad time exits 2" 2 $rc
+check_eq "logs --since with a bad time: one line" \
+        "mlvm: logs: --since yesterday: expected a duration (10m, 2h) or a UTC time (2026-01-02T15:04:05Z) (see 'mlvm logs --help')" "$err"
+err=$("$MLVM" logs exp-1 --tail -3 2>&1); rc=$?
+check_eq "logs --tail -3 exits 2" 2 $rc
+err=$("$MLVM" logs exp-1 -f --timestamps 2>&1); rc=$?
+check_eq "logs -f --timestamps is refused (exit 2)" 2 $rc
+check_eq "and says why" "mlvm: logs: --timestamps and --since do not go with --follow (yet) (see 'mlvm logs --help')" "$err"
 
 # --- rm
 out=$("$MLVM" rm model-a 2>&1); rc=$?
