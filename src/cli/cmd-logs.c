@@ -1,30 +1,131 @@
-/* cmd-logs.c: mlvm logs NAME|RUN [-f]: the guest console and the workload's
- * output; -f follows them through the monitor until the run ends. */
+/* cmd-logs.c: mlvm logs NAME|RUN [-f] [--tail N] [--since T]
+ * [--timestamps]: the guest console and the workload's output; -f follows
+ * them through the monitor until the run ends. Line times come from the
+ * logs' .times files (run-logs.h). */
 #include "mlvm-build.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cleanup.h"
 #include "cli.h"
 #include "control.h"
 #include "paths.h"
+#include "run-logs.h"
 #include "run.h"
+#include "units.h"
 #include "util.h"
 
+#define LOGS_TAIL_MAX 10000000ull
+
 struct logs_opts {
-        bool follow, console_only, output_only;
+        bool follow, console_only, output_only, timestamps;
+        bool has_tail, has_since;
+        uint64_t tail;
+        double since;
 };
 
 static int on_opt(struct cli *cli, int c, const char *arg, void *u)
 {
         struct logs_opts *o = u;
+        char b[SHOWN_MAX];
         switch (c) {
         case 'F': o->follow = true; return 0;
         case 'C': o->console_only = true; return 0;
         case 'O': o->output_only = true; return 0;
+        case 't': o->timestamps = true; return 0;
+        case 'n':
+                if (parse_uint(arg, 0, LOGS_TAIL_MAX, &o->tail) < 0) {
+                        cli_usage_error(cli, "--tail %s: expected a number of lines, 0 to %llu", shown(arg, b),
+                                        LOGS_TAIL_MAX);
+                        return -1;
+                }
+                o->has_tail = true;
+                return 0;
+        case 'S':
+                if (logs_parse_since(arg, run_now(), &o->since) < 0) {
+                        cli_usage_error(cli, "--since %s: expected a duration (10m, 2h) or a UTC time "
+                                             "(2026-01-02T15:04:05Z)", shown(arg, b));
+                        return -1;
+                }
+                o->has_since = true;
+                return 0;
         default: return -1;
         }
+}
+
+static int check(struct cli *cli, const void *opts, int argc, char **argv)
+{
+        const struct logs_opts *o = opts;
+        /* Streamed chunks carry no time yet: the stored part only would be half an answer. */
+        if (o->follow && (o->timestamps || o->has_since))
+                return cli_usage_error(cli, "--timestamps and --since do not go with --follow (yet)"), -1;
+        return 0;
+}
+
+static void stamp(double t, bool known, char *buf, size_t len)
+{
+        time_t s = (time_t)t;
+        struct tm tm;
+        char base[32];
+        if (!known || !gmtime_r(&s, &tm) || strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+                (void)snprintf(buf, len, "%-24s", "-");
+                return;
+        }
+        int ms = (int)((t - (double)s) * 1000);
+        (void)snprintf(buf, len, "%s.%03dZ", base, ms < 0 ? 0 : ms > 999 ? 999 : ms);
+}
+
+/* The first LIMIT bytes of PATH (LIMIT < 0: all), line by line: only lines
+ * written since O->since, the last O->tail of them, each after its time. */
+static void show_lines(const struct cli *cli, const char *path, long long limit, const struct logs_opts *o)
+{
+        _cleanup_free_ char *buf = NULL;
+        struct log_times lt = { 0 };
+        size_t len;
+
+        if (read_file_capped(path, RUN_OUTPUT_MAX > RUN_CONSOLE_MAX ? RUN_OUTPUT_MAX + 4096 : RUN_CONSOLE_MAX + 4096,
+                             &buf, &len) < 0)
+                return;
+        if (limit >= 0 && (size_t)limit < len)
+                len = (size_t)limit;
+        bool have_times = log_times_load(path, &lt) == 0 && lt.n > 0;
+        if (!have_times && len && (o->timestamps || o->has_since) && cli->verbosity >= 0) {
+                const char *base = strrchr(path, '/');
+                fprintf(stderr, "mlvm: logs: note: %s has no write times (written before mlvm recorded them)%s\n",
+                        base ? base + 1 : path, o->has_since ? "; --since leaves it out" : "");
+        }
+        /* Starts of the lines kept, then the last TAIL of them. */
+        size_t *starts = xcalloc(1, sizeof(*starts)), n = 0;
+        for (size_t i = 0; i < len;) {
+                const char *nl = memchr(buf + i, '\n', len - i);
+                size_t next = nl ? (size_t)(nl - buf) + 1 : len;
+                double t;
+                bool known = have_times && log_times_at(&lt, i, &t);
+                if (!o->has_since || (known && t >= o->since)) {
+                        starts = xreallocarray(starts, n + 1, sizeof(*starts));
+                        starts[n++] = i;
+                }
+                i = next;
+        }
+        size_t first = o->has_tail && o->tail < n ? n - (size_t)o->tail : 0;
+        for (size_t k = first; k < n; k++) {
+                size_t i = starts[k];
+                const char *nl = memchr(buf + i, '\n', len - i);
+                size_t end = nl ? (size_t)(nl - buf) + 1 : len;
+                if (o->timestamps) {
+                        char ts[40];
+                        double t = 0;
+                        bool known = have_times && log_times_at(&lt, i, &t);
+                        stamp(t, known, ts, sizeof(ts));
+                        printf("%s ", ts);
+                }
+                fwrite(buf + i, 1, end - i, stdout);
+        }
+        free(starts);
+        log_times_clear(&lt);
+        fflush(stdout);
 }
 
 /* Copy the first LIMIT bytes of PATH to stdout (LIMIT < 0: all of it). */
@@ -95,11 +196,13 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 con_off = json_object_object_get_ex(hello, "console_offset", &x) ? json_object_get_int64(x) : -1;
                 out_off = json_object_object_get_ex(hello, "output_offset", &x) ? json_object_get_int64(x) : -1;
         }
+        bool by_line = o->has_tail || o->has_since || o->timestamps;
         if (want_console)
-                cat_file(console, con_off);
+                by_line ? show_lines(cli, console, con_off, o) : cat_file(console, con_off);
         if (want_output)
-                cat_file(output, out_off);
-        if (want_console && want_output)
+                by_line ? show_lines(cli, output, out_off, o) : cat_file(output, out_off);
+        /* The evidence of a failure is there in full, unless lines were asked for. */
+        if (want_console && want_output && !by_line)
                 failure_evidence(state, id);
         if (!o->follow || fd < 0 || !hello)
                 return EXIT_OK;
@@ -127,6 +230,9 @@ static const struct option options[] = {
         { "follow", no_argument, NULL, 'F' },
         { "console", no_argument, NULL, 'C' },
         { "output", no_argument, NULL, 'O' },
+        { "tail", required_argument, NULL, 'n' },
+        { "since", required_argument, NULL, 'S' },
+        { "timestamps", no_argument, NULL, 't' },
         { NULL, 0, NULL, 0 },
 };
 
@@ -141,15 +247,22 @@ const struct verb verb_logs = {
         .name = "logs",
         .summary = "Show a run's console and workload output (-f follows until the run ends); a failed run's also\n"
                    "  shows its monitor's log and the tail of libvirt's QEMU log",
-        .usage = "NAME|RUN [-f] [--console|--output]",
+        .usage = "NAME|RUN [-f] [--console|--output] [--tail N] [--since T] [--timestamps]",
         .help = "  -f, --follow        keep printing as the run goes, until it ends (after the verb, -f is\n"
                 "                      always --follow, never the global -f FILE)\n"
                 "      --console       only the guest's serial console\n"
-                "      --output        only the workload's stdout and stderr\n",
+                "      --output        only the workload's stdout and stderr\n"
+                "  -n, --tail N        only the last N lines of each (with -f: of what was written before)\n"
+                "      --since T       only lines written since T: a duration ago (10m, 2h) or a UTC time\n"
+                "                      (2026-01-02T15:04:05Z)\n"
+                "  -t, --timestamps    each line after the time the monitor received it (UTC), - when\n"
+                "                      unknown: logs written before mlvm recorded times have none\n",
+        .shortopts = "n:t",
         .options = options,
         .on_opt = on_opt,
         .opts_size = sizeof(struct logs_opts),
         .aliases = aliases,
         .args = { .min = 1, .max = 1, .name = "name or run id" },
+        .check = check,
         .run = run,
 };

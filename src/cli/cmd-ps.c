@@ -1,9 +1,12 @@
-/* cmd-ps.c: mlvm ps [--all] [--json]: runs on this libvirt connection. */
+/* cmd-ps.c: mlvm ps [--all] [--filter KEY=VALUE] [-q] [--json]: runs on
+ * this libvirt connection; -q prints their ids only. */
 #include "mlvm-build.h"
 
 #include "cleanup.h"
 #include "cli.h"
 #include "paths.h"
+#include "run-filter.h"
+#include "run-rm.h"
 #include "run.h"
 #include "units.h"
 #include "util.h"
@@ -11,15 +14,24 @@
 
 struct ps_opts {
         bool all;
+        struct run_filter filter;
 };
 
 static int on_opt(struct cli *cli, int c, const char *arg, void *u)
 {
         struct ps_opts *o = u;
-        if (c != 'a')
-                return -1;
-        o->all = true;
-        return 0;
+        struct mlvm_err e = { 0 };
+        switch (c) {
+        case 'a': o->all = true; return 0;
+        case 'F':
+                if (run_filter_add(&o->filter, arg, &e) < 0) {
+                        cli_usage_error(cli, "--filter %s", e.msg);
+                        run_filter_clear(&o->filter);
+                        return -1;
+                }
+                return 0;
+        default: return -1;
+        }
 }
 
 static const char *str(json_object *o, const char *k, const char *dflt)
@@ -37,13 +49,29 @@ static void uptime(double seconds, char *buf, size_t len)
                 (void)snprintf(buf, len, "%.0fs", seconds);
         else if (seconds < 7200)
                 (void)snprintf(buf, len, "%.0fm", seconds / 60);
-        else
+        else if (seconds < 172800)
                 (void)snprintf(buf, len, "%.1fh", seconds / 3600);
+        else
+                (void)snprintf(buf, len, "%.0fd", seconds / 86400);
+}
+
+/* An ended run's end as UTC RFC 3339, for --json. */
+static json_object *rfc3339(double t)
+{
+        char buf[32];
+        time_t s = (time_t)t;
+        struct tm tm;
+        if (!gmtime_r(&s, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return NULL;
+        return json_object_new_string(buf);
 }
 
 static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
-        const bool all = ((const struct ps_opts *)opts)->all;
+        struct ps_opts *po = opts;
+        /* A state filter looks at every run: state=exited needs no --all. */
+        const bool all = po->all || run_filter_has_state(&po->filter);
+        const bool ids_only = cli->verbosity < 0 && !cli->json;
         _cleanup_free_ char *state = mlvm_state_dir();
         char (*ids)[RUN_ID_LEN + 1] = NULL;
         struct mlvm_err e = { 0 };
@@ -51,10 +79,16 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
 
         /* ps lists records without connecting, but a URI that names no
          * libvirt connection would only ever give an empty list. */
-        if (virt_uri_check(cli->uri, &e) < 0 || run_list(state, &ids, &n, &e) < 0)
+        if (virt_uri_check(cli->uri, &e) < 0 || run_list(state, &ids, &n, &e) < 0) {
+                run_filter_clear(&po->filter);
                 return cli_fail(cli, &e);
+        }
         _cleanup_json_ json_object *list = json_object_new_array();
-        if (!cli->json)
+        /* With --all, when each run ended and how: EXIT is the workload's exit code. */
+        if (!cli->json && !ids_only && all)
+                printf("%-20s %-8s %-22s %-7s %-9s %-4s %-5s %-5s %-7s %s\n", "NAME", "RUN", "STATE", "UPTIME", "ENDED",
+                       "EXIT", "ACCEL", "VCPUS", "MEMORY", "IMAGE");
+        else if (!cli->json && !ids_only)
                 printf("%-20s %-8s %-22s %-7s %-5s %-5s %-7s %s\n", "NAME", "RUN", "STATE", "UPTIME", "ACCEL", "VCPUS",
                        "MEMORY", "IMAGE");
         for (size_t i = 0; i < n; i++) {
@@ -63,7 +97,8 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                         continue;
                 const char *st = run_effective_state(state, run, ids[i]);
                 /* Without --all: live records, including orphans whose monitor died (they need a down). */
-                if (!streq(str(run, "uri", ""), cli->uri) || (!all && !run_state_is_live(str(run, "state", "")))) {
+                if (!streq(str(run, "uri", ""), cli->uri) || (!all && !run_state_is_live(str(run, "state", ""))) ||
+                    !run_filter_match(&po->filter, str(run, "name", ""), st)) {
                         json_object_put(run);
                         continue;
                 }
@@ -77,7 +112,13 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                         vcpus = json_object_object_get_ex(cfg, "vcpus", &x) ? json_object_get_int(x) : 0;
                         mem = str(cfg, "memory", "-");
                 }
-                if (cli->json) {
+                double ended = 0;
+                bool has_end = run_ended_at(run, &ended);
+                bool has_code = json_object_object_get_ex(run, "exit_code", &x) && json_object_is_type(x, json_type_int);
+                int code = has_code ? json_object_get_int(x) : 0;
+                if (ids_only)
+                        printf("%s\n", ids[i]);
+                else if (cli->json) {
                         json_object *o = json_object_new_object();
                         json_object_object_add(o, "name", json_object_new_string(str(run, "name", "")));
                         json_object_object_add(o, "run", json_object_new_string(ids[i]));
@@ -88,15 +129,28 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                         json_object_object_add(o, "memory", json_object_new_string(mem));
                         json_object_object_add(o, "image", json_object_new_string(str(run, "image", "")));
                         json_object_object_add(o, "domain", json_object_new_string(str(run, "domain", "")));
-                        if (json_object_object_get_ex(run, "exit_code", &x))
-                                json_object_object_add(o, "exit_code", json_object_get(x));
+                        if (has_code)
+                                json_object_object_add(o, "exit_code", json_object_new_int(code));
+                        if (has_end)
+                                json_object_object_add(o, "ended_at", rfc3339(ended));
                         json_object_array_add(list, o);
+                } else if (all) {
+                        char ago[40] = "-", ex[16] = "-", age[32];
+                        if (has_end) {
+                                uptime(run_now() - ended, age, sizeof(age));
+                                (void)snprintf(ago, sizeof(ago), "%s ago", age);
+                        }
+                        if (has_code)
+                                (void)snprintf(ex, sizeof(ex), "%d", code);
+                        printf("%-20s %-8s %-22s %-7s %-9s %-4s %-5s %-5d %-7s %s\n", str(run, "name", "?"), ids[i], st,
+                               ut, ago, ex, str(run, "accel", "-"), vcpus, mem, str(run, "image", "-"));
                 } else
                         printf("%-20s %-8s %-22s %-7s %-5s %-5d %-7s %s\n", str(run, "name", "?"), ids[i], st, ut,
                                str(run, "accel", "-"), vcpus, mem, str(run, "image", "-"));
                 json_object_put(run);
         }
         free(ids);
+        run_filter_clear(&po->filter);
         if (cli->json)
                 cli_print_json(list);
         return EXIT_OK;
@@ -104,14 +158,23 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
 
 static const struct option options[] = {
         { "all", no_argument, NULL, 'a' },
+        { "filter", required_argument, NULL, 'F' },
         { NULL, 0, NULL, 0 },
 };
 
 const struct verb verb_ps = {
         .name = "ps",
         .summary = "List the runs on this libvirt connection",
-        .usage = "[--all] [--json]",
-        .help = "  -a, --all           also runs that ended (exited, failed, stopped)\n",
+        .usage = "[--all] [--filter KEY=VALUE[,...]] [-q] [--json]",
+        .help = "  -a, --all           also runs that ended (exited, failed, stopped), with when they ended\n"
+                "                      (ENDED) and the workload's exit code (EXIT)\n"
+                "      --filter KEY=VALUE[,KEY=VALUE...]\n"
+                "                      only runs that match: state=STATE (starting, ready, exited, failed,\n"
+                "                      stopped; live or ended for either group; a state filter looks at\n"
+                "                      ended runs without --all) and name=PATTERN (a shell pattern).\n"
+                "                      Values of one key are alternatives; keys must all match;\n"
+                "                      repeatable\n"
+                "  -q, --quiet         print only the run ids, one a line\n",
         .shortopts = "a",
         .options = options,
         .on_opt = on_opt,

@@ -195,7 +195,7 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
         json_object *sf;
         bool start_failed = json_object_object_get_ex(run, "start_failed", &sf) && json_object_get_boolean(sf);
         if (start_failed)
-                run_remove_record(state_dir, id);
+                (void)run_remove_record(state_dir, id);
         res.removed = start_failed;
         res.seconds = usec_to_sec(now_usec() - t0);
         if (!run_down_is_audited(&res)) {

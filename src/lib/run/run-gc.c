@@ -308,7 +308,7 @@ static int act(const struct gc_opts *o, struct collected *c, struct gc_item *it,
                 return 0;
         }
         case GC_RECORD:
-                run_remove_record(o->state_dir, it->run);
+                (void)run_remove_record(o->state_dir, it->run);
                 return 0;
         case GC_NAME: {
                 /* Under runs.lock (held): only if it still names that run. */

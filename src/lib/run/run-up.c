@@ -94,7 +94,7 @@ static bool rollback(struct up_ctx *c, const char *why)
         /* No record to speak of: nothing stays. */
         if (c->named)
                 run_name_clear(c->o->state_dir, c->o->workload->name, c->id);
-        run_remove_record(c->o->state_dir, c->id);
+        (void)run_remove_record(c->o->state_dir, c->id);
         return false;
 }
 

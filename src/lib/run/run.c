@@ -430,6 +430,21 @@ int run_owner(const char *state_dir, bool create, char ret[RUN_OWNER_LEN + 1], s
         return 0;
 }
 
+/* PATH.times: one "OFFSET TIME" line per chunk appended to PATH, so that
+ * logs can tell when each line was written (run_logs.h). */
+static void log_times_append(const char *path, uint64_t offset)
+{
+        _cleanup_free_ char *tpath = xasprintf("%s.times", path);
+        _cleanup_close_ int fd = open(tpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        struct stat st;
+        char line[64];
+        if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size >= RUN_LOG_TIMES_MAX)
+                return;   /* past the cap, later chunks have no time: logs says so */
+        int n = snprintf(line, sizeof(line), "%llu %.3f\n", (unsigned long long)offset, run_now());
+        if (n > 0 && (size_t)n < sizeof(line))
+                (void)!write(fd, line, (size_t)n);
+}
+
 void run_log_append(const char *path, const void *data, size_t len, size_t cap)
 {
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -441,6 +456,8 @@ void run_log_append(const char *path, const void *data, size_t len, size_t cap)
         uint64_t size = (uint64_t)st.st_size;
         if (size + sizeof(marker) > cap)
                 return;   /* full, marker written */
+        if (len)
+                log_times_append(path, size);
         if (size + len > cap - sizeof(marker)) {
                 size_t room = cap - sizeof(marker) > size ? cap - sizeof(marker) - size : 0;
                 (void)!write(fd, data, room < len ? room : len);
@@ -450,18 +467,24 @@ void run_log_append(const char *path, const void *data, size_t len, size_t cap)
         (void)!write(fd, data, len);
 }
 
-void run_remove_record(const char *state_dir, const char *id)
+int run_remove_record(const char *state_dir, const char *id)
 {
         static const char *const files[] = { "run.json", "run.lock", "domain.xml", "console.log", "output.log",
-                                             "monitor.log", "qemu.log", "control.sock" };
+                                             "monitor.log", "qemu.log", "control.sock", "console.log.times",
+                                             "output.log.times",
+                                             /* PROVENANCE_FILE (provenance.h includes run.h: named here) */
+                                             "provenance.json" };
         /* up.lock last: while it exists, gc and down can tell an up at work. */
         if (!run_id_is_valid(id))
-                return;
+                return -EINVAL;
         for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
                 _cleanup_free_ char *f = run_file(state_dir, id, files[i]);
                 (void)unlink(f);
         }
+        /* The run's accepted artifacts: written by mlvm, never followed out of the directory. */
+        _cleanup_free_ char *art = run_file(state_dir, id, "artifacts");
+        (void)remove_tree(art);
         _cleanup_free_ char *lock = run_file(state_dir, id, "up.lock"), *d = run_dir(state_dir, id);
         (void)unlink(lock);
-        (void)rmdir(d);
+        return rmdir(d) < 0 && errno != ENOENT ? -errno : 0;
 }

@@ -3,6 +3,7 @@
  *   domain.xml    the domain as generated
  *   console.log   the guest's serial console (capped)
  *   output.log    the workload's stdout and stderr (capped)
+ *   *.log.times   when each chunk of console.log and output.log was written (capped)
  *   monitor.log   the monitor's own messages
  *   qemu.log      the tail of libvirt's QEMU log, kept when a run failed to start
  *   control.sock  the monitor's control socket (mode 0600, JSON lines)
@@ -57,8 +58,10 @@ int run_name_set(const char *state_dir, const char *name, const char *id, struct
 /* Remove the name entry if it still points to ID. */
 void run_name_clear(const char *state_dir, const char *name, const char *id);
 
-/* Remove the run's directory and the files mlvm keeps in it. */
-void run_remove_record(const char *state_dir, const char *id);
+/* Remove the run's directory and the files mlvm keeps in it (its logs,
+ * artifacts and provenance too): 0, or -errno when the directory stays
+ * (it holds something mlvm did not put there). */
+int run_remove_record(const char *state_dir, const char *id);
 
 /* Run ids in the state dir, sorted by creation time. */
 int run_list(const char *state_dir, char (**ret)[RUN_ID_LEN + 1], size_t *ret_n, struct mlvm_err *e);
@@ -97,5 +100,8 @@ bool run_owner_is_valid(const char *owner);
 int run_using_image(const char *state_dir, const char *digest, char ret[RUN_ID_LEN + 1]);
 
 double run_now(void);
-/* Append to a capped log file; once over CAP, one marker line, then nothing. */
+/* Append to a capped log file; once over CAP, one marker line, then
+ * nothing. Each chunk's offset and time go to PATH.times (run-logs.h),
+ * up to RUN_LOG_TIMES_MAX bytes of it. */
+#define RUN_LOG_TIMES_MAX (4u << 20)
 void run_log_append(const char *path, const void *data, size_t len, size_t cap);
