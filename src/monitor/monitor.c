@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "audit.h"
 #include "disk.h"
@@ -336,6 +337,27 @@ static void set_monitor_pid(json_object *run, void *u)
                 json_object_object_add(run, "monitor_start", json_object_new_int64((int64_t)start));
 }
 
+/* What this run cost the monitor, for its last line: the peak resident
+ * set (VmHWM, of this process image only, unlike ru_maxrss, which keeps
+ * the forking mlvm up's) and the CPU time. A hostile guest must not be
+ * able to grow either without bound (tests/integration/hostile.sh reads
+ * this line). */
+static void log_cost(void)
+{
+        struct rusage ru;
+        unsigned long long hwm = 0;
+        char line[256];
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmHWM: %llu kB", &hwm) == 1)
+                        break;
+        if (getrusage(RUSAGE_SELF, &ru) < 0)
+                memset(&ru, 0, sizeof(ru));
+        double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+        monitor_log("monitor exits (peak RSS %llu KiB, CPU %.2f s)", hwm, cpu);
+}
+
 int monitor_run(const char *dir, const char *id, int creds_fd)
 {
         struct mlvm_err e = { 0 };
@@ -373,6 +395,6 @@ int monitor_run(const char *dir, const char *id, int creds_fd)
         if (!done)
                 monitor_end(RUN_FAILED, "monitor: event loop failed");
         monitor_libvirt_detach();
-        monitor_log("monitor exits");
+        log_cost();
         return streq(end_state, RUN_FAILED) ? 1 : 0;
 }
