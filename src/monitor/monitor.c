@@ -35,6 +35,7 @@ static const char *state_dir, *run_id;
 static char *name;
 static json_object *record;
 static char *console_path, *output_path;
+static uint64_t console_dropped, output_dropped;
 
 /* Its end. */
 static bool ending, done;
@@ -75,6 +76,18 @@ json_object *monitor_record(void) { return record; }
 const char *monitor_console_path(void) { return console_path; }
 const char *monitor_output_path(void) { return output_path; }
 bool monitor_ending(void) { return ending || done; }
+
+void monitor_log_dropped(bool console, size_t n)
+{
+        uint64_t *count = console ? &console_dropped : &output_dropped;
+        if (n == 0)
+                return;
+        if (*count == 0)
+                monitor_log("%s reached its cap of %u MiB: dropping (and counting) what the guest sends on",
+                            console ? "console.log" : "output.log",
+                            (console ? RUN_CONSOLE_MAX : RUN_OUTPUT_MAX) >> 20);
+        *count += n;
+}
 bool monitor_torn_down(void) { return done; }
 
 usec_t monitor_record_usec(const char *key, usec_t unit, usec_t dflt)
@@ -123,6 +136,8 @@ static void set_run_end(json_object *run, void *u)
         if (end_reason)
                 json_object_object_add(run, "error", json_object_new_string(end_reason));
         monitor_workload_record(run);
+        json_object_object_add(run, "console_dropped", json_object_new_uint64(console_dropped));
+        json_object_object_add(run, "output_dropped", json_object_new_uint64(output_dropped));
 }
 
 /* The guest is gone: the handlers collect what they keep of its volumes

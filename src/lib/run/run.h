@@ -97,5 +97,7 @@ bool run_owner_is_valid(const char *owner);
 int run_using_image(const char *state_dir, const char *digest, char ret[RUN_ID_LEN + 1]);
 
 double run_now(void);
-/* Append to a capped log file; once over CAP, one marker line, then nothing. */
-void run_log_append(const char *path, const void *data, size_t len, size_t cap);
+/* Append to a capped log file; once over CAP, one marker line, then
+ * nothing. Returns how many of the LEN bytes were not written (dropped
+ * at the cap, or lost to a failed open or write), for the caller to count. */
+size_t run_log_append(const char *path, const void *data, size_t len, size_t cap);
