@@ -211,9 +211,15 @@ static void on_mount(const struct proto_msg *m)
                 reply(PROTO_DONE, m->id);
 }
 
+static agent_exec_hook exec_hook;
+
+void agent_set_exec_hook(agent_exec_hook fn) { exec_hook = fn; }
+
 static void on_exec(const struct proto_msg *m)
 {
         char why[PROTO_STR_LONG];
+        if (exec_hook)
+                exec_hook(m);
         if (wl.pid) {
                 reply_error(m->id, PROTO_E_UNSUPPORTED, "a workload is already running");
                 return;

@@ -1,8 +1,8 @@
 /* agent.h: agent.c, the top of mlvm-agent: main(), the handshake with the
  * host (HELLO, HELLO_ACK, the re-HELLO after the host reconnects) and the
  * dispatcher that serves the host's requests and forwards the workload's
- * output. It exports no function; this header gives the shape of the
- * dispatcher's table.
+ * output. It exports one test seam (agent_set_exec_hook); this header
+ * also gives the shape of the dispatcher's table.
  *
  * The agent's files, bottom up (guest-agent/README has the details), each
  * with its own header and including only headers below it:
@@ -30,3 +30,10 @@ struct agent_handler {
         uint8_t type;                              /* PROTO_* */
         void (*handle)(const struct proto_msg *m);
 };
+
+/* FN sees each EXEC before the agent handles it, and may take the channel
+ * over from there (it then never returns). The agent never sets one: this
+ * is the seam through which the tests' hostile agent (tests/hostile-agent/
+ * evil.c) turns hostile on the channel when a run asks it to. */
+typedef void (*agent_exec_hook)(const struct proto_msg *m);
+void agent_set_exec_hook(agent_exec_hook fn);

@@ -14,6 +14,7 @@ struct channel {
         size_t len;
         bool have_hdr;
         struct proto_hdr hdr;
+        usec_t partial_since;      /* the first byte of the frame in buf; 0: none begun */
         int events;                /* what the stream callback last reported */
         bool broken;
         bool waiting;              /* inside wait_events: no user callback */
@@ -174,12 +175,15 @@ int channel_try_recv(struct channel *ch, struct proto_msg *m, struct mlvm_err *e
                         memmove(ch->buf, ch->buf + flen, ch->len - flen);
                         ch->len -= flen;
                         ch->have_hdr = false;
+                        ch->partial_since = ch->len ? now_usec() : 0;
                         return 0;
                 }
                 /* Read no further than the end of the current frame. */
                 size_t want = ch->have_hdr ? PROTO_HDR_SIZE + ch->hdr.len - ch->len : PROTO_HDR_SIZE - ch->len;
                 int n = virStreamRecv(ch->st, (char *)ch->buf + ch->len, want);
                 if (n > 0) {
+                        if (ch->len == 0)
+                                ch->partial_since = now_usec();
                         ch->len += (size_t)n;
                         continue;
                 }
@@ -189,6 +193,11 @@ int channel_try_recv(struct channel *ch, struct proto_msg *m, struct mlvm_err *e
                         return err_virt(e, "agent channel");
                 return -EAGAIN;
         }
+}
+
+usec_t channel_partial_since(const struct channel *ch)
+{
+        return ch && ch->len ? ch->partial_since : 0;
 }
 
 int channel_recv(struct channel *ch, struct proto_msg *m, int timeout_ms, struct mlvm_err *e)

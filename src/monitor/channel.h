@@ -11,6 +11,7 @@
 #include <libvirt/libvirt.h>
 
 #include "err.h"
+#include "mtime.h"
 #include "proto.h"
 
 struct channel;
@@ -46,3 +47,6 @@ void channel_on_unthrottle(struct channel *ch, void (*cb)(void *opaque), void *o
 void channel_on_readable(struct channel *ch, void (*cb)(void *opaque), void *opaque);
 /* 0 with *m, -EAGAIN when no whole frame is there yet, else as channel_recv. */
 int channel_try_recv(struct channel *ch, struct proto_msg *m, struct mlvm_err *e);
+/* When the frame being received began (now_usec() of its first byte), or
+ * 0 when no frame is begun: for the deadline on a frame left unfinished. */
+usec_t channel_partial_since(const struct channel *ch);

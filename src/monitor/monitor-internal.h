@@ -25,6 +25,9 @@
 const struct monitor_handler *monitor_handler(size_t i);
 const char *monitor_console_path(void);
 const char *monitor_output_path(void);
+/* Guest bytes the capped logs could not keep (console.log, output.log):
+ * counted, said once in monitor.log, recorded in run.json at the end. */
+void monitor_log_dropped(bool console, size_t n);
 /* The teardown has run: the run is over. */
 bool monitor_torn_down(void);
 /* End the run now, in STATE unless one is set already (monitor_shutdown);

@@ -43,7 +43,7 @@ static void on_console(virStreamPtr st, int events, void *opaque)
         for (;;) {
                 int n = virStreamRecv(st, buf, sizeof(buf));
                 if (n > 0) {
-                        run_log_append(monitor_console_path(), buf, (size_t)n, RUN_CONSOLE_MAX);
+                        monitor_log_dropped(true, run_log_append(monitor_console_path(), buf, (size_t)n, RUN_CONSOLE_MAX));
                         monitor_broadcast("console", buf, (size_t)n);
                         continue;
                 }

@@ -14,6 +14,15 @@
 #include "util.h"
 
 #define REQUESTS_MAX 24
+/* A frame begun must be whole within this: the agent writes each frame
+ * (at most 1 MiB) at once, which takes well under a second even under
+ * TCG, so only an agent that stopped mid-frame (hostile, or hung) gets
+ * near it; without it, half a frame and then silence would hold the
+ * channel, and every request after it, for ever. */
+#define FRAME_DEADLINE (15 * USEC_PER_SEC)
+/* libvirt runs due timers before it reads: after the deadline, one more
+ * round of the loop reads what may be waiting before the run fails. */
+#define FRAME_RECHECK (200 * USEC_PER_MSEC)
 
 struct request {
         struct proto_msg *msg;
@@ -29,6 +38,8 @@ static uint8_t session[PROTO_SESSION_LEN];
 static uint32_t next_id;
 static usec_t boot_timeout;     /* for the first HELLO */
 static int hello_timer = -1;
+static int frame_timer = -1;
+static usec_t frame_judged;     /* the unfinished frame (its start) found past the deadline once */
 static struct request reqs[REQUESTS_MAX];
 static size_t n_reqs, next_req;
 
@@ -311,6 +322,47 @@ static void on_agent_frame(const struct proto_msg *m)
 
 /* ---- the channel --------------------------------------------------------------- */
 
+static void frame_timer_stop(void)
+{
+        if (frame_timer >= 0)
+                virEventRemoveTimeout(frame_timer);
+        frame_timer = -1;
+        frame_judged = 0;
+}
+
+/* The guest is hostile: a frame it began and did not finish within
+ * FRAME_DEADLINE fails the run (checked once more after a round of reads). */
+static void on_frame_timer(int timer, void *opaque)
+{
+        usec_t since = channel_partial_since(ch), now = now_usec();
+        if (!since) {
+                frame_timer_stop();
+                return;
+        }
+        if (now - since < FRAME_DEADLINE) {
+                virEventUpdateTimeout(timer, monitor_timer_ms(since + FRAME_DEADLINE - now, 1));
+                return;
+        }
+        if (frame_judged != since) {
+                frame_judged = since;
+                virEventUpdateTimeout(timer, monitor_timer_ms(FRAME_RECHECK, 1));
+                return;
+        }
+        frame_timer_stop();
+        monitor_log("agent channel: a frame begun %.1f s ago is still not whole", (double)(now - since) / USEC_PER_SEC);
+        monitor_end(RUN_FAILED, "agent channel: the agent stopped in the middle of a frame for %llu s",
+                    (unsigned long long)(FRAME_DEADLINE / USEC_PER_SEC));
+}
+
+static void frame_timer_arm(void)
+{
+        usec_t since = channel_partial_since(ch);
+        if (!since || frame_timer >= 0)
+                return;
+        usec_t now = now_usec(), left = since + FRAME_DEADLINE > now ? since + FRAME_DEADLINE - now : 0;
+        frame_timer = virEventAddTimeout(monitor_timer_ms(left, 1), on_frame_timer, NULL, NULL);
+}
+
 static void on_channel(void *opaque)
 {
         struct mlvm_err e = { 0 };
@@ -318,8 +370,10 @@ static void on_channel(void *opaque)
 
         for (;;) {
                 int r = channel_try_recv(ch, &m, &e);
-                if (r == -EAGAIN)
+                if (r == -EAGAIN) {
+                        frame_timer_arm();
                         return;
+                }
                 if (r == -EPIPE || (r < 0 && !monitor_connected())) {
                         monitor_log("agent channel closed%s", monitor_connected() ? "" : " (libvirt connection lost)");
                         monitor_session_detach();
@@ -370,6 +424,7 @@ void monitor_session_detach(void)
         if (!ch)
                 return;
         session_up = false;
+        frame_timer_stop();
         for (size_t i = 0; (h = monitor_handler(i)); i++)
                 if (h->channel_reset)
                         h->channel_reset();

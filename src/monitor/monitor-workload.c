@@ -70,7 +70,8 @@ void monitor_workload_on_output(const struct proto_msg *m)
                 return;
         }
         const char *key = m->u.stdio.stream == PROTO_STDERR ? "stderr" : "stdout";
-        run_log_append(monitor_output_path(), m->u.stdio.data, m->u.stdio.len, RUN_OUTPUT_MAX);
+        monitor_log_dropped(false, run_log_append(monitor_output_path(), m->u.stdio.data, m->u.stdio.len,
+                                                  RUN_OUTPUT_MAX));
         monitor_broadcast(key, m->u.stdio.data, m->u.stdio.len);
 }
 

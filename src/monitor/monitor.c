@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "audit.h"
 #include "disk.h"
@@ -34,6 +35,7 @@ static const char *state_dir, *run_id;
 static char *name;
 static json_object *record;
 static char *console_path, *output_path;
+static uint64_t console_dropped, output_dropped;
 
 /* Its end. */
 static bool ending, done;
@@ -74,6 +76,18 @@ json_object *monitor_record(void) { return record; }
 const char *monitor_console_path(void) { return console_path; }
 const char *monitor_output_path(void) { return output_path; }
 bool monitor_ending(void) { return ending || done; }
+
+void monitor_log_dropped(bool console, size_t n)
+{
+        uint64_t *count = console ? &console_dropped : &output_dropped;
+        if (n == 0)
+                return;
+        if (*count == 0)
+                monitor_log("%s reached its cap of %u MiB: dropping (and counting) what the guest sends on",
+                            console ? "console.log" : "output.log",
+                            (console ? RUN_CONSOLE_MAX : RUN_OUTPUT_MAX) >> 20);
+        *count += n;
+}
 bool monitor_torn_down(void) { return done; }
 
 usec_t monitor_record_usec(const char *key, usec_t unit, usec_t dflt)
@@ -122,6 +136,8 @@ static void set_run_end(json_object *run, void *u)
         if (end_reason)
                 json_object_object_add(run, "error", json_object_new_string(end_reason));
         monitor_workload_record(run);
+        json_object_object_add(run, "console_dropped", json_object_new_uint64(console_dropped));
+        json_object_object_add(run, "output_dropped", json_object_new_uint64(output_dropped));
 }
 
 /* The guest is gone: the handlers collect what they keep of its volumes
@@ -336,6 +352,27 @@ static void set_monitor_pid(json_object *run, void *u)
                 json_object_object_add(run, "monitor_start", json_object_new_int64((int64_t)start));
 }
 
+/* What this run cost the monitor, for its last line: the peak resident
+ * set (VmHWM, of this process image only, unlike ru_maxrss, which keeps
+ * the forking mlvm up's) and the CPU time. A hostile guest must not be
+ * able to grow either without bound (tests/integration/hostile.sh reads
+ * this line). */
+static void log_cost(void)
+{
+        struct rusage ru;
+        unsigned long long hwm = 0;
+        char line[256];
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/status", "re");
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmHWM: %llu kB", &hwm) == 1)
+                        break;
+        if (getrusage(RUSAGE_SELF, &ru) < 0)
+                memset(&ru, 0, sizeof(ru));
+        double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+        monitor_log("monitor exits (peak RSS %llu KiB, CPU %.2f s)", hwm, cpu);
+}
+
 int monitor_run(const char *dir, const char *id, int creds_fd)
 {
         struct mlvm_err e = { 0 };
@@ -373,6 +410,6 @@ int monitor_run(const char *dir, const char *id, int creds_fd)
         if (!done)
                 monitor_end(RUN_FAILED, "monitor: event loop failed");
         monitor_libvirt_detach();
-        monitor_log("monitor exits");
+        log_cost();
         return streq(end_state, RUN_FAILED) ? 1 : 0;
 }

@@ -11,15 +11,41 @@
  * and virStorageVolDownload; without it, the stream is the honest one
  * (artifacts_write_tree()). Reports stay honest except where the case is
  * a lie in the report itself; the stream's own size and digest are always
- * reported truthfully, so it is the host's entry rules that must catch it. */
+ * reported truthfully, so it is the host's entry rules that must catch it.
+ *
+ * It also turns hostile on the channel itself when the run's EXEC carries
+ * MLVM_EVIL=MODE in its environment (mlvm.yaml's env:, so each run picks
+ * its own; tests/integration/hostile.sh). It takes over at that EXEC
+ * (agent_set_exec_hook(), agent.h), answers its DONE (the run is ready:
+ * `mlvm up` returns) and never gives the channel back:
+ *
+ *     oversize      a header whose length is over the 1 MiB cap
+ *     unknown-type  a header of a type no one knows
+ *     short-body    a header for 1000 bytes, 100 of them, then silence
+ *     half-header   8 of a header's 16 bytes, then silence
+ *     garbage       64 MiB of pseudo-random bytes, then silence
+ *     contained     replayed and out-of-order reply ids (DONE, PONG,
+ *                   CRED_EXPIRED), then a storm of stream frames for
+ *                   streams nobody opened, then "evil: storm sent" on
+ *                   stdout, then deaf
+ *     flood         the console and STDIO frames flooded without end
+ *                   (64 KiB frames, both streams), while deaf
+ *
+ * Deaf: it reads what the host sends, answers PING and opens every
+ * stream the host asks for (STREAM_OPENED, full credit; then nothing on
+ * it), and never answers CRED_REVOKE or SHUTDOWN, nor powers off. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "agent-artifacts.h"
+#include "agent.h"
 #include "agent-util.h"
 #include "tar.h"
 #include "transport.h"
@@ -115,7 +141,206 @@ static int evil_writer(const char *dir, struct tarw *w, char *why, size_t cap)
         return n < 0 ? n : n + (int)files;
 }
 
-__attribute__((constructor)) static void install_evil_writer(void)
+/* ---- hostile on the channel -------------------------------------------------- */
+
+/* Bytes as they are, past the codec, by DEADLINE; false when the host stopped taking them. */
+static bool raw(const void *p, size_t len)
+{
+        const uint8_t *b = p;
+        while (len > 0) {
+                ssize_t n = write(transport_fd(), b, len);
+                if (n > 0) {
+                        b += n;
+                        len -= (size_t)n;
+                        continue;
+                }
+                if (n < 0 && errno != EAGAIN && errno != EINTR)
+                        return false;
+                if (transport_wait_fd(transport_fd(), POLLOUT, UINT64_MAX) < 0)
+                        return false;
+        }
+        return true;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+        p[0] = (uint8_t)(v >> 24);
+        p[1] = (uint8_t)(v >> 16);
+        p[2] = (uint8_t)(v >> 8);
+        p[3] = (uint8_t)v;
+}
+
+/* A header as the codec would write it, but with any TYPE and LEN. */
+static void header(uint8_t h[PROTO_HDR_SIZE], uint8_t type, uint32_t id, uint32_t len)
+{
+        memset(h, 0, PROTO_HDR_SIZE);
+        put32(h, PROTO_MAGIC);
+        h[4] = PROTO_VERSION;
+        h[5] = type;
+        put32(h + 8, id);
+        put32(h + 12, len);
+}
+
+static void send_or_die(const struct proto_msg *m)
+{
+        if (transport_send(m) < 0)
+                transport_fatal(PROTO_E_INTERNAL, "evil: the host stopped reading");
+}
+
+static void silence(void)
+{
+        util_log("EVIL TEST AGENT: silent from now on");
+        for (;;)
+                pause();
+}
+
+/* One frame from the host, if one is there, handled deafly (above). */
+static void deaf_once(int timeout_ms)
+{
+        static struct proto_msg m, r;
+        struct pollfd p = { .fd = transport_fd(), .events = POLLIN };
+        if (poll(&p, 1, timeout_ms) <= 0 || !(p.revents & POLLIN))
+                return;
+        int e = transport_recv(&m, util_now_ms() + 60000);
+        if (e == -EPIPE)
+                return;   /* the host went away: stay (never power off) */
+        if (e < 0)
+                return;
+        if (m.type == PROTO_PING) {
+                r = (struct proto_msg){ .type = PROTO_PONG, .id = m.id, .u.ping = m.u.ping };
+                send_or_die(&r);
+        } else if (m.type == PROTO_STREAM_OPEN) {
+                r = (struct proto_msg){ .type = PROTO_STREAM_OPENED, .id = 0 };
+                r.u.stream.id = m.u.stream.id;
+                r.u.stream.window = PROTO_STREAM_CREDIT;
+                send_or_die(&r);
+        } else if (m.type == PROTO_CRED_REVOKE || m.type == PROTO_SHUTDOWN)
+                util_log("EVIL TEST AGENT: ignoring %s", proto_type_name(m.type));
+}
+
+static void deaf(void)
+{
+        util_log("EVIL TEST AGENT: deaf from now on");
+        for (;;)
+                deaf_once(-1);
+}
+
+static void done(uint32_t id)
+{
+        struct proto_msg d = { .type = PROTO_DONE, .id = id };
+        send_or_die(&d);
+}
+
+static void stdio(uint32_t stream, const void *data, size_t len)
+{
+        static struct proto_msg m;
+        m = (struct proto_msg){ .type = PROTO_STDIO, .id = 0 };
+        m.u.stdio.stream = stream;
+        m.u.stdio.len = (uint32_t)len;
+        memcpy(m.u.stdio.data, data, len);
+        send_or_die(&m);
+}
+
+/* Replayed and out-of-order reply ids, then frames for streams nobody opened. */
+static void contained(uint32_t exec_id)
+{
+        static struct proto_msg m;
+        for (uint32_t i = 0; i < 1000; i++) {
+                done(exec_id);                  /* replayed: already done */
+                done(exec_id + 1 + i);          /* out of order: never sent */
+                m = (struct proto_msg){ .type = PROTO_PONG, .id = 1000 + i, .u.ping.nonce = i };
+                send_or_die(&m);                /* a PONG for no PING */
+                m = (struct proto_msg){ .type = PROTO_CRED_EXPIRED, .id = 0 };
+                proto_strlcpy(m.u.cred.name, "NOSUCH", sizeof(m.u.cred.name));
+                proto_strlcpy(m.u.cred.lease, "lease", sizeof(m.u.cred.lease));
+                send_or_die(&m);                /* an expiry of nothing granted */
+        }
+        static const uint8_t types[] = { PROTO_STREAM_OPENED, PROTO_STREAM_DATA, PROTO_STREAM_WINDOW,
+                                         PROTO_STREAM_CLOSE };
+        uint32_t x = 2463534242u;
+        for (uint32_t i = 0; i < 20000; i++) {
+                x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+                m = (struct proto_msg){ .type = types[i % 4], .id = 0 };
+                m.u.stream.id = (x | 1) & (i & 1 ? 0xffffffffu : 0x7fffffffu);   /* both halves of the id space */
+                m.u.stream.window = 4096;
+                m.u.stream.how = PROTO_CLOSE_RESET;
+                m.u.stream.len = 16;
+                send_or_die(&m);
+                deaf_once(0);   /* the host answers some of them: keep reading */
+        }
+        stdio(PROTO_STDOUT, "evil: storm sent\n", 17);
+        deaf();
+}
+
+static void flood(void)
+{
+        static uint8_t chunk[PROTO_DATA_MAX];
+        memset(chunk, 'f', sizeof(chunk));
+        for (size_t i = 79; i < sizeof(chunk); i += 80)
+                chunk[i] = '\n';
+        pid_t pid = fork();
+        if (pid == 0) {
+                int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+                for (;;)
+                        (void)!write(fd >= 0 ? fd : 2, chunk, 4096);
+        }
+        util_log("EVIL TEST AGENT: flooding the console (pid %d) and STDIO", (int)pid);
+        for (uint32_t i = 0;; i++) {
+                stdio(i & 1 ? PROTO_STDERR : PROTO_STDOUT, chunk, sizeof(chunk));
+                deaf_once(0);
+        }
+}
+
+static void evil_exec(const struct proto_msg *m)
+{
+        static uint8_t junk[1 << 20];
+        const char *mode = NULL;
+        for (const char *p = NULL; (p = proto_strv_next(&m->u.exec.env, p));)
+                if (!strncmp(p, "MLVM_EVIL=", 10))
+                        mode = p + 10;
+        if (!mode)
+                return;   /* an honest run */
+        util_log("EVIL TEST AGENT: hostile on the channel: %s", mode);
+        done(m->id);
+        uint8_t h[PROTO_HDR_SIZE];
+        if (!strcmp(mode, "oversize")) {
+                header(h, PROTO_STDIO, 0, PROTO_MAX_PAYLOAD + 1);
+                (void)raw(h, sizeof(h));
+                (void)raw(junk, 4096);
+                silence();
+        } else if (!strcmp(mode, "unknown-type")) {
+                header(h, 200, 0, 0);
+                (void)raw(h, sizeof(h));
+                silence();
+        } else if (!strcmp(mode, "short-body")) {
+                header(h, PROTO_STDIO, 0, 1000);
+                (void)raw(h, sizeof(h));
+                (void)raw(junk, 100);
+                silence();
+        } else if (!strcmp(mode, "half-header")) {
+                header(h, PROTO_DONE, m->id, 10);
+                (void)raw(h, 8);
+                silence();
+        } else if (!strcmp(mode, "garbage")) {
+                uint32_t x = 88172645u;
+                for (size_t i = 0; i < sizeof(junk); i += 4) {
+                        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+                        memcpy(junk + i, &x, 4);
+                }
+                for (int i = 0; i < 64 && raw(junk, sizeof(junk)); i++)
+                        ;
+                util_log("EVIL TEST AGENT: 64 MiB of garbage sent (or the host stopped taking it)");
+                silence();
+        } else if (!strcmp(mode, "contained"))
+                contained(m->id);
+        else if (!strcmp(mode, "flood"))
+                flood();
+        util_log("EVIL TEST AGENT: unknown mode %s", mode);
+        deaf();
+}
+
+__attribute__((constructor)) static void install_evil(void)
 {
         artifacts_set_writer(evil_writer);
+        agent_set_exec_hook(evil_exec);
 }

@@ -445,26 +445,27 @@ static void log_times_append(const char *path, uint64_t offset)
                 (void)!write(fd, line, (size_t)n);
 }
 
-void run_log_append(const char *path, const void *data, size_t len, size_t cap)
+size_t run_log_append(const char *path, const void *data, size_t len, size_t cap)
 {
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
         struct stat st;
         static const char marker[] = "\n[mlvm: log truncated: size cap reached]\n";
 
         if (fd < 0 || fstat(fd, &st) < 0)
-                return;
+                return len;
         uint64_t size = (uint64_t)st.st_size;
         if (size + sizeof(marker) > cap)
-                return;   /* full, marker written */
+                return len;   /* full, marker written */
         if (len)
                 log_times_append(path, size);
         if (size + len > cap - sizeof(marker)) {
                 size_t room = cap - sizeof(marker) > size ? cap - sizeof(marker) - size : 0;
-                (void)!write(fd, data, room < len ? room : len);
+                ssize_t n = write(fd, data, room < len ? room : len);
                 (void)!write(fd, marker, sizeof(marker) - 1);
-                return;
+                return n > 0 ? len - (size_t)n : len;
         }
-        (void)!write(fd, data, len);
+        ssize_t n = write(fd, data, len);
+        return n > 0 ? len - (size_t)n : len;
 }
 
 int run_remove_record(const char *state_dir, const char *id)

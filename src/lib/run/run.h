@@ -102,6 +102,8 @@ int run_using_image(const char *state_dir, const char *digest, char ret[RUN_ID_L
 double run_now(void);
 /* Append to a capped log file; once over CAP, one marker line, then
  * nothing. Each chunk's offset and time go to PATH.times (run-logs.h),
- * up to RUN_LOG_TIMES_MAX bytes of it. */
+ * up to RUN_LOG_TIMES_MAX bytes of it. Returns how many of the LEN bytes
+ * were not written (dropped at the cap, or lost to a failed open or
+ * write), for the caller to count. */
 #define RUN_LOG_TIMES_MAX (4u << 20)
-void run_log_append(const char *path, const void *data, size_t len, size_t cap);
+size_t run_log_append(const char *path, const void *data, size_t len, size_t cap);
