@@ -164,7 +164,7 @@ check "audit verify" "$MLVM" audit verify
 leftovers=$(ls -A /var/tmp | grep '^mlvm-' || true)
 check_eq "no temporary files" "" "$leftovers"
 r=$(last_run)
-check_eq "the record and nothing else: run.json, logs, domain.xml, provenance, artifacts" "" \
-        "$(ls "$MLVM_STATE_DIR/runs/$r" | grep -vxE 'artifacts|console.log|domain.xml|monitor.log|output.log|provenance.json|run.json|run.lock')"
+check_eq "the record and nothing else: run.json, logs and their times, domain.xml, provenance, artifacts, its locks" "" \
+        "$(ls "$MLVM_STATE_DIR/runs/$r" | grep -vxE 'artifacts|console.log|domain.xml|monitor.log|output.log|provenance.json|run.json|run.lock|up.lock|console.log.times|output.log.times')"
 
 done_testing

@@ -33,9 +33,17 @@ r=$($C stalled "127.0.0.1:$pa")
 check_eq "a client that never reads does not hold up another" True "$(printf '%s' "$r" | jf 'j["ok"]')"
 r=$($C refused "127.0.0.1:$pc")
 check_eq "nothing listening on the guest port: a clean refusal (reset, no data)" True "$(printf '%s' "$r" | jf 'j["ok"]')"
-r=$($C hold "127.0.0.1:$pa" 70)
-check_eq "the stream cap: 64 connections served, the rest refused" "64 6" \
-        "$(printf '%s' "$r" | jf 'str(j["accepted"])+" "+str(j["refused"])')"
+# The streams of the cases above close through the guest; on a loaded host
+# that can lag, and a stream still closing counts against the cap. Up to
+# three tries, 10 s apart: the cap itself is what is checked.
+for try in 1 2 3; do
+        r=$($C hold "127.0.0.1:$pa" 70)
+        got=$(printf '%s' "$r" | jf 'str(j["accepted"])+" "+str(j["refused"])')
+        [ "$got" = "64 6" ] && break
+        echo "# stream cap, try $try: $got (earlier streams may still be closing)"
+        sleep 10
+done
+check_eq "the stream cap: 64 connections served, the rest refused" "64 6" "$got"
 check_eq "the unix socket is the owner's only" 600 "$(stat -c %a "$tmp/echo.sock")"
 r=$($C echo "$tmp/echo.sock" 100000); check_eq "echo through the unix socket" True "$(printf '%s' "$r" | jf 'j["ok"]')"
 # --- mlvm exec (the model says exec: allow)
