@@ -75,6 +75,8 @@ bool monitor_connected(void);
 /* Destroy the domain (reconnecting once if libvirt is away); false when
  * that left something behind. */
 bool monitor_libvirt_destroy(void);
+/* The libvirt connection, reconnected if it died; false when it cannot be. */
+bool monitor_libvirt_alive(void);
 /* The run's pool: 1 with *RET_POOL, 0 when there is no connection. */
 int monitor_libvirt_pool(virStoragePoolPtr *ret_pool, struct mlvm_err *e);
 

@@ -173,19 +173,25 @@ static void on_conn_closed(virConnectPtr c, int reason, void *opaque)
 
 /* ---- the end ------------------------------------------------------------------- */
 
+/* At the end, a connection that died (libvirtd restarted, or closed it
+ * after keepalives went unanswered while the monitor was busy checking a
+ * large artifact volume) gets one more try. False when there is none. */
+bool monitor_libvirt_alive(void)
+{
+        if (conn && virConnectIsAlive(conn) == 1)
+                return true;
+        monitor_libvirt_detach();
+        if (virt_connect(uri, &conn, NULL) < 0)
+                return false;
+        dom = virDomainLookupByName(conn, domain_name);
+        monitor_log("reconnected to %s for the teardown", uri);
+        return true;
+}
+
 bool monitor_libvirt_destroy(void)
 {
-        struct mlvm_err e = { 0 };
-        bool clean = true;
+        bool clean = monitor_libvirt_alive();
 
-        if (!conn || virConnectIsAlive(conn) != 1) {
-                /* Ending while libvirt is away (e.g. down during a restart): one more try. */
-                monitor_libvirt_detach();
-                if (virt_connect(uri, &conn, &e) == 0)
-                        dom = virDomainLookupByName(conn, domain_name);
-                else
-                        clean = false;
-        }
         /* A transient domain that powered off is simply gone: that is clean. */
         int active = dom ? virDomainIsActive(dom) : 0;
         if (active < 0 && virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)

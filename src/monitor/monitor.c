@@ -164,6 +164,13 @@ static bool release_volumes(bool clean, json_object *kept[N_HANDLERS])
                         end_reason = failure;
                 }
         }
+        /* Collecting can take long enough for libvirtd to drop the
+         * connection (keepalive): the volumes still go, through a new one. */
+        if (!monitor_libvirt_alive() ||
+            (virStoragePoolFree(pool), pool = NULL, monitor_libvirt_pool(&pool, &e)) <= 0) {
+                monitor_log("pool: %s", e.msg[0] ? e.msg : "libvirt unreachable");
+                return false;
+        }
         if (disk_delete_run(pool, run_id, &e) < 0) {
                 monitor_log("delete volumes: %s", e.msg);
                 clean = false;
