@@ -273,11 +273,11 @@ static int cache_store(const char *cache, const struct kbuild_result *k, const c
 {
         _cleanup_free_ char *dir = xasprintf("%s/%s", cache, k->key), *tmp = xasprintf("%s/%s.tmp", cache, k->key);
         _cleanup_free_ char *mt = xasprintf("%lld\n", k->source_mtime), *rel = xasprintf("%s\n", k->release);
-        char sum[SHA256_HEX_LEN + 2];
+        char hex[SHA256_HEX_LEN + 1];
         int r;
 
-        sha256_hex(k->vmlinux, k->len, sum);
-        strcat(sum, "\n");
+        sha256_hex(k->vmlinux, k->len, hex);
+        _cleanup_free_ char *sum = xasprintf("%s\n", hex);
         (void)remove_tree(tmp);
         if (mkdir(tmp, 0755) < 0)
                 return err_set(e, -errno, "%s", tmp);
