@@ -23,19 +23,27 @@ cleanup() {
         done
         for p in $(pgrep -f "mlvm-monitor $MLVM_STATE_DIR"); do kill -9 "$p" 2>/dev/null; done
         for v in $($V vol-list "$pool" 2>/dev/null | awk '{print $1}'); do $V vol-delete --pool "$pool" "$v" >/dev/null 2>&1; done
+        for c in $(uid_claims); do rm -f "$c"; done
         $V pool-destroy "$pool" >/dev/null 2>&1
         $V pool-undefine "$pool" >/dev/null 2>&1
         cd / && rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-# Nothing of this test's runs is left: no domain, no run volume, no monitor.
+# The per-run QEMU uid claims (src/lib/run/qemu-id.h) of this test's state dir.
+UID_CLAIMS=/run/mlvm/qemu-uids
+uid_claims() {
+        grep -lF "\"state_dir\":\"$MLVM_STATE_DIR\"" "$UID_CLAIMS"/[0-9]* 2>/dev/null
+}
+
+# Nothing of this test's runs is left: no domain, no run volume, no monitor, no uid claim.
 nothing_left() {
-        local doms vols mons
+        local doms vols mons uids
         doms=$($V list --all --name | while read -r d; do [ -n "$d" ] && $V dumpxml "$d" 2>/dev/null | grep -q "$tmp" && echo "$d"; done)
         vols=$($V vol-list "$pool" | awk '{print $1}' | grep '^mlvm-run-')
         mons=$(pgrep -f "mlvm-monitor $MLVM_STATE_DIR")
-        if [ -z "$doms$vols$mons" ]; then pass "$1: nothing left"; else fail "$1: nothing left" "domains: $doms" "volumes: $vols" "monitors: $mons"; fi
+        uids=$(uid_claims)
+        if [ -z "$doms$vols$mons$uids" ]; then pass "$1: nothing left"; else fail "$1: nothing left" "domains: $doms" "volumes: $vols" "monitors: $mons" "uid claims: $uids"; fi
 }
 
 # Wait until run $1 is no longer starting or ready (at most 120 s).

@@ -112,7 +112,8 @@ const struct verb verb_gc = {
         .usage = "[--dry-run] [--json]",
         .help = "  -n, --dry-run       say what would be removed (and what is live or not ours), remove nothing\n"
                 "Only objects of this state directory are touched: domains whose mlvm metadata carries its\n"
-                "identity, volumes of its runs, monitors proven by pid, start time and binary.\n",
+                "identity, volumes of its runs, monitors proven by pid, start time and binary, QEMU uid\n"
+                "claims (/run/mlvm/qemu-uids) that name this state directory and a run that is gone.\n",
         .shortopts = "n",
         .options = options,
         .on_opt = on_opt,

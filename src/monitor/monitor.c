@@ -24,6 +24,7 @@
 #include "monitor-handlers.h"
 #include "monitor-internal.h"
 #include "monitor.h"
+#include "qemu-id.h"
 #include "run.h"
 #include "util.h"
 #include "virt.h"
@@ -237,8 +238,12 @@ static void teardown(void)
         for (size_t i = 0; i < N_HANDLERS; i++)
                 if (handlers[i]->stop)
                         handlers[i]->stop();
-        bool clean = monitor_libvirt_destroy();
-        clean = release_volumes(clean, kept);
+        bool gone = monitor_libvirt_destroy();
+        bool clean = release_volumes(gone, kept);
+        /* QEMU is gone: its uid may serve another run (qemu-id.h). */
+        struct mlvm_err e = { 0 };
+        if (gone && qemu_id_release_run(QEMU_ID_CLAIMS_DIR, record, &e) < 0)
+                monitor_log("uid claim: %s", e.msg);
         if (clean)
                 run_name_clear(state_dir, name, run_id);
         else {

@@ -81,19 +81,19 @@ int main(int argc, char **argv)
                         goto out;
                 }
                 double t0 = now_ms();
-                if ((r = disk_create_overlay(pool, argv[4], base, 0, &e)) == 0)
+                if ((r = disk_create_overlay(pool, argv[4], base, 0, NULL, &e)) == 0)
                         printf("%.2f\n", now_ms() - t0);
         } else if (streq(argv[1], "data") && argc == 6) {
                 char hex[SHA256_HEX_LEN + 1];
                 double t0 = now_ms();
-                if ((r = disk_create_data(pool, argv[4], argv[5], hex, &e)) == 0)
+                if ((r = disk_create_data(pool, argv[4], argv[5], NULL, hex, &e)) == 0)
                         printf("%s %.2f\n", hex, now_ms() - t0);
         } else if (streq(argv[1], "artifacts") && argc == 6) {
                 uint64_t size;
                 if ((r = parse_uint(argv[5], 1, UINT64_MAX, &size)) < 0)
                         r = err_setx(&e, r, "bad size %s", argv[5]);
                 else
-                        r = disk_create_artifacts(pool, argv[4], size, &e);
+                        r = disk_create_artifacts(pool, argv[4], size, NULL, &e);
         } else if (streq(argv[1], "delete") && argc == 5) {
                 r = disk_delete_run(pool, argv[4], &e);
         } else {

@@ -696,40 +696,44 @@ static void test_volumes_test_driver(void **state)
         assert_non_null(pool = virStoragePoolLookupByName(conn, "default-pool"));
         make_raw(pool, "mlvm-img-0123456789abcdef-root", "10737418240");
 
+        const struct volume_owner own = { 6553600, 64055 };
         assert_int_equal(disk_create_overlay(pool, "mlvm-run-r1-root", "/default-pool/mlvm-img-0123456789abcdef-root",
-                                             0, &e), 0);
+                                             0, &own, &e), 0);
         _cleanup_free_ char *xml = vol_xml(pool, "mlvm-run-r1-root");
         assert_non_null(strstr(xml, "<capacity unit='bytes'>10737418240</capacity>"));
         assert_non_null(strstr(xml, "<format type='qcow2'/>"));
         assert_non_null(strstr(xml, "<backingStore>\n    <path>/default-pool/mlvm-img-0123456789abcdef-root</path>\n"
                                     "    <format type='raw'/>"));
         assert_non_null(strstr(xml, "<mode>0600</mode>"));
+        /* Owned by the run's QEMU uid (qemu-id.h), not left for libvirt to hand over. */
+        assert_non_null(strstr(xml, "<owner>6553600</owner>"));
+        assert_non_null(strstr(xml, "<group>64055</group>"));
         /* The same name twice: two runs never share a volume. */
         assert_int_equal(disk_create_overlay(pool, "mlvm-run-r1-root", "/default-pool/mlvm-img-0123456789abcdef-root",
-                                             0, &e), -EIO);
+                                             0, &own, &e), -EIO);
         assert_true(strstartswith(e.msg, "create volume mlvm-run-r1-root: "));
         /* A base outside the pool, or missing, is refused before anything is made. */
-        assert_int_equal(disk_create_overlay(pool, "mlvm-run-r2-root", "/etc/passwd", 0, &e), -EIO);
+        assert_int_equal(disk_create_overlay(pool, "mlvm-run-r2-root", "/etc/passwd", 0, NULL, &e), -EIO);
         assert_true(strstartswith(e.msg, "overlay mlvm-run-r2-root: backing volume /etc/passwd: "));
         assert_false(has_vol(pool, "mlvm-run-r2-root"));
 
-        assert_int_equal(disk_create_artifacts(pool, "mlvm-run-r1-artifacts", 1 << 30, &e), 0);
+        assert_int_equal(disk_create_artifacts(pool, "mlvm-run-r1-artifacts", 1 << 30, NULL, &e), 0);
         _cleanup_free_ char *axml = vol_xml(pool, "mlvm-run-r1-artifacts");
         assert_non_null(strstr(axml, "<capacity unit='bytes'>1073741824</capacity>"));
         assert_non_null(strstr(axml, "<format type='raw'/>"));
         assert_non_null(strstr(axml, "<allocation unit='bytes'>0</allocation>"));
         assert_non_null(strstr(axml, "<mode>0600</mode>"));
-        assert_int_equal(disk_create_artifacts(pool, "mlvm-run-r1-x", 0, &e), -EINVAL);
+        assert_int_equal(disk_create_artifacts(pool, "mlvm-run-r1-x", 0, NULL, &e), -EINVAL);
 
         /* The test driver cannot upload: the data disk fails and leaves no volume. */
         _cleanup_free_ char *dir = make_dir();
         char hex[SHA256_HEX_LEN + 1] = "untouched";
         put(dir, "w", "w", 1, 0644);
-        assert_int_equal(disk_create_data(pool, "mlvm-run-r1-data-w", dir, hex, &e), -EIO);
+        assert_int_equal(disk_create_data(pool, "mlvm-run-r1-data-w", dir, NULL, hex, &e), -EIO);
         assert_true(strstartswith(e.msg, "upload volume mlvm-run-r1-data-w: "));
         assert_string_equal(hex, "untouched");
         assert_false(has_vol(pool, "mlvm-run-r1-data-w"));
-        assert_int_equal(disk_create_data(pool, "mlvm-run-r1-data-w", "/nonexistent", hex, &e), -ENOENT);
+        assert_int_equal(disk_create_data(pool, "mlvm-run-r1-data-w", "/nonexistent", NULL, hex, &e), -ENOENT);
         assert_string_equal(e.msg, "data disk /nonexistent: No such file or directory");
         rm_dir(dir);
 

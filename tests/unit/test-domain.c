@@ -22,7 +22,7 @@
 #include "virt.h"
 
 static const char *const good[] = {
-        "tcg-virtio-serial", "kvm-vsock", "memory-hard-limit", "data-disks", "experiment", "tcg-tuned",
+        "tcg-virtio-serial", "kvm-vsock", "memory-hard-limit", "data-disks", "experiment", "tcg-tuned", "own-uid",
 };
 
 /* Set one field of W or ENV from text, as a CASE.env line or a bad case
@@ -70,6 +70,15 @@ static void set_field(struct mlvm_workload *w, struct domain_env *env, const cha
         } else if (streq(key, "rng")) {
                 assert_true(streq(value, "yes") || streq(value, "no"));
                 env->no_rng = streq(value, "no");
+        } else if (streq(key, "qemu_id")) {
+                /* "UID GID": the run's own QEMU identity (qemu-id.h). */
+                char *save = NULL, *u = strtok_r(value, " ", &save), *g = strtok_r(NULL, " ", &save);
+                assert_non_null(g);
+                assert_int_equal(parse_uint(u, 0, UINT32_MAX, &v), 0);
+                env->qemu_uid = (uint32_t)v;
+                assert_int_equal(parse_uint(g, 0, UINT32_MAX, &v), 0);
+                env->qemu_gid = (uint32_t)v;
+                env->own_uid = true;
         } else if (streq(key, "disk")) {
                 assert_true(env->n_disks < DOMAIN_MAX_DISKS);
                 struct domain_disk *d = &env->disks[env->n_disks++];
@@ -234,6 +243,8 @@ static const struct bad_case bad[] = {
         { "disk format vmdk", "disk", "/pool/d vmdk mlvm-x", "disks[1].format \"vmdk\": not qcow2 or raw" },
         { "boot timeout zero", "boot_timeout_s", "0", "boot timeout 0 s: out of range (1 to 3600)" },
         { "boot timeout too long", "boot_timeout_s", "3601", "boot timeout 3601 s: out of range (1 to 3600)" },
+        { "qemu uid root", "qemu_id", "0 64055", "qemu uid 0 gid 64055: not a run's own identity" },
+        { "qemu uid -1", "qemu_id", "4294967295 64055", "qemu uid 4294967295 gid 64055: not a run's own identity" },
         { "vsock cid 2 (the host)", "vsock_cid", "2", "vsock cid 2: out of range (3 to 4294967294)" },
         { "vsock cid VMADDR_CID_ANY", "vsock_cid", "4294967295",
           "vsock cid 4294967295: out of range (3 to 4294967294)" },

@@ -274,7 +274,7 @@ static int upload_parts(const char *imgdir, const struct manifest *m, const char
                 _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
                 if (fd < 0)
                         return err_set(e, -errno, "%s", path);
-                if ((r = volume_upload(pool, vol, fd, p->size, "0444", e)) < 0)
+                if ((r = volume_upload(pool, vol, fd, p->size, "0444", NULL, e)) < 0)
                         return r;
                 if ((r = volume_hash(pool, vol, p->size, &size, hex, e)) < 0)
                         return r;

@@ -9,6 +9,7 @@
 #include "disk.h"
 #include "mtime.h"
 #include "paths.h"
+#include "qemu-id.h"
 #include "run-down.h"
 #include "run.h"
 #include "util.h"
@@ -188,6 +189,9 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
                 if ((r = by_hand(state_dir, id, run, res.was_live && !alive, &res.destroyed, e)) < 0 && !failed_start)
                         return r;
         }
+        /* The domain is gone (by the monitor or by hand): its QEMU's uid is free. */
+        struct mlvm_err ue = { 0 };
+        (void)qemu_id_release_run(QEMU_ID_CLAIMS_DIR, run, &ue);
         const char *name = jstr(run, "name");
         if (name)
                 run_name_clear(state_dir, name, id);

@@ -7,7 +7,7 @@
 
 const char *gc_kind_to_string(enum gc_kind k)
 {
-        static const char *const s[] = { "monitor", "domain", "volume", "socket", "tmpfile", "record", "name" };
+        static const char *const s[] = { "monitor", "domain", "volume", "socket", "tmpfile", "record", "name", "uid" };
         return k < GC_KIND_MAX ? s[k] : "?";
 }
 
@@ -214,6 +214,20 @@ void gc_decide(const struct gc_input *in, struct gc_plan *ret)
                         add(&p, GC_NAME, GC_REMOVE, in->names[i].name, in->names[i].id, "no record of its run", 0);
                 else if (FATE_OF(r) == FATE_CRASHED || FATE_OF(r) == FATE_START_FAILED)
                         add(&p, GC_NAME, GC_REMOVE, in->names[i].name, r->id, why[r - in->runs], 0);
+        }
+        /* A uid claim goes with its run, after its domain: never under a live QEMU. */
+        for (size_t i = 0; i < in->n_uids; i++) {
+                const struct gc_uid *u = &in->uids[i];
+                const struct gc_run *r = find_run(in, u->run);
+                (void)snprintf(buf, sizeof(buf), "uid %u", u->uid);
+                if (!r)
+                        add(&p, GC_UID, GC_REMOVE, buf, u->run, "no record of its run", 0);
+                else if (GONE(FATE_OF(r)))
+                        add(&p, GC_UID, GC_REMOVE, buf, r->id, why[r - in->runs], 0);
+                else if (FATE_OF(r) == FATE_LIVE || FATE_OF(r) == FATE_ENDING)
+                        add(&p, GC_UID, GC_LIVE, buf, r->id, why[r - in->runs], 0);
+                else
+                        add(&p, GC_UID, GC_NOT_OURS, buf, r->id, why[r - in->runs], 0);
         }
 #undef FATE_OF
 #undef GONE

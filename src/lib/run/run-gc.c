@@ -16,6 +16,7 @@
 #include "control.h"
 #include "disk.h"
 #include "domain.h"
+#include "qemu-id.h"
 #include "run-gc.h"
 #include "units.h"
 #include "util.h"
@@ -227,6 +228,24 @@ static void collect_names(const struct gc_opts *o, struct collected *c)
                 closedir(d);
 }
 
+/* The uid claims that name this state directory's identity; others' are
+ * not looked at (qemu-id.h). */
+static void collect_uids(struct collected *c)
+{
+        struct qemu_id_claim *all = NULL;
+        size_t n = 0;
+        if (!c->in.owner[0] || qemu_id_list(QEMU_ID_CLAIMS_DIR, &all, &n, NULL) < 0)
+                return;
+        c->in.uids = xcalloc(n ? n : 1, sizeof(*c->in.uids));
+        for (size_t i = 0; i < n; i++)
+                if (streq(all[i].owner, c->in.owner)) {
+                        struct gc_uid *u = &c->in.uids[c->in.n_uids++];
+                        u->uid = all[i].uid;
+                        memcpy(u->run, all[i].run, sizeof(u->run));
+                }
+        free(all);
+}
+
 static void collected_clear(struct collected *c)
 {
         for (size_t i = 0; i < c->in.n_runs; i++) {
@@ -251,6 +270,7 @@ static void collected_clear(struct collected *c)
         for (size_t i = 0; i < c->in.n_names; i++)
                 free(c->in.names[i].name);
         free(c->in.names);
+        free(c->in.uids);
         if (c->pool)
                 virStoragePoolFree(c->pool);
         if (c->conn)
@@ -319,6 +339,14 @@ static int act(const struct gc_opts *o, struct collected *c, struct gc_item *it,
                         return err_set(e, -errno, "%s", path);
                 return 0;
         }
+        case GC_UID: {
+                /* Only while the claim still names this state directory's run. */
+                char *end;
+                unsigned long uid = strtoul(it->name + strlen("uid "), &end, 10);
+                if (*end)
+                        return err_setx(e, -EINVAL, "%s: not a uid", it->name);
+                return qemu_id_release(QEMU_ID_CLAIMS_DIR, (uint32_t)uid, c->in.owner, it->run, e);
+        }
         case GC_KIND_MAX:
                 break;
         }
@@ -379,6 +407,7 @@ int run_gc(const struct gc_opts *o, struct gc_plan *ret, struct mlvm_err *e)
         }
         collect_tmpfiles(o, &c);
         collect_names(o, &c);
+        collect_uids(&c);
         gc_decide(&c.in, &p);
         int failed = 0;
         for (size_t i = 0; !o->dry_run && i < p.n; i++) {

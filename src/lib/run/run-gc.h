@@ -8,7 +8,9 @@
  * (mlvm-run-RUNID-*) when this state directory holds run RUNID's record with
  * that identity, or one of our domains names the run; a monitor when its
  * pid and start time are the record's and /proc/PID/exe is mlvm-monitor; a
- * temporary file (PATH.tmp.PID) when the process that wrote it is gone.
+ * temporary file (PATH.tmp.PID) when the process that wrote it is gone; a
+ * QEMU uid claim when it names this state directory's owner identity and
+ * its run is gone.
  * Everything else is "not ours" and left alone.
  *
  * The decision (gc_decide) is a pure function of what was collected, so
@@ -16,6 +18,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <json-c/json.h>
@@ -28,7 +31,7 @@
  * after run.json last changed. */
 #define GC_GRACE_S 120.0
 
-enum gc_kind { GC_MONITOR, GC_DOMAIN, GC_VOLUME, GC_SOCKET, GC_TMPFILE, GC_RECORD, GC_NAME, GC_KIND_MAX };
+enum gc_kind { GC_MONITOR, GC_DOMAIN, GC_VOLUME, GC_SOCKET, GC_TMPFILE, GC_RECORD, GC_NAME, GC_UID, GC_KIND_MAX };
 enum gc_action { GC_REMOVE, GC_LIVE, GC_NOT_OURS, GC_DONE, GC_FAILED };
 
 struct gc_run {                /* one record in this state directory */
@@ -59,6 +62,11 @@ struct gc_name {
         char id[RUN_ID_LEN + 1];
 };
 
+struct gc_uid {                /* a QEMU uid claim (qemu-id.h) that names this state directory */
+        uint32_t uid;
+        char run[RUN_ID_LEN + 1];
+};
+
 struct gc_input {
         const char *owner;     /* this state directory's identity; "" when it has none yet */
         const char *uri;       /* the connection gc works on */
@@ -73,6 +81,8 @@ struct gc_input {
         size_t n_tmpfiles;
         struct gc_name *names;
         size_t n_names;
+        struct gc_uid *uids;
+        size_t n_uids;
 };
 
 struct gc_item {

@@ -18,6 +18,13 @@ static void add_disk(struct up_ctx *c, char *path, const char *format, const cha
         c->env.disks[c->env.n_disks++] = (struct domain_disk){ path, format, serial, readonly };
 }
 
+/* Who owns the run's volumes: its QEMU's own uid, or (MLVM_QEMU_UIDS=off)
+ * root, for libvirt to hand to its one QEMU user. */
+static const struct volume_owner *up_owner(const struct up_ctx *c)
+{
+        return c->uid_claimed ? &c->qemu_owner : NULL;
+}
+
 /* The qcow2 overlay over the image's root filesystem, O(1) in its size. */
 static int root_overlay(struct up_ctx *c, json_object *vols, struct mlvm_err *e)
 {
@@ -29,7 +36,7 @@ static int root_overlay(struct up_ctx *c, json_object *vols, struct mlvm_err *e)
         int r;
         if (!base_path)
                 return -EIO;
-        if ((r = disk_create_overlay(c->pool, vol, base_path, rootfs->size, e)) < 0)
+        if ((r = disk_create_overlay(c->pool, vol, base_path, rootfs->size, up_owner(c), e)) < 0)
                 return r;
         json_object_array_add(vols, json_object_new_string(vol));
         if (!(c->root_path = volume_path(c->pool, vol, e)))
@@ -46,7 +53,7 @@ static int data_disk(struct up_ctx *c, size_t i, json_object *vols, struct mlvm_
         char sha[SHA256_HEX_LEN + 1];
         json_object *x;
 
-        if (disk_create_data(c->pool, vol, c->sources[i], sha, e) < 0)
+        if (disk_create_data(c->pool, vol, c->sources[i], up_owner(c), sha, e) < 0)
                 return err_prefix(e, "disk %s", d->name);
         json_object_array_add(vols, json_object_new_string(vol));
         if (!(c->data_paths[i] = volume_path(c->pool, vol, e)))
@@ -75,7 +82,8 @@ static int artifact_disk(struct up_ctx *c, json_object *vols, struct mlvm_err *e
         if (!w->artifacts)
                 return 0;
         _cleanup_free_ char *vol = disk_volume_name(c->id, "artifacts", NULL);
-        int r = disk_create_artifacts(c->pool, vol, c->o->artifact_disk_size ?: RUN_ARTIFACT_DISK_SIZE, e);
+        int r = disk_create_artifacts(c->pool, vol, c->o->artifact_disk_size ?: RUN_ARTIFACT_DISK_SIZE, up_owner(c),
+                                          e);
         if (r < 0)
                 return r;
         json_object_array_add(vols, json_object_new_string(vol));

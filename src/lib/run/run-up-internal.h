@@ -1,6 +1,6 @@
 /* run-up-internal.h: what the phases of `mlvm up` share. run-up.c runs
  * them in order (run-up-host.c, run-up-image.c, run-up-record.c,
- * run-up-disks.c, run-up-start.c) and undoes them on failure; each phase
+ * run-up-identity.c, run-up-disks.c, run-up-start.c) and undoes them on failure; each phase
  * fills its part of struct up_ctx and of the run's record. */
 #pragma once
 
@@ -18,6 +18,7 @@
 #include "run-up.h"
 #include "run.h"
 #include "virt.h"
+#include "volume.h"
 
 struct up_ctx {
         const struct up_opts *o;
@@ -46,6 +47,10 @@ struct up_ctx {
         bool saved, named;
         int up_lock;               /* runs/ID/up.lock, held until up returns (run.h) */
         char owner[RUN_OWNER_LEN + 1];   /* the state directory's identity (run.h) */
+
+        /* up_identity: the run's QEMU uid (qemu-id.h) */
+        bool uid_claimed;
+        struct volume_owner qemu_owner;
 
         /* up_fetch_creds */
         struct cred *creds;
@@ -77,6 +82,7 @@ int up_check(struct up_ctx *c, struct mlvm_err *e);         /* keys that cannot 
 int up_host(struct up_ctx *c, struct mlvm_err *e);          /* connection, accelerator, controls, vsock, pool */
 int up_verify_image(struct up_ctx *c, struct mlvm_err *e);  /* the signed manifest and the parts, again */
 int up_claim(struct up_ctx *c, struct mlvm_err *e);         /* the run id, its directory, record and name */
+int up_identity(struct up_ctx *c, struct mlvm_err *e);      /* a uid of its own for the run's QEMU, claimed */
 int up_fetch_creds(struct up_ctx *c, struct mlvm_err *e);   /* the first lease of every credential */
 int up_volumes(struct up_ctx *c, struct mlvm_err *e);       /* root overlay, data disks, artifact disk */
 int up_domain(struct up_ctx *c, struct mlvm_err *e);        /* the domain XML, saved with the record */

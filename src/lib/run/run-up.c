@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "disk.h"
+#include "qemu-id.h"
 #include "run-up-internal.h"
 #include "run.h"
 #include "util.h"
@@ -77,6 +78,9 @@ static bool rollback(struct up_ctx *c, const char *why)
         }
         if (c->pool && c->id[0])
                 (void)disk_delete_run(c->pool, c->id, &e);
+        /* The domain is gone (destroyed above, or never started): its uid is free again. */
+        if (c->uid_claimed)
+                (void)qemu_id_release(QEMU_ID_CLAIMS_DIR, c->env.qemu_uid, c->owner, c->id, &e);
         if (!c->dir)
                 return false;
         _cleanup_free_ char *sock = run_file(c->o->state_dir, c->id, "control.sock");
@@ -108,7 +112,7 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         c->created_at = run_now();
         c->run = json_object_new_object();
         if ((r = up_check(c, e)) < 0 || (r = up_host(c, e)) < 0 || (r = up_verify_image(c, e)) < 0 ||
-            (r = up_claim(c, e)) < 0)
+            (r = up_claim(c, e)) < 0 || (r = up_identity(c, e)) < 0)
                 return r;
         up_test_pause("claim");
         if ((r = up_fetch_creds(c, e)) < 0 || (r = up_volumes(c, e)) < 0)

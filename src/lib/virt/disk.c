@@ -37,12 +37,13 @@ char *disk_volume_name(const char *run_id, const char *role, const char *name)
         return xasprintf("mlvm-run-%s-%s", run_id, role);
 }
 
-/* Allocation 0 (sparse, or an empty qcow2), mode 0600: only QEMU, which
- * libvirt hands the file to at start, and root read a run's disk. */
-static int create(virStoragePoolPtr pool, struct volume_spec *v, struct mlvm_err *e)
+/* Allocation 0 (sparse, or an empty qcow2), mode 0600, owned by the run's
+ * QEMU uid: only that QEMU and root read or write a run's disk. */
+static int create(virStoragePoolPtr pool, struct volume_spec *v, const struct volume_owner *own, struct mlvm_err *e)
 {
         v->mode = "0600";
         v->sparse = true;
+        v->owner = own;
         return volume_create(pool, v, e);
 }
 
@@ -70,7 +71,7 @@ static int backing_capacity(virStoragePoolPtr pool, const char *name, const char
 }
 
 int disk_create_overlay(virStoragePoolPtr pool, const char *name, const char *backing_path, uint64_t capacity,
-                        struct mlvm_err *e)
+                        const struct volume_owner *own, struct mlvm_err *e)
 {
         uint64_t base_cap = 0;
         int r = backing_capacity(pool, name, backing_path, &base_cap, e);
@@ -80,15 +81,16 @@ int disk_create_overlay(virStoragePoolPtr pool, const char *name, const char *ba
         /* libvirt runs qemu-img create -b BASE -F raw: a qcow2 header whatever the base's size. */
         struct volume_spec v = { .name = name, .capacity = capacity ? capacity : base_cap, .format = "qcow2",
                               .backing = backing_path };
-        return create(pool, &v, e);
+        return create(pool, &v, own, e);
 }
 
-int disk_create_artifacts(virStoragePoolPtr pool, const char *name, uint64_t size, struct mlvm_err *e)
+int disk_create_artifacts(virStoragePoolPtr pool, const char *name, uint64_t size, const struct volume_owner *own,
+                          struct mlvm_err *e)
 {
         if (size == 0)
                 return err_setx(e, -EINVAL, "artifact disk %s: size 0", name);
         struct volume_spec v = { .name = name, .capacity = size, .format = "raw" };
-        return create(pool, &v, e);
+        return create(pool, &v, own, e);
 }
 
 /* A private temporary file: O_TMPFILE (no name at all) where the file
@@ -110,7 +112,7 @@ static int private_tmpfile(struct mlvm_err *e)
         return fd;
 }
 
-int disk_create_data(virStoragePoolPtr pool, const char *name, const char *source,
+int disk_create_data(virStoragePoolPtr pool, const char *name, const char *source, const struct volume_owner *own,
                      char ret_sha256[SHA256_HEX_LEN + 1], struct mlvm_err *e)
 {
         _cleanup_close_ int fd = private_tmpfile(e);
@@ -126,9 +128,10 @@ int disk_create_data(virStoragePoolPtr pool, const char *name, const char *sourc
          * only this process holds: what is uploaded is what was hashed. */
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return err_set(e, -errno, "data disk %s", name);
-        /* 0400: a run's data is no other local user's to read (the pool
-         * directory is 0711, and volume names show in ps). */
-        if ((r = volume_upload(pool, name, fd, size, "0400", e)) < 0)
+        /* 0400 and the run's QEMU uid's: a run's data is no other run's or
+         * local user's to read (the pool directory is 0711, and volume
+         * names show in ps). */
+        if ((r = volume_upload(pool, name, fd, size, "0400", own, e)) < 0)
                 return r;
         memcpy(ret_sha256, hex, sizeof(hex));
         return 0;

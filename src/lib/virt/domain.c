@@ -193,6 +193,10 @@ static int check_input(const struct mlvm_workload *w, const struct domain_env *e
         if (env->boot_timeout_s < 1 || env->boot_timeout_s > DOMAIN_TIMEOUT_MAX_S)
                 return err_setx(e, -EINVAL, "boot timeout %u s: out of range (1 to %d)", env->boot_timeout_s,
                                 DOMAIN_TIMEOUT_MAX_S);
+        /* Never root, never libvirt's "-1" (unset). */
+        if (env->own_uid && (env->qemu_uid == 0 || env->qemu_uid == UINT32_MAX || env->qemu_gid == UINT32_MAX))
+                return err_setx(e, -EINVAL, "qemu uid %u gid %u: not a run's own identity", env->qemu_uid,
+                                env->qemu_gid);
         if (env->tb_cache_mib > 4096)
                 return err_setx(e, -EINVAL, "tb-cache %u MiB: out of range (1 to 4096)", env->tb_cache_mib);
         if (env->n_disks > DOMAIN_MAX_DISKS)
@@ -458,6 +462,21 @@ static void build_devices(xmlNodePtr dom, const struct domain_env *env)
         }
 }
 
+/* Narrow privileges: this run's QEMU runs as a uid of its own (qemu-id.h),
+ * so it cannot open another run's volumes. relabel='no': libvirt chowns
+ * nothing, neither the shared image volumes (kernel, initrd, the overlay's
+ * base stay root's, 0444, unwritable by any QEMU) nor the run's volumes,
+ * which were created owned by this uid (disk.c). */
+static void build_seclabel(xmlNodePtr dom, const struct domain_env *env)
+{
+        _cleanup_free_ char *label = xasprintf("+%u:+%u", env->qemu_uid, env->qemu_gid);
+        xmlNodePtr sl = xmlNewChild(dom, NULL, (const xmlChar *)"seclabel", NULL);
+        prop(sl, "type", "static");
+        prop(sl, "model", "dac");
+        prop(sl, "relabel", "no");
+        add(sl, "label", label);
+}
+
 int domain_xml(const struct mlvm_workload *w, const struct domain_env *env, char **ret_xml, struct mlvm_err *e)
 {
         int r = check_input(w, env, e);
@@ -471,6 +490,8 @@ int domain_xml(const struct mlvm_workload *w, const struct domain_env *env, char
         build_head(dom, w, env);
         build_os(dom, env);
         build_devices(dom, env);
+        if (env->own_uid)
+                build_seclabel(dom, env);
 
         xmlBufferPtr buf = xmlBufferCreate();
         xmlSaveCtxtPtr save = buf ? xmlSaveToBuffer(buf, "UTF-8", XML_SAVE_FORMAT | XML_SAVE_NO_DECL) : NULL;

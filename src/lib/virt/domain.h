@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "err.h"
@@ -53,6 +54,8 @@ struct domain_env {              /* everything that is not in mlvm.yaml */
         unsigned disk_iops;      /* total_iops_sec of each disk; 0: DOMAIN_DISK_IOPS_DEFAULT */
         bool no_rng;             /* leave out the virtio-rng device */
         unsigned rc_off;         /* (1 << HOST_RC_*) for each control the host does not enforce: left out */
+        bool own_uid;            /* QEMU runs as qemu_uid:qemu_gid (qemu-id.h), libvirt relabels nothing */
+        uint32_t qemu_uid, qemu_gid;
 };
 
 /* The domain name: "mlvm-" NAME "-" RUN_ID. */

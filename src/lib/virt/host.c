@@ -80,6 +80,10 @@ int host_caps_parse(const char *xml, struct host_caps *ret, struct mlvm_err *e)
         free(expr);
         expr = xasprintf("string(/capabilities/guest[os_type='hvm']/arch[@name='%s']/domain[@type='kvm']/@type)", arch);
         kvm = xpath_string(ctx, expr);
+        /* The DAC model's base labels: who QEMU runs as by default; absent
+         * when libvirt does no DAC (an unprivileged daemon). */
+        ret->dac_qemu = xpath_string(ctx, "string(/capabilities/host/secmodel[model='dac']/baselabel[@type='qemu'])");
+        ret->dac_kvm = xpath_string(ctx, "string(/capabilities/host/secmodel[model='dac']/baselabel[@type='kvm'])");
         ret->arch = TAKE_PTR(arch);
         ret->emulator = TAKE_PTR(emulator);
         ret->accel = kvm ? MLVM_ACCEL_KVM : MLVM_ACCEL_TCG;
@@ -90,6 +94,8 @@ void host_caps_clear(struct host_caps *c)
 {
         free(c->arch);
         free(c->emulator);
+        free(c->dac_qemu);
+        free(c->dac_kvm);
         *c = (struct host_caps){ 0 };
 }
 

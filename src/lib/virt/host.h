@@ -19,10 +19,13 @@ struct host_caps {
         char *arch;          /* host CPU architecture, e.g. x86_64 */
         char *emulator;      /* QEMU binary for that architecture */
         enum mlvm_accel accel;
+        char *dac_qemu;      /* libvirt's DAC base label for type='qemu' domains ("+UID:+GID"), or NULL */
+        char *dac_kvm;       /* the same for type='kvm' */
 };
 
 /* Read capabilities XML (virConnectGetCapabilities): KVM when the guest
- * entry for the host's architecture offers <domain type='kvm'/>. */
+ * entry for the host's architecture offers <domain type='kvm'/>; the DAC
+ * base labels when libvirt has the DAC security model. */
 int host_caps_parse(const char *xml, struct host_caps *ret, struct mlvm_err *e);
 void host_caps_clear(struct host_caps *c);
 const char *mlvm_accel_to_string(enum mlvm_accel a);   /* "kvm" or "tcg" */

@@ -45,6 +45,13 @@ char *volume_xml(const struct volume_spec *v)
         xmlNewProp(f, (const xmlChar *)"type", (const xmlChar *)v->format);
         xmlNodePtr perms = xmlNewChild(t, NULL, (const xmlChar *)"permissions", NULL);
         xmlNewTextChild(perms, NULL, (const xmlChar *)"mode", (const xmlChar *)v->mode);
+        if (v->owner) {
+                char id[16];
+                (void)snprintf(id, sizeof(id), "%u", v->owner->uid);
+                xmlNewTextChild(perms, NULL, (const xmlChar *)"owner", (const xmlChar *)id);
+                (void)snprintf(id, sizeof(id), "%u", v->owner->gid);
+                xmlNewTextChild(perms, NULL, (const xmlChar *)"group", (const xmlChar *)id);
+        }
         if (v->backing) {
                 xmlNodePtr bs = xmlNewChild(root, NULL, (const xmlChar *)"backingStore", NULL);
                 xmlNewTextChild(bs, NULL, (const xmlChar *)"path", (const xmlChar *)v->backing);
@@ -76,9 +83,10 @@ static int send_from_fd(virStreamPtr st, char *data, size_t nbytes, void *opaque
 }
 
 int volume_upload(virStoragePoolPtr pool, const char *name, int fd, uint64_t size, const char *mode,
-                  struct mlvm_err *e)
+                  const struct volume_owner *owner, struct mlvm_err *e)
 {
-        const struct volume_spec spec = { .name = name, .capacity = size, .format = "raw", .mode = mode };
+        const struct volume_spec spec = { .name = name, .capacity = size, .format = "raw", .mode = mode,
+                                          .owner = owner };
         _cleanup_free_ char *xml = volume_xml(&spec);
         _cleanup_vol_ virStorageVolPtr vol = virStorageVolCreateXML(pool, xml, 0);
         _cleanup_stream_ virStreamPtr st = NULL;
