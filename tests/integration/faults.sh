@@ -86,7 +86,7 @@ check_eq "claim: ps says failed once up is gone" "failed (monitor gone)" "$(stat
 out=$("$MLVM" gc); st=$?
 check_eq "claim: gc exits 0" 0 $st
 check_match "claim: gc reports the record removed" "^removed record $run \(its monitor is gone, run $run\)$" "$out"
-check_match "claim: gc's summary" "^gc: removed 2 \(1 record, 1 name\); 0 live runs kept; [0-9]+ not ours$" "$out"
+check_match "claim: gc's summary" "^gc: removed 3 \(1 record, 1 name, 1 uid\); 0 live runs kept; [0-9]+ not ours$" "$out"
 all_clean "claim" "$run"
 
 # --- up killed after its volumes; a down racing it waits instead of deleting under it

@@ -83,5 +83,6 @@ int up_identity(struct up_ctx *c, struct mlvm_err *e)
         json_object_object_add(c->run, "qemu_identity", json_object_new_string("own-uid"));
         json_object_object_add(c->run, "qemu_uid", json_object_new_int64(uid));
         json_object_object_add(c->run, "qemu_gid", json_object_new_int64(gid));
-        return 0;
+        /* Recorded at once: a down after this up dies releases the claim. */
+        return run_save(o->state_dir, c->id, c->run, e);
 }
