@@ -10,6 +10,9 @@
  * (json-c's strict mode, valid UTF-8, no NUL, nesting at most DEPTH), or
  * NULL. */
 json_object *json_parse_object(const void *buf, size_t len, int depth);
+/* The same with json-c's tokener FLAGS instead (JSON_TOKENER_STRICT
+ * without VALIDATE_UTF8 takes strings of arbitrary bytes). */
+json_object *json_parse_object_flags(const void *buf, size_t len, int depth, int flags);
 
 /* O's member KEY when it is a string, else NULL. */
 const char *json_str(json_object *o, const char *key);

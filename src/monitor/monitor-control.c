@@ -10,12 +10,14 @@
 #include <sys/un.h>
 #include <openssl/rand.h>
 
+#include "control-request.h"
 #include "monitor-internal.h"
 #include "run.h"
 #include "util.h"
 #include "virt.h"
 
-#define CONTROL_LINE_MAX 4096
+/* A request line and its newline (control-request.h). */
+#define CONTROL_LINE_MAX (CONTROL_REQUEST_MAX + 1)
 
 struct monitor_client {
         int fd;
@@ -259,13 +261,14 @@ static const struct monitor_command *find_command(const char *name)
 
 /* ---- control socket ------------------------------------------------------- */
 
-static void handle_command(struct monitor_client *c, const char *line)
+static void handle_command(struct monitor_client *c, const char *line, size_t len)
 {
-        _cleanup_json_ json_object *req = json_tokener_parse(line);
-        const char *cmd = req ? json_str(req, "cmd") : NULL;
+        struct mlvm_err e = { 0 };
+        _cleanup_json_ json_object *req = NULL;
+        const char *cmd;
 
-        if (!cmd) {
-                reply_error(c, "expected {\"cmd\": ...}");
+        if (control_parse_request(line, len, &req, &cmd, &e) < 0) {
+                reply_error(c, e.msg);
                 return;
         }
         const struct monitor_command *k = find_command(cmd);
@@ -289,7 +292,9 @@ static void on_client(int watch, int fd, int events, void *opaque)
         c->len += (size_t)n;
         c->buf[c->len] = '\0';
         char *nl;
-        while ((nl = strchr(c->buf, '\n'))) {
+        /* memchr, not strchr: a NUL in a line must not hide its end (the
+         * parse refuses the line instead). */
+        while ((nl = memchr(c->buf, '\n', c->len))) {
                 /* Consume the line first: handling it may run the event loop again. */
                 char line[CONTROL_LINE_MAX];
                 size_t used = (size_t)(nl + 1 - c->buf);
@@ -297,7 +302,7 @@ static void on_client(int watch, int fd, int events, void *opaque)
                 memcpy(line, c->buf, used);
                 memmove(c->buf, nl + 1, c->len - used + 1);
                 c->len -= used;
-                handle_command(c, line);
+                handle_command(c, line, used - 1);
                 if (c->fd < 0 || c->taken)
                         return;   /* closed, or a handler's from now on */
         }

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "audit.h"
+#include "control-request.h"
 #include "monitor-handlers.h"
 #include "util.h"
 
@@ -203,24 +204,17 @@ static void on_exec_client(int watch, int fd, int events, void *opaque)
         relay_in(x);
 }
 
-/* Why REQ may not run now (NULL: it may), with its argv in *M; audited
- * either way. */
-static const char *exec_check(json_object *req, struct proto_msg *m)
+/* Why REQ may not run now (NULL: it may), with its command and terminal
+ * in M (control-request.h checks them); audited either way. */
+static const char *exec_check(json_object *req, struct proto_msg *m, struct mlvm_err *e)
 {
-        struct mlvm_err e = { 0 };
+        struct mlvm_err ae = { 0 };
         json_object *argv = NULL, *x;
         bool allowed = json_object_object_get_ex(monitor_record(), "exec_allowed", &x) && json_object_get_boolean(x);
-        bool tty = json_object_object_get_ex(req, "tty", &x) && json_object_get_boolean(x);
         const char *why = NULL;
 
-        if (!json_object_object_get_ex(req, "argv", &argv) || !json_object_is_type(argv, json_type_array) ||
-            json_object_array_length(argv) == 0)
-                why = "exec needs a command";
-        for (size_t i = 0; !why && i < json_object_array_length(argv); i++) {
-                json_object *a = json_object_array_get_idx(argv, i);
-                if (!json_object_is_type(a, json_type_string) || proto_strv_add(&m->u.stream.argv, json_object_get_string(a)) < 0)
-                        why = "the command is too long for one frame";
-        }
+        if (control_parse_exec(req, &m->u.stream, e) < 0)
+                why = e->msg;
         if (!why && !allowed)
                 why = "exec is not allowed for this model (its mlvm.yaml entry needs exec: allow)";
         if (!why && !monitor_serving())
@@ -228,13 +222,14 @@ static const char *exec_check(json_object *req, struct proto_msg *m)
         json_object *f = json_object_new_object();
         json_object_object_add(f, "run", json_object_new_string(monitor_run_id()));
         json_object_object_add(f, "name", json_object_new_string(monitor_name()));
+        (void)json_object_object_get_ex(req, "argv", &argv);
         json_object_object_add(f, "argv", argv ? json_object_get(argv) : json_object_new_array());
-        json_object_object_add(f, "tty", json_object_new_boolean(tty));
+        json_object_object_add(f, "tty", json_object_new_boolean(m->u.stream.tty != 0));
         json_object_object_add(f, "allowed", json_object_new_boolean(!why));
         if (why)
                 json_object_object_add(f, "refused", json_object_new_string(why));
-        if (audit_append(monitor_state_dir(), "run.exec", f, &e) < 0)
-                monitor_log("audit: %s", e.msg);
+        if (audit_append(monitor_state_dir(), "run.exec", f, &ae) < 0)
+                monitor_log("audit: %s", ae.msg);
         json_object_put(f);
         return why;
 }
@@ -251,11 +246,10 @@ static void reply_error(struct monitor_client *c, const char *why)
 static void exec_start(struct monitor_client *c, json_object *req)
 {
         struct mlvm_err e = { 0 };
-        json_object *x;
         static struct proto_msg m;
 
         memset(&m, 0, sizeof(m));
-        const char *why = exec_check(req, &m);
+        const char *why = exec_check(req, &m, &e);
         if (why) {
                 reply_error(c, why);
                 return;
@@ -263,9 +257,6 @@ static void exec_start(struct monitor_client *c, json_object *req)
         m.type = PROTO_STREAM_EXEC;
         m.u.stream.id = monitor_stream_id(&monitor_exec_handler);
         m.u.stream.window = PROTO_STREAM_CREDIT;
-        m.u.stream.tty = json_object_object_get_ex(req, "tty", &x) && json_object_get_boolean(x);
-        m.u.stream.rows = json_object_object_get_ex(req, "rows", &x) ? (uint32_t)json_object_get_int(x) : 0;
-        m.u.stream.cols = json_object_object_get_ex(req, "cols", &x) ? (uint32_t)json_object_get_int(x) : 0;
         if (monitor_send(&m, &e) < 0) {
                 reply_error(c, e.msg);
                 return;

@@ -6,8 +6,9 @@
 # monitor, socket, stale record, name or temporary file, and the audit log
 # verifies. gc never touches what an up still creates, nor domains of
 # another state directory (decoys defined here, never started).
-# Not here (they would disturb other work on this libvirtd): killing or
-# restarting libvirtd, a full file system or pool, a pool removed.
+# Elsewhere: a full file system or pool and volumes removed under a run
+# (faults-host.sh), libvirtd killed mid-up (faults-libvirtd.sh, on a
+# libvirtd of its own so as not to disturb other work on this one).
 . "$TOP_SRCDIR/tests/lib.sh"
 DATA="$TOP_SRCDIR/tests/data/runs"
 . "$TOP_SRCDIR/tests/lib-runs.sh"

@@ -12,6 +12,7 @@
 #include "mtime.h"
 #include "run.h"
 #include "cleanup.h"
+#include "json-util.h"
 #include "util.h"
 
 #define LINE_MAX_BYTES (1u << 20)
@@ -100,12 +101,17 @@ int control_recv(int fd, int timeout_ms, json_object **ret, struct mlvm_err *e)
                         break;
                 }
         }
-        buf[len] = '\0';
-        json_object *o = json_tokener_parse(buf);
-        if (!o || !json_object_is_type(o, json_type_object)) {
-                json_object_put(o);
+        return control_parse_line(buf, len, ret, e);
+}
+
+int control_parse_line(const char *line, size_t len, json_object **ret, struct mlvm_err *e)
+{
+        /* No UTF-8 check: a guest's output travels in these strings as the
+         * bytes it wrote. Strict otherwise: a NUL or trailing bytes would
+         * make the line mean something else to another reader. */
+        json_object *o = json_parse_object_flags(line, len, CONTROL_DEPTH_MAX, JSON_TOKENER_STRICT);
+        if (!o)
                 return err_setx(e, -EPROTO, "monitor: not a JSON object");
-        }
         *ret = o;
         return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "cleanup.h"
 #include "exec-client.h"
+#include "exec-client-internal.h"
 #include "proto.h"
 #include "util.h"
 
@@ -15,13 +16,11 @@
 
 struct relay {
         int sock, in_fd, out_fd, err_fd;
-        uint8_t in[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];   /* bytes from the monitor, not yet decoded */
-        size_t in_len;
+        struct exec_stream s;     /* what the monitor sent, and the stream's state */
         uint8_t out[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];  /* one encoded frame to the monitor */
-        struct proto_msg msg;     /* the frame being decoded or sent */
+        struct proto_msg msg;     /* the frame being sent */
         struct proto_msg ack;     /* the WINDOW frame that gives credit back */
-        uint32_t credit;          /* stdin bytes the agent will still take */
-        bool opened, in_eof;
+        bool in_eof;
 };
 
 static int send_frame(struct relay *r, const struct proto_msg *m)
@@ -61,7 +60,7 @@ static void forward_input(struct relay *r)
         struct proto_msg *m = &r->msg;
 
         memset(m, 0, sizeof(*m));
-        size_t want = r->credit < sizeof(m->u.stream.data) ? r->credit : sizeof(m->u.stream.data);
+        size_t want = r->s.credit < sizeof(m->u.stream.data) ? r->s.credit : sizeof(m->u.stream.data);
         ssize_t n = read(r->in_fd, m->u.stream.data, want);
         if (n <= 0 && !(n < 0 && errno == EINTR)) {
                 r->in_eof = true;
@@ -72,7 +71,7 @@ static void forward_input(struct relay *r)
                 m->type = PROTO_STREAM_DATA;
                 m->u.stream.id = STREAM_ID;
                 m->u.stream.len = (uint32_t)n;
-                r->credit -= (uint32_t)n;
+                r->s.credit -= (uint32_t)n;
         }
         /* A failed send: the monitor is closing (after the EXIT, which is
          * still to be read) or gone (then the next read says so). */
@@ -90,64 +89,78 @@ static void output(struct relay *r, const struct proto_conn *data)
         (void)send_frame(r, &r->ack);
 }
 
-/* One frame from the monitor: 1 when it was the command's EXIT (its
- * status in *ret_status), 0 to go on, or a negative errno. */
-static int handle_frame(struct relay *r, const struct proto_msg *m, int *ret_status, struct mlvm_err *e)
+/* The guest is hostile: these are the agent's frames as the monitor
+ * relays them, so a header is checked (its 1 MiB cap too) before its
+ * payload is waited for, a bad one ends the relay rather than waiting for
+ * bytes that would never make it good, and the agent is held to the
+ * credit rules (proto.h) the way the monitor holds it on published ports. */
+int exec_stream_next(struct exec_stream *s, int *ret_status, struct mlvm_err *e)
 {
-        switch (m->type) {
+        const struct proto_conn *c = &s->msg.u.stream;
+        struct proto_hdr h;
+
+        if (s->in_len < PROTO_HDR_SIZE)
+                return EXEC_MORE;
+        if (proto_hdr_decode(s->in, &h) < 0)
+                return err_setx(e, -EPROTO, "a malformed frame from the monitor");
+        if (s->in_len - PROTO_HDR_SIZE < h.len)
+                return EXEC_MORE;
+        int d = proto_payload_decode(&h, s->in + PROTO_HDR_SIZE, &s->msg);
+        size_t used = PROTO_HDR_SIZE + h.len;
+        memmove(s->in, s->in + used, s->in_len - used);
+        s->in_len -= used;
+        if (d < 0)
+                return err_setx(e, -EPROTO, "a malformed frame from the monitor");
+        switch (s->msg.type) {
         case PROTO_STREAM_OPENED:
-                r->opened = true;
-                r->credit = m->u.stream.window;
-                return 0;
+                if (s->opened || c->window > PROTO_STREAM_CREDIT)
+                        break;
+                s->opened = true;
+                s->credit = c->window;
+                return EXEC_NEXT;
         case PROTO_STREAM_WINDOW:
-                r->credit += m->u.stream.window;
-                return 0;
+                if (!s->opened || (uint64_t)s->credit + c->window > PROTO_STREAM_CREDIT)
+                        break;
+                s->credit += c->window;
+                return EXEC_NEXT;
         case PROTO_STREAM_DATA:
-                output(r, &m->u.stream);
-                return 0;
+                if (!s->opened)
+                        break;
+                return EXEC_OUTPUT;
         case PROTO_EXIT:
-                *ret_status = m->u.exit.signal ? 128 + (int)(m->u.exit.signal & 127) : (int)(m->u.exit.code & 255);
-                return 1;
+                *ret_status = s->msg.u.exit.signal ? 128 + (int)(s->msg.u.exit.signal & 127)
+                                                   : (int)(s->msg.u.exit.code & 255);
+                return EXEC_EXIT;
         case PROTO_STREAM_CLOSE:
-                if (m->u.stream.how == PROTO_CLOSE_END)
-                        return 0;
-                if (m->u.stream.how == PROTO_CLOSE_REFUSED)
+                if (c->how == PROTO_CLOSE_END)
+                        return EXEC_NEXT;
+                if (c->how == PROTO_CLOSE_REFUSED)
                         return err_setx(e, -ECONNREFUSED, "the agent could not start the command");
                 return err_setx(e, -ECONNRESET, "the command's stream was reset");
         default:
-                return 0;
+                return EXEC_NEXT;
         }
+        return err_setx(e, -EPROTO, "the agent broke the stream's rules (%s)", proto_type_name(s->msg.type));
 }
 
 /* SOCK is readable: read what the monitor sent and handle each whole
- * frame. 1 after the EXIT, 0 to go on, or a negative errno. The guest is
- * hostile: these are the agent's frames as the monitor relays them, so a
- * header is checked (its 1 MiB cap too) before its payload is waited for,
- * and a bad one ends the relay rather than waiting for bytes that would
- * never make it good. */
+ * frame. 1 after the EXIT, 0 to go on, or a negative errno. */
 static int read_frames(struct relay *r, int *ret_status, struct mlvm_err *e)
 {
-        ssize_t n = recv(r->sock, r->in + r->in_len, sizeof(r->in) - r->in_len, 0);
+        ssize_t n = recv(r->sock, r->s.in + r->s.in_len, sizeof(r->s.in) - r->s.in_len, 0);
         if (n <= 0)
                 return err_setx(e, -ECONNRESET, "the monitor closed the connection before the command ended");
-        r->in_len += (size_t)n;
+        r->s.in_len += (size_t)n;
         for (;;) {
-                struct proto_hdr h;
-                if (r->in_len < PROTO_HDR_SIZE)
-                        return 0;
-                if (proto_hdr_decode(r->in, &h) < 0)
-                        return err_setx(e, -EPROTO, "a malformed frame from the monitor");
-                if (r->in_len < PROTO_HDR_SIZE + h.len)
-                        return 0;
-                int d = proto_payload_decode(&h, r->in + PROTO_HDR_SIZE, &r->msg);
-                size_t used = PROTO_HDR_SIZE + h.len;
-                memmove(r->in, r->in + used, r->in_len - used);
-                r->in_len -= used;
-                if (d < 0)
-                        return err_setx(e, -EPROTO, "a malformed frame from the monitor");
-                int k = handle_frame(r, &r->msg, ret_status, e);
-                if (k != 0)
+                int k = exec_stream_next(&r->s, ret_status, e);
+                if (k < 0)
                         return k;
+                if (k == EXEC_MORE)
+                        return 0;
+                if (k == EXEC_EXIT)
+                        return 1;
+                if (k == EXEC_OUTPUT)
+                        output(r, &r->s.msg.u.stream);
         }
 }
 
@@ -165,7 +178,7 @@ int exec_client_relay(int sock, int in_fd, int out_fd, int err_fd, int *ret_stat
         for (;;) {
                 struct pollfd p[2] = {
                         { .fd = sock, .events = POLLIN },
-                        { .fd = r->opened && !r->in_eof && r->credit ? in_fd : -1, .events = POLLIN },
+                        { .fd = r->s.opened && !r->in_eof && r->s.credit ? in_fd : -1, .events = POLLIN },
                 };
                 if (poll(p, 2, -1) < 0) {
                         if (errno == EINTR)

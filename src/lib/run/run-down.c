@@ -212,8 +212,11 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
         json_object_object_add(f, "via_monitor", json_object_new_boolean(res.via_monitor));
         r = audit_append(state_dir, "run.down", f, e);
         json_object_put(f);
+        /* The teardown is done and stays done (a full state directory, say):
+         * the error says so, and what could not be written. */
         if (r < 0)
-                return r;
+                return err_prefix(e, "run %s %s, but its audit event was not written", id,
+                                  res.was_live ? "stopped" : "cleaned up");
         *ret = res;
         return 0;
 }

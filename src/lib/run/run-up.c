@@ -49,6 +49,9 @@ static void mark_start_failed(json_object *run, void *u)
         json_object_object_add(run, "start_failed", json_object_new_boolean(true));
 }
 
+static bool rollback_record(struct up_ctx *c, const char *why);
+static int reconnect(struct up_ctx *c);
+
 /* Undo everything but the evidence: no domain, volume, monitor or socket
  * stays; a run whose domain was handed to libvirt keeps its record,
  * failed, with its console, monitor and QEMU logs, so that `mlvm logs RUN`
@@ -69,6 +72,11 @@ static bool rollback(struct up_ctx *c, const char *why)
                 if (run_monitor_alive(c->monitor, c->id))
                         (void)kill(c->monitor, SIGKILL);
         }
+        /* libvirtd restarted under up (its connection died, with the error
+         * being undone): what up created is still there, so reconnect for
+         * the undo, as the monitor does for its teardown. */
+        if (c->conn && virConnectIsAlive(c->conn) != 1 && reconnect(c) < 0)
+                return rollback_record(c, why);
         if (c->domain_started) {
                 virDomainPtr d = virDomainLookupByName(c->conn, c->domain);
                 if (d) {
@@ -81,6 +89,35 @@ static bool rollback(struct up_ctx *c, const char *why)
         /* The domain is gone (destroyed above, or never started): its uid is free again. */
         if (c->uid_claimed)
                 (void)qemu_id_release(QEMU_ID_CLAIMS_DIR, c->env.qemu_uid, c->owner, c->id, &e);
+        return rollback_record(c, why);
+}
+
+/* A fresh connection and pool for the undo, within a few seconds of a
+ * restarted libvirtd coming back. */
+static int reconnect(struct up_ctx *c)
+{
+        const char *pool = c->pool ? virStoragePoolGetName(c->pool) : NULL;
+        _cleanup_free_ char *name = pool ? xstrdup(pool) : NULL;
+        virConnectPtr conn = NULL;
+
+        for (int i = 0; i < 50 && virt_connect(c->o->uri, &conn, NULL) < 0; i++) {
+                struct timespec ts = { 0, 100000000 };
+                nanosleep(&ts, NULL);
+        }
+        if (!conn)
+                return -ENOTCONN;
+        if (c->pool)
+                virStoragePoolFree(c->pool);
+        c->pool = name ? virStoragePoolLookupByName(conn, name) : NULL;
+        virConnectClose(c->conn);
+        c->conn = conn;
+        return 0;
+}
+
+/* The record's part of the undo (see rollback). */
+static bool rollback_record(struct up_ctx *c, const char *why)
+{
+        struct mlvm_err e = { 0 };
         if (!c->dir)
                 return false;
         _cleanup_free_ char *sock = run_file(c->o->state_dir, c->id, "control.sock");

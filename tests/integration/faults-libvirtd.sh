@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# libvirtd killed (SIGKILL) and restarted in the middle of `mlvm up`
+# (issue 16): up stopped by the test hook MLVM_TEST_PAUSE_AT after its
+# volumes, and after the domain started, the daemon killed and started
+# again, then up let go on. After each: up ends (ready, or a one-line
+# error), ps tells the truth, down and gc leave no domain, volume,
+# monitor, socket, record or temporary file, and the audit log verifies.
+# The daemon is a second libvirtd this test starts (tests/lib-libvirtd.sh:
+# loopback only, its own namespace), so that killing it disturbs nothing
+# else on this host; it runs again at the end, until the cleanup stops it.
+. "$TOP_SRCDIR/tests/lib.sh"
+. "$TOP_SRCDIR/tests/lib-libvirtd.sh"
+require_root_libvirt
+command -v unshare >/dev/null || skip_all "unshare (util-linux) is missing"
+
+tmp=$(mktemp -d)
+chmod 0711 "$tmp"
+export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="mlvm-faults" MLVM_POOL_PATH="$tmp/pool"
+export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$TOP_BUILDDIR/tests/.debcache}"
+export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$TOP_BUILDDIR/tests/.kernelcache}"
+export MLVM_BOOT_TIMEOUT=120
+upid=""
+cleanup() {
+        [ -n "$upid" ] && kill -9 "$upid" 2>/dev/null
+        [ -n "$LVD_PID" ] && for d in $(virsh -q -c "$LVD_URI" list --name 2>/dev/null); do
+                virsh -q -c "$LVD_URI" destroy "$d" >/dev/null 2>&1; done
+        for p in $(pgrep -f "mlvm-monitor $MLVM_STATE_DIR"); do kill -9 "$p" 2>/dev/null; done
+        lvd_stop
+        for f in "$tmp"/lvd/ns/run/qemu/*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+lvd_start "$tmp/lvd"; check_eq "second libvirtd answers" 0 $?
+export MLVM_CONNECT="$LVD_URI"
+V="virsh -q -c $LVD_URI"
+check "setup" "$MLVM" setup
+"$MLVM" -q image build "$TOP_SRCDIR/images/minimal" 2>"$tmp/build.err"; st=$?
+check_eq "the minimal image builds and uploads" 0 $st
+[ $st -eq 0 ] || { sed 's/^/# /' "$tmp/build.err"; done_testing; exit 1; }
+cp "$TOP_SRCDIR/tests/data/runs/mlvm.yaml" "$tmp/mlvm.yaml"
+cp -r "$TOP_SRCDIR/tests/data/runs/datadir" "$tmp/datadir"
+cd "$tmp" || exit 1
+
+state_of() { "$MLVM" ps --all --json | json_get /dev/stdin '[r["state"] for r in j if r["run"]=="'"$1"'"][0] if [r for r in j if r["run"]=="'"$1"'"] else "gone"'; }
+
+all_clean() {
+        local desc=$1 left="" f doms vols mons
+        doms=$($V list --all --name | grep '^mlvm-')
+        vols=$($V vol-list "$MLVM_POOL" | awk '{print $1}' | grep '^mlvm-run-')
+        mons=$(pgrep -f "mlvm-monitor $MLVM_STATE_DIR")
+        check_eq "$desc: no domain, volume or monitor left" "" "$(echo $doms $vols $mons)"
+        for f in "$MLVM_STATE_DIR"/runs/*/run.json; do
+                [ -e "$f" ] || continue
+                case "$(json_get "$f" 'j["state"]')" in starting|ready) left="$left live-record:$f" ;; esac
+        done
+        left="$left $(find "$MLVM_STATE_DIR" -name control.sock -o -name '*.tmp.*') $(ls "$MLVM_STATE_DIR/names")"
+        check_eq "$desc: no live record, socket, name or temporary file left" "" "$(echo $left)"
+        check "$desc: the audit log verifies" "$MLVM" audit verify
+}
+
+# up NAME stopped at PHASE, libvirtd killed and started again, up let go on.
+restart_under_up() {
+        local phase=$1 name=$2 s=""
+        MLVM_TEST_PAUSE_AT=$phase "$MLVM" up "$name" >"$tmp/up.out" 2>"$tmp/up.err" &
+        upid=$!
+        for _ in $(seq 1 1500); do
+                s=$(awk '{print $3}' "/proc/$upid/stat" 2>/dev/null)
+                [ "$s" = T ] || [ -z "$s" ] && break
+                sleep 0.2
+        done
+        run=$(cat "$MLVM_STATE_DIR/names/$name" 2>/dev/null)
+        if [ "$s" = T ] && [ -n "$run" ]; then pass "$phase: up stops there (run $run)"
+        else fail "$phase: up stops there" "state: $s" "$(cat "$tmp/up.err")"; fi
+        kill -9 "$LVD_PID"; wait "$LVD_PID" 2>/dev/null; LVD_PID=
+        lvd_start "$tmp/lvd"; check_eq "$phase: libvirtd killed and started again" 0 $?
+        kill -CONT "$upid"
+        wait "$upid"; upst=$?; upid=""
+        uperr=$(grep -v '^mlvm: up: notice: ' "$tmp/up.err")
+        printf '%s\n' "$(cat "$tmp/up.out")" "$uperr" | sed "s/^/# $phase: /"
+}
+
+for phase in volumes domain; do
+        restart_under_up $phase data
+        if [ $upst -eq 0 ]; then
+                check_eq "$phase: up succeeded: ps says ready" ready "$(state_of "$run")"
+        else
+                check_eq "$phase: up failed with one line" 1 "$(printf '%s\n' "$uperr" | wc -l)"
+                # Failed before the domain: undone whole, no record (run-up.c).
+                check_match "$phase: ps says failed, or knows no such run" "^(failed|gone)" "$(state_of "$run")"
+        fi
+        if [ "$(state_of "$run")" != gone ]; then
+                out=$("$MLVM" down data 2>&1); st=$?
+                check_eq "$phase: down exits 0" 0 $st
+                [ $st -eq 0 ] || printf '%s\n' "$out" | sed 's/^/# down: /'
+        fi
+        out=$("$MLVM" gc 2>&1); st=$?
+        check_eq "$phase: gc exits 0" 0 $st
+        printf '%s\n' "$out" | sed 's/^/# gc: /'
+        all_clean "$phase"
+done
+check_eq "libvirtd runs at the end" 0 "$($V version >/dev/null 2>&1; echo $?)"
+
+done_testing
