@@ -117,12 +117,36 @@ digest=$(sed -n 's/^sha256:\(.*\)$/\1/p' "$tmp/state/images/tags/minimal:latest"
 kvol="$tmp/pool/mlvm-img-${digest:0:16}-kernel"
 cp "$kvol" "$tmp/kernel.good"
 chmod u+w "$kvol"; printf 'X' | dd of="$kvol" bs=1 seek=5000 conv=notrunc 2>/dev/null
+nrec=$(ls "$MLVM_STATE_DIR/runs" | wc -l)
 err=$("$MLVM" up idle 2>&1); st=$?
 check_eq "tampered image: up fails" 1 $st
 check_match "tampered image: names the part" "image minimal: image part kernel \(volume mlvm-img-[0-9a-f]{16}-kernel\) fails verification" "$err"
 nothing_left "tampered image"
-check_eq "tampered image: no domain was defined" "" "$($V list --all --name | grep '^mlvm-idle-')"
+# The domain may have existed, paused (verification ends once QEMU has read
+# the kernel): its vCPUs never ran, and no record of it stays.
+check_eq "tampered image: no run record stays" "$nrec" "$(ls "$MLVM_STATE_DIR/runs" | wc -l)"
 cp "$tmp/kernel.good" "$kvol"; chmod 0444 "$kvol"
+
+# A part swapped after it was verified and before QEMU reads it (up stopped
+# right after the hashing): the guest does not run the swapped bytes.
+ivol="$tmp/pool/mlvm-img-${digest:0:16}-initramfs"
+MLVM_TEST_PAUSE_AT=verified "$MLVM" up idle >"$tmp/swap.out" 2>"$tmp/swap.err" &
+upid=$!
+for _ in $(seq 1 600); do
+        s=$(awk '{print $3}' "/proc/$upid/stat" 2>/dev/null)
+        [ "$s" = T ] || [ -z "$s" ] && break
+        sleep 0.2
+done
+check_eq "swapped part: up stops once the parts are hashed" T "$s"
+mv "$ivol" "$tmp/initramfs.good"
+cp "$tmp/initramfs.good" "$ivol"; printf 'X' | dd of="$ivol" bs=1 seek=100 conv=notrunc 2>/dev/null
+kill -CONT "$upid"; wait "$upid"; st=$?
+mv -f "$tmp/initramfs.good" "$ivol"
+check_eq "swapped part: up fails" 1 $st
+check_match "swapped part: says the part changed after its verification" \
+        "image minimal: part initramfs \(.*\) changed between its verification and QEMU's start: not booting it" "$(cat "$tmp/swap.err")"
+nothing_left "swapped part"
+check "the image verifies again once restored" "$MLVM" -q image verify minimal
 
 # The monitor is killed: ps says so, down still removes everything.
 out=$("$MLVM" up idle 2>/dev/null); run=$(printf '%s\n' "$out" | sed -n 's/^idle: run \([0-9a-f]*\) .*/\1/p')

@@ -4,7 +4,9 @@
  * fills its part of struct up_ctx and of the run's record. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <json-c/json.h>
@@ -19,6 +21,32 @@
 #include "run.h"
 #include "virt.h"
 #include "volume.h"
+
+/* A part's volume as it was hashed (local pools). */
+struct up_pin {
+        int fd;
+        struct stat st;
+        char *path;
+        const char *part;
+};
+
+/* The image's verification, run beside the phases that do not depend on
+ * it. On a local pool it is joined after libvirt has started the domain
+ * paused (QEMU has read the kernel and initramfs by then), and the pinned
+ * volumes are re-checked unchanged before the vCPUs run; over a remote
+ * URI it is joined before the domain starts. Either way nothing runs
+ * that was not verified. */
+struct up_verify {
+        pthread_t thread;
+        bool running;
+        bool local;
+        struct up_pin pins[MANIFEST_MAX_PARTS];
+        size_t n_pins;
+        int r;                     /* its result, E its error */
+        struct mlvm_err e;
+        json_object *verified;     /* the parts re-hashed at boot */
+        usec_t t_done;
+};
 
 struct up_ctx {
         const struct up_opts *o;
@@ -37,9 +65,10 @@ struct up_ctx {
         char *sources[MLVM_CONFIG_MAX_DISKS];   /* each data disk's source as /proc/self/fd/N: pinned, checked */
         int source_fds[MLVM_CONFIG_MAX_DISKS];  /* O_PATH fds of what the policy allowed (-1: none) */
 
-        /* up_verify_image */
+        /* up_image, up_verify_begin/end */
         char digest[SHA256_HEX_LEN + 1];
         struct manifest m;
+        struct up_verify verify;
 
         /* up_claim: from here on a failure has something to undo */
         char id[RUN_ID_LEN + 1];
@@ -80,7 +109,11 @@ void up_notice(struct up_result *ret, const char *fmt, ...) __attribute__((forma
 /* The phases, in order. Each returns 0 or a negative errno with E set. */
 int up_check(struct up_ctx *c, struct mlvm_err *e);         /* keys that cannot work here, before anything */
 int up_host(struct up_ctx *c, struct mlvm_err *e);          /* connection, accelerator, controls, vsock, pool */
-int up_verify_image(struct up_ctx *c, struct mlvm_err *e);  /* the signed manifest and the parts, again */
+int up_image(struct up_ctx *c, struct mlvm_err *e);         /* the tag's digest and its manifest, read */
+int up_verify_begin(struct up_ctx *c, struct mlvm_err *e);  /* the signed manifest and the parts, again... */
+int up_verify_end(struct up_ctx *c, struct mlvm_err *e);    /* ...joined: its result (always call it) */
+int up_verify_recheck(struct up_ctx *c, struct mlvm_err *e); /* the hashed volumes unchanged since */
+void up_verify_clear(struct up_verify *v);
 int up_claim(struct up_ctx *c, struct mlvm_err *e);         /* the run id, its directory, record and name */
 int up_identity(struct up_ctx *c, struct mlvm_err *e);      /* a uid of its own for the run's QEMU, claimed */
 int up_fetch_creds(struct up_ctx *c, struct mlvm_err *e);   /* the first lease of every credential */
@@ -90,8 +123,9 @@ int up_start(struct up_ctx *c, struct mlvm_err *e);         /* libvirt starts it
 int up_wait(struct up_ctx *c, struct mlvm_err *e);          /* until the agent is ready, watching KVM */
 
 /* Test hook: with MLVM_TEST_PAUSE_AT=PHASE (claim, volumes, domain,
- * monitor), up stops itself (SIGSTOP) right after that phase, so that a
- * test can kill it there deterministically (tests/integration/faults.sh). */
+ * monitor; verified: the image's parts hashed), up stops itself (SIGSTOP)
+ * right after that phase, so that a test can kill it there or change a
+ * file deterministically (tests/integration/faults.sh, runs.sh). */
 void up_test_pause(const char *phase);
 
 /* The tail of libvirt's log of DOMAIN's QEMU on a local host, or NULL. */

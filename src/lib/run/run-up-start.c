@@ -123,13 +123,33 @@ static int wait_ready(struct up_ctx *c, unsigned timeout_s, struct mlvm_err *e)
         }
 }
 
+/* The domain exists, paused, and QEMU has read its kernel and initramfs:
+ * the verification's result, the volumes still the ones hashed, then the
+ * vCPUs run. */
+static int start_verified(struct up_ctx *c, virDomainPtr dom, struct mlvm_err *e)
+{
+        int r;
+        if ((r = up_verify_end(c, e)) < 0 || (r = up_verify_recheck(c, e)) < 0) {
+                c->booting = false;   /* its vCPUs never ran: no evidence to keep, nothing stays */
+                return r;
+        }
+        if ((r = run_save(c->o->state_dir, c->id, c->run, e)) < 0)   /* with verified_at_boot */
+                return r;
+        if (virDomainResume(dom) < 0)
+                return err_virt(e, "start domain %s", c->domain);
+        return 0;
+}
+
 int up_start(struct up_ctx *c, struct mlvm_err *e)
 {
         int hand = -1, r;
 
         c->t_create0 = now_usec();
         c->booting = true;
-        virDomainPtr dom = virDomainCreateXML(c->conn, c->xml, 0);
+        /* Verification still running (a local pool): start paused, so the
+         * guest runs only once the verified volumes are the ones QEMU read. */
+        bool pending = c->verify.running;
+        virDomainPtr dom = virDomainCreateXML(c->conn, c->xml, pending ? VIR_DOMAIN_START_PAUSED : 0);
         if (!dom) {
                 r = err_virt(e, "start domain %s", c->domain);
                 /* QEMU that cannot open /dev/kvm fails right here, before any watch. */
@@ -143,7 +163,10 @@ int up_start(struct up_ctx *c, struct mlvm_err *e)
                 return r;
         }
         c->domain_started = true;
+        r = pending ? start_verified(c, dom, e) : 0;
         virDomainFree(dom);
+        if (r < 0)
+                return r;
         c->t_created = now_usec();
         up_test_pause("domain");
         if ((r = monitor_spawn(c->o->state_dir, c->id, c->n_creds > 0, &c->monitor, &hand, e)) < 0)

@@ -148,13 +148,23 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         c->t0 = now_usec();
         c->created_at = run_now();
         c->run = json_object_new_object();
-        if ((r = up_check(c, e)) < 0 || (r = up_host(c, e)) < 0 || (r = up_verify_image(c, e)) < 0 ||
-            (r = up_claim(c, e)) < 0 || (r = up_identity(c, e)) < 0)
+        if ((r = up_check(c, e)) < 0 || (r = up_host(c, e)) < 0 || (r = up_image(c, e)) < 0 ||
+            (r = up_verify_begin(c, e)) < 0)
                 return r;
-        up_test_pause("claim");
-        if ((r = up_fetch_creds(c, e)) < 0 || (r = up_volumes(c, e)) < 0)
-                return r;
-        up_test_pause("volumes");
+        /* While the image is verified: the claim, the credentials, the
+         * volumes. The verification's failure is the one said (it would have
+         * come first in order), and it ends before anything is undone. */
+        if ((r = up_claim(c, e)) == 0 && (r = up_identity(c, e)) == 0) {
+                up_test_pause("claim");
+                if ((r = up_fetch_creds(c, e)) == 0 && (r = up_volumes(c, e)) == 0)
+                        up_test_pause("volumes");
+        }
+        /* Over a remote URI the verification ends here, before the domain
+         * exists; on this machine after libvirt has started it paused
+         * (up_start), or now if a phase failed. */
+        int v = c->verify.local && r == 0 ? 0 : up_verify_end(c, e);
+        if (v < 0 || r < 0)
+                return v < 0 ? v : r;
         if ((r = up_domain(c, e)) < 0 || (r = up_start(c, e)) < 0 || (r = up_wait(c, e)) < 0)
                 return r;
         memcpy(ret->id, c->id, sizeof(c->id));
@@ -182,6 +192,7 @@ static void add_timings(json_object *run, void *u)
 static void ctx_free(struct up_ctx *c)
 {
         json_object_put(c->run);
+        up_verify_clear(&c->verify);
         host_caps_clear(&c->caps);
         manifest_clear(&c->m);
         free(c->kernel);
@@ -219,6 +230,7 @@ static int attempt(const struct up_opts *o, bool force_tcg, struct up_result *re
         for (size_t i = 0; i < MLVM_CONFIG_MAX_DISKS; i++)
                 c.source_fds[i] = -1;
         int r = do_up(&c, ret, e);
+        (void)up_verify_end(&c, NULL);   /* a phase failed while it ran: it ends before the undo */
 
         *ret_kvm_failed = r < 0 && c.kvm_failed;
         if (r < 0) {
