@@ -87,7 +87,7 @@ struct verb {
 };
 
 extern const struct verb verb_info, verb_config, verb_setup, verb_image, verb_key;
-extern const struct verb verb_gc, verb_rm, verb_prune;
+extern const struct verb verb_gc, verb_rm, verb_prune, verb_stats;
 extern const struct verb verb_up, verb_down, verb_ps, verb_logs, verb_inspect;
 extern const struct verb verb_audit, verb_creds, verb_secret, verb_run, verb_verify, verb_artifacts, verb_exec;
 extern const struct verb verb_completion;

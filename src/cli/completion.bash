@@ -160,7 +160,7 @@ _mlvm() {
                 ;;
         up) mapfile -t words < <(_mlvm_config_names models); _mlvm_reply "${words[@]}" ;;
         run) mapfile -t words < <(_mlvm_config_names experiments); _mlvm_reply "${words[@]}" ;;
-        down | logs | inspect | artifacts | verify | exec | "creds ls" | "creds rotate")
+        down | logs | inspect | artifacts | verify | exec | stats | "creds ls" | "creds rotate")
                 mapfile -t words < <(_mlvm_runs)
                 _mlvm_reply "${words[@]}"
                 ;;
