@@ -94,6 +94,15 @@ int cli_fail(const struct cli *cli, const struct mlvm_err *e)
         return EXIT_FAIL;
 }
 
+int cli_fail_for(const struct cli *cli, const char *what, struct mlvm_err *e)
+{
+        size_t len = strlen(what);
+        /* "idle is already running ...", "idle: no such run ...": named already. */
+        if (strncmp(e->msg, what, len) != 0 || (e->msg[len] != ':' && e->msg[len] != ' '))
+                err_prefix(e, "%s", what);
+        return cli_fail(cli, e);
+}
+
 int cli_usage_error(const struct cli *cli, const char *fmt, ...)
 {
         char msg[1024];

@@ -125,6 +125,9 @@ void cli_error(const struct cli *cli, const char *fmt, ...) __attribute__((forma
 /* The same with CODE (a negative errno) saying which kind of error it is; returns EXIT_FAIL. */
 int cli_error_as(const struct cli *cli, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cli_fail(const struct cli *cli, const struct mlvm_err *e);   /* prints e, returns EXIT_FAIL */
+/* The same for one of several operands: "WHAT: " in front of the message
+ * unless it names WHAT first already. */
+int cli_fail_for(const struct cli *cli, const char *what, struct mlvm_err *e);
 /* A usage error as is, without the "(see ...)" hint cli_usage_error adds. */
 void cli_usage_report(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same, with "(see 'mlvm VERB --help')" after it ('mlvm --help' before a verb). */
