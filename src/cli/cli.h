@@ -142,5 +142,11 @@ int cli_accel_request(const struct cli *cli, const char *arg, enum mlvm_accel_re
 /* "mlvm: VERB: notice: LINE" for each of up's notices, unless -q or --json. */
 void cli_print_notices(const struct cli *cli, const char (*notices)[768], size_t n);
 
+/* retention: of mlvm.yaml (C): remove the ended runs of its workloads past
+ * it (run_retention), before up or run starts anything; what went, and
+ * any failure, are notices (the verb goes on). */
+struct mlvm_config;
+void cli_apply_retention(const struct cli *cli, const char *state_dir, const struct mlvm_config *c);
+
 /* JSON value rendered as block YAML: what `mlvm config` prints for people. */
 void cli_print_yaml(json_object *o);

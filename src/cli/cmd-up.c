@@ -143,6 +143,7 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 .revoke_timeout_ms = revoke_ms, .publish = o->publish, .n_publish = o->n_publish,
                 .publish_public = o->publish_public,
         };
+        cli_apply_retention(cli, state, c);
         /* Credential values pass through this process: no core dump of it. */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         /* One at a time, in order; a failure does not stop the others. */
