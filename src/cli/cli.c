@@ -5,6 +5,8 @@
 
 #include "cleanup.h"
 #include "cli.h"
+#include "run-rm.h"
+#include "units.h"
 #include "util.h"
 
 const struct option cli_global_options[] = {
@@ -92,6 +94,15 @@ int cli_fail(const struct cli *cli, const struct mlvm_err *e)
 {
         report(cli, err_kind(e->code), e->msg[0] ? e->msg : "failed");
         return EXIT_FAIL;
+}
+
+int cli_fail_for(const struct cli *cli, const char *what, struct mlvm_err *e)
+{
+        size_t len = strlen(what);
+        /* "idle is already running ...", "idle: no such run ...": named already. */
+        if (strncmp(e->msg, what, len) != 0 || (e->msg[len] != ':' && e->msg[len] != ' '))
+                err_prefix(e, "%s", what);
+        return cli_fail(cli, e);
 }
 
 int cli_usage_error(const struct cli *cli, const char *fmt, ...)
@@ -432,4 +443,39 @@ void cli_print_notices(const struct cli *cli, const char (*notices)[768], size_t
                 return;
         for (size_t i = 0; i < n; i++)
                 fprintf(stderr, "mlvm: %s: notice: %s\n", cli->verb ? cli->verb : "up", notices[i]);
+}
+
+void cli_apply_retention(const struct cli *cli, const char *state_dir, const struct mlvm_config *c)
+{
+        struct rm_item *v = NULL;
+        struct mlvm_err e = { 0 };
+        char notice[1][768], d[32], list[512] = "";
+        size_t n = 0, removed = 0;
+
+        if (c->retention_s == 0)
+                return;
+        format_duration(c->retention_s, d, sizeof(d));
+        /* Housekeeping, not the verb's work: a failure is a notice, never the verb's failure. */
+        if (run_retention(state_dir, cli->uri, c, &v, &n, &e) < 0) {
+                text_set(notice[0], sizeof(notice[0]), "retention %s: %s", d, e.msg);
+                cli_print_notices(cli, notice, 1);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!v[i].removed) {
+                        text_set(notice[0], sizeof(notice[0]), "retention %s: kept run %s: %s", d, v[i].id,
+                                 v[i].err.msg);
+                        cli_print_notices(cli, notice, 1);
+                        continue;
+                }
+                if (removed++ < 8)
+                        text_set(list + strlen(list), sizeof(list) - strlen(list), "%s%s (%s)", removed > 1 ? ", " : "",
+                                 v[i].id, v[i].name);
+        }
+        rm_items_free(v, n);
+        if (removed == 0)
+                return;
+        text_set(notice[0], sizeof(notice[0]), "retention %s: removed %zu ended run%s: %s%s", d, removed,
+                 removed == 1 ? "" : "s", list, removed > 8 ? ", ..." : "");
+        cli_print_notices(cli, notice, 1);
 }

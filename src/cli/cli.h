@@ -87,7 +87,7 @@ struct verb {
 };
 
 extern const struct verb verb_info, verb_config, verb_setup, verb_image, verb_key;
-extern const struct verb verb_gc, verb_rm, verb_prune;
+extern const struct verb verb_gc, verb_rm, verb_prune, verb_stats;
 extern const struct verb verb_up, verb_down, verb_ps, verb_logs, verb_inspect;
 extern const struct verb verb_audit, verb_creds, verb_secret, verb_run, verb_verify, verb_artifacts, verb_exec;
 extern const struct verb verb_completion;
@@ -125,6 +125,9 @@ void cli_error(const struct cli *cli, const char *fmt, ...) __attribute__((forma
 /* The same with CODE (a negative errno) saying which kind of error it is; returns EXIT_FAIL. */
 int cli_error_as(const struct cli *cli, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int cli_fail(const struct cli *cli, const struct mlvm_err *e);   /* prints e, returns EXIT_FAIL */
+/* The same for one of several operands: "WHAT: " in front of the message
+ * unless it names WHAT first already. */
+int cli_fail_for(const struct cli *cli, const char *what, struct mlvm_err *e);
 /* A usage error as is, without the "(see ...)" hint cli_usage_error adds. */
 void cli_usage_report(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same, with "(see 'mlvm VERB --help')" after it ('mlvm --help' before a verb). */
@@ -138,6 +141,12 @@ int cli_accel_request(const struct cli *cli, const char *arg, enum mlvm_accel_re
                       enum mlvm_accel_request *ret);
 /* "mlvm: VERB: notice: LINE" for each of up's notices, unless -q or --json. */
 void cli_print_notices(const struct cli *cli, const char (*notices)[768], size_t n);
+
+/* retention: of mlvm.yaml (C): remove the ended runs of its workloads past
+ * it (run_retention), before up or run starts anything; what went, and
+ * any failure, are notices (the verb goes on). */
+struct mlvm_config;
+void cli_apply_retention(const struct cli *cli, const char *state_dir, const struct mlvm_config *c);
 
 /* JSON value rendered as block YAML: what `mlvm config` prints for people. */
 void cli_print_yaml(json_object *o);

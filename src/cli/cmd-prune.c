@@ -90,7 +90,8 @@ const struct verb verb_prune = {
         .usage = "[--until DURATION] [--json]",
         .help = "      --until DURATION  only runs that ended at least DURATION ago (30m, 12h, 7d;\n"
                 "                      default: every run that ended)\n"
-                "Live runs are never touched. One audit event, run.prune, lists the runs removed.\n",
+                "Live runs are never touched. One audit event, run.prune, lists the runs removed.\n"
+                "retention: DURATION in mlvm.yaml does this for a file's runs at each up and run.\n",
         .options = options,
         .on_opt = on_opt,
         .opts_size = sizeof(struct prune_opts),

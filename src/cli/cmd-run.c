@@ -243,6 +243,7 @@ static int start(struct cli *cli, struct run_opts *o, const char *state, const c
         }
         if (cli_accel_request(cli, o->accel, w->accel, &accel) < 0)
                 return EXIT_USAGE;
+        cli_apply_retention(cli, state, c);
         struct up_opts uo = {
                 .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c, .workload = w,
                 .boot_timeout_s = o->boot_timeout, .experiment = true, .accel = accel,

@@ -1,5 +1,6 @@
-/* cmd-up.c: mlvm up NAME: start a model from mlvm.yaml and wait until its
- * agent is ready. */
+/* cmd-up.c: mlvm up [NAME...]: start models from mlvm.yaml, each waited
+ * for until its agent is ready; without operands every model of the file
+ * (run-batch.h). */
 #include "mlvm-build.h"
 
 #include <sys/prctl.h>
@@ -8,6 +9,7 @@
 #include "cli.h"
 #include "config.h"
 #include "paths.h"
+#include "run-batch.h"
 #include "run-up.h"
 #include "units.h"
 #include "util.h"
@@ -52,13 +54,68 @@ static int on_opt(struct cli *cli, int c, const char *arg, void *u)
         }
 }
 
+/* Start W; what happened goes to LIST (--json) or stdout. A failure is
+ * its own line, "mlvm: up: NAME: WHY" when BATCH. */
+static int up_one(struct cli *cli, const struct up_cli *o, const struct up_opts *base, const struct mlvm_workload *w,
+                  bool batch, json_object *list)
+{
+        struct mlvm_err e = { 0 };
+        struct up_result res = { 0 };
+        enum mlvm_accel_request accel;
+
+        if (cli_accel_request(cli, o->accel, w->accel, &accel) < 0)
+                return EXIT_USAGE;
+        struct up_opts uo = *base;
+        uo.workload = w;
+        uo.accel = accel;
+        int ur = run_up(&uo, &res, &e);
+        cli_print_notices(cli, res.notices, res.n_notices);
+        if (ur < 0) {
+                return batch ? cli_fail_for(cli, w->name, &e) : cli_fail(cli, &e);
+        }
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "name", json_object_new_string(w->name));
+        json_object_object_add(j, "run", json_object_new_string(res.id));
+        json_object_object_add(j, "ready", json_object_new_boolean(!o->no_wait));
+        json_object_object_add(j, "ready_s", json_object_new_double(res.ready_s));
+        json_object_object_add(j, "accel", json_object_new_string(mlvm_accel_to_string(res.accel)));
+        json_object_array_add(list, j);
+        if (!cli->json && cli->verbosity >= 0) {
+                if (o->no_wait)
+                        printf("%s: run %s started\n", w->name, res.id);
+                else
+                        printf("%s: run %s ready in %.2f s\n", w->name, res.id, res.ready_s);
+                fflush(stdout);
+        }
+        return EXIT_OK;
+}
+
+/* Without operands a running model is left as it is, as Compose's up does. */
+static bool already_running(struct cli *cli, const char *state, const struct mlvm_workload *w, json_object *list)
+{
+        char id[RUN_ID_LEN + 1];
+        if (!run_name_is_live(state, w->name, id))
+                return false;
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "name", json_object_new_string(w->name));
+        json_object_object_add(j, "run", json_object_new_string(id));
+        json_object_object_add(j, "already_running", json_object_new_boolean(true));
+        json_object_array_add(list, j);
+        if (!cli->json && cli->verbosity >= 0)
+                printf("%s: already running as run %s\n", w->name, id);
+        return true;
+}
+
 static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
         struct up_cli *o = opts;
         _cleanup_(mlvm_config_freep) struct mlvm_config *c = NULL;
         _cleanup_free_ char *state = mlvm_state_dir();
+        _cleanup_free_ const struct mlvm_workload **sel = NULL;
+        _cleanup_json_ json_object *list = json_object_new_array();
         struct mlvm_err e = { 0 };
-        struct up_result res = { 0 };
+        size_t n = 0;
+        int failed = 0;
 
         if (!o->timeout) {
                 const char *env = getenv("MLVM_BOOT_TIMEOUT");
@@ -73,43 +130,39 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 if (env && parse_uint(env, 100, 600000, &v) == 0)
                         revoke_ms = (unsigned)v;
         }
-        if (mlvm_config_load(cli->file, &c, &e) < 0)
+        /* Every name is checked before anything starts. */
+        if (mlvm_config_load(cli->file, &c, &e) < 0 ||
+            batch_up_select(c, cli->file, argv, (size_t)argc, &sel, &n, &e) < 0)
                 return cli_fail(cli, &e);
-        const struct mlvm_workload *w = mlvm_config_find(c, argv[0]);
-        if (!w) {
-                mlvm_config_not_found(c, cli->file, argv[0], &e);
-                return cli_fail(cli, &e), EXIT_FAIL;
-        }
-        enum mlvm_accel_request accel;
-        if (cli_accel_request(cli, o->accel, w->accel, &accel) < 0)
-                return EXIT_USAGE;
-        struct up_opts uo = {
-                .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c, .workload = w,
+        const bool batch = argc != 1;
+        if (n > 1 && o->n_publish > 0)
+                return cli_usage_error(cli, "--publish goes with one model, not %zu", n), EXIT_USAGE;
+        struct up_opts base = {
+                .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c,
                 .boot_timeout_s = o->timeout, .kernel_args = o->kernel_args, .no_wait = o->no_wait,
                 .revoke_timeout_ms = revoke_ms, .publish = o->publish, .n_publish = o->n_publish,
-                .publish_public = o->publish_public, .accel = accel,
+                .publish_public = o->publish_public,
         };
+        cli_apply_retention(cli, state, c);
         /* Credential values pass through this process: no core dump of it. */
         (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        int ur = run_up(&uo, &res, &e);
-        cli_print_notices(cli, res.notices, res.n_notices);
-        if (ur < 0)
-                return cli_fail(cli, &e);
-        if (cli->json) {
-                _cleanup_json_ json_object *j = json_object_new_object();
-                json_object_object_add(j, "name", json_object_new_string(w->name));
-                json_object_object_add(j, "run", json_object_new_string(res.id));
-                json_object_object_add(j, "ready", json_object_new_boolean(!o->no_wait));
-                json_object_object_add(j, "ready_s", json_object_new_double(res.ready_s));
-                json_object_object_add(j, "accel", json_object_new_string(mlvm_accel_to_string(res.accel)));
-                cli_print_json(j);
-        } else if (cli->verbosity >= 0) {
-                if (o->no_wait)
-                        printf("%s: run %s started\n", w->name, res.id);
-                else
-                        printf("%s: run %s ready in %.2f s\n", w->name, res.id, res.ready_s);
+        /* One at a time, in order; a failure does not stop the others. */
+        for (size_t i = 0; i < n; i++) {
+                if (argc == 0 && already_running(cli, state, sel[i], list))
+                        continue;
+                int st = up_one(cli, o, &base, sel[i], batch, list);
+                if (st == EXIT_USAGE)   /* --accel or $MLVM_ACCEL: the same for every model */
+                        return st;
+                failed += st != EXIT_OK;
         }
-        return EXIT_OK;
+        if (cli->json && !batch && !failed)
+                cli_print_json(json_object_array_get_idx(list, 0));
+        else if (cli->json && batch)
+                cli_print_json(list);
+        /* Each failure had its line; the count says it was not all of them. */
+        if (batch && failed && !cli->json)
+                cli_error(cli, "%d of %zu models failed to start", failed, n);
+        return failed ? EXIT_FAIL : EXIT_OK;
 }
 
 static const struct option options[] = {
@@ -124,8 +177,8 @@ static const struct option options[] = {
 
 const struct verb verb_up = {
         .name = "up",
-        .summary = "Start a model from mlvm.yaml and wait until it is ready (credentials in, workload started)",
-        .usage = "NAME [--no-wait] [--timeout SECONDS] [--accel auto|kvm|tcg] [--publish SPEC]... [--publish-public]\n"
+        .summary = "Start models from mlvm.yaml and wait until they are ready (credentials in, workload started)",
+        .usage = "[NAME...] [--no-wait] [--timeout SECONDS] [--accel auto|kvm|tcg] [--publish SPEC]... [--publish-public]\n"
                  "       [--kernel-args ARGS]",
         .help = "      --no-wait       return once the guest and its monitor started\n"
                 "      --timeout S     how long the agent has to say HELLO (default 60 under TCG, 20 with KVM;\n"
@@ -136,11 +189,15 @@ const struct verb verb_up = {
                 "      --publish SPEC  also publish [ADDR:]HOST_PORT:GUEST_PORT or unix:/PATH:GUEST_PORT\n"
                 "      --publish-public  allow publishing on addresses other than loopback\n"
                 "      --kernel-args A append A to the image's kernel command line (debugging boots)\n"
+                "  Without NAME: every model of the file, in file order; those already running are left\n"
+                "  as they are. Each name is checked before anything starts. Models start one at a time;\n"
+                "  one that fails is undone, reported on its own line, and the others still start; the\n"
+                "  exit status is then 1. --publish goes with one model\n"
                 "  $MLVM_REVOKE_TIMEOUT_MS: how long down waits for the agent to confirm that the run's\n"
                 "  credentials are gone before destroying the domain anyway (default 2000)\n",
         .options = options,
         .on_opt = on_opt,
         .opts_size = sizeof(struct up_cli),
-        .args = { .min = 1, .max = 1, .name = "model name" },
+        .args = { .min = 0, .max = ARGS_ANY },
         .run = run,
 };

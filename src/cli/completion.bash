@@ -152,7 +152,8 @@ _mlvm() {
                 _mlvm_reply "${subs[@]}"
                 return 0
         fi
-        ((nargs == 0)) || return 0
+        # Verbs that take several names complete each of them.
+        ((nargs == 0)) || [[ $verb == up || $verb == down || $verb == stats ]] || return 0
         case $verb${sub:+ $sub} in
         help | "completion words")
                 mapfile -t words < <("$mlvm" completion words 2>/dev/null)
@@ -160,7 +161,7 @@ _mlvm() {
                 ;;
         up) mapfile -t words < <(_mlvm_config_names models); _mlvm_reply "${words[@]}" ;;
         run) mapfile -t words < <(_mlvm_config_names experiments); _mlvm_reply "${words[@]}" ;;
-        down | logs | inspect | artifacts | verify | exec | "creds ls" | "creds rotate")
+        down | logs | inspect | artifacts | verify | exec | stats | "creds ls" | "creds rotate")
                 mapfile -t words < <(_mlvm_runs)
                 _mlvm_reply "${words[@]}"
                 ;;

@@ -30,6 +30,7 @@ static const struct verb *const verbs[] = {
         &verb_run,
         &verb_secret,
         &verb_setup,
+        &verb_stats,
         &verb_up,
         &verb_verify,
         &verb_version,

@@ -5,7 +5,7 @@
 # their name and artifacts, in one audit event; prune --until picks by end
 # time; ps --all shows when runs ended and their exit code; ps --filter
 # and -q; logs --tail, --since and --timestamps on logs with and without
-# their .times files.
+# their .times files; mlvm.yaml's retention applied by up and run.
 . "$TOP_SRCDIR/tests/lib.sh"
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -152,5 +152,38 @@ check_eq "prune with nothing to do, --json: []" "[]" "$("$MLVM" prune --json)"
 check_eq "prune with nothing to do says so" "prune: removed 0 runs that ended" "$("$MLVM" prune)"
 check_eq "audit: rm, rm, prune, prune" "run.rm run.rm run.prune run.prune" \
         "$("$MLVM" audit --json | "${PYTHON3:-python3}" -c 'import json,sys; print(*[e["event"] for e in json.load(sys.stdin)])')"
+
+# --- retention: in mlvm.yaml, applied by up and run before they start
+# anything (here they then fail: the test driver has no image).
+cat > "$tmp/ret.yaml" <<'YAML'
+retention: 1h
+models:
+  keep-a: { image: minimal }
+experiments:
+  exp-r: { image: minimal }
+YAML
+record ffff0006 keep-a stopped '"stopped_at": '"$((now - 7200))"
+record ffff0007 keep-a stopped '"stopped_at": '"$((now - 600))"
+record ffff0008 zzz exited '"exited_at": '"$((now - 86400 * 3))"
+record ffff0009 exp-r exited '"exited_at": '"$((now - 7200))"
+sed -i 's|test:///default|qemu:///system|' "$st/runs/ffff0009/run.json"   # another connection's
+"$MLVM" -f "$tmp/ret.yaml" up keep-a >/dev/null 2>"$tmp/err"
+check_eq "up applies the file's retention, as a notice" "mlvm: up: notice: retention 1h: removed 1 ended run: ffff0006 (keep-a)" \
+        "$(grep retention "$tmp/err")"
+check_eq "the run that ended 2 h ago is gone" "gone" "$([ -e "$st/runs/ffff0006" ] && echo there || echo gone)"
+check "one that ended 10 min ago stays" test -f "$st/runs/ffff0007/run.json"
+check "a run of a name the file does not declare stays" test -f "$st/runs/ffff0008/run.json"
+check "another connection's run stays" test -f "$st/runs/ffff0009/run.json"
+check "live runs stay" test -f "$st/runs/aaaa0001/run.json"
+check_eq "the removal is audited as run.retention" "run.retention ffff0006 keep-a stopped" \
+        "$("$MLVM" audit --json --event run.retention | "${PYTHON3:-python3}" -c 'import json,sys
+for e in json.load(sys.stdin):
+    print(e["event"], *[" ".join((r["run"], r["name"], r["state"])) for r in e["removed"]])' 2>&1)"
+sed -i 's|qemu:///system|test:///default|' "$st/runs/ffff0009/run.json"
+"$MLVM" -q -f "$tmp/ret.yaml" run exp-r >/dev/null 2>"$tmp/err"
+check "run applies it too" test ! -e "$st/runs/ffff0009"
+check_eq "-q: no notice" "" "$(grep retention "$tmp/err")"
+"$MLVM" -f "$tmp/ret.yaml" up keep-a >/dev/null 2>"$tmp/err"
+check_eq "nothing past the retention: no notice" "" "$(grep retention "$tmp/err")"
 
 done_testing

@@ -76,6 +76,35 @@ static void test_prune_until(void **state)
         assert_false(selects("{\"state\":\"ready\",\"created_at\":1}", 60));
 }
 
+static bool retained(const char *yaml, const char *text)
+{
+        struct mlvm_config *c = NULL;
+        assert_int_equal(mlvm_config_parse("t.yaml", "/tmp", yaml, strlen(yaml), &c, NULL), 0);
+        json_object *o = rec(text);
+        bool r = run_retention_selects(o, c, NOW);
+        json_object_put(o);
+        mlvm_config_free(c);
+        return r;
+}
+
+static void test_retention(void **state)
+{
+        static const char day[] = "retention: 1d\nmodels:\n  m:\n    image: minimal\n"
+                                  "experiments:\n  e:\n    image: minimal\n";
+        static const char none[] = "models:\n  m:\n    image: minimal\n";
+        /* Ended more than a day ago, a workload of the file: removed. */
+        assert_true(retained(day, "{\"name\":\"m\",\"state\":\"stopped\",\"stopped_at\":900000}"));
+        assert_true(retained(day, "{\"name\":\"e\",\"state\":\"exited\",\"exited_at\":913600}"));
+        /* Less than a day ago: kept. */
+        assert_false(retained(day, "{\"name\":\"m\",\"state\":\"stopped\",\"stopped_at\":913601}"));
+        /* Another file's run, however old: kept. */
+        assert_false(retained(day, "{\"name\":\"other\",\"state\":\"stopped\",\"stopped_at\":1}"));
+        /* A live run, however old: kept. */
+        assert_false(retained(day, "{\"name\":\"m\",\"state\":\"ready\",\"created_at\":1}"));
+        /* No retention: nothing goes. */
+        assert_false(retained(none, "{\"name\":\"m\",\"state\":\"stopped\",\"stopped_at\":1}"));
+}
+
 static void write_file(const char *path, const char *text)
 {
         FILE *f = fopen(path, "w");
@@ -135,6 +164,7 @@ int main(void)
                 cmocka_unit_test(test_ended_at),
                 cmocka_unit_test(test_prune_all_ended),
                 cmocka_unit_test(test_prune_until),
+                cmocka_unit_test(test_retention),
                 cmocka_unit_test(test_rm_refuses_live_removes_ended),
         };
         return cmocka_run_group_tests_name("run-rm", tests, NULL, NULL);

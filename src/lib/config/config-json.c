@@ -104,6 +104,11 @@ json_object *mlvm_config_to_json(const struct mlvm_config *c)
                         *section = json_object_new_object();
                 json_object_object_add(*section, c->w[i].name, workload_to_json(&c->w[i]));
         }
+        if (c->retention_s) {
+                char d[32];
+                format_duration(c->retention_s, d, sizeof(d));
+                json_object_object_add(root, "retention", json_object_new_string(d));
+        }
         if (models)
                 json_object_object_add(root, "models", models);
         if (experiments)

@@ -89,7 +89,7 @@ static const char *const workload_keys[] = {
 };
 static const char *const disk_keys[] = { "source", "mount" };
 static const char *const secret_keys[] = { "from", "ttl", "rotate", "scope" };
-static const char *const root_keys[] = { "models", "experiments" };
+static const char *const root_keys[] = { "models", "experiments", "retention" };
 
 /* "unknown key", naming the known key K is probably a typo of. */
 static int unknown_key(struct loader *L, yaml_node_t *key, const char *path, const char *k, const char *const *known,
@@ -494,12 +494,16 @@ static int parse_root(struct loader *L, struct mlvm_config *c, yaml_node_t *root
                         models = m.v[i].value;
                 else if (streq(m.v[i].k, "experiments"))
                         experiments = m.v[i].value;
-                else if (!strstartswith(m.v[i].k, "x-")) {
+                else if (streq(m.v[i].k, "retention")) {
+                        if ((r = yml_get_duration(L, m.v[i].value, "retention", MLVM_RETENTION_MIN_S,
+                                                  MLVM_RETENTION_MAX_S, &c->retention_s)) < 0)
+                                return r;
+                } else if (!strstartswith(m.v[i].k, "x-")) {
                         _cleanup_free_ char *d = yml_display(m.v[i].k);
                         const char *near = suggest_word(m.v[i].k, root_keys, ARRAY_SIZE(root_keys));
                         if (near)
                                 return yml_lerr(L, m.v[i].key, d, "unknown key (did you mean %s?)", near);
-                        return yml_lerr(L, m.v[i].key, d, "unknown key (expected models, experiments or x-*)");
+                        return yml_lerr(L, m.v[i].key, d, "unknown key (expected models, experiments, retention or x-*)");
                 }
         }
         if (models && (r = parse_section(L, c, MLVM_KIND_MODEL, models, "models")) < 0)

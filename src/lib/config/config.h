@@ -25,6 +25,10 @@
 #define MLVM_TTL_MIN_S      10
 #define MLVM_TTL_MAX_S      (24 * 3600)
 #define MLVM_TIMEOUT_MAX_S  (7 * 24 * 3600)
+/* retention: at least a minute (a record must outlive the up that ends it
+ * long enough to be read), at most what parse_duration reads. */
+#define MLVM_RETENTION_MIN_S 60
+#define MLVM_RETENTION_MAX_S (366 * 24 * 3600)
 
 enum mlvm_kind { MLVM_KIND_MODEL, MLVM_KIND_EXPERIMENT };
 enum mlvm_transport { MLVM_TRANSPORT_AUTO, MLVM_TRANSPORT_VSOCK, MLVM_TRANSPORT_VIRTIO_SERIAL };
@@ -93,6 +97,7 @@ struct mlvm_config {
         char *dir;                /* absolute directory of the file */
         struct mlvm_workload *w;  /* models first, then experiments, each in file order */
         size_t n;
+        uint64_t retention_s;     /* retention: ended runs of these workloads older than this go; 0: kept */
 };
 
 int mlvm_config_load(const char *path, struct mlvm_config **ret, struct mlvm_err *e);

@@ -138,6 +138,22 @@ static int wait_for_up(const char *state_dir, const char *id, int *ret_lock, boo
         }
 }
 
+int run_down_resolve(const char *state_dir, const char *ref, char ret[RUN_ID_LEN + 1], bool *ret_ended,
+                     struct mlvm_err *e)
+{
+        char id[RUN_ID_LEN + 1];
+        bool ended = false;
+        int r;
+        if (run_name_get(state_dir, ref, id) < 0 && run_resolve_id(state_dir, ref, id) < 0) {
+                if ((r = run_resolve(state_dir, ref, id, e)) < 0)
+                        return r;
+                ended = true;
+        }
+        memcpy(ret, id, sizeof(id));
+        *ret_ended = ended;
+        return 0;
+}
+
 bool run_down_is_audited(const struct down_result *res)
 {
         return res->was_live || res->via_monitor || res->destroyed || res->removed;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 
 #include "err.h"
+#include "run.h"
 
 struct down_result {
         bool was_live;        /* the run was starting or ready */
@@ -18,6 +19,14 @@ struct down_result {
  * the audit log records what changed state, not a down of a run that had
  * already ended (docs/security.md). */
 bool run_down_is_audited(const struct down_result *res);
+
+/* What `mlvm down REF` acts on: the current run of name REF, else the run
+ * with id (or unique prefix of at least 4 digits) REF; *RET_ENDED false.
+ * A name whose runs all ended gives its newest run with *RET_ENDED true:
+ * nothing to stop, down is idempotent. A name or id never seen is a
+ * mistake: -ENOENT ("no such run or name"). */
+int run_down_resolve(const char *state_dir, const char *ref, char ret[RUN_ID_LEN + 1], bool *ret_ended,
+                     struct mlvm_err *e);
 
 /* Stop run ID: ask its monitor (SHUTDOWN to the agent, then destroy), or,
  * when the monitor is gone, destroy the domain and delete the volumes

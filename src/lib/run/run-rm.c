@@ -170,8 +170,15 @@ int run_rm(const char *state_dir, const char (*ids)[RUN_ID_LEN + 1], size_t n, c
         return r < 0 ? r : bad;
 }
 
-int run_prune(const char *state_dir, const char *uri, uint64_t until_s, struct rm_item **ret, size_t *ret_n,
-              struct mlvm_err *e)
+bool run_retention_selects(json_object *run, const struct mlvm_config *c, double now)
+{
+        const char *name = jstr(run, "name");
+        return c->retention_s > 0 && name && mlvm_config_find(c, name) && run_prune_selects(run, now, c->retention_s);
+}
+
+/* The ended runs of URI's records that prune (C NULL) or C's retention selects, removed as EVENT. */
+static int prune_where(const char *state_dir, const char *uri, uint64_t until_s, const struct mlvm_config *c,
+                       const char *event, struct rm_item **ret, size_t *ret_n, struct mlvm_err *e)
 {
         char (*ids)[RUN_ID_LEN + 1] = NULL, (*pick)[RUN_ID_LEN + 1];
         size_t n = 0, k = 0;
@@ -186,14 +193,32 @@ int run_prune(const char *state_dir, const char *uri, uint64_t until_s, struct r
                 if (run_load(state_dir, ids[i], &run, NULL) < 0)
                         continue;
                 /* This connection's runs, as ps --all shows them. */
-                if (!(u = jstr(run, "uri")) || !streq(u, uri) || !run_prune_selects(run, now, until_s))
+                if (!(u = jstr(run, "uri")) || !streq(u, uri) ||
+                    !(c ? run_retention_selects(run, c, now) : run_prune_selects(run, now, until_s)))
                         continue;
                 memcpy(pick[k++], ids[i], RUN_ID_LEN + 1);
         }
         free(ids);
         *ret = NULL;
-        r = run_rm(state_dir, (const char (*)[RUN_ID_LEN + 1])pick, k, "run.prune", ret, e);
+        r = k == 0 && c ? 0 : run_rm(state_dir, (const char (*)[RUN_ID_LEN + 1])pick, k, event, ret, e);
         free(pick);
         *ret_n = *ret ? k : 0;
         return r;
+}
+
+int run_prune(const char *state_dir, const char *uri, uint64_t until_s, struct rm_item **ret, size_t *ret_n,
+              struct mlvm_err *e)
+{
+        return prune_where(state_dir, uri, until_s, NULL, "run.prune", ret, ret_n, e);
+}
+
+int run_retention(const char *state_dir, const char *uri, const struct mlvm_config *c, struct rm_item **ret,
+                  size_t *ret_n, struct mlvm_err *e)
+{
+        if (c->retention_s == 0) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        return prune_where(state_dir, uri, 0, c, "run.retention", ret, ret_n, e);
 }

@@ -15,6 +15,7 @@
 
 #include <json-c/json.h>
 
+#include "config.h"
 #include "err.h"
 #include "run.h"
 
@@ -50,3 +51,15 @@ void rm_items_free(struct rm_item *v, size_t n);
  * by run_rm (event "run.prune"). */
 int run_prune(const char *state_dir, const char *uri, uint64_t until_s, struct rm_item **ret, size_t *ret_n,
               struct mlvm_err *e);
+
+/* retention: in mlvm.yaml: does C's retention remove this run? C sets
+ * one (retention_s > 0), the run's name is a model or experiment of C
+ * (another file's history is not this file's to drop), and
+ * run_prune_selects it with UNTIL_S the retention. */
+bool run_retention_selects(json_object *run, const struct mlvm_config *c, double now);
+/* What `mlvm up` and `mlvm run` apply before they start anything: the
+ * ended runs of URI's records that run_retention_selects, removed by
+ * run_rm with the audit event "run.retention". Nothing when C sets no
+ * retention. */
+int run_retention(const char *state_dir, const char *uri, const struct mlvm_config *c, struct rm_item **ret,
+                  size_t *ret_n, struct mlvm_err *e);

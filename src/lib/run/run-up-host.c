@@ -46,13 +46,19 @@ int up_check(struct up_ctx *ctx, struct mlvm_err *e)
                         return err_setx(e, -EPERM, "--publish %s:%u: not a loopback address; pass --publish-public to "
                                         "expose the model beyond this host", o->publish[i].host_addr,
                                         o->publish[i].host_port);
-        if (w->kind == MLVM_KIND_EXPERIMENT && !o->experiment)
+        int r = up_check_kind(c, w, o->experiment, e);
+        return r < 0 ? r : up_check_workload(c, w, e);
+}
+
+int up_check_kind(const struct mlvm_config *c, const struct mlvm_workload *w, bool experiment, struct mlvm_err *e)
+{
+        if (w->kind == MLVM_KIND_EXPERIMENT && !experiment)
                 return err_setx(e, -ENOTSUP, "%s:%u:%u: experiments.%s is an experiment: start it with `mlvm run %s`",
                                 c->path, w->pos.line, w->pos.col, w->name, w->name);
-        if (w->kind == MLVM_KIND_MODEL && o->experiment)
+        if (w->kind == MLVM_KIND_MODEL && experiment)
                 return err_setx(e, -ENOTSUP, "%s:%u:%u: models.%s is a model: start it with `mlvm up %s`", c->path,
                                 w->pos.line, w->pos.col, w->name, w->name);
-        return up_check_workload(c, w, e);
+        return 0;
 }
 
 int up_check_workload(const struct mlvm_config *c, const struct mlvm_workload *w, struct mlvm_err *e)

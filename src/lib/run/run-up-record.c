@@ -53,17 +53,6 @@ static json_object *publish_json(const struct mlvm_workload *w, const struct up_
 }
 
 /* Is NAME's current run (if any) still live? Its id in CUR. */
-static bool name_is_live(const char *state_dir, const char *name, char cur[RUN_ID_LEN + 1])
-{
-        json_object *old = NULL, *x;
-        bool live = false;
-        if (run_name_get(state_dir, name, cur) < 0 || run_load(state_dir, cur, &old, NULL) < 0)
-                return false;
-        live = json_object_object_get_ex(old, "state", &x) && run_state_is_live(json_object_get_string(x));
-        json_object_put(old);
-        return live;
-}
-
 /* What the record says from the start. */
 static void record_fill(struct up_ctx *c)
 {
@@ -124,7 +113,7 @@ int up_claim(struct up_ctx *c, struct mlvm_err *e)
                 return err_set(e, -errno, "%s", lockpath);
         if ((r = run_owner(o->state_dir, true, c->owner, e)) < 0)
                 return r;
-        if (name_is_live(o->state_dir, name, cur))
+        if (run_name_is_live(o->state_dir, name, cur))
                 return err_setx(e, -EEXIST, "%s is already running as run %s (mlvm down %s first)", name, cur, name);
         if (run_new_id(c->id) < 0)
                 return err_setx(e, -EIO, "no random bytes for a run id");

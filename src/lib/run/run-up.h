@@ -46,3 +46,6 @@ int run_up(const struct up_opts *o, struct up_result *ret, struct mlvm_err *e);
  * vsock (not landed yet). run_up checks them first; `mlvm config check`
  * calls this too, so a file it passes is not then refused by up. */
 int up_check_workload(const struct mlvm_config *c, const struct mlvm_workload *w, struct mlvm_err *e);
+/* Models start with up, experiments with run (EXPERIMENT): -ENOTSUP naming
+ * the file, the position and the verb that starts W otherwise. */
+int up_check_kind(const struct mlvm_config *c, const struct mlvm_workload *w, bool experiment, struct mlvm_err *e);

@@ -223,6 +223,19 @@ int run_resolve(const char *state_dir, const char *ref, char ret[RUN_ID_LEN + 1]
         return 0;
 }
 
+bool run_name_is_live(const char *state_dir, const char *name, char ret[RUN_ID_LEN + 1])
+{
+        _cleanup_json_ json_object *run = NULL;
+        char id[RUN_ID_LEN + 1];
+        if (run_name_get(state_dir, name, id) < 0 || run_load(state_dir, id, &run, NULL) < 0)
+                return false;
+        const char *state = json_str(run, "state");
+        if (!state || !run_state_is_live(state))
+                return false;
+        memcpy(ret, id, sizeof(id));
+        return true;
+}
+
 int run_resolve_id(const char *state_dir, const char *prefix, char ret[RUN_ID_LEN + 1])
 {
         char (*ids)[RUN_ID_LEN + 1] = NULL;

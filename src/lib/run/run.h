@@ -54,6 +54,8 @@ int run_resolve(const char *state_dir, const char *ref, char ret[RUN_ID_LEN + 1]
 int run_resolve_id(const char *state_dir, const char *prefix, char ret[RUN_ID_LEN + 1]);
 /* The name's current run, if any. */
 int run_name_get(const char *state_dir, const char *name, char ret[RUN_ID_LEN + 1]);
+/* Does NAME's current run say starting or ready? Its id in RET then. */
+bool run_name_is_live(const char *state_dir, const char *name, char ret[RUN_ID_LEN + 1]);
 int run_name_set(const char *state_dir, const char *name, const char *id, struct mlvm_err *e);
 /* Remove the name entry if it still points to ID. */
 void run_name_clear(const char *state_dir, const char *name, const char *id);
