@@ -4,9 +4,9 @@
 # within each round (their order alternating) so that a busy moment of a
 # shared host hits all of them, printed with the ratios that
 # docs/performance.md targets, and the machine it ran on:
-#   up:     `mlvm up` of images/fast (a kernel built
+#   up:     `mlvm up` of the default image (images/minimal: a kernel built
 #           for mlvm, PVH, no modules) to agent-ready  vs  `mlvm up` of the
-#           default image (images/minimal: Debian's cloud kernel as a
+#           previous default image (images/cloud: Debian's cloud kernel as a
 #           PVH vmlinux, 16 modules)  vs  `virsh create` of the very
 #           XML mlvm generated, to the same HELLO (agent-hello)  vs  a bare
 #           qemu-system-x86_64 direct boot of the same kernel, initramfs
@@ -63,22 +63,22 @@ json() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval
 
 load0=$(load)
 "$mlvm" -q setup
-"$mlvm" -q image build "$top/images/fast" 2>/dev/null
-# The default image (images/minimal: the cloud kernel), and Debian's stock bzImage as it is.
 "$mlvm" -q image build "$top/images/minimal" 2>/dev/null
+# The previous default (images/cloud), and Debian's stock bzImage as it is.
+"$mlvm" -q image build "$top/images/cloud" 2>/dev/null
 mkdir "$tmp/bzimage"
-sed -e 's/^name minimal$/name cloud-bzimage/' -e '/^kernel-boot /d' \
-        -e '/^cmdline /s/ cryptomgr\.notests//' "$top/images/minimal/recipe" > "$tmp/bzimage/recipe"
+sed -e 's/^name cloud$/name cloud-bzimage/' -e '/^kernel-boot /d' \
+        -e '/^cmdline /s/ cryptomgr\.notests//' "$top/images/cloud/recipe" > "$tmp/bzimage/recipe"
 echo "kernel-boot bzimage" >> "$tmp/bzimage/recipe"
 "$mlvm" -q image build "$tmp/bzimage" 2>/dev/null
-printf 'models:\n  bench:\n    image: fast\n  benchprev:\n    image: minimal\n' > "$tmp/mlvm.yaml"
+printf 'models:\n  bench:\n    image: minimal\n  benchprev:\n    image: cloud\n' > "$tmp/mlvm.yaml"
 if [ -n "$before" ]; then
         old -q setup
         old -q image build "$before/images/minimal" 2>/dev/null
 fi
 cd "$tmp"
 img_dir() { echo "$MLVM_STATE_DIR/images/sha256/$(sed -n 's/^sha256:\(.*\)$/\1/p' "$MLVM_STATE_DIR/images/tags/$1:latest")"; }
-pvh=$(img_dir fast); bz=$(img_dir cloud-bzimage)
+pvh=$(img_dir minimal); bz=$(img_dir cloud-bzimage)
 cmdline=$(json "$pvh/manifest.json" 'j["cmdline"]')
 loud=$(printf '%s\n' "$cmdline" | sed -e 's/\(^\| \)quiet\( \|$\)/\1/' -e 's/ *$//')
 
@@ -213,8 +213,8 @@ printf 'software: kernel %s; %s; libvirt %s; accelerator: %s\n' "$(uname -r)" \
         "$("$mlvm" info 2>/dev/null | sed -n 's/^Accelerator: *//p')"
 printf 'load average: %s at the start, %s at the end; %s\n' "$load0" "$(load)" "$(date -u +%Y-%m-%dT%H:%MZ)"
 printf 'rounds: %d (medians; every sample in parentheses)\n' "$rounds"
-printf 'mlvm up, images/fast to ready:           %6.2f s   (%s)\n' "$m_up" "$(samples up:mlvm:bench)"
-printf 'mlvm up, images/minimal (cloud, PVH):    %6.2f s   ratio fast/minimal %.2fx  (%s)\n' "$m_bz" \
+printf 'mlvm up, default image to ready:         %6.2f s   (%s)\n' "$m_up" "$(samples up:mlvm:bench)"
+printf 'mlvm up, previous default (cloud, PVH):  %6.2f s   ratio default/previous %.2fx  (%s)\n' "$m_bz" \
         "$(ratio "$m_up" "$m_bz")" "$(samples up:mlvm:benchprev)"
 if [ -n "$before" ]; then
         m_old=$(m up:old:bench)

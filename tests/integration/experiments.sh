@@ -124,7 +124,7 @@ cp "$tmp/prov" "$p"
 # --- hostile artifact streams, through the real volume and virStorageVolDownload
 mkdir -p "$tmp/evil-image"
 sed 's/^name minimal$/name minimal-evil/' "$TOP_SRCDIR/images/minimal/recipe" > "$tmp/evil-image/recipe"
-[ -f "$TOP_SRCDIR/images/minimal/kernel.config" ] && cp "$TOP_SRCDIR/images/minimal/kernel.config" "$tmp/evil-image/"
+cp "$TOP_SRCDIR/images/minimal/kernel.config" "$tmp/evil-image/"
 MLVM_AGENT="$TOP_BUILDDIR/guest-agent/mlvm-agent-evil" "$MLVM" -q image build "$tmp/evil-image" 2>"$tmp/evil.err"; st=$?
 check_eq "the hostile test image builds (mlvm-agent-evil as /init)" 0 $st
 [ $st -eq 0 ] || sed 's/^/# /' "$tmp/evil.err"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Same inputs, same bytes: two builds of images/fast, the second under
+# Same inputs, same bytes: two builds of images/minimal, the second under
 # another umask, another TMPDIR, with every input file's mtime changed and
 # its kernel compiled again from source in another directory (an empty
 # kernel cache), give a byte-identical kernel and initramfs, the same
@@ -13,13 +13,13 @@ export MLVM_STATE_DIR="$tmp/state"
 cache="${MLVM_DEB_CACHE:-$TOP_BUILDDIR/tests/.debcache}"
 export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$TOP_BUILDDIR/tests/.kernelcache}"
 
-MLVM_DEB_CACHE="$cache" "$MLVM" -q image build "$TOP_SRCDIR/images/fast" --out "$tmp/a" --no-import 2>"$tmp/a.err"
+MLVM_DEB_CACHE="$cache" "$MLVM" -q image build "$TOP_SRCDIR/images/minimal" --out "$tmp/a" --no-import 2>"$tmp/a.err"
 check_eq "first build exits 0" 0 $?
 
 # Second build: copies of every input with new mtimes, another umask and TMPDIR.
 mkdir -p "$tmp/cache2" "$tmp/tmpdir2" "$tmp/recipe2"
 cp "$cache"/*.deb "$tmp/cache2/"
-cp "$TOP_SRCDIR/images/fast/recipe" "$TOP_SRCDIR/images/fast/kernel.config" "$tmp/recipe2/"
+cp "$TOP_SRCDIR/images/minimal/recipe" "$TOP_SRCDIR/images/minimal/kernel.config" "$tmp/recipe2/"
 agent="${MLVM_AGENT:-$TOP_BUILDDIR/guest-agent/mlvm-agent}"
 cp "$agent" "$tmp/agent2"
 touch -d '2001-02-03 04:05:06' "$tmp/cache2"/*.deb "$tmp/recipe2/recipe" "$tmp/recipe2/kernel.config" "$tmp/agent2"
