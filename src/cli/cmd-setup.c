@@ -5,6 +5,7 @@
 #include "cleanup.h"
 #include "cli.h"
 #include "host-kvm.h"
+#include "qemu-id.h"
 #include "host.h"
 #include "paths.h"
 #include "pool.h"
@@ -43,7 +44,10 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
         /* /dev/kvm as udev would leave it, where there is no udev: QEMU's
          * user must open it, or libvirt slows every domain start re-probing. */
         bool kvm_fixed = false;
-        if (host_uri_is_local(cli->uri) && geteuid() == 0 && host_kvm_fix_node("", &kvm_fixed, &e) < 0)
+        struct qemu_id_range ids;
+        if (qemu_id_range_from_env(&ids, &e) < 0)
+                return cli_fail(cli, &e);
+        if (host_uri_is_local(cli->uri) && geteuid() == 0 && host_kvm_fix_node("", !ids.off, &kvm_fixed, &e) < 0)
                 return cli_fail(cli, &e);
         if (cli->json) {
                 _cleanup_json_ json_object *o = json_object_new_object();
@@ -56,8 +60,10 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 printf("state directory %s ready; storage pool %s %s\n", state, mlvm_pool_name(),
                        pool_done_words(done));
                 if (kvm_fixed)
-                        printf("/dev/kvm: group kvm, mode 0660, as udev would set it, so that libvirt's QEMU user "
-                               "can open it%s\n", access("/run/udev/control", F_OK) == 0 ? "" :
+                        printf("/dev/kvm: group kvm, mode %s, as udev would set it, so that %s can open it%s\n",
+                               ids.off ? "0660" : "0666",
+                               ids.off ? "libvirt's QEMU user" : "each run's QEMU, which has a uid of its own,",
+                               access("/run/udev/control", F_OK) == 0 ? "" :
                                " (no udev here: a new /dev/kvm after a reboot needs mlvm setup again)");
         }
         return EXIT_OK;

@@ -5,9 +5,12 @@
  * when the run's domain is gone. */
 #include "mlvm-build.h"
 
+#include <sys/stat.h>
+
 #include <libxml/tree.h>
 
 #include "qemu-id.h"
+#include "host-kvm.h"
 #include "run-up-internal.h"
 #include "util.h"
 #include "virt.h"
@@ -68,6 +71,15 @@ int up_identity(struct up_ctx *c, struct mlvm_err *e)
                                 "one QEMU user", o->uri, QEMU_ID_ENV);
         if (!qemu_id_label_parse(base, &base_uid, &gid))
                 return err_setx(e, -ENOTSUP, "libvirt on %s: DAC base label \"%.64s\" is not +UID:+GID", o->uri, base);
+        /* A QEMU with a uid of its own has QEMU's group and no other: on a
+         * KVM host it opens /dev/kvm only when the node lets everyone. */
+        struct stat st;
+        struct host_qemu_ids qemu = { .resolved = true, .gid = gid };
+        if (c->accel.accel == MLVM_ACCEL_KVM && host_uri_is_local(o->uri) && stat("/dev/kvm", &st) == 0 &&
+            !host_node_openable_by_run(&qemu, st.st_uid, st.st_gid, st.st_mode & 07777))
+                return err_setx(e, -EACCES, "/dev/kvm is mode %04o, which a run's own QEMU uid (group %u, no other "
+                                "groups) cannot open: mlvm setup makes it 0666 as systemd-udev does, or set %s=off",
+                                (unsigned)(st.st_mode & 07777), (unsigned)gid, QEMU_ID_ENV);
         _cleanup_free_ uint32_t *busy = NULL;
         size_t n_busy = 0;
         if ((r = busy_uids(c->conn, &busy, &n_busy, e)) < 0)

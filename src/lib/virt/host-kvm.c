@@ -402,7 +402,16 @@ int host_kvm_watch_save(const char *state_dir, const char *uri, enum host_kvm_re
         return write_file_atomic(path, s, strlen(s), 0600);
 }
 
-int host_kvm_fix_node(const char *root, bool *ret_changed, struct mlvm_err *e)
+bool host_node_openable_by_run(const struct host_qemu_ids *qemu, uid_t uid, gid_t gid, mode_t mode)
+{
+        /* A run's own uid (never the node's owner, never root), libvirt's
+         * QEMU group, no supplementary groups (libvirt gives a static label
+         * none). */
+        struct host_qemu_ids run = { .resolved = qemu->resolved, .uid = (uid_t)-2, .gid = qemu->gid };
+        return host_node_openable(&run, uid, gid, mode);
+}
+
+int host_kvm_fix_node(const char *root, bool per_run_uids, bool *ret_changed, struct mlvm_err *e)
 {
         struct host_kvm_facts f = { 0 };
         _cleanup_free_ char *node = under(root, "/dev/kvm"), *gr_path = under(root, "/etc/group");
@@ -416,7 +425,9 @@ int host_kvm_fix_node(const char *root, bool *ret_changed, struct mlvm_err *e)
         host_kvm_facts_read(root, &f);
         /* Nothing to fix, or nothing we can judge: an unknown QEMU user is
          * no reason to touch the node. */
-        if (!f.node.exists || f.node.qemu_can_open || !f.qemu.resolved)
+        if (!f.node.exists || !f.qemu.resolved)
+                return 0;
+        if (per_run_uids ? host_node_openable_by_run(&f.qemu, f.node.uid, f.node.gid, f.node.mode) : f.node.qemu_can_open)
                 return 0;
         gr = fopen(gr_path, "re");
         for (struct group *g; gr && (g = fgetgrent(gr));)
@@ -429,7 +440,12 @@ int host_kvm_fix_node(const char *root, bool *ret_changed, struct mlvm_err *e)
          * it helps (QEMU's user is in group kvm), and never narrower than
          * the host made it. */
         mode_t mode = (f.node.mode | 0660) & 07777;
-        if (!have_kvm || !host_node_openable(&f.qemu, f.node.uid, kvm, mode))
+        /* Each run's QEMU has a uid of its own and no group kvm: only what
+         * systemd-udev's default rule gives (group kvm, mode 0666) opens it. */
+        if (per_run_uids)
+                mode |= 0666;
+        if (!have_kvm || (per_run_uids ? !host_node_openable_by_run(&f.qemu, f.node.uid, kvm, mode)
+                                       : !host_node_openable(&f.qemu, f.node.uid, kvm, mode)))
                 return 0;
         if (chown(node, f.node.uid, kvm) < 0)
                 return err_set(e, -errno, "/dev/kvm: chgrp kvm");

@@ -117,4 +117,8 @@ int host_kvm_watch_save(const char *state_dir, const char *uri, enum host_kvm_re
 /* mlvm setup's fix, on a local host as root: give ROOT/dev/kvm group kvm
  * and mode 0660 (what udev's rule does) when QEMU's user cannot open it.
  * RET_CHANGED says whether anything changed. */
-int host_kvm_fix_node(const char *root, bool *ret_changed, struct mlvm_err *e);
+int host_kvm_fix_node(const char *root, bool per_run_uids, bool *ret_changed, struct mlvm_err *e);
+/* Can a run's own QEMU uid (QEMU's group, no other groups) open a node
+ * of UID:GID MODE? With per-run uids (PER_RUN_UIDS above), host_kvm_fix_node
+ * gives the node mode 0666 and group kvm, systemd-udev's default. */
+bool host_node_openable_by_run(const struct host_qemu_ids *qemu, uid_t uid, gid_t gid, mode_t mode);
