@@ -148,5 +148,11 @@ void cli_print_notices(const struct cli *cli, const char (*notices)[768], size_t
 struct mlvm_config;
 void cli_apply_retention(const struct cli *cli, const char *state_dir, const struct mlvm_config *c);
 
+/* What rm and prune removed (run-rm.h): one line each, or with --json one
+ * array; a run that could not go is an error line. Returns how many could
+ * not go; RET_REMOVED how many went. */
+struct rm_item;
+int cli_print_removed(const struct cli *cli, const struct rm_item *v, size_t n, size_t *ret_removed);
+
 /* JSON value rendered as block YAML: what `mlvm config` prints for people. */
 void cli_print_yaml(json_object *o);

@@ -46,28 +46,9 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
         int r = run_prune(state, cli->uri, until, &v, &n, &e);
         if (r < 0 && !v)
                 return cli_fail(cli, &e);
-        _cleanup_json_ json_object *list = json_object_new_array();
-        for (size_t i = 0; i < n; i++) {
-                char b[SHOWN_MAX];
-                if (!v[i].removed) {
-                        cli_error_as(cli, v[i].err.code, "%s", v[i].err.msg);
-                        failed++;
-                        continue;
-                }
-                removed++;
-                if (cli->json) {
-                        json_object *x = json_object_new_object();
-                        json_object_object_add(x, "run", json_object_new_string(v[i].id));
-                        json_object_object_add(x, "name", json_object_new_string(v[i].name));
-                        json_object_object_add(x, "state", json_object_new_string(v[i].state));
-                        json_object_array_add(list, x);
-                } else if (cli->verbosity >= 0)
-                        printf("removed run %s (%s, %s)\n", v[i].id, shown(v[i].name, b), v[i].state);
-        }
+        failed += cli_print_removed(cli, v, n, &removed);
         rm_items_free(v, n);
-        if (cli->json)
-                cli_print_json(list);
-        else if (cli->verbosity >= 0) {
+        if (!cli->json && cli->verbosity >= 0) {
                 char d[32] = "";
                 if (until)
                         format_duration(until, d, sizeof(d));

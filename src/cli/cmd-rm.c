@@ -8,6 +8,35 @@
 #include "run-rm.h"
 #include "util.h"
 
+int cli_print_removed(const struct cli *cli, const struct rm_item *v, size_t n, size_t *ret_removed)
+{
+        _cleanup_json_ json_object *list = json_object_new_array();
+        size_t removed = 0;
+        int failed = 0;
+        for (size_t i = 0; i < n; i++) {
+                char b[SHOWN_MAX];
+                if (!v[i].removed) {
+                        cli_error_as(cli, v[i].err.code, "%s", v[i].err.msg);
+                        failed++;
+                        continue;
+                }
+                removed++;
+                if (cli->json) {
+                        json_object *o = json_object_new_object();
+                        json_object_object_add(o, "run", json_object_new_string(v[i].id));
+                        json_object_object_add(o, "name", json_object_new_string(v[i].name));
+                        json_object_object_add(o, "state", json_object_new_string(v[i].state));
+                        json_object_array_add(list, o);
+                } else if (cli->verbosity >= 0)
+                        printf("removed run %s (%s, %s)\n", v[i].id, shown(v[i].name, b), v[i].state);
+        }
+        if (cli->json)
+                cli_print_json(list);
+        if (ret_removed)
+                *ret_removed = removed;
+        return failed;
+}
+
 static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
         _cleanup_free_ char *state = mlvm_state_dir();
@@ -33,24 +62,8 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
         free(ids);
         if (r < 0 && !v)
                 return cli_fail(cli, &e);
-        _cleanup_json_ json_object *list = json_object_new_array();
-        for (size_t i = 0; i < n; i++) {
-                char b[SHOWN_MAX];
-                if (!v[i].removed) {
-                        cli_error_as(cli, v[i].err.code, "%s", v[i].err.msg);
-                        failed++;
-                } else if (cli->json) {
-                        json_object *o = json_object_new_object();
-                        json_object_object_add(o, "run", json_object_new_string(v[i].id));
-                        json_object_object_add(o, "name", json_object_new_string(v[i].name));
-                        json_object_object_add(o, "state", json_object_new_string(v[i].state));
-                        json_object_array_add(list, o);
-                } else if (cli->verbosity >= 0)
-                        printf("removed run %s (%s, %s)\n", v[i].id, shown(v[i].name, b), v[i].state);
-        }
+        failed += cli_print_removed(cli, v, n, NULL);
         rm_items_free(v, n);
-        if (cli->json)
-                cli_print_json(list);
         if (r < 0)   /* removed, but the audit event could not be written */
                 return cli_fail(cli, &e);
         return failed ? EXIT_FAIL : EXIT_OK;

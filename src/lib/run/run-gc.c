@@ -371,15 +371,7 @@ static int audit(const struct gc_opts *o, const struct gc_plan *p, struct mlvm_e
                         json_object_object_add(x, "run", json_object_new_string(p->items[i].run));
                 json_object_array_add(removed, x);
         }
-        if (n == 0) {
-                json_object_put(removed);
-                return 0;
-        }
-        _cleanup_json_ json_object *f = json_object_new_object();
-        json_object_object_add(f, "removed", removed);
-        if (more)
-                json_object_object_add(f, "more", json_object_new_int64((int64_t)more));
-        return audit_append(o->state_dir, "gc", f, e);
+        return audit_removed(o->state_dir, "gc", removed, more, e);
 }
 
 int run_gc(const struct gc_opts *o, struct gc_plan *ret, struct mlvm_err *e)

@@ -139,15 +139,7 @@ static int audit(const char *state_dir, const char *event, const struct rm_item 
                 json_object_object_add(x, "state", json_object_new_string(v[i].state));
                 json_object_array_add(removed, x);
         }
-        if (k == 0) {
-                json_object_put(removed);
-                return 0;
-        }
-        _cleanup_json_ json_object *f = json_object_new_object();
-        json_object_object_add(f, "removed", removed);
-        if (more)
-                json_object_object_add(f, "more", json_object_new_int64((int64_t)more));
-        return audit_append(state_dir, event, f, e);
+        return audit_removed(state_dir, event, removed, more, e);
 }
 
 int run_rm(const char *state_dir, const char (*ids)[RUN_ID_LEN + 1], size_t n, const char *event,

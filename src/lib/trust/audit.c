@@ -626,3 +626,16 @@ int audit_append(const char *state_dir, const char *event, json_object *fields, 
         (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
         return r;
 }
+
+int audit_removed(const char *state_dir, const char *event, json_object *removed, size_t more, struct mlvm_err *e)
+{
+        if (json_object_array_length(removed) == 0 && more == 0) {
+                json_object_put(removed);
+                return 0;
+        }
+        _cleanup_json_ json_object *f = json_object_new_object();
+        json_object_object_add(f, "removed", removed);
+        if (more)
+                json_object_object_add(f, "more", json_object_new_int64((int64_t)more));
+        return audit_append(state_dir, event, f, e);
+}

@@ -43,6 +43,11 @@ bool audit_event_is_valid(const char *event);
  * or a line added by hand. */
 int audit_append(const char *state_dir, const char *event, json_object *fields, struct mlvm_err *e);
 
+/* One EVENT listing what was removed: {"removed": REMOVED, "more": MORE}
+ * (MORE: how many were left out of the list, omitted when 0). Takes
+ * REMOVED; an empty list writes nothing. */
+int audit_removed(const char *state_dir, const char *event, json_object *removed, size_t more, struct mlvm_err *e);
+
 /* Check the chain and the checkpoint. -EBADMSG with a one-line message
  * naming the first bad line when the log was tampered with; other negative
  * errnos when it cannot be read. An absent log with no checkpoint is an
