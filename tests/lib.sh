@@ -62,3 +62,18 @@ done_testing() {
         echo "1..$_n"
         [ "$_failed" -eq 0 ]
 }
+
+# Start `up NAME` in the background with the test hook stopping it after
+# PHASE (MLVM_TEST_PAUSE_AT); wait (up to 5 min) until it is stopped or
+# gone. Sets upid and up_state (T when stopped where asked).
+up_stopped_at() {
+        local phase=$1 name=$2
+        MLVM_TEST_PAUSE_AT=$phase "$MLVM" up "$name" >"$tmp/up.out" 2>"$tmp/up.err" &
+        upid=$!
+        up_state=""
+        for _ in $(seq 1 1500); do
+                up_state=$(awk '{print $3}' "/proc/$upid/stat" 2>/dev/null)
+                [ "$up_state" = T ] || [ -z "$up_state" ] && break
+                sleep 0.2
+        done
+}

@@ -62,13 +62,7 @@ all_clean() {
 # up NAME stopped at PHASE, libvirtd killed and started again, up let go on.
 restart_under_up() {
         local phase=$1 name=$2 s=""
-        MLVM_TEST_PAUSE_AT=$phase "$MLVM" up "$name" >"$tmp/up.out" 2>"$tmp/up.err" &
-        upid=$!
-        for _ in $(seq 1 1500); do
-                s=$(awk '{print $3}' "/proc/$upid/stat" 2>/dev/null)
-                [ "$s" = T ] || [ -z "$s" ] && break
-                sleep 0.2
-        done
+        up_stopped_at "$phase" "$name"; s=$up_state
         run=$(cat "$MLVM_STATE_DIR/names/$name" 2>/dev/null)
         if [ "$s" = T ] && [ -n "$run" ]; then pass "$phase: up stops there (run $run)"
         else fail "$phase: up stops there" "state: $s" "$(cat "$tmp/up.err")"; fi

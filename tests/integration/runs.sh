@@ -130,21 +130,15 @@ cp "$tmp/kernel.good" "$kvol"; chmod 0444 "$kvol"
 # A part swapped after it was verified and before QEMU reads it (up stopped
 # right after the hashing): the guest does not run the swapped bytes.
 ivol="$tmp/pool/mlvm-img-${digest:0:16}-initramfs"
-MLVM_TEST_PAUSE_AT=verified "$MLVM" up idle >"$tmp/swap.out" 2>"$tmp/swap.err" &
-upid=$!
-for _ in $(seq 1 600); do
-        s=$(awk '{print $3}' "/proc/$upid/stat" 2>/dev/null)
-        [ "$s" = T ] || [ -z "$s" ] && break
-        sleep 0.2
-done
-check_eq "swapped part: up stops once the parts are hashed" T "$s"
+up_stopped_at verified idle
+check_eq "swapped part: up stops once the parts are hashed" T "$up_state"
 mv "$ivol" "$tmp/initramfs.good"
 cp "$tmp/initramfs.good" "$ivol"; printf 'X' | dd of="$ivol" bs=1 seek=100 conv=notrunc 2>/dev/null
 kill -CONT "$upid"; wait "$upid"; st=$?
 mv -f "$tmp/initramfs.good" "$ivol"
 check_eq "swapped part: up fails" 1 $st
 check_match "swapped part: says the part changed after its verification" \
-        "image minimal: part initramfs \(.*\) changed between its verification and QEMU's start: not booting it" "$(cat "$tmp/swap.err")"
+        "image minimal: part initramfs \(.*\) changed between its verification and QEMU's start: not booting it" "$(cat "$tmp/up.err")"
 nothing_left "swapped part"
 check "the image verifies again once restored" "$MLVM" -q image verify minimal
 
