@@ -27,11 +27,10 @@ struct image_opts {
 
 /* Record EVENT with FIELDS (consumed). An event the log refuses fails the
  * command: an unaudited import or removal is not a success. */
-/* A build step, on the terminal that asked for it. */
+/* A step of a build or an import, on stderr (U: "image build", "image import"). */
 static void print_progress(void *u, const char *line)
 {
-        (void)u;
-        fprintf(stderr, "mlvm: image build: %s\n", line);
+        fprintf(stderr, "mlvm: %s: %s\n", u ? (const char *)u : "image build", line);
 }
 
 static int audit(struct cli *cli, const char *state, const char *event, json_object *fields)
@@ -118,8 +117,10 @@ static int do_import(struct cli *cli, const char *state, const struct image_opts
         if (!n && default_tag)
                 tags[n++] = default_tag;
         tags[n] = NULL;
+        const struct store_progress pr = { .line = print_progress, .u = (void *)"image import" };
         if ((r = open_pool(cli, o, &conn, &pool, e)) == 0)
-                r = store_import(state, dir, (char *const *)tags, pool, digest, e);
+                r = store_import(state, dir, (char *const *)tags, pool, cli->verbosity >= 0 && !cli->json ? &pr : NULL,
+                                 digest, e);
         if (r < 0) {
                 (void)audit(cli, state, "image.import-refused", fields("source", dir, "reason", e->msg));
                 return r;
@@ -156,7 +157,7 @@ static int cmd_build(struct cli *cli, void *opts, int argc, char **argv)
         struct build_opts b = {
                 .kernel_deb = o->kernel_deb, .busybox_deb = o->busybox_deb,
                 .key = o->key ? o->key : DEFAULT_BUILD_KEY,
-                .progress = cli->verbosity >= 0 && isatty(STDERR_FILENO) ? print_progress : NULL,
+                .progress = cli->verbosity >= 0 && !cli->json ? print_progress : NULL,
         };
         int r;
 

@@ -3,9 +3,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 
 #include "keys.h"
+#include "mtime.h"
 #include "store.h"
 #include "util.h"
 #include "volume.h"
@@ -253,8 +255,23 @@ static int write_tag(const char *state_dir, const char *tag, const char *digest,
         return 0;
 }
 
+static void say(const struct store_progress *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct store_progress *pr, const char *fmt, ...)
+{
+        char line[512];
+        va_list ap;
+        if (!pr || !pr->line)
+                return;
+        va_start(ap, fmt);
+        (void)vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        pr->line(pr->u, line);
+}
+
+static double mb(uint64_t bytes) { return (double)bytes / 1e6; }
+
 static int upload_parts(const char *imgdir, const struct manifest *m, const char *digest, virStoragePoolPtr pool,
-                        struct mlvm_err *e)
+                        const struct store_progress *pr, struct mlvm_err *e)
 {
         for (size_t i = 0; i < m->n_parts; i++) {
                 const struct image_part *p = &m->parts[i];
@@ -266,14 +283,18 @@ static int upload_parts(const char *imgdir, const struct manifest *m, const char
 
                 /* A digest-named volume that is already there is reused only if its bytes match. */
                 if (volume_hash(pool, vol, p->size, &size, hex, NULL) == 0) {
-                        if (size == p->size && streq(hex, p->sha256))
+                        if (size == p->size && streq(hex, p->sha256)) {
+                                say(pr, "part %s: volume %s is already in the pool, hashes right", p->name, vol);
                                 continue;
+                        }
                         if ((r = volume_delete(pool, vol, e)) < 0)
                                 return r;
                 }
                 _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
                 if (fd < 0)
                         return err_set(e, -errno, "%s", path);
+                say(pr, "part %s: uploading %.1f MB to volume %s", p->name, mb(p->size), vol);
+                usec_t t0 = now_usec();
                 if ((r = volume_upload(pool, vol, fd, p->size, "0444", NULL, e)) < 0)
                         return r;
                 if ((r = volume_hash(pool, vol, p->size, &size, hex, e)) < 0)
@@ -282,12 +303,14 @@ static int upload_parts(const char *imgdir, const struct manifest *m, const char
                         (void)volume_delete(pool, vol, NULL);
                         return err_setx(e, -EBADMSG, "volume %s: read back SHA-256 %s, expected %s", vol, hex, p->sha256);
                 }
+                say(pr, "part %s: uploaded and read back, SHA-256 matches (%.1f s)", p->name,
+                    usec_to_sec(now_usec() - t0));
         }
         return 0;
 }
 
 int store_import(const char *state_dir, const char *dir, char *const *tags, virStoragePoolPtr pool,
-                 char ret_digest[SHA256_HEX_LEN + 1], struct mlvm_err *e)
+                 const struct store_progress *pr, char ret_digest[SHA256_HEX_LEN + 1], struct mlvm_err *e)
 {
         _cleanup_close_ int srcfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_close_ int tmpfd = -1;
@@ -320,9 +343,13 @@ int store_import(const char *state_dir, const char *dir, char *const *tags, virS
                         r = err_set(e, -errno, "%s", tmp);
                         goto out;
                 }
-                for (size_t i = 0; i < m.n_parts; i++)
+                say(pr, "manifest sha256:%s: signature good (key %s)", digest, keyid);
+                for (size_t i = 0; i < m.n_parts; i++) {
                         if ((r = copy_part(srcfd, dir, tmpfd, &m.parts[i], e)) < 0)
                                 goto out;
+                        say(pr, "part %s: %.1f MB copied into the store, SHA-256 matches the manifest",
+                            m.parts[i].name, mb(m.parts[i].size));
+                }
                 /* The manifest and signature, byte for byte as verified. */
                 const char *names[] = { "manifest.json", "manifest.sig" };
                 for (size_t i = 0; i < 2; i++) {
@@ -347,7 +374,9 @@ int store_import(const char *state_dir, const char *dir, char *const *tags, virS
                 free(tmp);
                 tmp = NULL;
         }
-        if (pool && (r = upload_parts(final, &m, digest, pool, e)) < 0)
+        else
+                say(pr, "sha256:%s is already in the store", digest);
+        if (pool && (r = upload_parts(final, &m, digest, pool, pr, e)) < 0)
                 goto out;
         for (size_t i = 0; tags && tags[i]; i++)
                 if ((r = write_tag(state_dir, tags[i], digest, e)) < 0)

@@ -36,8 +36,14 @@ char *store_volume_name(const char *digest, const char *part);
  * copied, tag it, and, when POOL is non-NULL, upload each part as a
  * read-only volume and read it back through libvirt to hash what landed.
  * Nothing is left behind on failure. */
+/* Progress of an import, a line per step (a part verified into the store,
+ * uploaded, read back), for people: PROGRESS may be NULL. */
+struct store_progress {
+        void (*line)(void *u, const char *line);
+        void *u;
+};
 int store_import(const char *state_dir, const char *dir, char *const *tags, virStoragePoolPtr pool,
-                 char ret_digest[SHA256_HEX_LEN + 1], struct mlvm_err *e);
+                 const struct store_progress *progress, char ret_digest[SHA256_HEX_LEN + 1], struct mlvm_err *e);
 
 struct verify_item {
         char what[64];      /* "manifest", "signature", "kernel", "volume kernel", ... */
