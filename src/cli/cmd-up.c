@@ -154,6 +154,8 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 if (st == EXIT_USAGE)   /* --accel or $MLVM_ACCEL: the same for every model */
                         return st;
                 failed += st != EXIT_OK;
+                if (run_up_interrupted())   /* Ctrl-C: this one is undone, the rest do not start */
+                        break;
         }
         if (cli->json && !batch && !failed)
                 cli_print_json(json_object_array_get_idx(list, 0));
@@ -193,6 +195,8 @@ const struct verb verb_up = {
                 "  as they are. Each name is checked before anything starts. Models start one at a time;\n"
                 "  one that fails is undone, reported on its own line, and the others still start; the\n"
                 "  exit status is then 1. --publish goes with one model\n"
+                "  Ctrl-C (SIGINT, SIGTERM, SIGHUP) before ready undoes the run being started, leaving\n"
+                "  nothing, and starts no other (exit status 1)\n"
                 "  $MLVM_REVOKE_TIMEOUT_MS: how long down waits for the agent to confirm that the run's\n"
                 "  credentials are gone before destroying the domain anyway (default 2000)\n",
         .options = options,

@@ -123,6 +123,16 @@ check_match "monitor: gc calls it live" "^live record $run \(its monitor and dom
 check "monitor: down stops it" "$MLVM" down idle
 all_clean "monitor (down)" "$run" record
 
+# --- Ctrl-C during up (SIGINT while stopped after a phase, then let go):
+# the run is undone, nothing stays, not even a failed record.
+for at in volumes monitor; do
+        up_paused "$at" data
+        kill -INT "$upid"; kill -CONT "$upid"; wait "$upid"; st=$?; upid=""
+        check_eq "Ctrl-C after $at: up exits 1" 1 $st
+        check_match "Ctrl-C after $at: says so" "^mlvm: up: interrupted \(Interrupt\): the run is undone" "$(cat "$tmp/up.err")"
+        all_clean "Ctrl-C after $at" "$run"
+done
+
 # --- the monitor killed
 out=$("$MLVM" up idle 2>"$tmp/err"); st=$?
 check_eq "monitor killed: up idle" 0 $st

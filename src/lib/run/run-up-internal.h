@@ -122,6 +122,10 @@ int up_domain(struct up_ctx *c, struct mlvm_err *e);        /* the domain XML, s
 int up_start(struct up_ctx *c, struct mlvm_err *e);         /* libvirt starts it; the monitor takes over */
 int up_wait(struct up_ctx *c, struct mlvm_err *e);          /* until the agent is ready, watching KVM */
 
+/* -EINTR with "interrupted (SIGNAL): the run is undone" once SIGINT,
+ * SIGTERM or SIGHUP reached up; else 0. */
+int up_check_interrupt(struct mlvm_err *e);
+
 /* Test hook: with MLVM_TEST_PAUSE_AT=PHASE (claim, volumes, domain,
  * monitor; verified: the image's parts hashed), up stops itself (SIGSTOP)
  * right after that phase, so that a test can kill it there or change a

@@ -110,6 +110,8 @@ static int wait_ready(struct up_ctx *c, unsigned timeout_s, struct mlvm_err *e)
                         return monitor_died(c, e);
                 if (now_usec() > deadline)
                         return err_setx(e, -ETIMEDOUT, "the run was not ready within %u s", timeout_s);
+                if (up_check_interrupt(e) < 0)
+                        return -EINTR;
                 int reason = 0;
                 if (c->watch && now_usec() > next_look) {
                         next_look = now_usec() + usec_from_ms(500);

@@ -5,6 +5,7 @@
 #include "mlvm-build.h"
 
 #include <signal.h>
+#include <string.h>
 #include <stdarg.h>
 #include <time.h>
 
@@ -149,15 +150,18 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         c->created_at = run_now();
         c->run = json_object_new_object();
         if ((r = up_check(c, e)) < 0 || (r = up_host(c, e)) < 0 || (r = up_image(c, e)) < 0 ||
-            (r = up_verify_begin(c, e)) < 0)
+            (r = up_check_interrupt(e)) < 0 || (r = up_verify_begin(c, e)) < 0)
                 return r;
         /* While the image is verified: the claim, the credentials, the
          * volumes. The verification's failure is the one said (it would have
          * come first in order), and it ends before anything is undone. */
         if ((r = up_claim(c, e)) == 0 && (r = up_identity(c, e)) == 0) {
                 up_test_pause("claim");
-                if ((r = up_fetch_creds(c, e)) == 0 && (r = up_volumes(c, e)) == 0)
+                if ((r = up_check_interrupt(e)) == 0 && (r = up_fetch_creds(c, e)) == 0 &&
+                    (r = up_volumes(c, e)) == 0) {
                         up_test_pause("volumes");
+                        r = up_check_interrupt(e);
+                }
         }
         /* Over a remote URI the verification ends here, before the domain
          * exists; on this machine after libvirt has started it paused
@@ -165,7 +169,8 @@ static int do_up(struct up_ctx *c, struct up_result *ret, struct mlvm_err *e)
         int v = c->verify.local && r == 0 ? 0 : up_verify_end(c, e);
         if (v < 0 || r < 0)
                 return v < 0 ? v : r;
-        if ((r = up_domain(c, e)) < 0 || (r = up_start(c, e)) < 0 || (r = up_wait(c, e)) < 0)
+        if ((r = up_domain(c, e)) < 0 || (r = up_start(c, e)) < 0 || (r = up_check_interrupt(e)) < 0 ||
+            (r = up_wait(c, e)) < 0)
                 return r;
         memcpy(ret->id, c->id, sizeof(c->id));
         ret->ready_s = c->o->no_wait ? 0 : usec_to_sec(now_usec() - c->t0);
@@ -233,6 +238,8 @@ static int attempt(const struct up_opts *o, bool force_tcg, struct up_result *re
         (void)up_verify_end(&c, NULL);   /* a phase failed while it ran: it ends before the undo */
 
         *ret_kvm_failed = r < 0 && c.kvm_failed;
+        if (r == -EINTR)
+                c.booting = false;   /* asked to stop: nothing stays, not even evidence */
         if (r < 0) {
                 bool kept = rollback(&c, e->msg);
                 json_object *f = json_object_new_object();
@@ -261,11 +268,40 @@ static int attempt(const struct up_opts *o, bool force_tcg, struct up_result *re
         return r;
 }
 
+/* Ctrl-C (or SIGTERM, SIGHUP) while up runs: noted here, acted on at the
+ * next phase boundary or wait step, which undoes the run like any failure. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+        interrupted = sig;
+}
+
+bool run_up_interrupted(void)
+{
+        return interrupted != 0;
+}
+
+int up_check_interrupt(struct mlvm_err *e)
+{
+        if (!interrupted)
+                return 0;
+        return err_setx(e, -EINTR, "interrupted (%s): the run is undone", strsignal(interrupted));
+}
+
 int run_up(const struct up_opts *o, struct up_result *ret, struct mlvm_err *e)
 {
+        static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+        struct sigaction sa = { .sa_handler = on_interrupt }, old[3];
         bool kvm_failed = false;
         char failed[RUN_ID_LEN + 1] = "";
-        int r = attempt(o, false, ret, &kvm_failed, failed, e);
+
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < 3; i++)
+                (void)sigaction(sigs[i], &sa, &old[i]);
+        int r = up_check_interrupt(e);
+        if (r == 0)
+                r = attempt(o, false, ret, &kvm_failed, failed, e);
 
         /* auto: KVM that did not boot is recorded for the URI, and the run
          * starts once more under TCG. An explicit kvm never falls back. */
@@ -276,5 +312,7 @@ int run_up(const struct up_opts *o, struct up_result *ret, struct mlvm_err *e)
                 err_clear(e);
                 r = attempt(o, true, ret, &kvm_failed, failed, e);
         }
+        for (size_t i = 0; i < 3; i++)
+                (void)sigaction(sigs[i], &old[i], NULL);
         return r;
 }

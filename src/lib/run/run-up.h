@@ -39,7 +39,11 @@ struct up_result {
         size_t n_notices;
 };
 
+/* Start a run. SIGINT, SIGTERM or SIGHUP while it starts undoes it
+ * (-EINTR, nothing left) and stays noted: run_up_interrupted() tells a
+ * caller starting several to stop. */
 int run_up(const struct up_opts *o, struct up_result *ret, struct mlvm_err *e);
+bool run_up_interrupted(void);
 
 /* The keys of workload W (of config C) that up and run refuse whatever
  * the host and the command line: a model's artifacts or timeout, transport
