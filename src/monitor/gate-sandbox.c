@@ -128,10 +128,10 @@ int gate_sandbox_seccomp(struct mlvm_err *e)
         int mode = gate_sandbox_mode(e);
         if (mode < 0)
                 return mode;
-        /* What the loop calls (measured with strace -f -c on real runs:
-         * boot, exec, published ports, artifacts, rotation, down;
-         * docs/security.md): recv and send on its socket, the clock (the
-         * vDSO's fallback), and the ways out. */
+        /* What the loop calls (strace -f -c of a gate through exec,
+         * published ports and down; the integration tests run under this
+         * filter: docs/security.md): recv and send on its socket, the
+         * clock (the vDSO's fallback), and the ways out. */
         struct sock_filter f[] = {
                 LOAD(arch),
                 BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, GATE_AUDIT_ARCH, 1, 0),
