@@ -3,7 +3,10 @@
 
 #include <openssl/crypto.h>
 
+#include <sys/socket.h>
+
 #include "channel.h"
+#include "gate-wire.h"
 #include "mtime.h"
 #include "util.h"
 #include "virt.h"
@@ -29,15 +32,37 @@ struct channel {
         int throttle_timer;
         void (*unthrottle)(void *opaque);
         void *unthrottle_opaque;
+        /* With a frame gate (gate.h): the stream's bytes go to it
+         * unread, its records come back. At most GATE_INFLIGHT chunks
+         * wait for its SYNC; CHUNK holds the message being sent. */
+        int gate_fd, gate_watch;
+        uint32_t gen;
+        unsigned inflight;
+        bool in_eof;               /* the stream ended: GATE_IN_EOF queued or sent */
+        usec_t gate_since;         /* the gate's partial_since, from its last SYNC */
+        struct mlvm_err stream_err;
+        int stream_code;           /* how the stream ended: 0 EOF, else err_virt's */
+        uint8_t *chunk, *rec;
+        size_t chunk_len;
 };
+
+#define GATE_INFLIGHT 2
 
 #define CHANNEL_OUT_MAX (16u << 20)
 #define THROTTLE_RECHECK_MS 20
 
 static int event_mask(struct channel *ch, int want)
 {
-        return want | VIR_STREAM_EVENT_READABLE | (ch->out_len ? VIR_STREAM_EVENT_WRITABLE : 0);
+        int in = VIR_STREAM_EVENT_READABLE;
+        /* With a gate, read the stream only while the gate takes more. */
+        if (ch->gate_fd >= 0)
+                in = ch->broken || ch->in_eof || ch->chunk_len || ch->inflight >= GATE_INFLIGHT
+                             ? 0
+                             : VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP;
+        return want | in | (ch->out_len ? VIR_STREAM_EVENT_WRITABLE : 0);
 }
+
+static void gate_pump(struct channel *ch);
 
 /* Send what the stream takes now; what it does not wait for WRITABLE.
  * Sent bytes are wiped: a frame may carry a credential. */
@@ -68,6 +93,11 @@ static void on_stream(virStreamPtr st, int events, void *opaque)
         if ((events & VIR_STREAM_EVENT_WRITABLE) && ch->out_len)
                 flush_out(ch);
         ch->events |= events;
+        if (ch->gate_fd >= 0) {
+                if (events & (VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_ERROR | VIR_STREAM_EVENT_HANGUP))
+                        gate_pump(ch);
+                return;
+        }
         if (ch->cb && !ch->waiting && (events & (VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_ERROR |
                                                  VIR_STREAM_EVENT_HANGUP)))
                 ch->cb(ch->opaque);
@@ -112,24 +142,42 @@ static int wait_events(struct channel *ch, int want, usec_t deadline)
         return ch->events ? 0 : -ETIMEDOUT;
 }
 
-int channel_open(virDomainPtr dom, const char *name, struct channel **ret, struct mlvm_err *e)
+/* The gate is there: hand it on to the core's callback. */
+static void on_gate(int watch, int fd, int events, void *opaque)
 {
+        struct channel *ch = opaque;
+        ch->events |= VIR_STREAM_EVENT_READABLE;
+        if (ch->cb && !ch->waiting)
+                ch->cb(ch->opaque);
+}
+
+int channel_open(virDomainPtr dom, const char *name, int gate_fd, struct channel **ret, struct mlvm_err *e)
+{
+        static uint32_t generation;
         struct channel *ch = xcalloc(1, sizeof(*ch));
 
+        ch->gate_fd = gate_fd;
+        ch->gate_watch = -1;
+        ch->throttle_timer = -1;
         ch->st = virStreamNew(virDomainGetConnect(dom), VIR_STREAM_NONBLOCK);
         if (!ch->st) {
                 free(ch);
                 return err_virt(e, "channel %s", name);
         }
-        if (virDomainOpenChannel(dom, name, ch->st, 0) < 0 ||
-            virStreamEventAddCallback(ch->st, VIR_STREAM_EVENT_READABLE, on_stream, ch, NULL) < 0) {
+        if (gate_fd >= 0) {
+                ch->gen = ++generation;
+                ch->chunk = xmalloc(GATE_IN_MAX);
+                ch->rec = xmalloc(GATE_REC_MAX + 1);
+                ch->gate_watch = virEventAddHandle(gate_fd, VIR_EVENT_HANDLE_READABLE, on_gate, ch, NULL);
+        } else
+                ch->buf = xmalloc(PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD);
+        if ((gate_fd >= 0 && ch->gate_watch < 0) || virDomainOpenChannel(dom, name, ch->st, 0) < 0 ||
+            virStreamEventAddCallback(ch->st, event_mask(ch, 0), on_stream, ch, NULL) < 0) {
                 int r = err_virt(e, "open channel %s", name);
-                virStreamFree(ch->st);
-                free(ch);
+                ch->st = (virStreamFree(ch->st), NULL);
+                channel_close(ch);
                 return r;
         }
-        ch->buf = xmalloc(PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD);
-        ch->throttle_timer = -1;
         *ret = ch;
         return 0;
 }
@@ -140,9 +188,15 @@ void channel_close(struct channel *ch)
                 return;
         if (ch->throttle_timer >= 0)
                 virEventRemoveTimeout(ch->throttle_timer);
-        (void)virStreamEventRemoveCallback(ch->st);
-        (void)virStreamAbort(ch->st);
-        (void)virStreamFree(ch->st);
+        if (ch->gate_watch >= 0)
+                virEventRemoveHandle(ch->gate_watch);
+        if (ch->st) {
+                (void)virStreamEventRemoveCallback(ch->st);
+                (void)virStreamAbort(ch->st);
+                (void)virStreamFree(ch->st);
+        }
+        free(ch->chunk);
+        free(ch->rec);
         if (ch->out)
                 OPENSSL_cleanse(ch->out, ch->out_cap);
         free(ch->out);
@@ -150,10 +204,120 @@ void channel_close(struct channel *ch)
         free(ch);
 }
 
+/* ---- through the gate ---------------------------------------------------------- */
+
+/* The gate failed or broke the protocol: stop reading it and the stream. */
+static int gate_break(struct channel *ch, int r)
+{
+        ch->broken = true;
+        if (ch->gate_watch >= 0)
+                virEventRemoveHandle(ch->gate_watch);
+        ch->gate_watch = -1;
+        if (!ch->waiting)
+                (void)virStreamEventUpdateCallback(ch->st, event_mask(ch, 0));
+        return r;
+}
+
+/* Send the waiting message; false while the socket has no room. */
+static bool gate_send(struct channel *ch)
+{
+        ssize_t n;
+        while ((n = send(ch->gate_fd, ch->chunk, ch->chunk_len, MSG_DONTWAIT | MSG_NOSIGNAL)) < 0 && errno == EINTR)
+                ;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return false;
+        /* Any other failure: the gate is gone, which its socket says next. */
+        ch->chunk_len = 0;
+        return true;
+}
+
+/* Move what the stream has into the gate, as far as it takes it. The
+ * stream's bytes are copied, never looked at. */
+static void gate_pump(struct channel *ch)
+{
+        while (!ch->broken) {
+                if (ch->chunk_len && !gate_send(ch))
+                        break;
+                if (ch->in_eof || ch->inflight >= GATE_INFLIGHT)
+                        break;
+                struct gate_in_hdr h = { GATE_IN_DATA, ch->gen };
+                int n = virStreamRecv(ch->st, (char *)ch->chunk + sizeof(h), GATE_CHUNK_MAX);
+                if (n == -2)
+                        break;
+                if (n <= 0) {
+                        h.kind = GATE_IN_EOF;
+                        ch->in_eof = true;
+                        if (n < 0)
+                                ch->stream_code = err_virt(&ch->stream_err, "agent channel");
+                        n = 0;
+                } else
+                        ch->inflight++;
+                memcpy(ch->chunk, &h, sizeof(h));
+                ch->chunk_len = sizeof(h) + (size_t)n;
+        }
+        if (!ch->waiting)
+                (void)virStreamEventUpdateCallback(ch->st, event_mask(ch, 0));
+}
+
+static int gate_try_recv(struct channel *ch, struct proto_msg *m, struct mlvm_err *e)
+{
+        for (;;) {
+                ssize_t n = recv(ch->gate_fd, ch->rec, GATE_REC_MAX + 1, MSG_DONTWAIT | MSG_TRUNC);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                        gate_pump(ch);
+                        return -EAGAIN;
+                }
+                if (n <= 0)
+                        return gate_break(ch, err_setx(e, -EPROTO, "agent channel: the frame gate ended"));
+                if ((size_t)n > GATE_REC_MAX)
+                        return gate_break(ch, err_setx(e, -EPROTO, "agent channel: frame gate: a record of %zd bytes", n));
+                struct gate_event ev;
+                int r = gate_rec_decode(ch->rec, (size_t)n, now_usec(), &ev, m, e);
+                if (r < 0) {
+                        err_prefix(e, "agent channel");
+                        return gate_break(ch, r);
+                }
+                if (ev.gen != ch->gen)
+                        continue;   /* an earlier channel's */
+                switch (ev.kind) {
+                case GATE_REC_FRAME:
+                        return 0;
+                case GATE_REC_BAD:
+                        ch->broken = true;
+                        if (ev.type == 0)
+                                return gate_break(ch, err_setx(e, -EPROTO, "agent channel: bad frame header: %s",
+                                                               proto_strerror(ev.status)));
+                        return gate_break(ch, err_setx(e, -EPROTO, "agent channel: bad %s frame: %s",
+                                                       proto_type_name(ev.type), proto_strerror(ev.status)));
+                case GATE_REC_SYNC:
+                        if (!ch->inflight)
+                                return gate_break(ch, err_setx(e, -EPROTO, "agent channel: frame gate: SYNC for nothing"));
+                        ch->inflight--;
+                        ch->gate_since = ev.since;
+                        gate_pump(ch);
+                        continue;
+                default: /* GATE_REC_EOF */
+                        if (!ch->in_eof || ch->chunk_len)
+                                return gate_break(ch, err_setx(e, -EPROTO, "agent channel: frame gate: EOF before the end"));
+                        if (ch->stream_code) {
+                                err_setx(e, ch->stream_code, "%s", ch->stream_err.msg);
+                                return ch->stream_code;
+                        }
+                        return err_setx(e, -EPIPE, "agent channel: closed by the guest");
+                }
+        }
+}
+
+/* ---- in this process (no gate: the test tools) ------------------------------------ */
+
 int channel_try_recv(struct channel *ch, struct proto_msg *m, struct mlvm_err *e)
 {
         if (ch->broken)
                 return err_setx(e, -EPROTO, "agent channel: closed after a protocol error");
+        if (ch->gate_fd >= 0)
+                return gate_try_recv(ch, m, e);
         for (;;) {
                 /* Check the header as soon as it is complete, before the payload arrives. */
                 if (!ch->have_hdr && ch->len >= PROTO_HDR_SIZE) {
@@ -197,6 +361,8 @@ int channel_try_recv(struct channel *ch, struct proto_msg *m, struct mlvm_err *e
 
 usec_t channel_partial_since(const struct channel *ch)
 {
+        if (ch && ch->gate_fd >= 0)
+                return ch->gate_since;
         return ch && ch->len ? ch->partial_since : 0;
 }
 

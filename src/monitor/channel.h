@@ -3,7 +3,8 @@
  * over any libvirt URI. Frames are decoded with the shared codec; every
  * wait has a deadline, served by libvirt's default event loop (virt_init
  * registers it). The guest is hostile: its bytes are only ever parsed by
- * proto_hdr_decode/proto_payload_decode, with the 1 MiB frame cap. */
+ * proto_hdr_decode/proto_payload_decode, with the 1 MiB frame cap, and in
+ * the monitor only inside its frame gate (gate.h). */
 #pragma once
 
 #include <stdbool.h>
@@ -16,7 +17,9 @@
 
 struct channel;
 
-int channel_open(virDomainPtr dom, const char *name, struct channel **ret, struct mlvm_err *e);
+/* GATE_FD: the monitor's end of its frame gate (gate.h), which then
+ * decodes every byte of the stream; -1 decodes here (the test tools). */
+int channel_open(virDomainPtr dom, const char *name, int gate_fd, struct channel **ret, struct mlvm_err *e);
 void channel_close(struct channel *ch);
 static inline void channel_closep(struct channel **ch) { channel_close(*ch); }
 

@@ -28,6 +28,8 @@ const char *monitor_output_path(void);
 /* Guest bytes the capped logs could not keep (console.log, output.log):
  * counted, said once in monitor.log, recorded in run.json at the end. */
 void monitor_log_dropped(bool console, size_t n);
+/* The monitor's end of its frame gate (gate.h), -1 before it started. */
+int monitor_gate_fd(void);
 /* The teardown has run: the run is over. */
 bool monitor_torn_down(void);
 /* End the run now, in STATE unless one is set already (monitor_shutdown);

@@ -110,7 +110,7 @@ int monitor_libvirt_attach(struct mlvm_err *e)
         if (virDomainIsActive(dom) != 1)
                 return err_setx(e, -ESRCH, "domain %s is not running", domain_name);
         open_console();
-        if (channel_open(dom, PROTO_CHANNEL_NAME, &ch, e) < 0)
+        if (channel_open(dom, PROTO_CHANNEL_NAME, monitor_gate_fd(), &ch, e) < 0)
                 return -EIO;
         monitor_session_attach(ch);
         return 0;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "creds.h"
+#include "gate.h"
 #include "monitor.h"
 #include "run.h"
 #include "util.h"
@@ -20,6 +21,10 @@ int main(int argc, char **argv)
                 (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
                 return creds_fetch_for_run(argv[2], argv[3], argv[4], 1) < 0 ? 1 : 0;
         }
+        /* The frame gate (gate.h), started by the monitor alone: fd 3 is
+         * its socket. _exit: no destructor runs under its seccomp filter. */
+        if (argc == 3 && streq(argv[1], "gate") && run_id_is_valid(argv[2]))
+                _exit(gate_main(3));
         if ((argc != 3 && argc != 4) || argv[1][0] != '/' || !run_id_is_valid(argv[2])) {
                 fprintf(stderr, "usage: mlvm-monitor STATE_DIR RUNID [CREDS_FD] (started by mlvm up)\n");
                 return 2;

@@ -18,9 +18,11 @@
 #include <stdarg.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "audit.h"
 #include "disk.h"
+#include "gate.h"
 #include "monitor-handlers.h"
 #include "monitor-internal.h"
 #include "monitor.h"
@@ -37,6 +39,10 @@ static char *name;
 static json_object *record;
 static char *console_path, *output_path;
 static uint64_t console_dropped, output_dropped;
+
+/* The frame gate (gate.h): the one reader of the agent's bytes. */
+static int gate_fd = -1;
+static pid_t gate_pid = -1;
 
 /* Its end. */
 static bool ending, done;
@@ -385,6 +391,51 @@ static void log_cost(void)
         monitor_log("monitor exits (peak RSS %llu KiB, CPU %.2f s)", hwm, cpu);
 }
 
+int monitor_gate_fd(void)
+{
+        return gate_fd;
+}
+
+/* Narrow privileges: the agent's bytes are parsed by a child that runs as
+ * the run's own uid, without capabilities, under seccomp (gate.h). It is
+ * started before this process connects to libvirt or reads a credential,
+ * and it is exec'd: it holds none of them. */
+static int start_gate(struct mlvm_err *e)
+{
+        uid_t uid;
+        gid_t gid;
+        gate_identity(record, &uid, &gid);
+        int r = gate_spawn(run_id, uid, gid, &gate_fd, &gate_pid, e);
+        if (r < 0)
+                return r;
+        monitor_log("frame gate %d runs as uid %u gid %u", (int)gate_pid, (unsigned)uid, (unsigned)gid);
+        return 0;
+}
+
+/* The gate goes with its socket; say how it ended and what it cost. */
+static void stop_gate(void)
+{
+        struct rusage ru;
+        int st = 0;
+        pid_t r;
+
+        if (gate_pid <= 0)
+                return;
+        close(gate_fd);
+        gate_fd = -1;
+        while ((r = wait4(gate_pid, &st, 0, &ru)) < 0 && errno == EINTR)
+                ;
+        if (r != gate_pid)
+                return;
+        double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+                     (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+        if (WIFSIGNALED(st))
+                monitor_log("frame gate killed by signal %d%s (peak RSS %ld KiB, CPU %.2f s)", WTERMSIG(st),
+                            WTERMSIG(st) == SIGSYS ? ", a call its seccomp filter refuses" : "", ru.ru_maxrss, cpu);
+        else
+                monitor_log("frame gate exits %d (peak RSS %ld KiB, CPU %.2f s)", WEXITSTATUS(st), ru.ru_maxrss, cpu);
+}
+
 int monitor_run(const char *dir, const char *id, int creds_fd)
 {
         struct mlvm_err e = { 0 };
@@ -404,9 +455,10 @@ int monitor_run(const char *dir, const char *id, int creds_fd)
         output_path = run_file(state_dir, run_id, "output.log");
         monitor_libvirt_init();
         if (!monitor_session_init() || run_update(state_dir, run_id, set_monitor_pid, NULL, &e) < 0 ||
-            start(creds_fd, &e) < 0) {
+            start_gate(&e) < 0 || start(creds_fd, &e) < 0) {
                 monitor_log("%s", e.msg[0] ? e.msg : "no random bytes");
                 monitor_end(RUN_FAILED, "monitor: %s", e.msg);
+                stop_gate();
                 return 1;
         }
         monitor_log("monitor of run %s (%s) on %s", run_id, monitor_domain_name(), monitor_uri());
@@ -414,6 +466,7 @@ int monitor_run(const char *dir, const char *id, int creds_fd)
         if (monitor_libvirt_attach(&e) < 0) {
                 monitor_log("%s", e.msg);
                 monitor_end(RUN_FAILED, "monitor: %s", e.msg);
+                stop_gate();
                 return 1;
         }
         while (!done)
@@ -422,6 +475,7 @@ int monitor_run(const char *dir, const char *id, int creds_fd)
         if (!done)
                 monitor_end(RUN_FAILED, "monitor: event loop failed");
         monitor_libvirt_detach();
+        stop_gate();
         log_cost();
         return streq(end_state, RUN_FAILED) ? 1 : 0;
 }

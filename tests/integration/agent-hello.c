@@ -43,7 +43,7 @@ int main(int argc, char **argv)
                 err_virt(&e, "domain %s", argv[2]);
                 goto out;
         }
-        if (channel_open(dom, PROTO_CHANNEL_NAME, &ch, &e) < 0)
+        if (channel_open(dom, PROTO_CHANNEL_NAME, -1, &ch, &e) < 0)
                 goto out;
         if (channel_recv(ch, &m, (int)timeout * 1000, &e) < 0)
                 goto out;

@@ -69,6 +69,27 @@ mon=$(json_get "$MLVM_STATE_DIR/runs/$(cat "$MLVM_STATE_DIR/names/idle")/run.jso
 check_eq "the monitor holds none of its caller's descriptors" "" \
         "$(ls -l /proc/"$mon"/fd 2>/dev/null | grep -F "$tmp/caller-fd")"
 check "and it has its own" test "$(ls /proc/"$mon"/fd 2>/dev/null | wc -l)" -gt 3
+# The monitor's frame gate, the one process that reads the agent's bytes,
+# holds no privilege (docs/security.md), read here from /proc alone.
+gate=$(pgrep -P "$mon" -f '^mlvm-monitor gate ' | head -n 1)
+check "the monitor has a frame gate" test -n "$gate"
+st_of() { sed -n "s/^$1:[[:space:]]*//p" /proc/"$gate"/status 2>/dev/null; }
+quid=$(json_get "$MLVM_STATE_DIR/runs/$(cat "$MLVM_STATE_DIR/names/idle")/run.json" 'j.get("qemu_uid", 65534)')
+check_eq "the gate runs as the run's QEMU uid (real, effective, saved, fs), not root" \
+        "$quid	$quid	$quid	$quid" "$(st_of Uid)"
+check_eq "with that number as its gid" "$quid	$quid	$quid	$quid" "$(st_of Gid)"
+check_eq "and no supplementary groups" "" "$(st_of Groups)"
+for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+        check_eq "$c of the gate is empty" 0000000000000000 "$(st_of $c)"
+done
+check_eq "the gate has no_new_privs" 1 "$(st_of NoNewPrivs)"
+check_eq "the gate is under a seccomp filter" 2 "$(st_of Seccomp)"
+# Non-dumpable: its /proc files are root's, so QEMU (same uid) cannot ptrace it.
+check_eq "the gate is not dumpable (QEMU shares its uid)" 0 "$(stat -c %u /proc/"$gate"/status)"
+check_eq "the gate holds /dev/null on 0-2 and its socket on 3, nothing else" \
+        "0 /dev/null|1 /dev/null|2 /dev/null|3 socket|" \
+        "$(for f in /proc/"$gate"/fd/*; do printf '%s %s|' "${f##*/}" "$(readlink "$f" | sed 's/:.*//')"; done)"
+check_eq "the monitor itself is the privileged part, root" 0 "$(awk '/^Uid:/ {print $2}' /proc/"$mon"/status)"
 check "down idle" "$MLVM" down idle
 check_eq "the audit log verifies" 0 "$("$MLVM" audit verify >/dev/null 2>&1; echo $?)"
 nothing_left "after the image checks"
