@@ -41,6 +41,12 @@ echo "# QEMU of tenant-a: uid $ua gid $ga groups [$groups_a]; tenant-b: uid $ub 
 check "tenant-a's QEMU uid lies in the range" test "${ua:-0}" -ge $FIRST -a "${ua:-0}" -le $LAST
 check "tenant-b's QEMU uid lies in the range" test "${ub:-0}" -ge $FIRST -a "${ub:-0}" -le $LAST
 check "the two QEMUs run as different uids" test "${ua:-x}" != "${ub:-x}"
+# QEMU's own seccomp sandbox (libvirt's seccomp_sandbox, on by default).
+for r in "$ra" "$rb"; do
+        dom=$(json_get "$MLVM_STATE_DIR/runs/$r/run.json" 'j["domain"]')
+        qpid=$(pgrep -f -- "-name guest=$dom," | head -1)
+        check_eq "the QEMU of run $r is under a seccomp filter" 2 "$(awk '/^Seccomp:/ {print $2}' "/proc/${qpid:-0}/status" 2>/dev/null)"
+done
 check_eq "the record says the uid the kernel says (a)" "$ua" "$(json_get "$MLVM_STATE_DIR/runs/$ra/run.json" 'j["qemu_uid"]')"
 check_eq "no supplementary group but libvirt's QEMU group" "$ga" "$(echo $groups_a)"
 check "nobody has a passwd entry for tenant-a's uid" test -z "$(getent passwd "$ua")"
