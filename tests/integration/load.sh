@@ -65,6 +65,15 @@ check_eq "no volume shared: each belongs to one ready run" "" \
         "$(printf '%s\n' "$vols" | grep . | sed 's/^mlvm-run-\([0-9a-f]*\)-.*/\1/' | sort -u | grep -vxF -f <(printf '%s\n' "$ids") || true)"
 cids=$(for d in $doms; do $V dumpxml "$d" | sed -n "s/.*<cid [^>]*address='\([0-9]*\)'.*/\1/p"; done)
 check_eq "no two runs share a vsock CID" "$(printf '%s\n' "$cids" | grep -c .)" "$(printf '%s\n' "$cids" | grep . | sort -u | wc -l)"
+# The sandbox holds under load: every QEMU has a uid of its own, under seccomp.
+quids="" qseccomp=""
+for d in $doms; do
+        qpid=$(pgrep -f -- "-name guest=$d," | head -1)
+        quids="$quids $(awk '/^Uid:/ {print $2}' "/proc/${qpid:-0}/status" 2>/dev/null)"
+        [ "$(awk '/^Seccomp:/ {print $2}' "/proc/${qpid:-0}/status" 2>/dev/null)" = 2 ] || qseccomp="$qseccomp $d"
+done
+check_eq "every QEMU has a uid of its own" "$ready" "$(printf '%s\n' $quids | grep -v '^0$' | sort -u | grep -c .)"
+check_eq "every QEMU is under seccomp" "" "$(echo $qseccomp)"
 
 t0=$(now)
 for p in $(seq 0 $((procs - 1))); do
