@@ -286,9 +286,10 @@ static int upload_parts(const char *imgdir, const struct manifest *m, const char
         return 0;
 }
 
-int store_import(const char *state_dir, const char *dir, char *const *tags, virStoragePoolPtr pool,
+int store_import(const char *state_dir, const char *dir, char *const *tags, store_pool_fn open_pool, void *u,
                  char ret_digest[SHA256_HEX_LEN + 1], struct mlvm_err *e)
 {
+        virStoragePoolPtr pool = NULL;
         _cleanup_close_ int srcfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_close_ int tmpfd = -1;
         _cleanup_free_ char *root = xasprintf("%s/images/sha256", state_dir), *tmp = NULL, *final = NULL;
@@ -347,6 +348,8 @@ int store_import(const char *state_dir, const char *dir, char *const *tags, virS
                 free(tmp);
                 tmp = NULL;
         }
+        if (open_pool && (r = open_pool(u, &pool, e)) < 0)
+                goto out;
         if (pool && (r = upload_parts(final, &m, digest, pool, e)) < 0)
                 goto out;
         for (size_t i = 0; tags && tags[i]; i++)
