@@ -84,6 +84,22 @@ static int open_pool(struct cli *cli, const struct image_opts *o, virConnectPtr 
         return r < 0 ? r : volume_pool(*conn, mlvm_pool_name(), pool, e);
 }
 
+/* store_import's opener: the connection is opened after the copy into the store. */
+struct pool_opener {
+        struct cli *cli;
+        const struct image_opts *o;
+        virConnectPtr conn;
+        virStoragePoolPtr pool;
+};
+
+static int open_pool_late(void *u, virStoragePoolPtr *ret_pool, struct mlvm_err *e)
+{
+        struct pool_opener *p = u;
+        int r = open_pool(p->cli, p->o, &p->conn, &p->pool, e);
+        *ret_pool = p->pool;
+        return r;
+}
+
 static int ensure_build_key(struct cli *cli, const char *state, const char *name, struct mlvm_err *e)
 {
         _cleanup_free_ char *priv = xasprintf("%s/keys/%s.key", state, name);
@@ -108,6 +124,7 @@ static int do_import(struct cli *cli, const char *state, const struct image_opts
 {
         _cleanup_virConnect_ virConnectPtr conn = NULL;
         _cleanup_virStoragePool_ virStoragePoolPtr pool = NULL;
+        struct pool_opener po = { .cli = cli, .o = o };
         const char *tags[MAX_TAGS + 2];
         size_t n = 0;
         int r;
@@ -118,9 +135,10 @@ static int do_import(struct cli *cli, const char *state, const struct image_opts
                 tags[n++] = default_tag;
         tags[n] = NULL;
         const struct store_progress pr = { .line = print_progress, .u = (void *)"image import" };
-        if ((r = open_pool(cli, o, &conn, &pool, e)) == 0)
-                r = store_import(state, dir, (char *const *)tags, pool, cli->verbosity >= 0 && !cli->json ? &pr : NULL,
-                                 digest, e);
+        r = store_import(state, dir, (char *const *)tags, open_pool_late, &po, cli->verbosity >= 0 && !cli->json ? &pr : NULL,
+                         digest, e);
+        conn = po.conn;
+        pool = po.pool;
         if (r < 0) {
                 (void)audit(cli, state, "image.import-refused", fields("source", dir, "reason", e->msg));
                 return r;

@@ -165,5 +165,6 @@ int main(int argc, char **argv)
         }
         cli.verb = v->name;
         virt_init();
+        virt_event_thread();
         return cli_run_verb(v, &cli, argc - optind, argv + optind);
 }

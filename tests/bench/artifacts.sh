@@ -8,22 +8,9 @@
 #   - next to `sha256sum` of the same bytes on the host (the baseline).
 # Usage (root, libvirtd running): tests/bench/artifacts.sh
 set -euo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-mlvm="${MLVM:-$top/mlvm}"
+. "$(dirname "$0")/lib.sh"
+bench_guests
 mib=${SIZE_MIB:-256}
-tmp=$(mktemp -d); chmod 0711 "$tmp"
-pool="mlvm-bench-$$"
-export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$pool" MLVM_POOL_PATH="$tmp/pool" MLVM_BOOT_TIMEOUT=120
-export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$top/tests/.debcache}"
-export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$top/tests/.kernelcache}"
-V="virsh -q -c qemu:///system"
-cleanup() {
-        set +e
-        for v in $($V vol-list "$pool" 2>/dev/null | awk '{print $1}'); do $V vol-delete --pool "$pool" "$v" >/dev/null 2>&1; done
-        $V pool-destroy "$pool" >/dev/null 2>&1; $V pool-undefine "$pool" >/dev/null 2>&1
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
 "$mlvm" -q setup
 "$mlvm" -q image build "$top/images/minimal" 2>/dev/null
 cat > "$tmp/mlvm.yaml" <<YAML
@@ -61,3 +48,8 @@ printf '  host sha256sum of the same bytes (baseline): %6.2f s  %7.1f MiB/s\n' "
 printf '  host collection (download, parse, re-hash):  %6.2f s  %7.1f MiB/s  = %.1fx sha256sum\n' "$collect" "$(echo "$mib / $collect" | bc -l)" "$(echo "$collect / $base" | bc -l)"
 printf '  agent: hash + write the stream (to EXIT):    %6.2f s  %7.1f MiB/s\n' "$agent" "$(echo "$mib / $agent" | bc -l)"
 printf '  workload exit -> mlvm run returns:           %6.2f s  %7.1f MiB/s (end to end)\n' "$e2e" "$(echo "$mib / $e2e" | bc -l)"
+bench_row "artifacts, $mib MiB: host collection (download, parse, re-hash, write)" "$(printf '%.2f s (%.0f MiB/s)' "$collect" "$(echo "$mib / $collect" | bc -l)")" \
+        "$(printf '`sha256sum` of the same bytes %.2f s (%.0f MiB/s)' "$base" "$(echo "$mib / $base" | bc -l)")" \
+        "$(printf '%.1fx' "$(echo "$collect / $base" | bc -l)")"
+bench_row "artifacts, $mib MiB: workload exit to \`mlvm run\` returning" "$(printf '%.2f s (%.0f MiB/s)' "$e2e" "$(echo "$mib / $e2e" | bc -l)")" \
+        "$(printf '`sha256sum` %.2f s' "$base")" "$(printf '%.1fx' "$(echo "$e2e / $base" | bc -l)")"

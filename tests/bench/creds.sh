@@ -11,24 +11,9 @@
 #             same run as the baseline.
 # Usage (root, libvirtd running): tests/bench/creds.sh
 set -euo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-mlvm="${MLVM:-$top/mlvm}"
+. "$(dirname "$0")/lib.sh"
+bench_guests
 rounds=${ROUNDS:-5} rot=${ROT:-20}
-tmp=$(mktemp -d); chmod 0711 "$tmp"
-pool="mlvm-bench-$$"
-export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$pool" MLVM_POOL_PATH="$tmp/pool" MLVM_BOOT_TIMEOUT=120
-export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$top/tests/.debcache}"
-export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$top/tests/.kernelcache}"
-V="virsh -q -c qemu:///system"
-cleanup() {
-        set +e
-        "$mlvm" -q down bench >/dev/null 2>&1 || true
-        for v in $($V vol-list "$pool" 2>/dev/null | awk '{print $1}'); do $V vol-delete --pool "$pool" "$v" >/dev/null 2>&1; done
-        $V pool-destroy "$pool" >/dev/null 2>&1; $V pool-undefine "$pool" >/dev/null 2>&1
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 p90() { sort -n | awk '{a[NR]=$1} END {i=int(NR*0.9); if (i<1) i=1; print a[i]}'; }
 
 "$mlvm" -q setup
@@ -87,3 +72,9 @@ printf '  PING/PONG over the channel (baseline):              median %.2f ms (p9
 printf '  rotation round trip, 40 B value:                    median %.2f ms (p90 %.2f)  = %.1fx PING\n' "$(m "${small[@]}")" "$(p "${small[@]}")" "$(echo "$(m "${small[@]}") / $pm" | bc -l)"
 printf '  rotation round trip, 60 KiB value:                  median %.2f ms (p90 %.2f)  = %.1fx PING\n' "$(m "${big[@]}")" "$(p "${big[@]}")" "$(echo "$(m "${big[@]}") / $pm" | bc -l)"
 printf '  mlvm creds rotate end to end (fetch + deliver):     median %.1f ms (p90 %.1f)\n' "$(m "${e2e[@]}")" "$(p "${e2e[@]}")"
+bench_row "secret delivery: agent ready to the first secret confirmed in the guest" "$(printf '%.1f ms' "$(m "${deliver[@]}")")" \
+        "$(printf 'PING/PONG over the same channel %.2f ms' "$pm")" "$(printf '%.1fx' "$(echo "$(m "${deliver[@]}") / $pm" | bc -l)")"
+bench_row "secret rotation round trip, 40 B value" "$(printf '%.2f ms' "$(m "${small[@]}")")" \
+        "$(printf 'PING/PONG %.2f ms' "$pm")" "$(printf '%.1fx' "$(echo "$(m "${small[@]}") / $pm" | bc -l)")"
+bench_row "secret rotation round trip, 60 KiB value" "$(printf '%.2f ms' "$(m "${big[@]}")")" \
+        "$(printf 'PING/PONG %.2f ms' "$pm")" "$(printf '%.1fx' "$(echo "$(m "${big[@]}") / $pm" | bc -l)")"

@@ -9,26 +9,9 @@
 #   a published port, next to the same transfer between two host processes.
 # Usage (root, libvirtd running, after make): tests/bench/serving.sh
 set -euo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-mlvm="${MLVM:-$top/mlvm}"
+. "$(dirname "$0")/lib.sh"
+bench_guests
 conns=${CONNS:-8} dur=${DURATION:-10} mib=${SIZE_MIB:-64}
-tmp=$(mktemp -d); chmod 0711 "$tmp"
-pool="mlvm-bench-$$"
-export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$pool" MLVM_POOL_PATH="$tmp/pool" MLVM_BOOT_TIMEOUT=120
-export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$top/tests/.debcache}"
-export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$top/tests/.kernelcache}"
-V="virsh -q -c qemu:///system"
-hpid=
-cleanup() {
-        set +e   # every step runs, whatever failed before
-        [ -n "$hpid" ] && kill "$hpid" 2>/dev/null
-        "$mlvm" -q -f "$tmp/ex/mlvm.yaml" down model-a >/dev/null 2>&1 || true
-        "$mlvm" -q -f "$tmp/ex/mlvm.yaml" down bulk >/dev/null 2>&1 || true
-        for v in $($V vol-list "$pool" 2>/dev/null | awk '{print $1}'); do $V vol-delete --pool "$pool" "$v" >/dev/null 2>&1; done
-        $V pool-destroy "$pool" >/dev/null 2>&1; $V pool-undefine "$pool" >/dev/null 2>&1
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 "$mlvm" -q setup
 "$mlvm" -q image build "$top/images/minimal" 2>/dev/null
@@ -54,7 +37,7 @@ PY
 "$mlvm" -q -f "$tmp/ex/mlvm.yaml" up model-a
 "$mlvm" -q -f "$tmp/ex/mlvm.yaml" up bulk
 "$top/examples/model-a/bin/model-server" --port "$ph" --weights "$top/examples/model-a/model.txt" >/dev/null 2>&1 &
-hpid=$!
+bench_pids+=($!)
 sleep 0.5
 
 load() {   # PORT: requests/s, p50 ms, p99 ms
@@ -109,6 +92,7 @@ for _ in range(int(sys.argv[1])): c.sendall(z)
 c.close()
 PY
 spid=$!
+bench_pids+=("$spid")
 for _ in $(seq 1 100); do [ -s "$tmp/hostbulk" ] && break; sleep 0.1; done
 read -r h_bulk h_bytes <<<"$(bulk "$(head -1 "$tmp/hostbulk")")"
 wait "$spid"
@@ -118,3 +102,8 @@ printf '  through the published port (guest): %6s req/s  p50 %7s ms  p99 %7s ms\
 printf '  the same server on the host:        %6s req/s  p50 %7s ms  p99 %7s ms\n' "$h_rps" "$h_p50" "$h_p99"
 printf '  ratio guest/host: %.2fx the requests/s, %.1fx the p50 latency\n' "$(echo "$g_rps / $h_rps" | bc -l)" "$(echo "$g_p50 / $h_p50" | bc -l)"
 printf '  one stream, guest -> host, %s MiB: %s MiB/s (host process to host process: %s MiB/s)\n' "$mib" "$g_bulk" "$h_bulk"
+bench_row "serving: POST /predict through the published port, $conns connections" "$(printf '%s req/s, p50 %s ms' "$g_rps" "$g_p50")" \
+        "$(printf 'the same server on the host %s req/s, p50 %s ms' "$h_rps" "$h_p50")" \
+        "$(printf '%.3fx the req/s, %.0fx the p50' "$(echo "$g_rps / $h_rps" | bc -l)" "$(echo "$g_p50 / $h_p50" | bc -l)")"
+bench_row "serving: one stream guest to host through a published port, $mib MiB" "$(printf '%s MiB/s' "$g_bulk")" \
+        "$(printf 'host process to host process %s MiB/s' "$h_bulk")" "$(printf '%.3fx' "$(echo "$g_bulk / $h_bulk" | bc -l)")"

@@ -24,42 +24,30 @@
 # one vCPU; of devices only the agent's virtio-serial port.
 # Usage (root, libvirtd running): [ROUNDS=N] [BEFORE=DIR] tests/bench/up.sh
 set -euo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-mlvm="${MLVM:-$top/mlvm}"
+. "$(dirname "$0")/lib.sh"
+bench_guests
 hello="$top/tests/integration/agent-hello"
 rounds=${ROUNDS:-5}
 before=${BEFORE:-}
-tmp=$(mktemp -d); chmod 0711 "$tmp"
-pool="mlvm-bench-$$"
-export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$pool" MLVM_POOL_PATH="$tmp/pool" MLVM_BOOT_TIMEOUT=120
-export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$top/tests/.debcache}"
-export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$top/tests/.kernelcache}"
-V="virsh -q -c qemu:///system"
 qpid=
 # The earlier mlvm, in its own state directory and pool.
 old() {
         MLVM_STATE_DIR="$tmp/state-before" MLVM_POOL="$pool-before" MLVM_POOL_PATH="$tmp/pool-before" \
                 "$before/mlvm" "$@"
 }
-cleanup() {
-        for m in bench benchprev; do "$mlvm" -q down "$m" >/dev/null 2>&1 || true; done
+# What bench_cleanup does not know: the earlier mlvm's run and pool, the
+# domains virsh created, a bare QEMU.
+undo() {
         [ -n "$before" ] && { old -q down bench >/dev/null 2>&1 || true; }
         for d in $($V list --name | grep "^mlvm-benchx-.*-$$\$"); do $V destroy "$d" >/dev/null 2>&1; done
         [ -n "$qpid" ] && kill "$qpid" 2>/dev/null
-        for p in "$pool" "$pool-before"; do
-                for v in $($V vol-list "$p" 2>/dev/null | awk '{print $1}'); do $V vol-delete --pool "$p" "$v" >/dev/null 2>&1; done
-                $V pool-destroy "$p" >/dev/null 2>&1; $V pool-undefine "$p" >/dev/null 2>&1
+        for v in $($V vol-list "$pool-before" 2>/dev/null | awk '{print $1}'); do
+                $V vol-delete --pool "$pool-before" "$v" >/dev/null 2>&1
         done
-        rm -rf "$tmp"
+        $V pool-destroy "$pool-before" >/dev/null 2>&1; $V pool-undefine "$pool-before" >/dev/null 2>&1
 }
-trap cleanup EXIT
-now() { date +%s.%N; }
-since() { echo "$(now) - $1" | bc -l; }
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-med() { printf '%s\n' "$@" | median; }
-ratio() { echo "$1 / $2" | bc -l; }
+bench_on_exit=undo
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-json() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
 load0=$(load)
 "$mlvm" -q setup
@@ -222,7 +210,7 @@ if [ -n "$before" ]; then
                 "$(ratio "$m_up" "$m_old")" "$(samples up:old:bench)"
         printf '  BEFORE is %s\n' "$(git -C "$before" describe --always --dirty 2>/dev/null || echo "$before")"
 fi
-printf '  image verification at up:             %6.2f s default, %.2f s previous%s\n' "$(m verify:mlvm:bench)" \
+printf '  image verification at up:             %6.2f s the default image, %.2f s images/cloud%s\n' "$(m verify:mlvm:bench)" \
         "$(m verify:mlvm:benchprev)" "$([ -n "$before" ] && printf ', %.2f s before' "$(m verify:old:bench)")"
 printf 'virsh create same XML to HELLO:          %6.2f s   ratio mlvm/virsh %.2fx (target <= 1.1x)\n' "$m_cr" \
         "$(ratio "$m_up" "$m_cr")"
@@ -230,13 +218,24 @@ printf 'bare qemu same kernel to HELLO:          %6.2f s   ratio mlvm/qemu  %.2f
         "$(ratio "$m_up" "$m_q")"
 printf 'bare qemu to "Run /init", stock bzImage: %6.2f s   ratio mlvm up/this %.2fx (target <= 0.6x)  (%s)\n' \
         "$m_ib" "$(ratio "$m_up" "$m_ib")" "$(samples init:bz)"
-printf 'bare qemu to "Run /init", default image: %6.2f s   ratio this/stock bzImage %.2fx  (%s)\n' "$m_ip" \
+printf 'bare qemu to "Run /init", the default image:   %6.2f s   ratio this/stock bzImage %.2fx  (%s)\n' "$m_ip" \
         "$(ratio "$m_ip" "$m_ib")" "$(samples init:pvh)"
 printf 'mlvm down to everything gone:            %6.2f s   (%s)\n' "$m_dn" "$(samples down)"
 printf 'virsh destroy:                           %6.2f s   ratio mlvm/virsh %.2fx (target <= 1.2x)\n' "$m_ds" \
         "$(ratio "$m_dn" "$m_ds")"
 mem() { printf '%s/%s' "$(m "rss:$1")" "$(m "anon:$1")"; }
 printf "QEMU's own memory per idle guest, resident/anonymous MiB (guest RAM excluded; goal <= 30 MiB):\n"
-printf '  %s default, %s previous%s\n' "$(mem mlvm:bench)" "$(mem mlvm:benchprev)" \
+printf '  %s the default image, %s images/cloud%s\n' "$(mem mlvm:bench)" "$(mem mlvm:benchprev)" \
         "$([ -n "$before" ] && printf ', %s before' "$(mem old:bench)")"
+row() { bench_row "$1" "$(printf '%.2f s' "$2")" "$(printf "$3" "$4")" "$(printf '%.2fx' "$(ratio "$2" "$4")")" "${5:-}"; }
+row '`mlvm up` to ready, the default image' "$m_up" '`virsh create` of the same XML to the same HELLO %.2f s' "$m_cr" '<= 1.1x'
+row '`mlvm up` to ready, the default image' "$m_up" 'bare QEMU, same kernel and initramfs, to HELLO %.2f s' "$m_q" '<= 1.15x'
+row '`mlvm up` to ready, images/cloud (the previous default)' "$m_bz" '`mlvm up` of the default image %.2f s' "$m_up"
+row 'bare QEMU to "Run /init", the default image's kernel' "$m_ip" "Debian's stock cloud bzImage %.2f s" "$m_ib"
+row '`mlvm down` to everything gone' "$m_dn" '`virsh destroy` %.2f s' "$m_ds" '<= 1.2x'
+mib() { m "rss:$1"; }
+bench_row "QEMU's own memory per idle guest (resident, guest RAM excluded), the default image" \
+        "$(printf '%.1f MiB (anonymous %.1f)' "$(mib mlvm:bench)" "$(m anon:mlvm:bench)")" \
+        "$(printf 'images/cloud %.1f MiB (anonymous %.1f)' "$(mib mlvm:benchprev)" "$(m anon:mlvm:benchprev)")" \
+        "$(printf '%.2fx' "$(ratio "$(mib mlvm:bench)" "$(mib mlvm:benchprev)")")" '<= 30 MiB'
 exit 0

@@ -309,9 +309,10 @@ static int upload_parts(const char *imgdir, const struct manifest *m, const char
         return 0;
 }
 
-int store_import(const char *state_dir, const char *dir, char *const *tags, virStoragePoolPtr pool,
+int store_import(const char *state_dir, const char *dir, char *const *tags, store_pool_fn open_pool, void *u,
                  const struct store_progress *pr, char ret_digest[SHA256_HEX_LEN + 1], struct mlvm_err *e)
 {
+        virStoragePoolPtr pool = NULL;
         _cleanup_close_ int srcfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         _cleanup_close_ int tmpfd = -1;
         _cleanup_free_ char *root = xasprintf("%s/images/sha256", state_dir), *tmp = NULL, *final = NULL;
@@ -376,6 +377,8 @@ int store_import(const char *state_dir, const char *dir, char *const *tags, virS
         }
         else
                 say(pr, "sha256:%s is already in the store", digest);
+        if (open_pool && (r = open_pool(u, &pool, e)) < 0)
+                goto out;
         if (pool && (r = upload_parts(final, &m, digest, pool, pr, e)) < 0)
                 goto out;
         for (size_t i = 0; tags && tags[i]; i++)

@@ -31,18 +31,26 @@ int store_normalize_ref(const char *ref, char **ret, struct mlvm_err *e);
 int store_resolve(const char *state_dir, const char *ref, char ret_digest[SHA256_HEX_LEN + 1], struct mlvm_err *e);
 char *store_volume_name(const char *digest, const char *part);
 
-/* Verify directory DIR (manifest.json, manifest.sig and exactly the listed
- * parts) against a trusted key, copy it into the store hashing every byte
- * copied, tag it, and, when POOL is non-NULL, upload each part as a
- * read-only volume and read it back through libvirt to hash what landed.
- * Nothing is left behind on failure. */
+/* Opens the pool to upload to (*RET_POOL stays the opener's to free; NULL:
+ * no upload). Called only once the parts are in the store: libvirtd drops
+ * a client that says nothing for 30 s (keepalive), and copying a rootfs of
+ * many GiB takes longer than that, so a connection opened before the copy
+ * was gone by the upload. */
+typedef int (*store_pool_fn)(void *u, virStoragePoolPtr *ret_pool, struct mlvm_err *e);
+
 /* Progress of an import, a line per step (a part verified into the store,
  * uploaded, read back), for people: PROGRESS may be NULL. */
 struct store_progress {
         void (*line)(void *u, const char *line);
         void *u;
 };
-int store_import(const char *state_dir, const char *dir, char *const *tags, virStoragePoolPtr pool,
+
+/* Verify directory DIR (manifest.json, manifest.sig and exactly the listed
+ * parts) against a trusted key, copy it into the store hashing every byte
+ * copied, tag it, and, when OPEN_POOL (called with U) gives a pool, upload
+ * each part as a read-only volume and read it back through libvirt to hash
+ * what landed. Nothing is left behind on failure. */
+int store_import(const char *state_dir, const char *dir, char *const *tags, store_pool_fn open_pool, void *u,
                  const struct store_progress *progress, char ret_digest[SHA256_HEX_LEN + 1], struct mlvm_err *e);
 
 struct verify_item {

@@ -1,6 +1,8 @@
 /* virt.c: libvirt connection setup and XML helpers; see virt.h. */
 #include "mlvm-build.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <libxml/parser.h>
 
 #include "util.h"
@@ -19,6 +21,32 @@ void virt_init(void)
         /* Streams (agent channels, consoles) need an event loop; it must
          * exist before the first connection is opened. */
         (void)virEventRegisterDefaultImpl();
+}
+
+static void *event_loop(void *unused)
+{
+        (void)unused;
+        while (virEventRunDefaultImpl() == 0)
+                ;
+        return NULL;
+}
+
+void virt_event_thread(void)
+{
+        sigset_t all, old;
+        pthread_attr_t a;
+        pthread_t t;
+
+        /* Signals stay the main thread's (Ctrl-C interrupts what it waits on). */
+        (void)sigfillset(&all);
+        (void)pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (pthread_attr_init(&a) == 0) {
+                (void)pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+                /* Without the thread, a long idle connection may drop: as before. */
+                (void)pthread_create(&t, &a, event_loop, NULL);
+                (void)pthread_attr_destroy(&a);
+        }
+        (void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* Why the connection's socket could not be opened: libvirt reports

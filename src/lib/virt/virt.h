@@ -34,6 +34,15 @@ static inline void xmlXPathFreeObjectp(xmlXPathObjectPtr *o) { if (*o) xmlXPathF
 /* Stop libvirt from printing errors itself: only the CLI prints. */
 void virt_init(void);
 
+/* For a process that does not run libvirt's event loop itself (the CLI):
+ * run it on a thread of its own, every signal blocked there. libvirtd
+ * drops a client that leaves its keepalive unanswered for 30 s, and a
+ * CLI connection sits idle while mlvm hashes or copies GiB (up verifying
+ * a 10 GiB rootfs failed with "Cannot write data: Broken pipe"). The CLI
+ * registers no callbacks: the loop answers keepalives and nothing else.
+ * After virt_init, before the first connection. */
+void virt_event_thread(void);
+
 /* Is URI one mlvm can use, before anything connects: DRIVER[+TRANSPORT]://
  * [USER@][HOST][:PORT]/PATH[?PARAMS] with driver qemu (or libvirt's
  * in-process test driver, for tests) and a transport libvirt knows. A
