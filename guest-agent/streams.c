@@ -22,25 +22,19 @@
 
 #include "agent-util.h"
 #include "proto.h"
+#include "stream-rules.h"
 #include "streams.h"
 #include "transport.h"
 #include "workload.h"
 
 struct stream {
-        uint32_t id;               /* 0: free slot */
+        struct stream_book b;      /* id, state and credit (stream-rules.h) */
         int fd;
-        bool connecting;
-        bool host_eof;             /* the host sent END: shut our write side once wbuf drains */
-        bool shut_wr;
         bool sock_eof;             /* the socket said EOF: we sent END */
-        uint32_t credit;           /* bytes we may still send to the host */
-        uint8_t *wbuf;             /* from the host, not yet written to the socket */
-        size_t wlen;
-        uint32_t granted;          /* bytes the host may still send us */
-        uint32_t consumed;         /* written to the socket since our last WINDOW */
-        /* An exec stream (mlvm exec): fd is the command's stdout (or its
+        uint8_t *wbuf;             /* from the host, not yet written to the socket (b.wlen bytes) */
+        /* An exec stream (mlvm exec, b.exec): fd is the command's stdout (or its
          * terminal), in_fd its stdin (the same terminal), err_fd stderr. */
-        bool exec, tty;
+        bool tty;
         pid_t pid;
         int in_fd, err_fd;
         bool exited, err_eof;
@@ -52,7 +46,7 @@ static struct stream streams[PROTO_STREAMS_MAX];
 static struct stream *find(uint32_t id)
 {
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
-                if (id && streams[i].id == id)
+                if (id && streams[i].b.id == id)
                         return &streams[i];
         return NULL;
 }
@@ -68,7 +62,7 @@ static void send_simple(uint8_t type, uint32_t id, uint32_t window, uint32_t how
 
 static void drop(struct stream *s)
 {
-        if (s->exec && s->pid > 0 && !s->exited)
+        if (s->b.exec && s->pid > 0 && !s->exited)
                 (void)kill(-s->pid, SIGKILL);   /* its own session: the whole command goes */
         if (s->in_fd >= 0 && s->in_fd != s->fd)
                 close(s->in_fd);
@@ -83,7 +77,7 @@ static void drop(struct stream *s)
 
 static void reset(struct stream *s)
 {
-        send_simple(PROTO_STREAM_CLOSE, s->id, 0, PROTO_CLOSE_RESET);
+        send_simple(PROTO_STREAM_CLOSE, s->b.id, 0, PROTO_CLOSE_RESET);
         drop(s);
 }
 
@@ -96,7 +90,7 @@ void streams_init(void)
 static struct stream *free_slot(void)
 {
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
-                if (!streams[i].id)
+                if (!streams[i].b.id)
                         return &streams[i];
         return NULL;
 }
@@ -160,8 +154,7 @@ static void exec_stream(const struct proto_conn *c)
                 send_simple(PROTO_STREAM_CLOSE, c->id, 0, PROTO_CLOSE_REFUSED);
                 return;
         }
-        *s = (struct stream){ .id = c->id, .exec = true, .tty = c->tty != 0, .pid = pid, .credit = c->window,
-                              .wbuf = buf, .granted = PROTO_STREAM_CREDIT };
+        *s = (struct stream){ .b = stream_book_new(c, true), .tty = c->tty != 0, .pid = pid, .wbuf = buf };
         if (c->tty) {
                 s->fd = s->in_fd = master;
                 s->err_fd = -1;
@@ -182,7 +175,7 @@ static void exec_stream(const struct proto_conn *c)
 void streams_child_exited(pid_t pid, int status)
 {
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
-                if (streams[i].id && streams[i].exec && streams[i].pid == pid && !streams[i].exited) {
+                if (streams[i].b.id && streams[i].b.exec && streams[i].pid == pid && !streams[i].exited) {
                         streams[i].exited = true;
                         streams[i].status = status;
                 }
@@ -191,10 +184,10 @@ void streams_child_exited(pid_t pid, int status)
 /* An exec stream is done once its command exited and its output is drained. */
 static void exec_maybe_done(struct stream *s)
 {
-        if (!s->exec || !s->exited || !s->sock_eof || !s->err_eof)
+        if (!s->b.exec || !s->exited || !s->sock_eof || !s->err_eof)
                 return;
         struct proto_msg m = { .type = PROTO_EXIT, .id = 0 };
-        m.u.exit.stream = s->id;
+        m.u.exit.stream = s->b.id;
         if (WIFSIGNALED(s->status))
                 m.u.exit.signal = (uint32_t)WTERMSIG(s->status);
         else
@@ -206,12 +199,12 @@ static void exec_maybe_done(struct stream *s)
 static void open_stream(const struct proto_conn *c)
 {
         struct stream *s = NULL;
-        if (c->id == 0 || find(c->id) || c->port == 0 || c->port > 65535) {
+        if (stream_open_refusal(c, find(c->id) != NULL)) {
                 send_simple(PROTO_STREAM_CLOSE, c->id, 0, PROTO_CLOSE_RESET);
                 return;
         }
         for (size_t i = 0; i < PROTO_STREAMS_MAX && !s; i++)
-                if (!streams[i].id)
+                if (!streams[i].b.id)
                         s = &streams[i];
         if (!s) {
                 send_simple(PROTO_STREAM_CLOSE, c->id, 0, PROTO_CLOSE_REFUSED);
@@ -228,46 +221,40 @@ static void open_stream(const struct proto_conn *c)
                 send_simple(PROTO_STREAM_CLOSE, c->id, 0, PROTO_CLOSE_REFUSED);
                 return;
         }
-        *s = (struct stream){ .id = c->id, .fd = fd, .in_fd = -1, .err_fd = -1, .connecting = true, .credit = c->window,
-                              .wbuf = buf, .granted = PROTO_STREAM_CREDIT };
+        *s = (struct stream){ .b = stream_book_new(c, false), .fd = fd, .in_fd = -1, .err_fd = -1, .wbuf = buf };
 }
 
 static void flush_socket(struct stream *s)
 {
-        int wfd = s->exec ? s->in_fd : s->fd;
-        while (s->wlen && wfd >= 0) {
-                ssize_t n = s->exec ? write(wfd, s->wbuf, s->wlen) : send(wfd, s->wbuf, s->wlen, MSG_NOSIGNAL);
+        int wfd = s->b.exec ? s->in_fd : s->fd;
+        while (s->b.wlen && wfd >= 0) {
+                ssize_t n = s->b.exec ? write(wfd, s->wbuf, s->b.wlen) : send(wfd, s->wbuf, s->b.wlen, MSG_NOSIGNAL);
                 if (n < 0 && (errno == EAGAIN || errno == EINTR))
                         break;
-                if (n <= 0 && s->exec) {
+                if (n <= 0 && s->b.exec) {
                         /* The command stopped reading (EPIPE) or its terminal is gone (EIO):
                          * its stdin is over; its output and exit status still come. */
-                        s->consumed += (uint32_t)s->wlen;
-                        s->wlen = 0;
+                        stream_book_written(&s->b, s->b.wlen);
                         if (!s->tty && s->in_fd >= 0) {
                                 close(s->in_fd);
                                 s->in_fd = -1;
                         }
-                        s->shut_wr = true;
-                        s->host_eof = true;
+                        s->b.shut_wr = true;
+                        s->b.host_eof = true;
                         break;
                 }
                 if (n <= 0) {
                         reset(s);
                         return;
                 }
-                memmove(s->wbuf, s->wbuf + n, s->wlen - (size_t)n);
-                s->wlen -= (size_t)n;
-                s->consumed += (uint32_t)n;
+                memmove(s->wbuf, s->wbuf + n, s->b.wlen - (size_t)n);
+                stream_book_written(&s->b, (size_t)n);
         }
-        /* Give credit back once a quarter of the window is free again. */
-        if (s->consumed >= PROTO_STREAM_CREDIT / 4 || (s->wlen == 0 && s->consumed)) {
-                send_simple(PROTO_STREAM_WINDOW, s->id, s->consumed, 0);
-                s->granted += s->consumed;
-                s->consumed = 0;
-        }
-        if (s->host_eof && s->wlen == 0 && !s->shut_wr) {
-                if (!s->exec)
+        uint32_t w = stream_book_window_due(&s->b);
+        if (w)
+                send_simple(PROTO_STREAM_WINDOW, s->b.id, w, 0);
+        if (s->b.host_eof && s->b.wlen == 0 && !s->b.shut_wr) {
+                if (!s->b.exec)
                         (void)shutdown(s->fd, SHUT_WR);
                 else if (!s->tty) {
                         close(s->in_fd);   /* the command sees the end of its stdin */
@@ -278,9 +265,9 @@ static void flush_socket(struct stream *s)
                         static const char veof = 4;
                         (void)!write(s->in_fd, &veof, 1);
                 }
-                s->shut_wr = true;
+                s->b.shut_wr = true;
         }
-        if (!s->exec && s->shut_wr && s->sock_eof)
+        if (!s->b.exec && s->b.shut_wr && s->sock_eof)
                 drop(s);
 }
 
@@ -298,36 +285,27 @@ void streams_on_frame(const struct proto_msg *m)
         struct stream *s = find(c->id);
         if (!s)
                 return;   /* already gone: the host learns from our CLOSE */
-        switch (m->type) {
-        case PROTO_STREAM_DATA:
-                if (s->exec && s->shut_wr && c->len <= s->granted) {
-                        send_simple(PROTO_STREAM_WINDOW, s->id, c->len, 0);   /* stdin is over: dropped */
-                        return;
+        switch (stream_on_host_frame(&s->b, m)) {
+        case STREAM_DISCARD:
+                send_simple(PROTO_STREAM_WINDOW, s->b.id, c->len, 0);   /* stdin is over: dropped */
+                return;
+        case STREAM_RESET:
+                reset(s);   /* the host broke the credit rules */
+                return;
+        case STREAM_TAKE:
+                if (m->type == PROTO_STREAM_DATA) {
+                        memcpy(s->wbuf + s->b.wlen, c->data, c->len);
+                        stream_book_take(&s->b, m);
+                        flush_socket(s);
                 }
-                if (s->connecting || s->host_eof || c->len > s->granted || s->wlen + c->len > PROTO_STREAM_CREDIT) {
-                        reset(s);   /* the host broke the credit rules */
-                        return;
-                }
-                memcpy(s->wbuf + s->wlen, c->data, c->len);
-                s->wlen += c->len;
-                s->granted -= c->len;
+                return;
+        case STREAM_END:
                 flush_socket(s);
                 return;
-        case PROTO_STREAM_WINDOW:
-                if ((uint64_t)s->credit + c->window > PROTO_STREAM_CREDIT) {
-                        reset(s);
-                        return;
-                }
-                s->credit += c->window;
+        case STREAM_DROP:
+                drop(s);
                 return;
-        case PROTO_STREAM_CLOSE:
-                if (c->how == PROTO_CLOSE_END) {
-                        s->host_eof = true;
-                        flush_socket(s);
-                } else
-                        drop(s);
-                return;
-        default:
+        case STREAM_IGNORE:
                 return;
         }
 }
@@ -339,18 +317,18 @@ size_t streams_poll_fill(struct pollfd *p)
         size_t n = 0;
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++) {
                 struct stream *s = &streams[i];
-                if (!s->id)
+                if (!s->b.id)
                         continue;
                 short ev = 0;
-                bool can_read = !s->connecting && s->credit > 0;
-                if (!s->exec && (s->connecting || s->wlen))
+                bool can_read = !s->b.connecting && s->b.credit > 0;
+                if (!s->b.exec && (s->b.connecting || s->b.wlen))
                         ev |= POLLOUT;
                 if (can_read && !s->sock_eof)
                         ev |= POLLIN;
                 p[n++] = (struct pollfd){ .fd = ev ? s->fd : -1, .events = ev };
-                bool err = s->exec && s->err_fd >= 0 && can_read && !s->err_eof;
+                bool err = s->b.exec && s->err_fd >= 0 && can_read && !s->err_eof;
                 p[n++] = (struct pollfd){ .fd = err ? s->err_fd : -1, .events = POLLIN };
-                bool in = s->exec && s->in_fd >= 0 && s->wlen;
+                bool in = s->b.exec && s->in_fd >= 0 && s->b.wlen;
                 p[n++] = (struct pollfd){ .fd = in ? s->in_fd : -1, .events = POLLOUT };
         }
         return n;
@@ -361,20 +339,20 @@ size_t streams_poll_fill(struct pollfd *p)
 static int relay(struct stream *s, int fd, uint32_t fdno)
 {
         static struct proto_msg m;
-        size_t want = s->credit < sizeof(m.u.stream.data) ? s->credit : sizeof(m.u.stream.data);
+        size_t want = s->b.credit < sizeof(m.u.stream.data) ? s->b.credit : sizeof(m.u.stream.data);
         ssize_t r = read(fd, m.u.stream.data, want);
         if (r < 0 && (errno == EAGAIN || errno == EINTR))
                 return -1;
-        if (r < 0 && !(s->exec && errno == EIO))   /* a terminal whose command is gone says EIO */
+        if (r < 0 && !(s->b.exec && errno == EIO))   /* a terminal whose command is gone says EIO */
                 return -2;
         if (r <= 0)
                 return 0;
         m.type = PROTO_STREAM_DATA;
         m.id = 0;
-        m.u.stream.id = s->id;
+        m.u.stream.id = s->b.id;
         m.u.stream.fd = fdno;
         m.u.stream.len = (uint32_t)r;
-        s->credit -= (uint32_t)r;
+        s->b.credit -= (uint32_t)r;
         (void)transport_send(&m);
         return (int)r;
 }
@@ -384,30 +362,30 @@ void streams_poll_handle(const struct pollfd *p, size_t n)
         size_t k = 0;
         for (size_t i = 0; i < PROTO_STREAMS_MAX && k + 2 < n + 2 && k < n; i++) {
                 struct stream *s = &streams[i];
-                if (!s->id)
+                if (!s->b.id)
                         continue;
                 const struct pollfd *e = &p[k], *ee = &p[k + 1], *ei = &p[k + 2];
                 k += 3;
-                if (s->connecting && e->fd >= 0 && e->revents) {
+                if (s->b.connecting && e->fd >= 0 && e->revents) {
                         int err = 0;
                         socklen_t len = sizeof(err);
                         if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-                                send_simple(PROTO_STREAM_CLOSE, s->id, 0, PROTO_CLOSE_REFUSED);
+                                send_simple(PROTO_STREAM_CLOSE, s->b.id, 0, PROTO_CLOSE_REFUSED);
                                 drop(s);
                                 continue;
                         }
-                        s->connecting = false;
-                        send_simple(PROTO_STREAM_OPENED, s->id, PROTO_STREAM_CREDIT, 0);
+                        s->b.connecting = false;
+                        send_simple(PROTO_STREAM_OPENED, s->b.id, PROTO_STREAM_CREDIT, 0);
                         continue;
                 }
                 if ((e->fd >= 0 && (e->revents & POLLOUT)) || (ei->fd >= 0 && ei->revents))
                         flush_socket(s);
-                if (!s->id)
+                if (!s->b.id)
                         continue;
-                if (e->fd >= 0 && (e->revents & (POLLIN | POLLHUP | POLLERR)) && !s->sock_eof && s->credit > 0) {
+                if (e->fd >= 0 && (e->revents & (POLLIN | POLLHUP | POLLERR)) && !s->sock_eof && s->b.credit > 0) {
                         int r = relay(s, s->fd, 1);
                         if (r == -2) {
-                                if (!s->exec) {
+                                if (!s->b.exec) {
                                         reset(s);
                                         continue;
                                 }
@@ -415,22 +393,22 @@ void streams_poll_handle(const struct pollfd *p, size_t n)
                         }
                         if (r == 0) {
                                 s->sock_eof = true;
-                                if (!s->exec) {
-                                        send_simple(PROTO_STREAM_CLOSE, s->id, 0, PROTO_CLOSE_END);
-                                        if (s->shut_wr) {
+                                if (!s->b.exec) {
+                                        send_simple(PROTO_STREAM_CLOSE, s->b.id, 0, PROTO_CLOSE_END);
+                                        if (s->b.shut_wr) {
                                                 drop(s);
                                                 continue;
                                         }
                                 }
                         }
                 }
-                if (s->exec && ee->fd >= 0 && (ee->revents & (POLLIN | POLLHUP | POLLERR)) && !s->err_eof &&
-                    s->credit > 0) {
+                if (s->b.exec && ee->fd >= 0 && (ee->revents & (POLLIN | POLLHUP | POLLERR)) && !s->err_eof &&
+                    s->b.credit > 0) {
                         int r = relay(s, s->err_fd, 2);
                         if (r == 0 || r == -2)
                                 s->err_eof = true;
                 }
-                if (s->exec)
+                if (s->b.exec)
                         exec_maybe_done(s);
         }
 }
@@ -439,7 +417,7 @@ void streams_poll_handle(const struct pollfd *p, size_t n)
 void streams_reset_all(void)
 {
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
-                if (streams[i].id)
+                if (streams[i].b.id)
                         drop(&streams[i]);
 }
 
@@ -447,7 +425,7 @@ void streams_reset_all(void)
 void streams_tick(void)
 {
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
-                if (streams[i].id && streams[i].exec)
+                if (streams[i].b.id && streams[i].b.exec)
                         exec_maybe_done(&streams[i]);
 }
 
@@ -455,7 +433,7 @@ void streams_tick(void)
 bool streams_running(void)
 {
         for (size_t i = 0; i < PROTO_STREAMS_MAX; i++)
-                if (streams[i].id && streams[i].exec && !streams[i].exited)
+                if (streams[i].b.id && streams[i].b.exec && !streams[i].exited)
                         return true;
         return false;
 }
