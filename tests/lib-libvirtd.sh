@@ -65,3 +65,18 @@ lvd_stop() {
         LVD_PID=
         return $r
 }
+
+# A test against a libvirtd of its own: root with libvirt and unshare
+# needed, a temporary directory ($tmp), and mlvm's state, pool (named POOL)
+# and caches there or in the build tree's shared caches.
+lvd_test_env() {
+        require_root_libvirt
+        command -v unshare >/dev/null || skip_all "unshare (util-linux) is missing"
+        tmp=$(mktemp -d)
+        chmod 0711 "$tmp"
+        export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="$1" MLVM_POOL_PATH="$tmp/pool"
+        export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$TOP_BUILDDIR/tests/.debcache}"
+        # The kernel built for the default image: once per build tree (minutes), then seconds.
+        export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$TOP_BUILDDIR/tests/.kernelcache}"
+        export MLVM_BOOT_TIMEOUT=120
+}

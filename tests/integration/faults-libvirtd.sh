@@ -10,15 +10,7 @@
 # else on this host; it runs again at the end, until the cleanup stops it.
 . "$TOP_SRCDIR/tests/lib.sh"
 . "$TOP_SRCDIR/tests/lib-libvirtd.sh"
-require_root_libvirt
-command -v unshare >/dev/null || skip_all "unshare (util-linux) is missing"
-
-tmp=$(mktemp -d)
-chmod 0711 "$tmp"
-export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="mlvm-faults" MLVM_POOL_PATH="$tmp/pool"
-export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$TOP_BUILDDIR/tests/.debcache}"
-export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$TOP_BUILDDIR/tests/.kernelcache}"
-export MLVM_BOOT_TIMEOUT=120
+lvd_test_env mlvm-faults
 upid=""
 cleanup() {
         [ -n "$upid" ] && kill -9 "$upid" 2>/dev/null

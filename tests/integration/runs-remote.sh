@@ -6,16 +6,7 @@
 # through the channel works afterwards, and ps/logs/down still work.
 . "$TOP_SRCDIR/tests/lib.sh"
 . "$TOP_SRCDIR/tests/lib-libvirtd.sh"
-require_root_libvirt
-command -v unshare >/dev/null || skip_all "unshare (util-linux) is missing"
-
-tmp=$(mktemp -d)
-chmod 0711 "$tmp"
-export MLVM_STATE_DIR="$tmp/state" MLVM_POOL="mlvm-remote" MLVM_POOL_PATH="$tmp/pool"
-export MLVM_DEB_CACHE="${MLVM_DEB_CACHE:-$TOP_BUILDDIR/tests/.debcache}"
-# The kernel built for the default image: once per build tree (minutes), then seconds.
-export MLVM_KERNEL_CACHE="${MLVM_KERNEL_CACHE:-$TOP_BUILDDIR/tests/.kernelcache}"
-export MLVM_BOOT_TIMEOUT=120
+lvd_test_env mlvm-remote
 cleanup() {
         if [ -n "$LVD_PID" ]; then
                 for d in $(virsh -q -c "$LVD_URI" list --name 2>/dev/null); do virsh -q -c "$LVD_URI" destroy "$d" >/dev/null 2>&1; done
