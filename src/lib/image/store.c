@@ -407,8 +407,39 @@ static void add_item(struct verify_report *v, const char *what, bool ok, uint64_
         v->bytes += bytes;
 }
 
-int store_verify(const char *state_dir, const char *digest, virStoragePoolPtr pool, struct verify_report *ret,
-                 struct mlvm_err *e)
+/* One stored part, by descriptor: unchanged since KNOWN saw it hash to
+ * the manifest's SHA-256, or hashed now (*RET_HASHED: the bytes read). */
+static int verify_part(int dfd, const struct image_part *p, struct vcache *known, uint64_t *ret_hashed,
+                       struct mlvm_err *e)
+{
+        _cleanup_free_ char *key = xasprintf("store/%s", p->name);
+        _cleanup_close_ int fd = openat(dfd, p->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        struct stat before, after;
+        char got[SHA256_HEX_LEN + 1];
+        uint64_t size;
+        int r;
+
+        if (fd < 0 || fstat(fd, &before) < 0)
+                return err_set(e, -errno, "part %s", p->name);
+        *ret_hashed = 0;
+        if ((uint64_t)before.st_size == p->size && vcache_known(known, key, &before, p->sha256))
+                return 0;
+        int64_t t0 = vcache_now_ns();
+        if ((r = sha256_fd(fd, p->size, &size, got)) < 0)
+                return r == -EFBIG ? err_setx(e, r, "part %s: larger than the manifest's %llu bytes", p->name,
+                                              (unsigned long long)p->size)
+                                   : err_set(e, r, "part %s", p->name);
+        if (size != p->size || !streq(got, p->sha256))
+                return err_setx(e, -EBADMSG, "part %s: %llu bytes with SHA-256 %s; the manifest says %llu bytes, %s",
+                                p->name, (unsigned long long)size, got, (unsigned long long)p->size, p->sha256);
+        if (fstat(fd, &after) == 0)
+                vcache_note(known, key, &before, &after, p->sha256, t0);
+        *ret_hashed = size;
+        return 0;
+}
+
+int store_verify(const char *state_dir, const char *digest, virStoragePoolPtr pool, struct vcache *known,
+                 struct verify_report *ret, struct mlvm_err *e)
 {
         _cleanup_free_ char *dir = image_dir(state_dir, digest);
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -431,25 +462,10 @@ int store_verify(const char *state_dir, const char *digest, virStoragePoolPtr po
         if ((r = check_listing(dir, &m, e)) < 0)
                 goto out;
         for (size_t i = 0; i < m.n_parts; i++) {
-                const struct image_part *p = &m.parts[i];
-                _cleanup_close_ int fd = openat(dfd, p->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-                uint64_t size;
-                if (fd < 0) {
-                        r = err_set(e, -errno, "part %s", p->name);
+                uint64_t hashed;
+                if ((r = verify_part(dfd, &m.parts[i], known, &hashed, e)) < 0)
                         goto out;
-                }
-                if ((r = sha256_fd(fd, p->size, &size, got)) < 0) {
-                        r = r == -EFBIG ? err_setx(e, r, "part %s: larger than the manifest's %llu bytes", p->name,
-                                                   (unsigned long long)p->size)
-                                        : err_set(e, r, "part %s", p->name);
-                        goto out;
-                }
-                if (size != p->size || !streq(got, p->sha256)) {
-                        r = err_setx(e, -EBADMSG, "part %s: %llu bytes with SHA-256 %s; the manifest says %llu bytes, %s",
-                                     p->name, (unsigned long long)size, got, (unsigned long long)p->size, p->sha256);
-                        goto out;
-                }
-                add_item(&v, p->name, true, size);
+                add_item(&v, m.parts[i].name, true, hashed);
         }
         for (size_t i = 0; pool && i < m.n_parts; i++) {
                 const struct image_part *p = &m.parts[i];
@@ -510,6 +526,7 @@ int store_rm(const char *state_dir, const char *ref, virStoragePoolPtr pool, boo
                 if ((r = volume_delete(pool, vol, e)) < 0)
                         return r;
         }
+        vcache_remove(state_dir, digest);
         (void)chmod(dir, 0700);
         if ((r = rm_rf_dir(dir)) < 0)
                 return err_set(e, r, "%s", dir);

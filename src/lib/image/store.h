@@ -15,6 +15,7 @@
 #include "digest.h"
 #include "err.h"
 #include "manifest.h"
+#include "verify-cache.h"
 
 struct store_tag {
         char *tag;          /* NAME:TAG */
@@ -69,9 +70,11 @@ struct verify_report {
 
 /* Re-verify a stored image: manifest digest, signature, every part by fd,
  * and (POOL non-NULL) every volume through libvirt. Fails on the first
- * mismatch, naming it. */
-int store_verify(const char *state_dir, const char *digest, virStoragePoolPtr pool, struct verify_report *ret,
-                 struct mlvm_err *e);
+ * mismatch, naming it. With KNOWN (verify-cache.h), a part unchanged
+ * since an earlier hash is not read again, and a part hashed now is noted
+ * there; without, every byte is read. */
+int store_verify(const char *state_dir, const char *digest, virStoragePoolPtr pool, struct vcache *known,
+                 struct verify_report *ret, struct mlvm_err *e);
 
 /* Remove tag REF; when no tag is left on its digest, remove the image and
  * its volumes. RET_REMOVED tells whether the image itself went. */

@@ -10,12 +10,14 @@
 #include "run-up-internal.h"
 #include "store.h"
 #include "util.h"
+#include "verify-cache.h"
 #include "volume.h"
 
 /* A part's volume on this machine, opened and hashed: PIN keeps the
  * descriptor and what fstat said, for up_verify_recheck. */
-static int hash_local(virStoragePoolPtr pool, const char *vol, const struct image_part *p, struct up_pin *pin,
-                      uint64_t *ret_size, char hex[SHA256_HEX_LEN + 1], struct mlvm_err *e)
+static int hash_local(virStoragePoolPtr pool, const char *vol, const struct image_part *p, struct vcache *known,
+                      struct up_pin *pin, uint64_t *ret_size, char hex[SHA256_HEX_LEN + 1], bool *ret_known,
+                      struct mlvm_err *e)
 {
         _cleanup_free_ char *path = volume_path(pool, vol, e);
         if (!path)
@@ -23,9 +25,19 @@ static int hash_local(virStoragePoolPtr pool, const char *vol, const struct imag
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0 || fstat(fd, &pin->st) < 0)
                 return err_set(e, -errno, "image part %s: %s", p->name, path);
-        int r = sha256_fd(fd, p->size, ret_size, hex);
-        if (r < 0)
-                return err_set(e, r, "image part %s: %s", p->name, path);
+        *ret_known = (uint64_t)pin->st.st_size == p->size && vcache_known(known, path, &pin->st, p->sha256);
+        if (*ret_known) {
+                *ret_size = p->size;
+                memcpy(hex, p->sha256, SHA256_HEX_LEN + 1);
+        } else {
+                struct stat after;
+                int64_t t0 = vcache_now_ns();
+                int r = sha256_fd(fd, p->size, ret_size, hex);
+                if (r < 0)
+                        return err_set(e, r, "image part %s: %s", p->name, path);
+                if (*ret_size == p->size && streq(hex, p->sha256) && fstat(fd, &after) == 0)
+                        vcache_note(known, path, &pin->st, &after, p->sha256, t0);
+        }
         pin->fd = TAKE_FD(fd);
         pin->path = TAKE_PTR(path);
         pin->part = p->name;
@@ -36,7 +48,8 @@ static int hash_local(virStoragePoolPtr pool, const char *vol, const struct imag
  * when the pool is on this machine (pinned for the re-check after QEMU
  * has read them), through libvirt otherwise (the root filesystem is then
  * left to its import's verification: inspect says which were re-hashed). */
-static int verify_at_boot(struct up_ctx *c, bool local, json_object *verified, struct mlvm_err *e)
+static int verify_at_boot(struct up_ctx *c, bool local, json_object *verified, json_object *unchanged,
+                          struct mlvm_err *e)
 {
         const struct manifest *m = &c->m;
         for (size_t i = 0; i < m->n_parts; i++) {
@@ -44,10 +57,12 @@ static int verify_at_boot(struct up_ctx *c, bool local, json_object *verified, s
                 _cleanup_free_ char *vol = store_volume_name(c->digest, p->name);
                 char hex[SHA256_HEX_LEN + 1];
                 uint64_t size;
+                bool known = false;
                 int r;
 
                 if (local)
-                        r = hash_local(c->pool, vol, p, &c->verify.pins[c->verify.n_pins], &size, hex, e);
+                        r = hash_local(c->pool, vol, p, c->verify.known, &c->verify.pins[c->verify.n_pins], &size, hex,
+                                       &known, e);
                 else if (streq(p->name, "rootfs"))
                         continue;
                 else
@@ -60,6 +75,8 @@ static int verify_at_boot(struct up_ctx *c, bool local, json_object *verified, s
                         return err_setx(e, -EBADMSG, "image part %s (volume %s) fails verification: SHA-256 %s, the signed "
                                         "manifest says %s", p->name, vol, hex, p->sha256);
                 json_object_array_add(verified, json_object_new_string(p->name));
+                if (known)
+                        json_object_array_add(unchanged, json_object_new_string(p->name));
         }
         return 0;
 }
@@ -103,10 +120,14 @@ static void *verify_thread(void *opaque)
         struct verify_report rep;
 
         v->verified = json_object_new_array();
-        if ((v->r = store_verify(c->o->state_dir, c->digest, NULL, &rep, &v->e)) < 0)
+        v->unchanged = json_object_new_array();
+        v->known = vcache_load(c->o->state_dir, c->digest);
+        if ((v->r = store_verify(c->o->state_dir, c->digest, NULL, v->known, &rep, &v->e)) < 0)
                 (void)err_prefix(&v->e, "image %s", image);
-        else if ((v->r = verify_at_boot(c, v->local, v->verified, &v->e)) < 0)
+        else if ((v->r = verify_at_boot(c, v->local, v->verified, v->unchanged, &v->e)) < 0)
                 (void)err_prefix(&v->e, "image %s", image);
+        else
+                (void)vcache_save(v->known, NULL);   /* without it, the next up hashes again */
         v->t_done = now_usec();
         if (v->r == 0)
                 up_test_pause("verified");
@@ -134,6 +155,7 @@ int up_verify_end(struct up_ctx *c, struct mlvm_err *e)
         v->running = false;
         c->t_verified = v->t_done;
         json_object_object_add(c->run, "verified_at_boot", json_object_get(v->verified));
+        json_object_object_add(c->run, "verified_unchanged", json_object_get(v->unchanged));
         if (v->r < 0 && e) {
                 int r = v->r;
                 *e = v->e;
@@ -176,4 +198,8 @@ void up_verify_clear(struct up_verify *v)
         v->n_pins = 0;
         json_object_put(v->verified);
         v->verified = NULL;
+        json_object_put(v->unchanged);
+        v->unchanged = NULL;
+        vcache_free(v->known);
+        v->known = NULL;
 }

@@ -20,6 +20,7 @@
 #include "run-up.h"
 #include "run.h"
 #include "virt.h"
+#include "verify-cache.h"
 #include "volume.h"
 
 /* A part's volume as it was hashed (local pools). */
@@ -44,7 +45,9 @@ struct up_verify {
         size_t n_pins;
         int r;                     /* its result, E its error */
         struct mlvm_err e;
-        json_object *verified;     /* the parts re-hashed at boot */
+        json_object *verified;     /* the parts verified at boot... */
+        json_object *unchanged;    /* ...of which these unchanged since an earlier hash (verify-cache.h) */
+        struct vcache *known;
         usec_t t_done;
 };
 
