@@ -95,6 +95,7 @@ static void handshake(void)
                 util_log("the host started a new session");
         memcpy(session, m.u.hello_ack.session, sizeof(session));
         have_session = true;
+        (void)transport_host_dropped();   /* waiting for the host to first connect is not losing it */
 }
 
 static void reply(uint8_t type, uint32_t id)
@@ -326,6 +327,11 @@ static void serve(void)
                 if (wl.pid && wl.exited && wl.out < 0 && wl.err < 0 && !exit_sent) {
                         workload_ended();
                         exit_sent = true;
+                }
+                if (transport_host_dropped()) {
+                        /* The host went away under a send and came back: resume its session. */
+                        streams_reset_all();
+                        return;
                 }
                 if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
                         continue;

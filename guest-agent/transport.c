@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ static const struct transport_timer *timer;
 /* One buffer for the frame being sent or received: the agent does one at a time. */
 static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
 static size_t frame_len;                     /* bytes of the last frame received into frame[] */
+static bool host_dropped;                    /* a send waited out a host that had gone away */
 
 void transport_init(int fd, unsigned t)
 {
@@ -71,10 +73,19 @@ static int write_all(const uint8_t *p, size_t len, uint64_t deadline)
                         return -ETIMEDOUT;
                 if (ev < 0)
                         return ev;
-                if ((ev & POLLHUP) && !(ev & POLLOUT))
+                if ((ev & POLLHUP) && !(ev & POLLOUT)) {
+                        host_dropped = true;
                         util_sleep_ms(20);
+                }
         }
         return 0;
+}
+
+bool transport_host_dropped(void)
+{
+        bool d = host_dropped;
+        host_dropped = false;
+        return d;
 }
 
 /* Read exactly len bytes. Returns 0, -EPIPE when the host went away, or

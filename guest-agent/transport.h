@@ -6,6 +6,7 @@
  * test mode). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "proto.h"
@@ -36,6 +37,11 @@ int transport_wait_fd(int fd, short events, uint64_t deadline);
 /* Send M to the host by DEADLINE, or by transport_deadline(). 0 or -errno. */
 int transport_send_by(const struct proto_msg *m, uint64_t deadline);
 int transport_send(const struct proto_msg *m);
+/* Whether a send since the last call found the host gone and waited for
+ * it: the host's side then reconnected and lost its session, so the agent
+ * says HELLO again (the rest of the frame in flight went first on the new
+ * connection; the host skips it). */
+bool transport_host_dropped(void);
 /* The next frame from the host, decoded into M: 0, -EPIPE (the host went
  * away), -ETIMEDOUT, or -EPROTO (malformed; already logged). A DEADLINE
  * of UINT64_MAX waits as long as the host is there. */

@@ -40,6 +40,7 @@ struct channel {
         unsigned inflight;
         bool in_eof;               /* the stream ended: GATE_IN_EOF queued or sent */
         usec_t gate_since;         /* the gate's partial_since, from its last SYNC */
+        uint32_t skipped;          /* bytes the gate skipped before the first frame header */
         struct mlvm_err stream_err;
         int stream_code;           /* how the stream ended: 0 EOF, else err_virt's */
         uint8_t *chunk, *rec;
@@ -296,6 +297,7 @@ static int gate_try_recv(struct channel *ch, struct proto_msg *m, struct mlvm_er
                                 return gate_break(ch, err_setx(e, -EPROTO, "agent channel: frame gate: SYNC for nothing"));
                         ch->inflight--;
                         ch->gate_since = ev.since;
+                        ch->skipped = (uint32_t)ev.status;
                         gate_pump(ch);
                         continue;
                 default: /* GATE_REC_EOF */
@@ -357,6 +359,11 @@ int channel_try_recv(struct channel *ch, struct proto_msg *m, struct mlvm_err *e
                         return err_virt(e, "agent channel");
                 return -EAGAIN;
         }
+}
+
+uint32_t channel_skipped(const struct channel *ch)
+{
+        return ch ? ch->skipped : 0;
 }
 
 usec_t channel_partial_since(const struct channel *ch)

@@ -53,3 +53,6 @@ int channel_try_recv(struct channel *ch, struct proto_msg *m, struct mlvm_err *e
 /* When the frame being received began (now_usec() of its first byte), or
  * 0 when no frame is begun: for the deadline on a frame left unfinished. */
 usec_t channel_partial_since(const struct channel *ch);
+/* Bytes skipped before this connection's first frame header: the rest
+ * of a frame a host disconnect cut (gate.h). */
+uint32_t channel_skipped(const struct channel *ch);

@@ -99,9 +99,10 @@ int gate_rec_decode(const uint8_t *buf, size_t len, usec_t now, struct gate_even
                 ev.status = h.status;
                 break;
         case GATE_REC_SYNC:
-                if (plen || h.since > now)
+                if (plen || h.since > now || h.status < 0 || (uint32_t)h.status > GATE_RESYNC_MAX)
                         return err_setx(e, -EPROTO, "frame gate: bad SYNC record");
                 ev.since = h.since;
+                ev.status = h.status;
                 break;
         case GATE_REC_EOF:
                 if (plen)

@@ -52,11 +52,15 @@ struct gate_rec_hdr {
 #define GATE_REC_MAX (sizeof(struct gate_rec_hdr) + 2048u + PROTO_DATA_MAX)
 
 /* What a record says, once checked. */
+/* The most a generation may skip before its first frame header (gate.h):
+ * the tail of the longest frame a host disconnect can cut. */
+#define GATE_RESYNC_MAX (PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD)
+
 struct gate_event {
         uint8_t kind;
         uint32_t gen;
         uint8_t type;          /* BAD: the frame's type, 0 for its header */
-        int32_t status;        /* BAD */
+        int32_t status;        /* BAD: the decoder's error; SYNC: bytes skipped before the first header (gate.h) */
         usec_t since;          /* SYNC */
 };
 

@@ -32,7 +32,8 @@ int gate_feed(struct gate_decoder *d, uint32_t gen, const uint8_t *data, size_t 
         if (gen != d->gen) {
                 d->gen = gen;
                 d->len = 0;
-                d->have_hdr = d->broken = false;
+                d->have_hdr = d->broken = d->synced = false;
+                d->skipped = 0;
                 d->partial_since = 0;
         }
         while (!d->broken && off < n) {
@@ -47,10 +48,18 @@ int gate_feed(struct gate_decoder *d, uint32_t gen, const uint8_t *data, size_t 
                 /* Check the header as soon as it is complete, before the payload arrives. */
                 if (!d->have_hdr && d->len == PROTO_HDR_SIZE) {
                         int r = proto_hdr_decode(d->buf, &d->hdr);
+                        if (r < 0 && !d->synced && d->skipped < GATE_RESYNC_MAX) {
+                                /* Not yet this connection's first header: slide by one byte. */
+                                memmove(d->buf, d->buf + 1, PROTO_HDR_SIZE - 1);
+                                d->len--;
+                                d->skipped++;
+                                continue;
+                        }
                         if (r < 0) {
                                 d->broken = true;
                                 return emit_plain(d, GATE_REC_BAD, 0, r, emit, opaque);
                         }
+                        d->synced = true;
                         d->have_hdr = true;
                 }
                 if (d->have_hdr && d->len == PROTO_HDR_SIZE + d->hdr.len) {
@@ -112,7 +121,7 @@ int gate_main(int fd)
                 if (h.kind == GATE_IN_DATA) {
                         if (gate_feed(&d, h.gen, in + sizeof(h), (size_t)n - sizeof(h), send_rec, &fd) < 0)
                                 return 0;
-                        size_t rl = gate_rec_plain(GATE_REC_SYNC, h.gen, 0, 0, gate_partial_since(&d), rec);
+                        size_t rl = gate_rec_plain(GATE_REC_SYNC, h.gen, 0, (int32_t)d.skipped, gate_partial_since(&d), rec);
                         if (send_rec(rec, rl, &fd) < 0)
                                 return 0;
                 } else if (h.kind == GATE_IN_EOF) {

@@ -32,12 +32,21 @@ struct gate_decoder {
         struct proto_hdr hdr;
         usec_t partial_since;
         uint32_t gen;
+        bool synced;          /* this generation's first frame header was seen */
+        uint32_t skipped;     /* bytes skipped before it */
 };
 
 /* Feed N channel bytes of generation GEN (a new one starts afresh); each
  * record that results goes to EMIT (which returns <0 to stop: the monitor
  * is gone). After a malformed frame (one BAD record) the rest of the
- * generation is ignored. Returns 0 or EMIT's error. */
+ * generation is ignored. Returns 0 or EMIT's error.
+ *
+ * When the host's side of the channel went away in the middle of a frame
+ * the agent was writing (libvirtd restarted), QEMU delivers the rest of
+ * that frame first on the next connection (a generation): bytes before
+ * its first valid frame header are skipped, at most GATE_RESYNC_MAX of
+ * them (gate-wire.h; more is a bad frame), and counted in the SYNC
+ * records. From that header on, the generation is decoded strictly. */
 int gate_feed(struct gate_decoder *d, uint32_t gen, const uint8_t *data, size_t n,
               int (*emit)(const uint8_t *rec, size_t len, void *opaque), void *opaque);
 /* When the frame being received began (0: none). */

@@ -74,6 +74,10 @@ int monitor_libvirt_attach(struct mlvm_err *e);
 void monitor_libvirt_detach(void);
 /* False while libvirt is away and being reconnected to. */
 bool monitor_connected(void);
+/* The agent channel's stream failed (not the agent's EOF, not a protocol
+ * error) while the connection looked alive: reopen the channel, or
+ * reconnect if libvirt says the connection is gone too. */
+void monitor_libvirt_channel_failed(void);
 /* Destroy the domain (reconnecting once if libvirt is away); false when
  * that left something behind. */
 bool monitor_libvirt_destroy(void);

@@ -22,6 +22,7 @@ static int lifecycle_cb = -1;
 static bool conn_lost;
 static usec_t lost_at;
 static int reconnect_timer = -1;
+static int channel_timer = -1;     /* the channel alone is reopened (monitor_libvirt_channel_failed) */
 
 void monitor_libvirt_init(void)
 {
@@ -118,6 +119,9 @@ int monitor_libvirt_attach(struct mlvm_err *e)
 
 void monitor_libvirt_detach(void)
 {
+        if (channel_timer >= 0)
+                virEventRemoveTimeout(channel_timer);
+        channel_timer = -1;
         monitor_session_detach();
         if (console) {
                 (void)virStreamEventRemoveCallback(console);
@@ -169,6 +173,47 @@ static void on_conn_closed(virConnectPtr c, int reason, void *opaque)
         conn_lost = true;
         lost_at = now_usec();
         reconnect_timer = virEventAddTimeout(monitor_timer_ms(RECONNECT_RETRY, 0), on_reconnect, NULL, NULL);
+}
+
+/* The channel's stream failed before libvirt said anything of the
+ * connection (its close callback may still be on its way): a dead
+ * connection is lost as on_conn_closed says; on a live one the channel
+ * alone is reopened a moment later, and the agent resumes with a
+ * re-HELLO as after a reconnect. A domain that stopped is left to its
+ * lifecycle event. */
+static void on_channel_reopen(int timer, void *opaque)
+{
+        struct mlvm_err e = { 0 };
+        struct channel *ch;
+
+        virEventRemoveTimeout(timer);
+        channel_timer = -1;
+        if (conn_lost || monitor_torn_down() || !dom)
+                return;
+        if (virConnectIsAlive(conn) != 1) {
+                on_conn_closed(conn, VIR_CONNECT_CLOSE_REASON_ERROR, NULL);
+                return;
+        }
+        if (virDomainIsActive(dom) != 1)
+                return;
+        if (channel_open(dom, PROTO_CHANNEL_NAME, monitor_gate_fd(), &ch, &e) < 0) {
+                monitor_log("agent channel: reopen: %s", e.msg);
+                on_conn_closed(conn, VIR_CONNECT_CLOSE_REASON_ERROR, NULL);
+                return;
+        }
+        monitor_log("agent channel reopened");
+        monitor_session_attach(ch);
+}
+
+void monitor_libvirt_channel_failed(void)
+{
+        if (conn_lost || monitor_torn_down() || channel_timer >= 0)
+                return;
+        if (!conn || virConnectIsAlive(conn) != 1) {
+                on_conn_closed(conn, VIR_CONNECT_CLOSE_REASON_ERROR, NULL);
+                return;
+        }
+        channel_timer = virEventAddTimeout(monitor_timer_ms(RECONNECT_RETRY, 0), on_channel_reopen, NULL, NULL);
 }
 
 /* ---- the end ------------------------------------------------------------------- */

@@ -363,6 +363,8 @@ static void frame_timer_arm(void)
         frame_timer = virEventAddTimeout(monitor_timer_ms(left, 1), on_frame_timer, NULL, NULL);
 }
 
+static uint32_t skip_logged;   /* what channel_skipped said last, logged */
+
 static void on_channel(void *opaque)
 {
         struct mlvm_err e = { 0 };
@@ -371,12 +373,25 @@ static void on_channel(void *opaque)
         for (;;) {
                 int r = channel_try_recv(ch, &m, &e);
                 if (r == -EAGAIN) {
+                        if (channel_skipped(ch) != skip_logged) {
+                                skip_logged = channel_skipped(ch);
+                                monitor_log("agent channel: skipped %u bytes before the first frame (the rest of a "
+                                            "frame cut when the host side went away)", skip_logged);
+                        }
                         frame_timer_arm();
                         return;
                 }
                 if (r == -EPIPE || (r < 0 && !monitor_connected())) {
                         monitor_log("agent channel closed%s", monitor_connected() ? "" : " (libvirt connection lost)");
                         monitor_session_detach();
+                        return;
+                }
+                if (r < 0 && r != -EPROTO) {
+                        /* The stream failed, not the agent: libvirtd going
+                         * away can say so before its close callback runs. */
+                        monitor_log("%s; reopening it", e.msg);
+                        monitor_session_detach();
+                        monitor_libvirt_channel_failed();
                         return;
                 }
                 if (r < 0) {
@@ -414,6 +429,7 @@ void monitor_session_await_hello(void)
 void monitor_session_attach(struct channel *c)
 {
         ch = c;
+        skip_logged = 0;
         channel_on_readable(ch, on_channel, NULL);
         channel_on_unthrottle(ch, on_unthrottle, NULL);
 }

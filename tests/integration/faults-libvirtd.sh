@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# libvirtd killed (SIGKILL) and restarted in the middle of `mlvm up`
+# libvirtd killed (SIGKILL) and restarted in the middle of `mlvm up`, and
+# under a running guest that floods its channel
 # (issue 16): up stopped by the test hook MLVM_TEST_PAUSE_AT after its
 # volumes, and after the domain started, the daemon killed and started
 # again, then up let go on. After each: up ends (ready, or a one-line
@@ -85,6 +86,38 @@ for phase in volumes domain; do
         printf '%s\n' "$out" | sed 's/^/# gc: /'
         all_clean "$phase"
 done
+
+# --- libvirtd killed and started again under a running guest that floods
+# its channel with output, three times: the agent's write in flight is
+# cut, and the rest of that frame comes first on the next connection (the
+# frame gate skips it up to the HELLO, gate.h). The run stays ready and
+# resumes its session each time; down then leaves nothing.
+cat >> "$tmp/mlvm.yaml" <<'EOF'
+  chatty:
+    <<: *base
+    command: ["/bin/sh", "-c", "yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"]
+EOF
+out=$("$MLVM" up chatty 2>"$tmp/up.err"); st=$?
+check_eq "flooding guest: up exits 0" 0 $st
+run=$(cat "$MLVM_STATE_DIR/names/chatty" 2>/dev/null)
+mlog="$MLVM_STATE_DIR/runs/$run/monitor.log"
+for i in 1 2 3; do
+        sleep 1
+        kill -9 "$LVD_PID"; wait "$LVD_PID" 2>/dev/null; LVD_PID=
+        lvd_start "$tmp/lvd"; check_eq "flooding guest, restart $i: libvirtd killed and started again" 0 $?
+        for _ in $(seq 1 "${MLVM_TEST_WAIT_S:-120}"); do
+                [ "$(grep -c 'agent resumed the session' "$mlog" 2>/dev/null)" -ge $i ] && break
+                [ "$(state_of "$run")" = ready ] || break
+                sleep 1
+        done
+        check_eq "flooding guest, restart $i: the agent resumed its session" $i "$(grep -c 'agent resumed the session' "$mlog")"
+        check_eq "flooding guest, restart $i: ps says ready" ready "$(state_of "$run")"
+done
+grep -E 'skipped|reopen|reconnect|closed' "$mlog" | sed 's/^/# monitor: /'
+out=$("$MLVM" down chatty 2>&1); st=$?
+check_eq "flooding guest: down exits 0" 0 $st
+[ $st -eq 0 ] || printf '%s\n' "$out" | sed 's/^/# down: /'
+all_clean "flooding guest"
 check_eq "libvirtd runs at the end" 0 "$($V version >/dev/null 2>&1; echo $?)"
 
 done_testing

@@ -47,9 +47,22 @@ static int collect(const uint8_t *rec, size_t len, void *opaque)
         return 0;
 }
 
+/* The agent's HELLO, which every connection begins with. */
+static size_t put_hello(uint8_t *buf, size_t cap)
+{
+        memset(&m, 0, sizeof(m));
+        m.type = PROTO_HELLO;
+        m.id = 1;
+        proto_strlcpy(m.u.hello.agent_version, "test", sizeof(m.u.hello.agent_version));
+        long n = proto_encode(&m, buf, cap);
+        assert_true(n > 0);
+        return (size_t)n;
+}
+
+/* A HELLO, then COUNT STDIO frames. */
 static size_t build_wire(int count)
 {
-        size_t off = 0;
+        size_t off = put_hello(wire, sizeof(wire));
         for (int i = 0; i < count; i++) {
                 memset(&m, 0, sizeof(m));
                 m.type = PROTO_STDIO;
@@ -73,7 +86,7 @@ static void test_feed_any_cut(void **state)
                 struct seen s = { 0 };
                 for (size_t off = 0; off < len; off += cut)
                         assert_int_equal(gate_feed(&d, 1, wire + off, len - off < cut ? len - off : cut, collect, &s), 0);
-                assert_int_equal(s.frames, 8);
+                assert_int_equal(s.frames, 9);
                 assert_int_equal(s.bad, 0);
                 assert_int_equal(gate_partial_since(&d), 0);
         }
@@ -85,11 +98,11 @@ static void test_feed_partial_and_generation(void **state)
         struct gate_decoder d = { .buf = frame };
         struct seen s = { 0 };
         assert_int_equal(gate_feed(&d, 1, wire, len - 1, collect, &s), 0);
-        assert_int_equal(s.frames, 0);
+        assert_int_equal(s.frames, 1);   /* the HELLO */
         assert_true(gate_partial_since(&d) > 0);
         /* A new channel forgets the half frame of the old one. */
         assert_int_equal(gate_feed(&d, 2, wire, len, collect, &s), 0);
-        assert_int_equal(s.frames, 1);
+        assert_int_equal(s.frames, 3);
         assert_int_equal(gate_partial_since(&d), 0);
 }
 
@@ -97,24 +110,89 @@ static void test_feed_hostile(void **state)
 {
         struct gate_decoder d = { .buf = frame };
         struct seen s = { 0 };
-        /* Garbage: one BAD for the header, and the rest of the channel ignored. */
-        memset(wire, 0xAA, sizeof(wire));
+        /* Garbage after the HELLO: one BAD for the header, and the rest
+         * of the channel ignored. */
+        size_t hl = put_hello(wire, sizeof(wire));
+        memset(wire + hl, 0xAA, sizeof(wire) - hl);
         assert_int_equal(gate_feed(&d, 1, wire, sizeof(wire), collect, &s), 0);
+        assert_int_equal(s.frames, 1);
         assert_int_equal(s.bad, 1);
         assert_int_equal(s.bad_type, 0);
         assert_int_equal(s.bad_status, PROTO_EMAGIC);
         size_t len = build_wire(1);
         assert_int_equal(gate_feed(&d, 1, wire, len, collect, &s), 0);
-        assert_int_equal(s.frames, 0);
+        assert_int_equal(s.frames, 1);
         /* A well-formed header with a truncated payload field. */
         struct gate_decoder d2 = { .buf = frame };
         struct seen s2 = { 0 };
         len = build_wire(1);
-        wire[PROTO_HDR_SIZE + 2] = 0x7f;   /* the first field's length, far past the payload */
+        wire[hl + PROTO_HDR_SIZE + 2] = 0x7f;   /* the STDIO's first field's length, far past the payload */
         assert_int_equal(gate_feed(&d2, 1, wire, len, collect, &s2), 0);
         assert_int_equal(s2.bad, 1);
         assert_int_equal(s2.bad_type, PROTO_STDIO);
         assert_int_equal(s2.bad_status, PROTO_ETLV);
+}
+
+/* A connection that begins with the rest of a frame the last one cut
+ * (the host's side went away while the agent wrote it): the bytes before
+ * the next frame header are skipped and counted, whatever they hold, and
+ * the frames from there on come out whole. */
+static void test_feed_resync(void **state)
+{
+        size_t len = build_wire(3);
+        static uint8_t conn2[sizeof(wire) * 2];
+        /* Frame boundaries in WIRE: a cut inside frame K leaves the frames after it. */
+        size_t ends[8], nf = 0;
+        for (size_t off = 0; off < len; nf++) {
+                struct proto_hdr h;
+                assert_int_equal(proto_hdr_decode(wire + off, &h), 0);
+                off += PROTO_HDR_SIZE + h.len;
+                ends[nf] = off;
+        }
+        assert_int_equal(nf, 4);
+        for (size_t cut = 1; cut < len; cut += 7) {
+                size_t tail = len - cut, k = 0;
+                while (ends[k] <= cut)
+                        k++;
+                bool at_boundary = k > 0 && ends[k - 1] == cut;
+                memcpy(conn2, wire + cut, tail);
+                struct gate_decoder d = { .buf = frame };
+                struct seen s = { 0 };
+                assert_int_equal(gate_feed(&d, 7, conn2, tail, collect, &s), 0);
+                assert_int_equal(s.bad, 0);
+                /* Whole frames after the cut, and the one it began at a boundary. */
+                assert_int_equal(s.frames, (int)(nf - k - 1 + (at_boundary ? 1 : 0)));
+                /* Cut inside the last frame: all but the last 15 bytes skipped,
+                 * which wait for a 16th to be judged as a header. */
+                size_t want = at_boundary ? 0 : k == nf - 1 ? (tail > PROTO_HDR_SIZE - 1 ? tail - (PROTO_HDR_SIZE - 1) : 0)
+                                                            : ends[k] - cut;
+                assert_int_equal(d.skipped, want);
+        }
+        /* Once synced, a bad header is a bad frame, not skipped. */
+        struct gate_decoder d = { .buf = frame };
+        struct seen s = { 0 };
+        memcpy(conn2, wire + 5, len - 5);
+        assert_int_equal(gate_feed(&d, 1, conn2, len - 5, collect, &s), 0);
+        uint32_t skipped = d.skipped;
+        assert_true(skipped > 0);
+        memset(conn2, 0xAA, 64);
+        assert_int_equal(gate_feed(&d, 1, conn2, 64, collect, &s), 0);
+        assert_int_equal(s.bad, 1);
+        assert_int_equal(d.skipped, skipped);
+}
+
+/* Never a header: the skipping stops at GATE_RESYNC_MAX with a bad frame. */
+static void test_feed_resync_capped(void **state)
+{
+        struct gate_decoder d = { .buf = frame };
+        struct seen s = { 0 };
+        memset(wire, 0xAA, sizeof(wire));
+        for (size_t fed = 0; fed <= GATE_RESYNC_MAX + PROTO_HDR_SIZE && !s.bad; fed += sizeof(wire))
+                assert_int_equal(gate_feed(&d, 1, wire, sizeof(wire), collect, &s), 0);
+        assert_int_equal(s.bad, 1);
+        assert_int_equal(s.frames, 0);
+        assert_int_equal(s.bad_status, PROTO_EMAGIC);
+        assert_int_equal(d.skipped, GATE_RESYNC_MAX);
 }
 
 static void test_sandbox_mode(void **state)
@@ -149,6 +227,8 @@ int main(void)
                 cmocka_unit_test(test_feed_any_cut),
                 cmocka_unit_test(test_feed_partial_and_generation),
                 cmocka_unit_test(test_feed_hostile),
+                cmocka_unit_test(test_feed_resync),
+                cmocka_unit_test(test_feed_resync_capped),
                 cmocka_unit_test(test_sandbox_mode),
                 cmocka_unit_test(test_sandbox_check_refuses),
         };
