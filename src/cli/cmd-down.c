@@ -26,6 +26,9 @@ static int down_one(struct cli *cli, const char *state, const char *ref, bool ba
                 json_object_put(j);
                 return batch ? cli_fail_for(cli, ref, &e) : cli_fail(cli, &e);
         }
+        if (res.pool_restarted)
+                fprintf(stderr, "mlvm: down: notice: storage pool %s was not active (was its directory removed?): "
+                        "started it again; 'mlvm setup' uploads the stored images' volumes again\n", mlvm_pool_name());
         json_object_object_add(j, "run", json_object_new_string(id));
         json_object_object_add(j, "was_running", json_object_new_boolean(!ended && res.was_live));
         if (!ended) {

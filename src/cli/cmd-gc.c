@@ -93,6 +93,10 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
         struct gc_opts o = { .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .dry_run = dry_run };
         int r = run_gc(&o, &p, &e);
 
+        if (p.pool_restarted)
+                fprintf(stderr, "mlvm: gc: notice: storage pool %s was not active (was its directory removed?): "
+                        "started it again; 'mlvm setup' uploads the stored images' volumes again\n", o.pool_name);
+
         if (cli->json)
                 print_json(&p, dry_run);
         else

@@ -9,8 +9,15 @@
 #include "host.h"
 #include "paths.h"
 #include "pool.h"
+#include "store.h"
 #include "util.h"
 #include "virt.h"
+#include "volume.h"
+
+static void print_progress(void *u, const char *line)
+{
+        fprintf(stderr, "mlvm: setup: %s\n", line);
+}
 
 /* What pool_ensure did, in words. */
 static const char *pool_done_words(unsigned done)
@@ -41,6 +48,14 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 return cli_fail(cli, &e);
         if (pool_ensure(conn, mlvm_pool_name(), pool_path, &done, &e) < 0)
                 return cli_fail(cli, &e);
+        /* The stored images' volumes, uploaded again where they are missing
+         * (the pool's directory was removed, or the pool is new). */
+        unsigned restored = 0;
+        const struct store_progress pr = { .line = print_progress, .u = NULL };
+        _cleanup_virStoragePool_ virStoragePoolPtr pool = NULL;
+        if (volume_pool(conn, mlvm_pool_name(), &pool, &e) < 0 ||
+            store_restore_volumes(state, pool, cli->verbosity >= 0 && !cli->json ? &pr : NULL, &restored, &e) < 0)
+                return cli_fail(cli, &e);
         /* /dev/kvm as udev would leave it, where there is no udev: QEMU's
          * user must open it, or libvirt slows every domain start re-probing. */
         bool kvm_fixed = false;
@@ -53,12 +68,15 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 _cleanup_json_ json_object *o = json_object_new_object();
                 json_object_object_add(o, "state_dir", json_object_new_string(state));
                 json_object_object_add(o, "pool", json_object_new_string(mlvm_pool_name()));
-                json_object_object_add(o, "changed", json_object_new_boolean(done != 0 || kvm_fixed));
+                json_object_object_add(o, "changed", json_object_new_boolean(done != 0 || kvm_fixed || restored));
+                json_object_object_add(o, "volumes_restored", json_object_new_int((int)restored));
                 json_object_object_add(o, "dev_kvm_fixed", json_object_new_boolean(kvm_fixed));
                 cli_print_json(o);
         } else if (cli->verbosity >= 0) {
                 printf("state directory %s ready; storage pool %s %s\n", state, mlvm_pool_name(),
                        pool_done_words(done));
+                if (restored)
+                        printf("image volumes missing from the pool uploaded again from the store: %u\n", restored);
                 if (kvm_fixed)
                         printf("/dev/kvm: group kvm, mode %s, as udev would set it, so that %s can open it%s\n",
                                ids.off ? "0660" : "0666",
@@ -71,7 +89,7 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
 
 const struct verb verb_setup = {
         .name = "setup",
-        .summary = "Prepare this host: state directory, the mlvm storage pool, /dev/kvm's access (idempotent)",
+        .summary = "Prepare this host: state directory, the mlvm storage pool and the stored images' volumes in it, /dev/kvm's access (idempotent)",
         .usage = "[--connect URI]",
         .help = "",
         .args = { .min = 0, .max = 0 },

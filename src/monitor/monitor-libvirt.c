@@ -256,7 +256,10 @@ int monitor_libvirt_pool(virStoragePoolPtr *ret_pool, struct mlvm_err *e)
         int r;
         if (!conn)
                 return 0;
-        if ((r = volume_pool(conn, pool_name, ret_pool, e)) < 0)
+        bool restarted;
+        if ((r = volume_pool_for_removal(conn, pool_name, ret_pool, &restarted, e)) < 0)
                 return r;
+        if (restarted)
+                monitor_log("storage pool %s was not active (was its directory removed?): started it again", pool_name);
         return 1;
 }

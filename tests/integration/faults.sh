@@ -175,6 +175,37 @@ check_eq "tmpfile: a live writer's stays" yes "$([ -e "$MLVM_STATE_DIR/cache/y.t
 kill "$sleeper"; wait "$sleeper" 2>/dev/null; sleeper=""
 rm -f "$MLVM_STATE_DIR/cache/y.tmp."*
 
+# --- the pool's whole directory removed under a running run: QEMU keeps
+# what it has open; down stops the run and starts the pool again (its
+# directory rebuilt), gc finds nothing more, up names the image volume
+# that is missing and what to run, setup uploads the stored image again,
+# and up works.
+out=$("$MLVM" up idle 2>/dev/null); st=$?
+check_eq "pool removed: up idle" 0 $st
+run=$(printf '%s\n' "$out" | sed -n 's/^idle: run \([0-9a-f]*\) .*/\1/p')
+rm -rf "$MLVM_POOL_PATH"
+check_match "pool removed: ps tells the run's state" "^idle +$run +(ready|failed)" "$("$MLVM" ps --all)"
+out=$("$MLVM" down idle 2>&1); st=$?
+printf '%s\n' "$out" | sed 's/^/# down: /'
+check_eq "pool removed: down exits 0" 0 $st
+out=$("$MLVM" gc 2>&1); st=$?
+printf '%s\n' "$out" | sed 's/^/# gc: /'
+check_eq "pool removed: gc exits 0" 0 $st
+check_match "pool removed: the pool runs again" "State: +running" "$($V pool-info "$pool")"
+check_eq "pool removed: its directory is back" yes "$([ -d "$MLVM_POOL_PATH" ] && echo yes)"
+all_clean "pool removed" "$run" record
+err=$("$MLVM" up idle 2>&1 | grep -v '^mlvm: up: notice: '); st=$?
+check_match "pool removed: up names the missing image volume and what to run" \
+        "^mlvm: up: image minimal: part kernel: volume mlvm-img-[0-9a-f]{16}-kernel is not in storage pool $pool \(run 'mlvm setup'" "$err"
+check_eq "pool removed: in one line" 1 "$(printf '%s\n' "$err" | wc -l)"
+nothing_left "pool removed: the refused up"
+check_match "pool removed: setup uploads the stored image's volumes again" \
+        "uploaded again from the store: 2$" "$("$MLVM" setup 2>/dev/null)"
+check_match "pool removed: a second setup has nothing to upload" "already active$" "$("$MLVM" setup 2>&1)"
+check "pool removed: up works again" "$MLVM" -q up idle
+check "pool removed: down" "$MLVM" -q down idle
+nothing_left "pool removed: at the end"
+
 # --- never another state directory's
 out=$("$MLVM" gc --dry-run)
 check_match "decoys: called not ours (another state directory)" "^not ours domain $d1 \(another state directory's, run 0badc0de\)$" "$out"

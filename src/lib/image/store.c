@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include <libvirt/virterror.h>
+
 #include "keys.h"
 #include "mtime.h"
 #include "store.h"
@@ -270,42 +272,49 @@ static void say(const struct store_progress *pr, const char *fmt, ...)
 
 static double mb(uint64_t bytes) { return (double)bytes / 1e6; }
 
+/* Upload part P of image DIGEST from IMGDIR and read it back. */
+static int upload_part(const char *imgdir, const struct image_part *p, const char *digest, virStoragePoolPtr pool,
+                       const struct store_progress *pr, struct mlvm_err *e)
+{
+        _cleanup_free_ char *vol = store_volume_name(digest, p->name);
+        _cleanup_free_ char *path = xasprintf("%s/%s", imgdir, p->name);
+        char hex[SHA256_HEX_LEN + 1];
+        uint64_t size;
+        int r;
+
+        /* A digest-named volume that is already there is reused only if its bytes match. */
+        if (volume_hash(pool, vol, p->size, &size, hex, NULL) == 0) {
+                if (size == p->size && streq(hex, p->sha256)) {
+                        say(pr, "part %s: volume %s is already in the pool, hashes right", p->name, vol);
+                        return 0;
+                }
+                if ((r = volume_delete(pool, vol, e)) < 0)
+                        return r;
+        }
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return err_set(e, -errno, "%s", path);
+        say(pr, "part %s: uploading %.1f MB to volume %s", p->name, mb(p->size), vol);
+        usec_t t0 = now_usec();
+        if ((r = volume_upload(pool, vol, fd, p->size, "0444", NULL, e)) < 0)
+                return r;
+        if ((r = volume_hash(pool, vol, p->size, &size, hex, e)) < 0)
+                return r;
+        if (size != p->size || !streq(hex, p->sha256)) {
+                (void)volume_delete(pool, vol, NULL);
+                return err_setx(e, -EBADMSG, "volume %s: read back SHA-256 %s, expected %s", vol, hex, p->sha256);
+        }
+        say(pr, "part %s: uploaded and read back, SHA-256 matches (%.1f s)", p->name, usec_to_sec(now_usec() - t0));
+        return 0;
+}
+
 static int upload_parts(const char *imgdir, const struct manifest *m, const char *digest, virStoragePoolPtr pool,
                         const struct store_progress *pr, struct mlvm_err *e)
 {
-        for (size_t i = 0; i < m->n_parts; i++) {
-                const struct image_part *p = &m->parts[i];
-                _cleanup_free_ char *vol = store_volume_name(digest, p->name);
-                _cleanup_free_ char *path = xasprintf("%s/%s", imgdir, p->name);
-                char hex[SHA256_HEX_LEN + 1];
-                uint64_t size;
-                int r;
-
-                /* A digest-named volume that is already there is reused only if its bytes match. */
-                if (volume_hash(pool, vol, p->size, &size, hex, NULL) == 0) {
-                        if (size == p->size && streq(hex, p->sha256)) {
-                                say(pr, "part %s: volume %s is already in the pool, hashes right", p->name, vol);
-                                continue;
-                        }
-                        if ((r = volume_delete(pool, vol, e)) < 0)
-                                return r;
-                }
-                _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-                if (fd < 0)
-                        return err_set(e, -errno, "%s", path);
-                say(pr, "part %s: uploading %.1f MB to volume %s", p->name, mb(p->size), vol);
-                usec_t t0 = now_usec();
-                if ((r = volume_upload(pool, vol, fd, p->size, "0444", NULL, e)) < 0)
+        int r;
+        for (size_t i = 0; i < m->n_parts; i++)
+                if ((r = upload_part(imgdir, &m->parts[i], digest, pool, pr, e)) < 0)
                         return r;
-                if ((r = volume_hash(pool, vol, p->size, &size, hex, e)) < 0)
-                        return r;
-                if (size != p->size || !streq(hex, p->sha256)) {
-                        (void)volume_delete(pool, vol, NULL);
-                        return err_setx(e, -EBADMSG, "volume %s: read back SHA-256 %s, expected %s", vol, hex, p->sha256);
-                }
-                say(pr, "part %s: uploaded and read back, SHA-256 matches (%.1f s)", p->name,
-                    usec_to_sec(now_usec() - t0));
-        }
         return 0;
 }
 
@@ -484,6 +493,70 @@ int store_verify(const char *state_dir, const char *digest, virStoragePoolPtr po
         *ret = v;
 out:
         manifest_clear(&m);
+        return r;
+}
+
+/* One stored image: verified whole (signature, digest, every part), then
+ * each part whose volume is missing uploaded again. */
+static int restore_image(const char *state_dir, const char *digest, virStoragePoolPtr pool,
+                         const struct store_progress *pr, unsigned *n, struct mlvm_err *e)
+{
+        _cleanup_free_ char *dir = image_dir(state_dir, digest);
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct manifest m = { 0 };
+        char got[SHA256_HEX_LEN + 1], keyid[KEY_ID_LEN + 1];
+        bool missing = false;
+        int r;
+
+        if (dfd < 0)
+                return err_set(e, -errno, "%s", dir);
+        if ((r = load_signed_manifest(state_dir, dfd, dir, &m, got, keyid, e)) < 0)
+                return r;
+        for (size_t i = 0; i < m.n_parts && !missing; i++) {
+                _cleanup_free_ char *vol = store_volume_name(digest, m.parts[i].name);
+                virStorageVolPtr v = virStorageVolLookupByName(pool, vol);
+                missing = !v;
+                if (v)
+                        virStorageVolFree(v);
+        }
+        virResetLastError();
+        if (!missing)
+                goto out;
+        struct verify_report rep;
+        if ((r = store_verify(state_dir, digest, NULL, NULL, &rep, e)) < 0)
+                goto out;
+        for (size_t i = 0; i < m.n_parts; i++) {
+                _cleanup_free_ char *vol = store_volume_name(digest, m.parts[i].name);
+                virStorageVolPtr v = virStorageVolLookupByName(pool, vol);
+                if (v) {
+                        virStorageVolFree(v);
+                        continue;
+                }
+                virResetLastError();
+                if ((r = upload_part(dir, &m.parts[i], digest, pool, pr, e)) < 0)
+                        goto out;
+                (*n)++;
+        }
+out:
+        manifest_clear(&m);
+        return r < 0 ? err_prefix(e, "image sha256:%.16s", digest) : 0;
+}
+
+int store_restore_volumes(const char *state_dir, virStoragePoolPtr pool, const struct store_progress *pr,
+                          unsigned *ret_n, struct mlvm_err *e)
+{
+        _cleanup_free_ char *root = xasprintf("%s/images/sha256", state_dir);
+        DIR *d = opendir(root);
+        struct dirent *de;
+        int r = 0;
+
+        *ret_n = 0;
+        if (!d)
+                return errno == ENOENT ? 0 : err_set(e, -errno, "%s", root);
+        while ((de = readdir(d)) && r == 0)
+                if (is_sha256_hex(de->d_name))
+                        r = restore_image(state_dir, de->d_name, pool, pr, ret_n, e);
+        closedir(d);
         return r;
 }
 

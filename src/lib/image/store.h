@@ -76,6 +76,12 @@ struct verify_report {
 int store_verify(const char *state_dir, const char *digest, virStoragePoolPtr pool, struct vcache *known,
                  struct verify_report *ret, struct mlvm_err *e);
 
+/* Every stored image with a part missing from POOL (its directory was
+ * removed, say) is verified whole and the missing volumes uploaded again
+ * and read back; *RET_N counts them. For `mlvm setup`. */
+int store_restore_volumes(const char *state_dir, virStoragePoolPtr pool, const struct store_progress *progress,
+                          unsigned *ret_n, struct mlvm_err *e);
+
 /* Remove tag REF; when no tag is left on its digest, remove the image and
  * its volumes. RET_REMOVED tells whether the image itself went. */
 int store_rm(const char *state_dir, const char *ref, virStoragePoolPtr pool, bool *ret_removed, struct mlvm_err *e);

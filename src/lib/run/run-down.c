@@ -68,7 +68,7 @@ static void mark_stopped(json_object *run, void *u)
 
 /* Without a monitor: destroy and delete through libvirt directly. */
 static int by_hand(const char *state_dir, const char *id, json_object *run, bool monitor_lost, bool *destroyed,
-                   struct mlvm_err *e)
+                   bool *pool_restarted, struct mlvm_err *e)
 {
         _cleanup_virConnect_ virConnectPtr conn = NULL;
         json_object *x;
@@ -99,7 +99,7 @@ static int by_hand(const char *state_dir, const char *id, json_object *run, bool
                 }
         }
         virStoragePoolPtr pool = NULL;
-        if ((r = volume_pool(conn, jstr(run, "pool") ?: mlvm_pool_name(), &pool, e)) < 0)
+        if ((r = volume_pool_for_removal(conn, jstr(run, "pool") ?: mlvm_pool_name(), &pool, pool_restarted, e)) < 0)
                 return r;
         r = disk_delete_run(pool, id, e);
         virStoragePoolFree(pool);
@@ -202,7 +202,7 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
                                     json_object_get_boolean(sfx);
                 /* A start that failed was already undone by up; only its record
                  * is left, so an unreachable host must not keep it forever. */
-                if ((r = by_hand(state_dir, id, run, res.was_live && !alive, &res.destroyed, e)) < 0 && !failed_start)
+                if ((r = by_hand(state_dir, id, run, res.was_live && !alive, &res.destroyed, &res.pool_restarted, e)) < 0 && !failed_start)
                         return r;
         }
         /* The domain is gone (by the monitor or by hand): its QEMU's uid is free. */

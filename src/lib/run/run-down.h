@@ -11,6 +11,7 @@ struct down_result {
         bool via_monitor;     /* the monitor did the teardown */
         bool removed;         /* a run that failed to start: its record is gone too */
         bool destroyed;       /* a domain was still there and was destroyed here */
+        bool pool_restarted;  /* the pool was not active (its directory removed?): started again */
         double seconds;
 };
 

@@ -31,6 +31,7 @@ struct collected {
         json_object **records;
         virConnectPtr conn;
         virStoragePoolPtr pool;
+        bool pool_restarted;
 };
 
 /* Does the monitor on the run's control socket answer (within a deadline)? */
@@ -130,6 +131,14 @@ static int collect_volumes(const struct gc_opts *o, struct collected *c, struct 
                 virResetLastError();
                 return 0;   /* no pool: no volumes */
         }
+        if (o->dry_run && virStoragePoolIsActive(pool) != 1) {
+                virStoragePoolFree(pool);
+                return 0;   /* not started again by a dry run: its volumes cannot be listed */
+        }
+        virStoragePoolFree(pool);
+        pool = NULL;
+        if (volume_pool_for_removal(c->conn, o->pool_name, &pool, &c->pool_restarted, e) < 0)
+                return -EIO;
         c->pool = pool;
         int n = virStoragePoolListAllVolumes(pool, &vols, 0);
         if (n < 0)
@@ -401,6 +410,7 @@ int run_gc(const struct gc_opts *o, struct gc_plan *ret, struct mlvm_err *e)
         collect_names(o, &c);
         collect_uids(&c);
         gc_decide(&c.in, &p);
+        p.pool_restarted = c.pool_restarted;
         int failed = 0;
         for (size_t i = 0; !o->dry_run && i < p.n; i++) {
                 struct gc_item *it = &p.items[i];

@@ -97,6 +97,7 @@ struct gc_item {
 struct gc_plan {
         struct gc_item *items;
         size_t n;
+        bool pool_restarted;   /* the pool was not active (its directory removed?): started again */
 };
 
 const char *gc_kind_to_string(enum gc_kind k);

@@ -25,14 +25,27 @@ static const struct volume_owner *up_owner(const struct up_ctx *c)
         return c->uid_claimed ? &c->qemu_owner : NULL;
 }
 
+/* The path of the image's volume for PART; a missing one is said as such. */
+static char *image_volume_path(struct up_ctx *c, const char *part, struct mlvm_err *e)
+{
+        _cleanup_free_ char *vol = store_volume_name(c->digest, part);
+        _cleanup_vol_ virStorageVolPtr v = virStorageVolLookupByName(c->pool, vol);
+        if (!v && virGetLastErrorCode() == VIR_ERR_NO_STORAGE_VOL) {
+                (void)err_setx(e, -ENOENT, "image %s: part %s: volume %s is not in storage pool %s (run 'mlvm setup' to "
+                               "upload it again from the store)", c->o->workload->image, part, vol, c->o->pool_name);
+                return NULL;
+        }
+        return volume_path(c->pool, vol, e);
+}
+
 /* The qcow2 overlay over the image's root filesystem, O(1) in its size. */
 static int root_overlay(struct up_ctx *c, json_object *vols, struct mlvm_err *e)
 {
         const struct image_part *rootfs = manifest_part(&c->m, "rootfs");
         if (!rootfs)
                 return 0;
-        _cleanup_free_ char *base = store_volume_name(c->digest, "rootfs"), *vol = disk_volume_name(c->id, "root", NULL);
-        _cleanup_free_ char *base_path = volume_path(c->pool, base, e);
+        _cleanup_free_ char *vol = disk_volume_name(c->id, "root", NULL);
+        _cleanup_free_ char *base_path = image_volume_path(c, "rootfs", e);
         int r;
         if (!base_path)
                 return -EIO;
@@ -121,10 +134,9 @@ int up_domain(struct up_ctx *c, struct mlvm_err *e)
 {
         const struct up_opts *o = c->o;
         struct domain_env *env = &c->env;
-        _cleanup_free_ char *kv = store_volume_name(c->digest, "kernel"), *iv = store_volume_name(c->digest, "initramfs");
         int r;
 
-        if (!(c->kernel = volume_path(c->pool, kv, e)) || !(c->initrd = volume_path(c->pool, iv, e)))
+        if (!(c->kernel = image_volume_path(c, "kernel", e)) || !(c->initrd = image_volume_path(c, "initramfs", e)))
                 return -EIO;
         c->cmdline = o->kernel_args ? xasprintf("%s %s", c->m.cmdline, o->kernel_args) : xstrdup(c->m.cmdline);
         env->run_id = c->id;

@@ -23,6 +23,27 @@ int volume_pool(virConnectPtr conn, const char *name, virStoragePoolPtr *ret, st
         return 0;
 }
 
+int volume_pool_for_removal(virConnectPtr conn, const char *name, virStoragePoolPtr *ret, bool *ret_restarted,
+                            struct mlvm_err *e)
+{
+        *ret_restarted = false;
+        virStoragePoolPtr p = virStoragePoolLookupByName(conn, name);
+        if (!p)
+                return err_virt(e, "storage pool %s (run 'mlvm setup')", name);
+        /* A refresh of a pool whose directory was removed stops it. */
+        if (virStoragePoolIsActive(p) == 1)
+                (void)virStoragePoolRefresh(p, 0);
+        if (virStoragePoolIsActive(p) != 1) {
+                if (virStoragePoolCreate(p, VIR_STORAGE_POOL_CREATE_WITH_BUILD) < 0) {
+                        (void)virStoragePoolFree(p);
+                        return err_virt(e, "storage pool %s is not active and does not start", name);
+                }
+                *ret_restarted = true;
+        }
+        *ret = p;
+        return 0;
+}
+
 char *volume_xml(const struct volume_spec *v)
 {
         _cleanup_xmlDoc_ xmlDocPtr doc = xmlNewDoc((const xmlChar *)"1.0");

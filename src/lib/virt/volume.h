@@ -48,3 +48,9 @@ int volume_delete(virStoragePoolPtr pool, const char *name, struct mlvm_err *e);
 char *volume_path(virStoragePoolPtr pool, const char *name, struct mlvm_err *e);
 /* Look up pool NAME on CONN; refresh it so volumes made elsewhere show. */
 int volume_pool(virConnectPtr conn, const char *name, virStoragePoolPtr *ret, struct mlvm_err *e);
+/* The same for removing a run's volumes (down, gc, the monitor's
+ * teardown): a pool found inactive is started again, its directory
+ * rebuilt if it was removed (then the volumes that were in it are gone
+ * with it, and deleting them finds nothing). *RET_RESTARTED says so. */
+int volume_pool_for_removal(virConnectPtr conn, const char *name, virStoragePoolPtr *ret, bool *ret_restarted,
+                            struct mlvm_err *e);
