@@ -5,7 +5,9 @@
  * the client's connection carries agent frames both ways (proto.h):
  * STREAM_DATA (stdin, stdout, stderr), STREAM_WINDOW, STREAM_CLOSE, and
  * the command's EXIT. The monitor relays them, forcing the stream id, and
- * buffers no more than the credit the two ends grant each other. */
+ * buffers no more than the credit the two ends grant each other: it keeps
+ * the agent's window itself (the initial credit plus the client's WINDOW
+ * frames), and output past it ends the command and the client. */
 #include "mlvm-build.h"
 
 #include <sys/socket.h>
@@ -27,6 +29,7 @@ struct xconn {
         uint8_t *in, *out;
         size_t in_len, out_len, out_cap;
         bool done;                      /* the command ended: close once out is sent */
+        uint32_t agent_credit;          /* output bytes the agent may still send (its window) */
 };
 
 static struct xconn xconns[MONITOR_CLIENTS_MAX];
@@ -130,6 +133,16 @@ static void exec_on_stream(const struct proto_msg *m)
                         send_reset(id);
                 return;
         }
+        if (m->type == PROTO_STREAM_DATA) {
+                /* Output beyond the window the client granted: the agent broke the rules. */
+                if (m->u.stream.len > x->agent_credit) {
+                        monitor_log("exec stream %u: the agent sent %u bytes with %u of credit", id, m->u.stream.len,
+                                    x->agent_credit);
+                        abort_exec(x);
+                        return;
+                }
+                x->agent_credit -= m->u.stream.len;
+        }
         static uint8_t frame[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
         long n = proto_encode(m, frame, sizeof(frame));
         if (n < 0 || x->out_len + (size_t)n > EXEC_OUT_MAX) {
@@ -172,6 +185,14 @@ static void relay_in(struct xconn *x)
                 if (r < 0 || (m.type != PROTO_STREAM_DATA && m.type != PROTO_STREAM_WINDOW && m.type != PROTO_STREAM_CLOSE)) {
                         abort_exec(x);
                         return;
+                }
+                if (m.type == PROTO_STREAM_WINDOW) {
+                        /* The agent refuses a window past the initial credit; so does the relay. */
+                        if ((uint64_t)x->agent_credit + m.u.stream.window > PROTO_STREAM_CREDIT) {
+                                abort_exec(x);
+                                return;
+                        }
+                        x->agent_credit += m.u.stream.window;
                 }
                 m.id = 0;
                 m.u.stream.id = x->stream;
@@ -274,6 +295,7 @@ static void exec_start(struct monitor_client *c, json_object *req)
         }
         xc->c = c;
         xc->stream = m.u.stream.id;
+        xc->agent_credit = PROTO_STREAM_CREDIT;
         monitor_log("exec on stream %u", m.u.stream.id);
         xc->in = xmalloc(EXEC_IN_MAX);
         xc->out_cap = 1u << 20;

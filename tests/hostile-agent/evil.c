@@ -291,6 +291,41 @@ static void flood(void)
         }
 }
 
+/* Waits for an `mlvm exec`, then sends its stream 2 MiB of output at
+ * once, eight times the 256 KiB of credit the host granted, and an EXIT. */
+static void exec_overrun(void)
+{
+        static struct proto_msg m, r;
+        util_log("EVIL TEST AGENT: waiting for an exec to overrun its credit");
+        for (;;) {
+                struct pollfd p = { .fd = transport_fd(), .events = POLLIN };
+                if (poll(&p, 1, -1) <= 0 || !(p.revents & POLLIN) || transport_recv(&m, util_now_ms() + 60000) < 0)
+                        continue;
+                if (m.type == PROTO_PING) {
+                        r = (struct proto_msg){ .type = PROTO_PONG, .id = m.id, .u.ping = m.u.ping };
+                        send_or_die(&r);
+                }
+                if (m.type != PROTO_STREAM_EXEC)
+                        continue;
+                uint32_t id = m.u.stream.id;
+                r = (struct proto_msg){ .type = PROTO_STREAM_OPENED, .id = 0 };
+                r.u.stream.id = id;
+                r.u.stream.window = PROTO_STREAM_CREDIT;
+                send_or_die(&r);
+                for (int i = 0; i < 32; i++) {
+                        r = (struct proto_msg){ .type = PROTO_STREAM_DATA, .id = 0 };
+                        r.u.stream.id = id;
+                        r.u.stream.len = PROTO_DATA_MAX;
+                        memset(r.u.stream.data, 'o', PROTO_DATA_MAX);
+                        send_or_die(&r);
+                }
+                r = (struct proto_msg){ .type = PROTO_EXIT, .id = 0 };
+                r.u.exit.stream = id;
+                send_or_die(&r);
+                util_log("EVIL TEST AGENT: 2 MiB sent on exec stream %u, with 256 KiB of credit", id);
+        }
+}
+
 static void evil_exec(const struct proto_msg *m)
 {
         static uint8_t junk[1 << 20];
@@ -335,6 +370,8 @@ static void evil_exec(const struct proto_msg *m)
                 contained(m->id);
         else if (!strcmp(mode, "flood"))
                 flood();
+        else if (!strcmp(mode, "exec-overrun"))
+                exec_overrun();
         util_log("EVIL TEST AGENT: unknown mode %s", mode);
         deaf();
 }

@@ -45,6 +45,7 @@ models:
     env: { MLVM_EVIL: contained }
     publish: ["127.0.0.1:$pc:8080"]
   flood: { <<: *evil, env: { MLVM_EVIL: flood } }
+  overrun: { <<: *evil, exec: allow, env: { MLVM_EVIL: exec-overrun } }
   honest:
     image: minimal
     memory: 256M
@@ -196,6 +197,22 @@ check_eq "contained: the bogus expiries were logged at most five times" 5 "$(mon
 check_cost contained "$r"
 check_logs contained "$r"
 run_gone contained "$r"
+
+# --- an exec stream's output far past the credit the host granted (2 MiB
+# against 256 KiB): the monitor ends that exec, buffers no more than the
+# window, and the run stays ready.
+up_bg overrun
+check_eq "overrun: up reaches ready" 0 "$(cat "$tmp/overrun.st")"
+r=$(run_of overrun)
+timeout "$DEADLINE" "$MLVM" exec overrun -- cat /dev/zero > "$tmp/overrun.exec" 2>&1; st=$?
+check "overrun: the exec fails" test "$st" -ne 0 -a "$st" -ne 124
+check_match "overrun: the monitor ended it, saying why" "exec stream [0-9]+: the agent sent [0-9]+ bytes with [0-9]+ of credit" "$(mon_log "$r")"
+check "overrun: no more than the window reached the client" test "$(stat -c %s "$tmp/overrun.exec")" -le $((256 * 1024 + 4096))
+check_eq "overrun: the run is still ready" ready "$(rec "$r" 'j["state"]')"
+responsive "overrun: down answers" "$MLVM" down overrun
+ended_within "$r" 120
+check_cost overrun "$r"
+run_gone overrun "$r"
 
 # --- a flood of console output and STDIO frames, and an honest run beside it.
 up_bg flood &
