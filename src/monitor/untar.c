@@ -68,14 +68,17 @@ static int untar_start(void *opaque, int tar_fd, int rec_fd, const struct artifa
         return 0;
 }
 
-static bool reaped(pid_t pid, int *status, int wait_ms)
+/* 1: reaped (*STATUS), 0: still running after WAIT_MS, -errno: cannot be waited for. */
+static int reap(pid_t pid, int *status, int wait_ms)
 {
         for (int waited = 0;; waited += 10) {
                 pid_t w = waitpid(pid, status, WNOHANG);
-                if (w == pid || (w < 0 && errno != EINTR))
-                        return true;
+                if (w == pid)
+                        return 1;
+                if (w < 0 && errno != EINTR)
+                        return -errno;
                 if (waited >= wait_ms)
-                        return false;
+                        return 0;
                 (void)nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
         }
 }
@@ -84,20 +87,21 @@ static int untar_finish(void *opaque, bool kill_it, struct mlvm_err *e)
 {
         struct untar *u = opaque;
         int status = 0;
-        bool killed = false;
 
         if (u->pid <= 0)
                 return 0;
         /* One that stopped by itself (its records end) says how; give it a moment. */
-        if (!reaped(u->pid, &status, kill_it ? 200 : UNTAR_EXIT_WAIT_MS)) {
+        int r = reap(u->pid, &status, kill_it ? 200 : UNTAR_EXIT_WAIT_MS);
+        if (r == 0) {
                 (void)kill(u->pid, SIGKILL);
-                killed = true;
-                while (waitpid(u->pid, &status, 0) < 0 && errno == EINTR)
+                while ((r = waitpid(u->pid, &status, 0)) < 0 && errno == EINTR)
                         ;
+                u->pid = 0;
+                return r < 0 ? err_set(e, -errno, "cannot be waited for") : err_setx(e, -ETIMEDOUT, "was stopped");
         }
         u->pid = 0;
-        if (killed)
-                return err_setx(e, -ETIMEDOUT, "was stopped");
+        if (r < 0)
+                return err_set(e, r, "cannot be waited for");
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
         if (WIFEXITED(status))
