@@ -1,6 +1,7 @@
-/* gate-sandbox.c: the frame gate's privilege drop, check and seccomp
- * filter; see gate-sandbox.h. The filter is raw BPF through prctl(2):
- * a dozen instructions for a handful of calls do not need libseccomp. */
+/* gate-sandbox.c: the privilege drop, check and seccomp filter of the
+ * monitor's unprivileged children, the frame gate and the artifact
+ * parser; see gate-sandbox.h. The filter is raw BPF through prctl(2): a
+ * few dozen instructions for a handful of calls do not need libseccomp. */
 #include "mlvm-build.h"
 
 #include <errno.h>
@@ -107,48 +108,61 @@ int gate_sandbox_check(struct mlvm_err *e)
 }
 
 #define LOAD(field) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field))
-#define ALLOW_NR(sys) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (sys), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
-/* The call NR only on GATE_FD: compare the low word of args[0]
- * (little-endian; the high word must be 0 too). Leaves nr reloaded.
- * Jumps count the instructions skipped: keep them in step. */
-#define ALLOW_NR_FD(sys)                                                                        \
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (sys), 0, 6),                                        \
-        LOAD(args[0]),                                                                          \
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, GATE_FD, 0, 3),                                     \
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]) + 4),         \
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),                                           \
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),                                           \
-        LOAD(nr)
 
-int gate_sandbox_seccomp(struct mlvm_err *e)
+int sandbox_seccomp(const struct sandbox_call *calls, size_t n, const char *who, struct mlvm_err *e)
 {
 #ifndef GATE_AUDIT_ARCH
-        return err_setx(e, -ENOTSUP, "frame gate: no seccomp filter for this architecture");
+        return err_setx(e, -ENOTSUP, "%s: no seccomp filter for this architecture", who);
 #else
         int mode = gate_sandbox_mode(e);
         if (mode < 0)
                 return mode;
+        /* The arch check, then per call either "nr: allow" or, for a call
+         * on one descriptor, "nr and the low word of args[0] is FD and its
+         * high word 0: allow" (little-endian), the nr reloaded after; the
+         * default verdict last. Jumps count the instructions skipped. */
+        size_t max = 4 + 7 * n + 1, k = 0;
+        _cleanup_free_ struct sock_filter *f = xcalloc(max, sizeof(*f));
+        f[k++] = (struct sock_filter)LOAD(arch);
+        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, GATE_AUDIT_ARCH, 1, 0);
+        f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+        f[k++] = (struct sock_filter)LOAD(nr);
+        for (size_t i = 0; i < n; i++) {
+                if (calls[i].fd < 0) {
+                        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)calls[i].nr, 0, 1);
+                        f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+                        continue;
+                }
+                f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)calls[i].nr, 0, 6);
+                f[k++] = (struct sock_filter)LOAD(args[0]);
+                f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)calls[i].fd, 0, 3);
+                f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]) + 4);
+                f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1);
+                f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+                f[k++] = (struct sock_filter)LOAD(nr);
+        }
+        f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, mode == 1 ? SECCOMP_RET_LOG : SECCOMP_RET_KILL_PROCESS);
+        struct sock_fprog prog = { .len = (unsigned short)k, .filter = f };
+        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
+                return err_set(e, -errno, "%s: seccomp", who);
+        return 0;
+#endif
+}
+
+int gate_sandbox_seccomp(struct mlvm_err *e)
+{
         /* What the loop calls (strace -f -c of a gate through exec,
          * published ports and down; the integration tests run under this
          * filter: docs/security.md): recv and send on its socket, the
          * clock (the vDSO's fallback), and the ways out. */
-        struct sock_filter f[] = {
-                LOAD(arch),
-                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, GATE_AUDIT_ARCH, 1, 0),
-                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-                LOAD(nr),
-                ALLOW_NR_FD(__NR_recvfrom),
-                ALLOW_NR_FD(__NR_sendto),
-                ALLOW_NR(__NR_clock_gettime),
-                ALLOW_NR(__NR_rt_sigreturn),
-                ALLOW_NR(__NR_restart_syscall),
-                ALLOW_NR(__NR_exit_group),
-                ALLOW_NR(__NR_exit),
-                BPF_STMT(BPF_RET | BPF_K, mode == 1 ? SECCOMP_RET_LOG : SECCOMP_RET_KILL_PROCESS),
+        static const struct sandbox_call calls[] = {
+                { __NR_recvfrom, GATE_FD },
+                { __NR_sendto, GATE_FD },
+                { __NR_clock_gettime, -1 },
+                { __NR_rt_sigreturn, -1 },
+                { __NR_restart_syscall, -1 },
+                { __NR_exit_group, -1 },
+                { __NR_exit, -1 },
         };
-        struct sock_fprog prog = { .len = (unsigned short)(sizeof(f) / sizeof(f[0])), .filter = f };
-        if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0)
-                return err_set(e, -errno, "frame gate: seccomp");
-        return 0;
-#endif
+        return sandbox_seccomp(calls, sizeof(calls) / sizeof(calls[0]), "frame gate", e);
 }

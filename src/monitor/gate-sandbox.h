@@ -1,8 +1,10 @@
-/* gate-sandbox.h: how the frame gate gives up privilege (gate.h): the
- * drop before its exec, the check after it, and its seccomp filter. */
+/* gate-sandbox.h: how the frame gate (gate.h) and the artifact parser
+ * (untar.h) give up privilege: the drop before their exec, the check
+ * after it, and their seccomp filters. */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -28,3 +30,13 @@ int gate_sandbox_check(struct mlvm_err *e);
  * writing its socket (fd 3) alone; anything else kills the process (or
  * is logged, under "log"). */
 int gate_sandbox_seccomp(struct mlvm_err *e);
+
+/* One call a filter allows: NR, only on descriptor FD (its first
+ * argument) when FD >= 0. */
+struct sandbox_call {
+        int nr, fd;
+};
+/* Install a filter allowing CALLS alone (on this architecture; anything
+ * else kills the process, or is logged under "log"). WHO names the
+ * process in errors. */
+int sandbox_seccomp(const struct sandbox_call *calls, size_t n, const char *who, struct mlvm_err *e);

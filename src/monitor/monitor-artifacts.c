@@ -2,7 +2,8 @@
  * side. The agent's reports (ARTIFACT, ARTIFACTS_DONE, or an ERROR with
  * code "artifacts") are checked and kept as they come; once the guest is
  * gone the artifact volume is read through libvirt and checked against
- * them under the strict rules of artifacts.h; the accepted files go to
+ * them under the strict rules of artifacts.h, the tar parsed by a
+ * confined child (untar.h); the accepted files go to
  * runs/RUNID/artifacts. Then every finished run gets its signed
  * provenance. Nothing of a rejected stream is kept. */
 #include "mlvm-build.h"
@@ -11,9 +12,11 @@
 
 #include "audit.h"
 #include "artifacts.h"
+#include "gate.h"
 #include "monitor-handlers.h"
 #include "provenance.h"
 #include "run.h"
+#include "untar.h"
 #include "util.h"
 #include "volume.h"
 
@@ -123,12 +126,18 @@ static int collect_volume(virStoragePoolPtr pool, const char *volname, const cha
 {
         virStorageVolPtr vol = pool ? virStorageVolLookupByName(pool, volname) : NULL;
         struct artifact_report rep = { reps, n_reps, tar_size, "" };
+        struct untar u = { .run_id = monitor_run_id() };
+        struct artifact_parser parser;
         int r;
 
         memcpy(rep.tar_sha256, tar_sha, sizeof(rep.tar_sha256));
         if (!vol)
                 return err_virt(e, "artifact volume %s", volname);
-        r = artifacts_collect(vol, &rep, &artifact_default_limits, dest, e);
+        /* The guest wrote the stream: it is parsed by a child without
+         * privilege, as the run's QEMU uid (untar.h); this process writes. */
+        gate_identity(monitor_record(), &u.uid, &u.gid);
+        untar_parser(&u, &parser);
+        r = artifacts_collect(vol, &rep, &artifact_default_limits, &parser, dest, e);
         virStorageVolFree(vol);
         return r;
 }

@@ -13,6 +13,7 @@
 #include "gate.h"
 #include "monitor.h"
 #include "run.h"
+#include "untar.h"
 #include "util.h"
 
 int main(int argc, char **argv)
@@ -25,6 +26,10 @@ int main(int argc, char **argv)
          * its socket. _exit: no destructor runs under its seccomp filter. */
         if (argc == 3 && streq(argv[1], "gate") && run_id_is_valid(argv[2]))
                 _exit(gate_main(3));
+        /* The artifact parser (untar.h), started by the monitor alone: the
+         * stream on 0, its records on 1. */
+        if (argc == 6 && streq(argv[1], "untar") && run_id_is_valid(argv[2]))
+                _exit(untar_main(argc - 1, argv + 1));
         if ((argc != 3 && argc != 4) || argv[1][0] != '/' || !run_id_is_valid(argv[2])) {
                 fprintf(stderr, "usage: mlvm-monitor STATE_DIR RUNID [CREDS_FD] (started by mlvm up)\n");
                 return 2;

@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 atexit(rm_top);
         }
         sha256_hex(data, size, rep.tar_sha256);
-        int r = artifacts_extract(src_read, &s, &rep, &lim, dest, &e);
+        int r = artifacts_extract(src_read, &s, &rep, &lim, NULL, dest, &e);
         if (r < 0 && (!e.msg[0] || strchr(e.msg, '\n') || e.code != r || !strstartswith(e.msg, "artifact ")))
                 __builtin_trap();
         if (r < 0 && entries(top) != 0)

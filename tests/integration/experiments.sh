@@ -6,7 +6,8 @@
 # artifact volume and virStorageVolDownload (each fails the run with 125
 # and keeps nothing), signed provenance that `mlvm verify` and an
 # independent DSSE verifier accept and that fails after one byte changes,
-# and runs that leave nothing behind but their record.
+# a tar parser that runs confined (checked from /proc), and runs that
+# leave nothing behind but their record.
 . "$TOP_SRCDIR/tests/lib.sh"
 DATA="$TOP_SRCDIR/tests/data/experiments"
 . "$TOP_SRCDIR/tests/lib-runs.sh"
@@ -158,6 +159,47 @@ check_eq "no stray x next to the runs" "" "$(ls "$MLVM_STATE_DIR/runs" | grep -v
 check_eq "the same agent's honest stream is accepted" 0 $st
 check_eq "and kept" fine "$(cat "$MLVM_STATE_DIR/runs/$(last_run)/artifacts/fine.txt")"
 nothing_left "hostile streams"
+
+# --- the artifact parser, the one process that reads the tar stream,
+# holds no privilege (docs/security.md): read from /proc alone, while the
+# test hook MLVM_TEST_PAUSE_AT=untar holds the monitor (SIGSTOP) once the
+# parser said READY, confined and waiting for the stream.
+MLVM_TEST_PAUSE_AT=untar "$MLVM" run evil-honest >/dev/null 2>"$tmp/paused.err" &
+rpid=$!
+mon=
+for _ in $(seq 1 1500); do
+        for p in $(pgrep -f "^mlvm-monitor $MLVM_STATE_DIR "); do
+                [ "$(awk '{print $3}' /proc/"$p"/stat 2>/dev/null)" = T ] && mon=$p
+        done
+        [ -n "$mon" ] || ! kill -0 "$rpid" 2>/dev/null && break
+        sleep 0.2
+done
+check "the monitor stopped at the test hook, the parser READY" test -n "$mon"
+untar=$( [ -n "$mon" ] && pgrep -P "$mon" -f '^mlvm-monitor untar ' | head -n 1)
+check "the monitor has an artifact parser" test -n "$untar"
+ust() { sed -n "s/^$1:[[:space:]]*//p" /proc/"$untar"/status 2>/dev/null; }
+quid=$(json_get "$MLVM_STATE_DIR/runs/$(last_run)/run.json" 'j.get("qemu_uid", 65534)')
+check_eq "the parser runs as the run's QEMU uid (real, effective, saved, fs), not root" \
+        "$quid	$quid	$quid	$quid" "$(ust Uid)"
+check_eq "with that number as its gid" "$quid	$quid	$quid	$quid" "$(ust Gid)"
+check_eq "and no supplementary groups" "" "$(ust Groups)"
+for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+        check_eq "$c of the parser is empty" 0000000000000000 "$(ust $c)"
+done
+check_eq "the parser has no_new_privs" 1 "$(ust NoNewPrivs)"
+check_eq "the parser is under a seccomp filter" 2 "$(ust Seccomp)"
+check_eq "the parser is not dumpable (QEMU shares its uid)" 0 "$(stat -c %u /proc/"$untar"/status 2>/dev/null)"
+check_eq "the parser holds its two pipes on 0-1 and /dev/null on 2, nothing else" \
+        "0 pipe|1 pipe|2 /dev/null|" \
+        "$(for f in /proc/"$untar"/fd/*; do printf '%s %s|' "${f##*/}" "$(readlink "$f" | sed 's/:.*//')"; done)"
+check_eq "the monitor, which writes the files, is root" 0 "$(awk '/^Uid:/ {print $2}' /proc/"$mon"/status 2>/dev/null)"
+[ -n "$mon" ] && kill -CONT "$mon"
+wait "$rpid"; st=$?
+check_eq "once the monitor goes on, the honest stream is accepted" 0 $st
+[ $st -eq 0 ] || sed 's/^/# /' "$tmp/paused.err"
+check_eq "and kept" fine "$(cat "$MLVM_STATE_DIR/runs/$(last_run)/artifacts/fine.txt")"
+check_eq "the parser is gone" "" "$( [ -n "$untar" ] && cat /proc/"$untar"/cmdline 2>/dev/null | tr '\0' ' ')"
+nothing_left "the confined parser"
 check "audit verify" "$MLVM" audit verify
 
 # --- a run leaves nothing behind but its record

@@ -125,7 +125,7 @@ static void assert_nothing_left(struct fx *f)
 static int run(struct fx *f, const struct buf *b, const struct rep *rp, const struct artifact_limits *lim)
 {
         f->m = (struct mem){ .p = b->p, .len = b->len, .chunk = 4093, .limit = rp->r.tar_size };
-        return artifacts_extract(mem_read, &f->m, &rp->r, lim ? lim : &artifact_default_limits, f->dest, &f->e);
+        return artifacts_extract(mem_read, &f->m, &rp->r, lim ? lim : &artifact_default_limits, NULL, f->dest, &f->e);
 }
 
 static void expect_bad(struct fx *f, const struct buf *b, const struct rep *rp, const struct artifact_limits *lim,
@@ -438,7 +438,7 @@ static void test_bad_stream(void **state)
         rep_file(&rp, "ok.txt", "ok", 2);
         rep_file(&rp, "two.txt", "two", 3);
         f->m = (struct mem){ .p = b.p, .len = b.len, .chunk = 1024, .limit = b.len, .fail_at = 1024 };
-        assert_int_equal(artifacts_extract(mem_read, &f->m, &rp.r, &artifact_default_limits, f->dest, &f->e), -EIO);
+        assert_int_equal(artifacts_extract(mem_read, &f->m, &rp.r, &artifact_default_limits, NULL, f->dest, &f->e), -EIO);
         assert_string_equal(f->e.msg, "artifact stream: disk on fire");
         assert_nothing_left(f);
         free(b.p);
@@ -558,12 +558,12 @@ static void test_collect(void **state)
         end(&b);
         rep_stream(&rp, &b);
         rp.r.tar_size = 1048577;
-        assert_int_equal(artifacts_collect(vol, &rp.r, &artifact_default_limits, f->dest, &f->e), -EBADMSG);
+        assert_int_equal(artifacts_collect(vol, &rp.r, &artifact_default_limits, NULL, f->dest, &f->e), -EBADMSG);
         assert_string_equal(f->e.msg,
                             "artifact stream: 1048577 bytes reported, more than the artifact volume's 1048576");
         assert_nothing_left(f);
         rp.r.tar_size = b.len;
-        assert_int_equal(artifacts_collect(vol, &rp.r, &artifact_default_limits, f->dest, &f->e), -EIO);
+        assert_int_equal(artifacts_collect(vol, &rp.r, &artifact_default_limits, NULL, f->dest, &f->e), -EIO);
         assert_true(strstartswith(f->e.msg, "read the artifact volume: "));
         assert_nothing_left(f);
         (void)virStorageVolDelete(vol, 0);

@@ -3,6 +3,8 @@
  * Names come from a guest: every rule here fails closed. */
 #include "mlvm-build.h"
 
+#include <search.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -107,4 +109,19 @@ int artifact_remove_tree(int dfd)
         }
         closedir(d);
         return r;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(a, b); }
+
+int artifact_seen_add(void **seen, const char *path)
+{
+        char *dup = xstrdup(path);
+        char **found = tsearch(dup, seen, cmp_str);
+        if (!found)
+                abort(); /* out of memory, as xmalloc() */
+        if (*found != dup) {
+                free(dup);
+                return -EEXIST;
+        }
+        return 0;
 }

@@ -27,3 +27,9 @@ int artifact_open_parent(int root, const char *path, bool create, size_t *ret_ba
 /* Remove everything below the directory open at DFD (best effort; not
  * DFD itself). Never follows a symlink. */
 int artifact_remove_tree(int dfd);
+
+/* Note PATH in the set *SEEN (a tsearch() tree of strings, freed with
+ * tdestroy(*SEEN, free)): 0, or -EEXIST when it is there already. A
+ * tree, not a hash table: the names are the guest's, and a tree has no
+ * bad case to aim at. */
+int artifact_seen_add(void **seen, const char *path);

@@ -1,28 +1,27 @@
 /* artifacts.c: the artifact tar stream from the guest, checked and
- * extracted under the rules of artifacts.h.
+ * extracted under the rules of artifacts.h: the privileged side, which
+ * reads the stream, writes the files and checks them.
  *
  * Trust: every byte of the stream, and the report, come from a guest that
- * ran an arbitrary workload. libarchive parses the tar format only (no
- * filters, no other format); every byte it consumes passes through
- * src_read(), which hashes it, and which never asks the source for more
- * than the reported size, so a stream that runs on is not read past it.
- * No skip callback: skipped bytes are read, and so hashed, too. Entries are
- * judged before anything is written (type, path, declared size, report),
- * files are created with openat() below a directory this call made, and any
- * failure removes that directory with everything in it. */
+ * ran an arbitrary workload, and the parser's records (artrec.h) from a
+ * process that parsed them, as hostile as the guest. Every byte of the
+ * stream passes through pull(), which hashes it, and which never asks
+ * the source for more than the reported size, so a stream that runs on is
+ * not read past it; the parser is never trusted to say where the stream
+ * ends. Each record is judged again before anything is written (path,
+ * duplicates, caps, report), each file is hashed here from the bytes
+ * written, files are created with openat() below a directory this call
+ * made, and any failure removes that directory with everything in it. */
 #include "mlvm-build.h"
 
 #include <fcntl.h>
-#include <locale.h>
 #include <search.h>
 #include <stdarg.h>
 #include <sys/stat.h>
-#include <archive.h>
-#include <archive_entry.h>
 #include <openssl/evp.h>
 
 #include "artifact-path.h"
-#include "artifacts.h"
+#include "artifacts-internal.h"
 #include "util.h"
 
 const struct artifact_limits artifact_default_limits = {
@@ -32,7 +31,7 @@ const struct artifact_limits artifact_default_limits = {
 };
 
 #define SRC_BUF_SIZE (64 * 1024)
-#define COPY_BUF_SIZE (256 * 1024)
+#define COPY_BUF_SIZE (256 * 1024)   /* a libvirt read */
 
 
 static void hex32(const unsigned char *md, char hex[SHA256_HEX_LEN + 1])
@@ -92,18 +91,6 @@ static ssize_t pull(struct source *s)
         return n;
 }
 
-static la_ssize_t src_read(struct archive *a, void *opaque, const void **ret)
-{
-        struct source *s = opaque;
-        ssize_t n = pull(s);
-        *ret = s->buf;
-        if (n < 0) {
-                archive_set_error(a, EIO, "reading the stream failed");
-                return ARCHIVE_FATAL;
-        }
-        return n;
-}
-
 /* One extraction. */
 struct ctx {
         const struct artifact_report *rep;
@@ -113,8 +100,12 @@ struct ctx {
         void *seen;                     /* tsearch() tree of the paths of entries */
         uint64_t entries, total;
         int root;
-        EVP_MD_CTX *md;                 /* one file's digest */
-        char *buf;
+        EVP_MD_CTX *md;                 /* the open file's digest */
+        int fd;                         /* the open file, or -1 */
+        ssize_t idx;                    /* its place in SORTED */
+        uint64_t left;                  /* its bytes still to come */
+        char path[ARTIFACT_PATH_MAX + 1];
+        bool ended;                     /* the parser sent END */
         struct source src;
         struct mlvm_err *e;
 };
@@ -183,38 +174,6 @@ static ssize_t report_find(struct ctx *c, const char *path)
         return hit ? hit - c->sorted : -1;
 }
 
-static int stream_error(struct ctx *c, struct archive *a, const char *path)
-{
-        char s[SHOWN_MAX];
-        if (c->src.err) {
-                *c->e = c->src.rd_err;
-                return err_prefix(c->e, "artifact stream");
-        }
-        if (c->src.ended)
-                return refuse(c, "stream", "it ended after %llu bytes, but the agent reported %llu",
-                              (unsigned long long)c->src.got, (unsigned long long)c->src.want);
-        const char *why = archive_error_string(a);
-        if (path && c->src.got == c->src.want)
-                return refuse(c, path, "truncated: the stream ends inside it, after %llu bytes",
-                              (unsigned long long)c->src.got);
-        if (path)
-                return refuse(c, path, "%s", shown(why ? why : "unreadable", s));
-        return refuse(c, "stream", "not a valid tar stream after %llu bytes: %s", (unsigned long long)c->src.got,
-                      shown(why ? why : "unknown error", s));
-}
-
-static const char *type_name(mode_t type)
-{
-        switch (type) {
-        case AE_IFLNK: return "a symbolic link";
-        case AE_IFCHR: return "a character device";
-        case AE_IFBLK: return "a block device";
-        case AE_IFIFO: return "a FIFO";
-        case AE_IFSOCK: return "a socket";
-        default: return "an unknown file type";
-        }
-}
-
 static int open_parent(struct ctx *c, const char *path)
 {
         size_t bad = 0;
@@ -252,144 +211,151 @@ static int make_dir(struct ctx *c, const char *path)
         return err_set(c->e, -errno, "artifact %s: mkdir", shown(path, s));
 }
 
-static int extract_file(struct ctx *c, struct archive *a, const char *path, uint64_t size, size_t idx)
+static int stream_error(struct ctx *c)
 {
-        const struct artifact *want = c->sorted[idx];
-        char s[SHOWN_MAX], hex[SHA256_HEX_LEN + 1];
-        _cleanup_close_ int pfd = open_parent(c, path);
-        _cleanup_close_ int fd = -1;
-        uint64_t got = 0;
-        int r;
-
-        if (pfd < 0)
-                return pfd;
-        fd = openat(pfd, base_name(path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0 && errno == EEXIST)
-                return refuse(c, path, "a directory of that name came earlier");
-        if (fd < 0)
-                return err_set(c->e, -errno, "artifact %s: create", shown(path, s));
-        if (EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1)
-                return err_setx(c->e, -EIO, "artifact %s: hashing failed", shown(path, s));
-        for (;;) {
-                la_ssize_t n = archive_read_data(a, c->buf, COPY_BUF_SIZE);
-                if (n < 0)
-                        return stream_error(c, a, path);
-                if (n == 0)
-                        break;
-                if ((uint64_t)n > size - got || (uint64_t)n > c->lim->max_file - got)
-                        return refuse(c, path, "longer than its header says");
-                if (EVP_DigestUpdate(c->md, c->buf, (size_t)n) != 1)
-                        return err_setx(c->e, -EIO, "artifact %s: hashing failed", shown(path, s));
-                if ((r = write_full(fd, c->buf, (size_t)n)) < 0)
-                        return err_set(c->e, r, "artifact %s: write", shown(path, s));
-                got += (uint64_t)n;
+        if (c->src.err) {
+                *c->e = c->src.rd_err;
+                return err_prefix(c->e, "artifact stream");
         }
-        if (got != size)
-                return refuse(c, path, "truncated: %llu of %llu bytes", (unsigned long long)got,
-                              (unsigned long long)size);
-        if (md_final(c->md, hex) < 0)
-                return err_setx(c->e, -EIO, "artifact %s: hashing failed", shown(path, s));
-        if (!streq(hex, want->sha256))
-                return refuse(c, path, "SHA-256 %s but the agent reported %s", hex, want->sha256);
-        c->matched[idx] = true;
-        return 0;
+        return refuse(c, "stream", "it ended after %llu bytes, but the agent reported %llu",
+                      (unsigned long long)c->src.got, (unsigned long long)c->src.want);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(a, b); }
+/* The pump's source: the stream's next bytes, hashed; its early end is an error. */
+static ssize_t stream_pull(void *opaque, const void **ret_buf, struct mlvm_err *e)
+{
+        struct ctx *c = opaque;
+        ssize_t n = pull(&c->src);
+        if (n < 0 || (n == 0 && c->src.ended))
+                return stream_error(c);
+        *ret_buf = c->src.buf;
+        return n;
+}
 
-/* A tree, not a hash table: the names are the guest's, and a tree has no bad case to aim at. */
 static int note_path(struct ctx *c, const char *path)
 {
-        char *dup = xstrdup(path);
-        char **found = tsearch(dup, &c->seen, cmp_str);
-        if (!found)
-                abort(); /* out of memory, as xmalloc() */
-        if (*found != dup) {
-                free(dup);
-                return refuse(c, path, "listed twice in the stream");
-        }
-        return 0;
+        return artifact_seen_add(&c->seen, path) < 0 ? refuse(c, path, "listed twice in the stream") : 0;
 }
 
-static int one_entry(struct ctx *c, struct archive *a, struct archive_entry *ent)
+/* Every entry: the cap on their number, and no path twice. */
+static int note_entry(struct ctx *c, const char *path)
 {
-        char where[32];
-        int r;
-
-        (void)snprintf(where, sizeof(where), "entry %llu", (unsigned long long)c->entries + 1);
         if (c->entries >= c->lim->max_entries)
                 return refuse(c, "stream", "more than %llu entries, the cap", (unsigned long long)c->lim->max_entries);
         c->entries++;
-        const char *raw = archive_entry_pathname(ent);
-        if (!raw || !*raw)
-                return refuse(c, where, "its name is empty or cannot be read");
-        mode_t type = archive_entry_filetype(ent);
-        if (archive_entry_hardlink(ent))
-                return refuse(c, raw, "a hard link (only regular files and directories are allowed)");
-        if (type == AE_IFLNK || archive_entry_symlink(ent))
-                return refuse(c, raw, "a symbolic link (only regular files and directories are allowed)");
-        if (type != AE_IFREG && type != AE_IFDIR)
-                return refuse(c, raw, "%s (only regular files and directories are allowed)", type_name(type));
-        if (archive_entry_sparse_count(ent) != 0)
-                return refuse(c, raw, "a sparse file (only plain regular files are allowed)");
+        return note_path(c, path);
+}
 
-        size_t n = strlen(raw);
-        if (raw[n - 1] == '/' && type != AE_IFDIR)
-                return refuse(c, raw, "a trailing '/' on a regular file");
-        if (raw[n - 1] == '/' && n > 1)
-                n--;
-        _cleanup_free_ char *path = xstrndup(raw, n);
-        const char *why = artifact_path_problem(path);
-        if (why)
-                return refuse(c, raw, "%s", why);
-        if ((r = note_path(c, path)) < 0)
+static int close_file(struct ctx *c)
+{
+        char hex[SHA256_HEX_LEN + 1], s[SHOWN_MAX];
+        const struct artifact *want = c->sorted[c->idx];
+        int fd = TAKE_FD(c->fd);
+
+        if (close(fd) < 0)
+                return err_set(c->e, -errno, "artifact %s: write", shown(c->path, s));
+        if (md_final(c->md, hex) < 0)
+                return err_setx(c->e, -EIO, "artifact %s: hashing failed", shown(c->path, s));
+        if (!streq(hex, want->sha256))
+                return refuse(c, c->path, "SHA-256 %s but the agent reported %s", hex, want->sha256);
+        c->matched[c->idx] = true;
+        return 0;
+}
+
+static int open_file(struct ctx *c, const char *path, uint64_t size)
+{
+        char s[SHOWN_MAX];
+        int r;
+
+        if ((r = note_entry(c, path)) < 0)
                 return r;
-        if (type == AE_IFDIR)
-                return make_dir(c, path);
-
-        la_int64_t size = archive_entry_size_is_set(ent) ? archive_entry_size(ent) : 0;
-        if (size < 0)
-                return refuse(c, path, "a negative size");
-        if ((uint64_t)size > c->lim->max_file)
-                return refuse(c, path, "%lld bytes, more than the cap of %llu per file", (long long)size,
+        if (size > c->lim->max_file)
+                return refuse(c, path, "%llu bytes, more than the cap of %llu per file", (unsigned long long)size,
                               (unsigned long long)c->lim->max_file);
-        if ((uint64_t)size > c->lim->max_total - c->total)
+        if (size > c->lim->max_total - c->total)
                 return refuse(c, path, "the files add up to more than the cap of %llu bytes",
                               (unsigned long long)c->lim->max_total);
-        c->total += (uint64_t)size;
+        c->total += size;
         ssize_t idx = report_find(c, path);
         if (idx < 0)
                 return refuse(c, path, "a regular file the agent did not report");
-        if ((uint64_t)size != c->sorted[idx]->size)
-                return refuse(c, path, "%lld bytes but the agent reported %llu", (long long)size,
+        if (size != c->sorted[idx]->size)
+                return refuse(c, path, "%llu bytes but the agent reported %llu", (unsigned long long)size,
                               (unsigned long long)c->sorted[idx]->size);
-        return extract_file(c, a, path, (uint64_t)size, (size_t)idx);
+        _cleanup_close_ int pfd = open_parent(c, path);
+        if (pfd < 0)
+                return pfd;
+        c->fd = openat(pfd, base_name(path), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (c->fd < 0 && errno == EEXIST)
+                return refuse(c, path, "a directory of that name came earlier");
+        if (c->fd < 0)
+                return err_set(c->e, -errno, "artifact %s: create", shown(path, s));
+        if (EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1)
+                return err_setx(c->e, -EIO, "artifact %s: hashing failed", shown(path, s));
+        (void)snprintf(c->path, sizeof(c->path), "%s", path);
+        c->idx = idx;
+        c->left = size;
+        return size == 0 ? close_file(c) : 0;
 }
 
-static int read_stream(struct ctx *c, struct archive *a)
+static int file_data(struct ctx *c, const uint8_t *data, size_t len)
 {
-        struct archive_entry *ent;
+        char s[SHOWN_MAX];
+        int r;
+
+        /* The decoder keeps DATA within the file's size and after its FILE. */
+        if (c->fd < 0 || len > c->left)
+                return err_setx(c->e, -EPROTO, "artifact parser: data outside a file");
+        if (EVP_DigestUpdate(c->md, data, len) != 1)
+                return err_setx(c->e, -EIO, "artifact %s: hashing failed", shown(c->path, s));
+        if ((r = write_full(c->fd, data, len)) < 0)
+                return err_set(c->e, r, "artifact %s: write", shown(c->path, s));
+        c->left -= len;
+        return c->left == 0 ? close_file(c) : 0;
+}
+
+/* One record from the parser, already checked by the decoder (artrec.h). */
+static int on_record(const struct artrec *rec, void *opaque)
+{
+        struct ctx *c = opaque;
+        int r;
+
+        switch (rec->kind) {
+        case ARTREC_DIR:
+                if ((r = note_entry(c, rec->path)) < 0)
+                        return r;
+                return make_dir(c, rec->path);
+        case ARTREC_FILE:
+                return open_file(c, rec->path, rec->size);
+        case ARTREC_DATA:
+                return file_data(c, rec->data, rec->len);
+        case ARTREC_END:
+                c->ended = true;
+                return 0;
+        case ARTREC_ERROR:
+                /* The parser's reason, one line of printable ASCII by the decoder. */
+                return err_setx(c->e, -EBADMSG, "%s", rec->msg);
+        default:
+                return 0;       /* READY */
+        }
+}
+
+static int read_stream(struct ctx *c, const struct artifact_parser *parser)
+{
         char hex[SHA256_HEX_LEN + 1];
         int r;
 
-        if (archive_read_support_format_tar(a) != ARCHIVE_OK ||
-            archive_read_open(a, &c->src, NULL, src_read, NULL) != ARCHIVE_OK)
-                return stream_error(c, a, NULL);
-        for (;;) {
-                r = archive_read_next_header(a, &ent);
-                if (r == ARCHIVE_EOF)
-                        break;
-                if (r != ARCHIVE_OK) /* ARCHIVE_WARN too: fail closed on what libarchive doubts */
-                        return stream_error(c, a, NULL);
-                if ((r = one_entry(c, a, ent)) < 0)
-                        return r;
-        }
-        /* libarchive may have stopped at the end-of-archive blocks or read
-         * some way past them: the rest, up to the reported size, is hashed. */
+        if ((r = artifact_pump(parser, c->lim, stream_pull, on_record, c, c->e)) < 0)
+                return r;
+        if (!c->ended || c->fd >= 0)
+                return err_setx(c->e, -EPROTO, "artifact parser: no END");
+        /* The parser said END: whatever it did not take of the stream, up
+         * to the reported size, is hashed still (it has no say in where the
+         * stream ends). */
         while (pull(&c->src) > 0)
                 ;
         if (c->src.err || c->src.ended)
-                return stream_error(c, a, NULL);
+                return stream_error(c);
         for (size_t i = 0; i < c->rep->n; i++)
                 if (!c->matched[i])
                         return refuse(c, c->sorted[i]->path, "reported by the agent but not in the stream");
@@ -400,38 +366,15 @@ static int read_stream(struct ctx *c, struct archive *a)
         return 0;
 }
 
-/* Pax names are UTF-8, which libarchive converts to the locale's charset:
- * in the C locale (mlvm never calls setlocale) any non-ASCII name would
- * fail. Parse under C.UTF-8, in this thread only (as disk-iso.c does). */
-static locale_t utf8_begin(locale_t *old)
-{
-        locale_t l = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-        *old = l ? uselocale(l) : (locale_t)0;
-        if (l && !*old) {
-                freelocale(l);
-                return (locale_t)0;
-        }
-        return l;
-}
-
-static void utf8_end(locale_t l, locale_t old)
-{
-        if (l) {
-                (void)uselocale(old);
-                freelocale(l);
-        }
-}
-
 int artifacts_extract(artifact_read_fn rd, void *opaque, const struct artifact_report *rep,
-                      const struct artifact_limits *lim, const char *dest_dir, struct mlvm_err *e)
+                      const struct artifact_limits *lim, const struct artifact_parser *parser, const char *dest_dir,
+                      struct mlvm_err *e)
 {
         struct ctx c = {
-                .rep = rep, .lim = lim, .root = -1, .e = e,
+                .rep = rep, .lim = lim, .root = -1, .fd = -1, .e = e,
                 .src = { .rd = rd, .opaque = opaque, .want = rep->tar_size },
         };
         char s[SHOWN_MAX];
-        struct archive *a = NULL;
-        locale_t old, l;
         int r;
 
         if ((r = check_report(&c)) < 0)
@@ -449,28 +392,22 @@ int artifacts_extract(artifact_read_fn rd, void *opaque, const struct artifact_r
         c.md = EVP_MD_CTX_new();
         c.src.md = EVP_MD_CTX_new();
         c.src.buf = xmalloc(SRC_BUF_SIZE);
-        c.buf = xmalloc(COPY_BUF_SIZE);
-        a = archive_read_new();
-        if (!a || !c.md || !c.src.md || EVP_DigestInit_ex(c.src.md, EVP_sha256(), NULL) != 1)
+        if (!c.md || !c.src.md || EVP_DigestInit_ex(c.src.md, EVP_sha256(), NULL) != 1)
                 r = err_setx(e, -ENOMEM, "artifact stream: cannot set up the reader");
-        else {
-                l = utf8_begin(&old);
-                r = read_stream(&c, a);
-                utf8_end(l, old);
-        }
+        else
+                r = read_stream(&c, parser);
+        if (c.fd >= 0)
+                (void)close(c.fd);
         if (r < 0) {
                 (void)artifact_remove_tree(c.root);
                 (void)rmdir(dest_dir);
         }
 out:
-        if (a)
-                (void)archive_read_free(a);
         if (c.root >= 0)
                 (void)close(c.root);
         tdestroy(c.seen, free);
         free(c.sorted);
         free(c.matched);
-        free(c.buf);
         free(c.src.buf);
         EVP_MD_CTX_free(c.md);
         EVP_MD_CTX_free(c.src.md);
@@ -509,7 +446,7 @@ static ssize_t vol_read(void *opaque, void *buf, size_t len, struct mlvm_err *e)
 static ssize_t no_bytes(void *opaque, void *buf, size_t len, struct mlvm_err *e) { return 0; }
 
 int artifacts_collect(virStorageVolPtr vol, const struct artifact_report *rep, const struct artifact_limits *lim,
-                      const char *dest_dir, struct mlvm_err *e)
+                      const struct artifact_parser *parser, const char *dest_dir, struct mlvm_err *e)
 {
         __attribute__((cleanup(virStreamFreep))) virStreamPtr st = NULL;
         virStorageVolInfo info;
@@ -523,12 +460,12 @@ int artifacts_collect(virStorageVolPtr vol, const struct artifact_report *rep, c
                                 (unsigned long long)rep->tar_size, (unsigned long long)info.capacity);
         /* A length of 0 would mean "to the end of the volume". */
         if (rep->tar_size == 0)
-                return artifacts_extract(no_bytes, NULL, rep, lim, dest_dir, e);
+                return artifacts_extract(no_bytes, NULL, rep, lim, parser, dest_dir, e);
         st = virStreamNew(virStorageVolGetConnect(vol), 0);
         if (!st || virStorageVolDownload(vol, st, 0, rep->tar_size, 0) < 0)
                 return err_virt(e, "read the artifact volume");
         struct vol_reader v = { .st = st };
-        r = artifacts_extract(vol_read, &v, rep, lim, dest_dir, e);
+        r = artifacts_extract(vol_read, &v, rep, lim, parser, dest_dir, e);
         /* Exactly tar_size bytes were read: the stream must be at its end now. */
         if (r == 0) {
                 int n = virStreamRecv(st, &one, 1);

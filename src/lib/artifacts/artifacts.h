@@ -9,8 +9,10 @@
  * artifact disk and reports the stream (ARTIFACTS_DONE: count, size,
  * SHA-256 of exactly those bytes). The host then reads the first SIZE
  * bytes of the artifact volume through virStorageVolDownload (works
- * remotely) and parses them with libarchive (tar formats only, no
- * filters) under these rules, any breach failing the whole collection:
+ * remotely), hashes them, and hands them to a parser without privilege
+ * (artifact-tar.h: libarchive, tar formats only, no filters), which
+ * sends back checked entries (artrec.h); the rules below hold on both
+ * sides of that pipe, any breach failing the whole collection:
  *   - entries are regular files or directories: no symlinks, hard links,
  *     devices, FIFOs, sockets, sparse files;
  *   - a path is relative and normalized: no leading '/', no '.' or '..'
@@ -22,7 +24,7 @@
  *     agent's reports exactly, and the SHA-256 and size of the stream
  *     (every byte up to SIZE, including the end-of-archive blocks and any
  *     padding) equal the agent's.
- * Files are written under a fresh staging directory with openat() and
+ * Files are written, by the privileged side alone, under a fresh staging directory with openat() and
  * O_NOFOLLOW|O_EXCL, directories made with mkdirat(); on any failure the
  * staging directory and everything in it is removed, so nothing is kept
  * and nothing is ever written outside it. */
@@ -63,6 +65,25 @@ struct artifact_report {
 };
 
 
+/* How the tar parser (artifact-tar.h) runs. START gets the pipe ends the
+ * parser reads the raw stream from (TAR_FD) and writes its records to
+ * (REC_FD), both O_CLOEXEC, and starts it; the ends are START's to close
+ * (in this process, once handed on), whatever it returns. FINISH waits
+ * for the parser to end, after killing it when KILL, and returns 0 for a
+ * clean exit or a negative errno with E saying how it ended (a phrase:
+ * "exited with status 1"). The monitor
+ * runs it as a confined child (src/monitor/untar.c); NULL means a thread
+ * of this process (tests, fuzzing). */
+struct artifact_parser {
+        int (*start)(void *opaque, int tar_fd, int rec_fd, const struct artifact_limits *lim, struct mlvm_err *e);
+        int (*finish)(void *opaque, bool kill, struct mlvm_err *e);
+        void (*ready)(void *opaque);    /* may be NULL: the parser said READY */
+        void *opaque;
+        unsigned timeout_ms;    /* no progress for this long: stopped (0: ARTIFACT_PARSER_TIMEOUT_MS) */
+};
+/* Generous: the parser moves a chunk in microseconds when it is well. */
+#define ARTIFACT_PARSER_TIMEOUT_MS 60000u
+
 /* Pull-style source of the stream: returns bytes read (> 0), 0 at its
  * end, or a negative errno (with E filled). */
 typedef ssize_t (*artifact_read_fn)(void *opaque, void *buf, size_t len, struct mlvm_err *e);
@@ -73,12 +94,13 @@ typedef ssize_t (*artifact_read_fn)(void *opaque, void *buf, size_t len, struct 
  * with a one-line message naming the entry and the rule it broke, or
  * another negative errno for I/O failures. */
 int artifacts_extract(artifact_read_fn rd, void *opaque, const struct artifact_report *rep,
-                      const struct artifact_limits *lim, const char *dest_dir, struct mlvm_err *e);
+                      const struct artifact_limits *lim, const struct artifact_parser *parser, const char *dest_dir,
+                      struct mlvm_err *e);
 
 /* The same, reading the first REP->tar_size bytes of VOL through
  * virStorageVolDownload (refused when tar_size exceeds its capacity). */
 int artifacts_collect(virStorageVolPtr vol, const struct artifact_report *rep, const struct artifact_limits *lim,
-                      const char *dest_dir, struct mlvm_err *e);
+                      const struct artifact_parser *parser, const char *dest_dir, struct mlvm_err *e);
 
 /* Walk DIR (an accepted artifact directory) and hash every file, so
  * `mlvm verify` can compare it with the provenance: RET is sorted by
