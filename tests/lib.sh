@@ -77,3 +77,26 @@ up_stopped_at() {
                 sleep 0.2
         done
 }
+
+# Every running domain of this test (its XML names $tmp, on $V's libvirt):
+# its QEMU runs as a uid of its own (not root, not another's) under
+# seccomp (Seccomp: 2), read from /proc. After a fault, what survived must
+# still be sandboxed (issue 16). Passes with the count; fails naming each.
+survivors_sandboxed() {
+        local desc=$1 d qpid uid sc bad="" uids="" n=0
+        for d in $($V list --name 2>/dev/null | grep '^mlvm-'); do
+                $V dumpxml "$d" 2>/dev/null | grep -q "$tmp" || continue
+                n=$((n + 1))
+                qpid=$(pgrep -f -- "-name guest=$d," | head -n 1)
+                uid=$(awk '/^Uid:/ {print $2}' "/proc/${qpid:-0}/status" 2>/dev/null)
+                sc=$(awk '/^Seccomp:/ {print $2}' "/proc/${qpid:-0}/status" 2>/dev/null)
+                [ -n "$uid" ] && [ "$uid" != 0 ] || bad="$bad $d:uid=${uid:-none}"
+                [ "$sc" = 2 ] || bad="$bad $d:seccomp=${sc:-none}"
+                uids="$uids $uid"
+        done
+        local dup
+        dup=$(printf '%s\n' $uids | sort | uniq -d)
+        [ -n "$dup" ] && bad="$bad shared-uid:$(echo $dup)"
+        if [ -z "$bad" ]; then pass "$desc: each of the $n running QEMUs has a uid of its own and Seccomp 2"
+        else fail "$desc: each running QEMU has a uid of its own and Seccomp 2" "$bad"; fi
+}

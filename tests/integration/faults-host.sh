@@ -73,6 +73,7 @@ check_eq "state fills under a run: up idle first" 0 $st
 run=$(printf '%s\n' "$out" | sed -n 's/^idle: run \([0-9a-f]*\) .*/\1/p')
 fill "$MLVM_STATE_DIR/filler"
 check_eq "state fills under a run: ps still says ready" ready "$(state_of "$run")"
+survivors_sandboxed "state fills under a run"
 # down stops it; that its audit event could not be written is an error,
 # and says so (the log stays a valid chain without it).
 out=$("$MLVM" down idle 2>&1); st=$?
@@ -104,6 +105,7 @@ out=$("$MLVM" up idle 2>"$tmp/err"); st=$?
 check_eq "volumes deleted: up idle" 0 $st
 run=$(printf '%s\n' "$out" | sed -n 's/^idle: run \([0-9a-f]*\) .*/\1/p')
 rm -f "$MLVM_POOL_PATH"/mlvm-run-"$run"-*
+survivors_sandboxed "volumes deleted"
 out=$("$MLVM" down idle 2>&1); st=$?
 printf '%s\n' "$out" | sed 's/^/# down: /'
 check_eq "volumes deleted: down exits 0" 0 $st

@@ -112,6 +112,7 @@ for i in 1 2 3; do
         done
         check_eq "flooding guest, restart $i: the agent resumed its session" $i "$(grep -c 'agent resumed the session' "$mlog")"
         check_eq "flooding guest, restart $i: ps says ready" ready "$(state_of "$run")"
+        survivors_sandboxed "flooding guest, restart $i"
 done
 grep -E 'skipped|reopen|reconnect|closed' "$mlog" | sed 's/^/# monitor: /'
 out=$("$MLVM" down chatty 2>&1); st=$?

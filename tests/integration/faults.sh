@@ -118,6 +118,7 @@ up_paused monitor idle
 kill_up
 for _ in $(seq 1 900); do s=$(state_of "$run"); [ "$s" = starting ] || break; sleep 0.2; done
 check_eq "monitor: the run still comes up without its up" ready "$(state_of "$run")"
+survivors_sandboxed "monitor: up killed"
 out=$("$MLVM" gc --dry-run)
 check_match "monitor: gc calls it live" "^live record $run \(its monitor and domain run" "$out"
 check "monitor: down stops it" "$MLVM" down idle
@@ -185,6 +186,7 @@ check_eq "pool removed: up idle" 0 $st
 run=$(printf '%s\n' "$out" | sed -n 's/^idle: run \([0-9a-f]*\) .*/\1/p')
 rm -rf "$MLVM_POOL_PATH"
 check_match "pool removed: ps tells the run's state" "^idle +$run +(ready|failed)" "$("$MLVM" ps --all)"
+survivors_sandboxed "pool removed"
 out=$("$MLVM" down idle 2>&1); st=$?
 printf '%s\n' "$out" | sed 's/^/# down: /'
 check_eq "pool removed: down exits 0" 0 $st
