@@ -365,13 +365,29 @@ static void frame_timer_arm(void)
 
 static uint32_t skip_logged;   /* what channel_skipped said last, logged */
 
+/* Test hook (MLVM_TEST_FAULT=channel-error): once the run is ready, the
+ * next read of the channel fails as a transport error would while the
+ * connection stays alive, the way libvirtd's death can look before its
+ * close callback runs (tests/integration/faults.sh). Once per monitor. */
+static bool inject_channel_error(void)
+{
+        static bool done;
+        const char *f = getenv("MLVM_TEST_FAULT");
+        if (done || !ready || !f || !streq(f, "channel-error"))
+                return false;
+        done = true;
+        return true;
+}
+
 static void on_channel(void *opaque)
 {
         struct mlvm_err e = { 0 };
         static struct proto_msg m;  /* large: not on the stack of an event callback */
 
         for (;;) {
-                int r = channel_try_recv(ch, &m, &e);
+                int r = inject_channel_error() ? err_setx(&e, -EIO, "agent channel: injected transport error "
+                                                                   "(MLVM_TEST_FAULT)")
+                                               : channel_try_recv(ch, &m, &e);
                 if (r == -EAGAIN) {
                         if (channel_skipped(ch) != skip_logged) {
                                 skip_logged = channel_skipped(ch);

@@ -176,6 +176,29 @@ check_eq "tmpfile: a live writer's stays" yes "$([ -e "$MLVM_STATE_DIR/cache/y.t
 kill "$sleeper"; wait "$sleeper" 2>/dev/null; sleeper=""
 rm -f "$MLVM_STATE_DIR/cache/y.tmp."*
 
+# --- a transport error on the agent channel while libvirt's connection
+# stays alive (how libvirtd's death can look before its close callback
+# runs), injected once after ready by the test hook
+# MLVM_TEST_FAULT=channel-error: the monitor reopens the channel, the
+# agent resumes its session, the run stays ready and sandboxed.
+cat >> mlvm.yaml <<'EOF'
+  ticker:
+    <<: *base
+    command: ["/bin/sh", "-c", "while sleep 1; do echo tick; done"]
+EOF
+out=$(MLVM_TEST_FAULT=channel-error "$MLVM" up ticker 2>/dev/null); st=$?
+check_eq "channel error: up ticker" 0 $st
+run=$(printf '%s\n' "$out" | sed -n 's/^ticker: run \([0-9a-f]*\) .*/\1/p')
+mlog="$MLVM_STATE_DIR/runs/$run/monitor.log"
+for _ in $(seq 1 600); do grep -qs 'agent resumed the session' "$mlog" && break; sleep 0.2; done
+check_match "channel error: the monitor took it for the stream's, not the agent's" "injected transport error.*reopening it" "$(cat "$mlog")"
+check_match "channel error: it reopened the channel" "agent channel reopened" "$(cat "$mlog")"
+check_match "channel error: the agent resumed its session" "agent resumed the session" "$(cat "$mlog")"
+check_eq "channel error: the run is still ready" ready "$(state_of "$run")"
+survivors_sandboxed "channel error"
+check "channel error: down" "$MLVM" -q down ticker
+all_clean "channel error" "$run" record
+
 # --- the pool's whole directory removed under a running run: QEMU keeps
 # what it has open; down stops the run and starts the pool again (its
 # directory rebuilt), gc finds nothing more, up names the image volume
