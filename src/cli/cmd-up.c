@@ -10,6 +10,7 @@
 #include "config.h"
 #include "paths.h"
 #include "run-batch.h"
+#include "run-restart.h"
 #include "run-up.h"
 #include "units.h"
 #include "util.h"
@@ -17,7 +18,7 @@
 struct up_cli {
         bool no_wait, publish_public;
         unsigned timeout;
-        const char *kernel_args, *accel;
+        const char *kernel_args, *accel, *restart_of;
         struct mlvm_publish publish[MLVM_CONFIG_MAX_PUBLISH];
         size_t n_publish;
 };
@@ -50,6 +51,13 @@ static int on_opt(struct cli *cli, int c, const char *arg, void *u)
                 return 0;
         case 'U': o->publish_public = true; return 0;
         case 'X': o->accel = arg; return 0;
+        case 'R':
+                if (!run_id_is_valid(arg)) {
+                        cli_usage_error(cli, "--restart-of %s: expected a run id", arg);
+                        return -1;
+                }
+                o->restart_of = arg;
+                return 0;
         default: return -1;
         }
 }
@@ -71,6 +79,9 @@ static int up_one(struct cli *cli, const struct up_cli *o, const struct up_opts 
         int ur = run_up(&uo, &res, &e);
         cli_print_notices(cli, res.notices, res.n_notices);
         if (ur < 0) {
+                /* A restart that cannot start ends its chain (run-restart.h). */
+                if (uo.restart_of && ur != -ECANCELED)
+                        run_restart_abandon(base->state_dir, uo.restart_of, e.msg);
                 return batch ? cli_fail_for(cli, w->name, &e) : cli_fail(cli, &e);
         }
         json_object *j = json_object_new_object();
@@ -135,13 +146,15 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
             batch_up_select(c, cli->file, argv, (size_t)argc, &sel, &n, &e) < 0)
                 return cli_fail(cli, &e);
         const bool batch = argc != 1;
+        if (o->restart_of && argc != 1)
+                return cli_usage_error(cli, "--restart-of goes with one model"), EXIT_USAGE;
         if (n > 1 && o->n_publish > 0)
                 return cli_usage_error(cli, "--publish goes with one model, not %zu", n), EXIT_USAGE;
         struct up_opts base = {
                 .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c,
                 .boot_timeout_s = o->timeout, .kernel_args = o->kernel_args, .no_wait = o->no_wait,
                 .revoke_timeout_ms = revoke_ms, .publish = o->publish, .n_publish = o->n_publish,
-                .publish_public = o->publish_public,
+                .publish_public = o->publish_public, .restart_of = o->restart_of,
         };
         cli_apply_retention(cli, state, c);
         /* Credential values pass through this process: no core dump of it. */
@@ -174,6 +187,7 @@ static const struct option options[] = {
         { "publish", required_argument, NULL, 'P' },
         { "publish-public", no_argument, NULL, 'U' },
         { "accel", required_argument, NULL, 'X' },
+        { "restart-of", required_argument, NULL, 'R' },
         { NULL, 0, NULL, 0 },
 };
 
@@ -181,7 +195,7 @@ const struct verb verb_up = {
         .name = "up",
         .summary = "Start models from mlvm.yaml and wait until they are ready (credentials in, workload started)",
         .usage = "[NAME...] [--no-wait] [--timeout SECONDS] [--accel auto|kvm|tcg] [--publish SPEC]... [--publish-public]\n"
-                 "       [--kernel-args ARGS]",
+                 "       [--kernel-args ARGS] [--restart-of RUNID]",
         .help = "      --no-wait       return once the guest and its monitor started\n"
                 "      --timeout S     how long the agent has to say HELLO (default 60 under TCG, 20 with KVM;\n"
                 "                      also $MLVM_BOOT_TIMEOUT)\n"
@@ -191,6 +205,8 @@ const struct verb verb_up = {
                 "      --publish SPEC  also publish [ADDR:]HOST_PORT:GUEST_PORT or unix:/PATH:GUEST_PORT\n"
                 "      --publish-public  allow publishing on addresses other than loopback\n"
                 "      --kernel-args A append A to the image's kernel command line (debugging boots)\n"
+                "      --restart-of ID used by a run's monitor for restart: in mlvm.yaml: start NAME again\n"
+                "                      as the next run of the chain, if run ID's restart is still pending\n"
                 "  Without NAME: every model of the file, in file order; those already running are left\n"
                 "  as they are. Each name is checked before anything starts. Models start one at a time;\n"
                 "  one that fails is undone, reported on its own line, and the others still start; the\n"

@@ -1,5 +1,5 @@
 /* config-internal.h: what the loader's files share: the keys that keep a
- * model up, restart, restart_max and healthcheck (config-upkeep.c), for
+ * model up, restart, restart_max, restart_delay and healthcheck (config-upkeep.c), for
  * the loader (config.c) and the normalized output (config-json.c). */
 #pragma once
 
@@ -10,6 +10,10 @@
 #include "config-yaml.h"
 #include "config.h"
 
+/* "unknown key" at KEY, naming the known key (KNOWN, N of them) that K is
+ * probably a typo of (config.c). */
+int config_unknown_key(struct loader *L, yaml_node_t *key, const char *path, const char *k, const char *const *known,
+                       size_t n);
 /* Is K one of the keys below? */
 bool config_upkeep_key(const char *k);
 /* Read workload key KEY (its value VAL, dotted path PATH) into W. */

@@ -5,7 +5,6 @@
 #include "mlvm-build.h"
 
 #include "config-internal.h"
-#include "suggest.h"
 #include "units.h"
 #include "util.h"
 
@@ -14,7 +13,7 @@ static const char *const http_keys[] = { "port", "path" };
 
 bool config_upkeep_key(const char *k)
 {
-        return streq(k, "restart") || streq(k, "restart_max") || streq(k, "healthcheck");
+        return streq(k, "restart") || streq(k, "restart_max") || streq(k, "restart_delay") || streq(k, "healthcheck");
 }
 
 const char *mlvm_restart_to_string(enum mlvm_restart r)
@@ -37,15 +36,6 @@ int mlvm_restart_parse(const char *s, enum mlvm_restart *ret)
         else
                 return -EINVAL;
         return 0;
-}
-
-static int unknown(struct loader *L, yaml_node_t *key, const char *path, const char *k, const char *const *known,
-                   size_t n)
-{
-        const char *near = suggest_word(k, known, n);
-        if (near)
-                return yml_lerr(L, key, path, "unknown key (did you mean %s?)", near);
-        return yml_lerr(L, key, path, "unknown key");
 }
 
 static int get_port(struct loader *L, yaml_node_t *n, const char *path, uint16_t *ret)
@@ -92,7 +82,7 @@ static int parse_http(struct loader *L, struct mlvm_healthcheck *h, yaml_node_t 
                 } else if (streq(m.v[i].k, "path"))
                         r = get_http_path(L, m.v[i].value, kp, &hp);
                 else
-                        r = unknown(L, m.v[i].key, kp, m.v[i].k, http_keys, ARRAY_SIZE(http_keys));
+                        r = config_unknown_key(L, m.v[i].key, kp, m.v[i].k, http_keys, ARRAY_SIZE(http_keys));
                 if (r < 0)
                         return r;
         }
@@ -139,7 +129,7 @@ static int parse_healthcheck(struct loader *L, struct mlvm_healthcheck *h, yaml_
                         if ((r = yml_get_uint(L, val, kp, 1, MLVM_HEALTH_RETRIES_MAX, &v)) == 0)
                                 h->retries = (unsigned)v;
                 } else
-                        r = unknown(L, m.v[i].key, kp, k, health_keys, ARRAY_SIZE(health_keys));
+                        r = config_unknown_key(L, m.v[i].key, kp, k, health_keys, ARRAY_SIZE(health_keys));
                 if (r < 0)
                         return r;
         }
@@ -173,6 +163,10 @@ int config_parse_upkeep(struct loader *L, struct mlvm_workload *w, yaml_node_t *
                         return r;
                 w->restart_max = (unsigned)v;
                 w->at.restart_max = yml_pos_of(key);
+        } else if (streq(k, "restart_delay")) {
+                if ((r = yml_get_duration(L, val, path, 1, MLVM_RESTART_DELAY_MAX_S, &w->restart_delay_s)) < 0)
+                        return r;
+                w->at.restart_delay = yml_pos_of(key);
         } else {
                 if ((r = parse_healthcheck(L, &w->health, key, val, path)) < 0)
                         return r;
@@ -195,11 +189,16 @@ int config_check_upkeep(struct loader *L, const struct mlvm_workload *w, const c
                 if (w->at.restart_max.line)
                         return at_err(L, w->at.restart_max, path, "restart_max",
                                       "only models restart (an experiment runs once)");
+                if (w->at.restart_delay.line)
+                        return at_err(L, w->at.restart_delay, path, "restart_delay",
+                                      "only models restart (an experiment runs once)");
                 if (w->at.healthcheck.line)
                         return at_err(L, w->at.healthcheck, path, "healthcheck", "only models have a healthcheck");
         }
         if (w->at.restart_max.line && w->restart == MLVM_RESTART_NO)
                 return at_err(L, w->at.restart_max, path, "restart_max", "needs restart: on-failure or always");
+        if (w->at.restart_delay.line && w->restart == MLVM_RESTART_NO)
+                return at_err(L, w->at.restart_delay, path, "restart_delay", "needs restart: on-failure or always");
         return 0;
 }
 
@@ -211,6 +210,8 @@ void config_upkeep_to_json(const struct mlvm_workload *w, json_object *o)
         if (w->restart != MLVM_RESTART_NO) {
                 json_object_object_add(o, "restart", json_object_new_string(mlvm_restart_to_string(w->restart)));
                 json_object_object_add(o, "restart_max", json_object_new_int((int32_t)w->restart_max));
+                format_duration(w->restart_delay_s, buf, sizeof(buf));
+                json_object_object_add(o, "restart_delay", json_object_new_string(buf));
         }
         if (h->kind == MLVM_HEALTH_NONE)
                 return;

@@ -36,6 +36,8 @@ enum mlvm_kind { MLVM_KIND_MODEL, MLVM_KIND_EXPERIMENT };
 enum mlvm_restart { MLVM_RESTART_NO, MLVM_RESTART_ON_FAILURE, MLVM_RESTART_ALWAYS };
 #define MLVM_RESTART_MAX_DEFAULT 5      /* restarts in a row before the chain stops */
 #define MLVM_RESTART_MAX_MAX     1000
+#define MLVM_RESTART_DELAY_DEFAULT_S 1  /* the first wait; it doubles with each restart */
+#define MLVM_RESTART_DELAY_MAX_S (24 * 3600)
 enum mlvm_health_kind { MLVM_HEALTH_NONE, MLVM_HEALTH_TCP, MLVM_HEALTH_HTTP };
 #define MLVM_HEALTH_INTERVAL_DEFAULT_S 10
 #define MLVM_HEALTH_TIMEOUT_DEFAULT_S  5
@@ -110,11 +112,13 @@ struct mlvm_workload {
         bool exec_allowed;        /* exec: allow (default deny): `mlvm exec` may run commands in it */
         enum mlvm_restart restart;   /* models only */
         unsigned restart_max;
+        uint64_t restart_delay_s;
         struct mlvm_healthcheck health;   /* models only */
         /* Positions of optional keys, so later stages can point at them. */
         struct {
                 struct mlvm_pos image, vcpus, memory, memory_limit, command, env, disks, secrets,
-                        artifacts, publish, timeout, transport, exec, accel, restart, restart_max, healthcheck;
+                        artifacts, publish, timeout, transport, exec, accel, restart, restart_max, restart_delay,
+                        healthcheck;
         } at;
 };
 
