@@ -101,9 +101,11 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 bool restarting = json_object_object_get_ex(run, "restart_pending", &x) &&
                                   json_object_get_boolean(x) && run_monitor_matches(run, ids[i]);
                 const char *health = run_state_is_live(st) ? run_health(run) : NULL;
+                /* The table: the health of a ready run (a starting one is "starting" anyway). */
+                const char *shown_health = streq(st, RUN_READY) ? health : NULL;
                 char shown_st[64];
-                (void)snprintf(shown_st, sizeof(shown_st), "%s%s%s%s", st, restarting || health ? " (" : "",
-                               restarting ? "restarting" : health ?: "", restarting || health ? ")" : "");
+                (void)snprintf(shown_st, sizeof(shown_st), "%s%s%s%s", st, restarting || shown_health ? " (" : "",
+                               restarting ? "restarting" : shown_health ?: "", restarting || shown_health ? ")" : "");
                 if (!streq(str(run, "uri", ""), cli->uri) ||
                     (!all && !restarting && !run_state_is_live(str(run, "state", ""))) ||
                     !run_filter_match(&po->filter, str(run, "name", ""), st)) {

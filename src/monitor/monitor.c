@@ -121,6 +121,7 @@ int monitor_timer_ms(usec_t usec, int min_ms)
  * a channel that goes resets the ports' streams before exec's. */
 static const struct monitor_handler *const handlers[] = {
         &monitor_publish_handler,
+        &monitor_health_handler,
         &monitor_creds_handler,
         &monitor_exec_handler,
         &monitor_artifacts_handler,
