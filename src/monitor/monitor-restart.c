@@ -9,6 +9,7 @@
  * if the restart is still pending by then. */
 #include "mlvm-build.h"
 
+#include <signal.h>
 #include <time.h>
 
 #include "monitor-internal.h"
@@ -126,6 +127,9 @@ int monitor_restart_run(int status)
         const char *exe = json_str(monitor_record(), "mlvm_exe");
         monitor_log("restarting: %s up --restart-of %s %s", exe, monitor_run_id(), monitor_name());
         fflush(stderr);
+        /* The monitor ignores SIGPIPE; the up (and the exec: credential
+         * sources it runs) get the default back, as from a shell. */
+        signal(SIGPIPE, SIG_DFL);
         execv(exe, argv);
         monitor_log("restart: exec %s: %s", exe, strerror(errno));
         run_restart_abandon(monitor_state_dir(), monitor_run_id(), "the monitor could not run mlvm up");
