@@ -128,8 +128,16 @@ int run_restart_cancel(const char *state_dir, const char *id, bool *ret_cancelle
 
         if (lock < 0 || flock(lock, LOCK_EX) < 0)
                 return err_set(e, -errno, "%s", lockpath);
-        int r = run_update(state_dir, id, set_cancelled, &c, e);
-        if (r < 0)
+        /* Most runs never restart: their records are not rewritten. */
+        int r = run_load(state_dir, id, &run, NULL);
+        if (r < 0 && r != -ENOENT)
+                return err_set(e, r, "run %s", id);
+        if (r == -ENOENT || (!jbool(run, "restart_pending") && !json_str(run, "restarted_as"))) {
+                *ret_cancelled = false;
+                return 0;
+        }
+        json_object_put(TAKE_PTR(run));
+        if ((r = run_update(state_dir, id, set_cancelled, &c, e)) < 0)
                 return r;
         *ret_cancelled = c.cancelled;
         if (!c.next[0] || run_load(state_dir, id, &run, NULL) < 0)
