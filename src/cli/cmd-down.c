@@ -34,13 +34,18 @@ static int down_one(struct cli *cli, const char *state, const char *ref, bool ba
         if (!ended) {
                 json_object_object_add(j, "seconds", json_object_new_double(res.seconds));
                 json_object_object_add(j, "record_removed", json_object_new_boolean(res.removed));
+                json_object_object_add(j, "restart_cancelled", json_object_new_boolean(res.restart_cancelled));
+                if (res.restarted_as[0])
+                        json_object_object_add(j, "restarted_as", json_object_new_string(res.restarted_as));
         }
         if (!cli->json && cli->verbosity >= 0) {
                 if (ended)
                         printf("%s: not running (last run %s)\n", ref, id);
                 else
                         printf("%s: run %s %s in %.2f s\n", ref, id,
-                               res.was_live ? "stopped" : res.removed ? "(failed to start) removed" : "cleaned up",
+                               res.was_live ? "stopped" : res.removed ? "(failed to start) removed"
+                               : res.restart_cancelled ? "ended, its restart cancelled"
+                               : res.restarted_as[0] ? "ended; its restart stopped" : "cleaned up",
                                res.seconds);
         }
         json_object_array_add(list, j);

@@ -96,8 +96,18 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 if (run_load(state, ids[i], &run, NULL) < 0)
                         continue;
                 const char *st = run_effective_state(state, run, ids[i]);
-                /* Without --all: live records, including orphans whose monitor died (they need a down). */
-                if (!streq(str(run, "uri", ""), cli->uri) || (!all && !run_state_is_live(str(run, "state", ""))) ||
+                /* Without --all: live records, including orphans whose monitor died (they need a
+                 * down), and ended ones waiting to restart (run-restart.h). */
+                bool restarting = json_object_object_get_ex(run, "restart_pending", &x) &&
+                                  json_object_get_boolean(x) && run_monitor_matches(run, ids[i]);
+                const char *health = run_state_is_live(st) ? run_health(run) : NULL;
+                /* The table: the health of a ready run (a starting one is "starting" anyway). */
+                const char *shown_health = streq(st, RUN_READY) ? health : NULL;
+                char shown_st[64];
+                (void)snprintf(shown_st, sizeof(shown_st), "%s%s%s%s", st, restarting || shown_health ? " (" : "",
+                               restarting ? "restarting" : shown_health ?: "", restarting || shown_health ? ")" : "");
+                if (!streq(str(run, "uri", ""), cli->uri) ||
+                    (!all && !restarting && !run_state_is_live(str(run, "state", ""))) ||
                     !run_filter_match(&po->filter, str(run, "name", ""), st)) {
                         json_object_put(run);
                         continue;
@@ -123,6 +133,12 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                         json_object_object_add(o, "name", json_object_new_string(str(run, "name", "")));
                         json_object_object_add(o, "run", json_object_new_string(ids[i]));
                         json_object_object_add(o, "state", json_object_new_string(st));
+                        json_object_object_add(o, "health", health ? json_object_new_string(health) : NULL);
+                        json_object_object_add(o, "restarting", json_object_new_boolean(restarting));
+                        if (json_object_object_get_ex(run, "restart_of", &x))
+                                json_object_object_add(o, "restart_of", json_object_get(x));
+                        if (json_object_object_get_ex(run, "restart_count", &x))
+                                json_object_object_add(o, "restart_count", json_object_get(x));
                         json_object_object_add(o, "uptime_s", up >= 0 ? json_object_new_double(up) : NULL);
                         json_object_object_add(o, "accel", json_object_new_string(str(run, "accel", "")));
                         json_object_object_add(o, "vcpus", json_object_new_int(vcpus));
@@ -142,10 +158,10 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                         }
                         if (has_code)
                                 (void)snprintf(ex, sizeof(ex), "%d", code);
-                        printf("%-20s %-8s %-22s %-7s %-9s %-4s %-5s %-5d %-7s %s\n", str(run, "name", "?"), ids[i], st,
+                        printf("%-20s %-8s %-22s %-7s %-9s %-4s %-5s %-5d %-7s %s\n", str(run, "name", "?"), ids[i], shown_st,
                                ut, ago, ex, str(run, "accel", "-"), vcpus, mem, str(run, "image", "-"));
                 } else
-                        printf("%-20s %-8s %-22s %-7s %-5s %-5d %-7s %s\n", str(run, "name", "?"), ids[i], st, ut,
+                        printf("%-20s %-8s %-22s %-7s %-5s %-5d %-7s %s\n", str(run, "name", "?"), ids[i], shown_st, ut,
                                str(run, "accel", "-"), vcpus, mem, str(run, "image", "-"));
                 json_object_put(run);
         }

@@ -10,14 +10,19 @@
 #include "config.h"
 #include "paths.h"
 #include "run-batch.h"
+#include "run-health.h"
+#include "run-restart.h"
 #include "run-up.h"
 #include "units.h"
 #include "util.h"
 
+/* --wait-healthy's default deadline: generous, boots under TCG are slow. */
+#define UP_HEALTH_TIMEOUT_S 900
+
 struct up_cli {
-        bool no_wait, publish_public;
-        unsigned timeout;
-        const char *kernel_args, *accel;
+        bool no_wait, publish_public, wait_healthy;
+        unsigned timeout, health_timeout;
+        const char *kernel_args, *accel, *restart_of;
         struct mlvm_publish publish[MLVM_CONFIG_MAX_PUBLISH];
         size_t n_publish;
 };
@@ -50,6 +55,21 @@ static int on_opt(struct cli *cli, int c, const char *arg, void *u)
                 return 0;
         case 'U': o->publish_public = true; return 0;
         case 'X': o->accel = arg; return 0;
+        case 'H': o->wait_healthy = true; return 0;
+        case 'D':
+                if (parse_uint(arg, 1, 86400, &v) < 0) {
+                        cli_usage_error(cli, "--health-timeout %s: expected seconds, 1 to 86400", arg);
+                        return -1;
+                }
+                o->health_timeout = (unsigned)v;
+                return 0;
+        case 'R':
+                if (!run_id_is_valid(arg)) {
+                        cli_usage_error(cli, "--restart-of %s: expected a run id", arg);
+                        return -1;
+                }
+                o->restart_of = arg;
+                return 0;
         default: return -1;
         }
 }
@@ -71,6 +91,9 @@ static int up_one(struct cli *cli, const struct up_cli *o, const struct up_opts 
         int ur = run_up(&uo, &res, &e);
         cli_print_notices(cli, res.notices, res.n_notices);
         if (ur < 0) {
+                /* A restart that cannot start ends its chain (run-restart.h). */
+                if (uo.restart_of && ur != -ECANCELED)
+                        run_restart_abandon(base->state_dir, uo.restart_of, e.msg);
                 return batch ? cli_fail_for(cli, w->name, &e) : cli_fail(cli, &e);
         }
         json_object *j = json_object_new_object();
@@ -106,6 +129,29 @@ static bool already_running(struct cli *cli, const char *state, const struct mlv
         return true;
 }
 
+/* --wait-healthy: every model of LIST (started or already running). */
+static int wait_healthy(struct cli *cli, const struct up_cli *o, const char *state, json_object *list)
+{
+        size_t n = json_object_array_length(list);
+        _cleanup_free_ char (*ids)[RUN_ID_LEN + 1] = xcalloc(n ? n : 1, sizeof(*ids));
+        _cleanup_free_ const char **names = xcalloc(n ? n : 1, sizeof(*names));
+        struct mlvm_err e = { 0 };
+
+        for (size_t i = 0; i < n; i++) {
+                json_object *j = json_object_array_get_idx(list, i);
+                (void)snprintf(ids[i], sizeof(ids[i]), "%s", json_str(j, "run") ?: "");
+                names[i] = json_str(j, "name") ?: "";
+        }
+        usec_t deadline = now_usec() + (usec_t)(o->health_timeout ? o->health_timeout : UP_HEALTH_TIMEOUT_S) * USEC_PER_SEC;
+        if (run_health_wait(state, ids, names, n, deadline, &e) < 0)
+                return cli_fail(cli, &e), -1;
+        for (size_t i = 0; i < n; i++)
+                json_object_object_add(json_object_array_get_idx(list, i), "healthy", json_object_new_boolean(1));
+        if (!cli->json && cli->verbosity >= 0 && n)
+                printf("%zu model%s healthy\n", n, n == 1 ? "" : "s");
+        return 0;
+}
+
 static int run(struct cli *cli, void *opts, int argc, char **argv)
 {
         struct up_cli *o = opts;
@@ -135,13 +181,19 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
             batch_up_select(c, cli->file, argv, (size_t)argc, &sel, &n, &e) < 0)
                 return cli_fail(cli, &e);
         const bool batch = argc != 1;
+        if (o->wait_healthy && o->no_wait)
+                return cli_usage_error(cli, "--wait-healthy and --no-wait exclude each other"), EXIT_USAGE;
+        if (o->health_timeout && !o->wait_healthy)
+                return cli_usage_error(cli, "--health-timeout goes with --wait-healthy"), EXIT_USAGE;
+        if (o->restart_of && argc != 1)
+                return cli_usage_error(cli, "--restart-of goes with one model"), EXIT_USAGE;
         if (n > 1 && o->n_publish > 0)
                 return cli_usage_error(cli, "--publish goes with one model, not %zu", n), EXIT_USAGE;
         struct up_opts base = {
                 .state_dir = state, .uri = cli->uri, .pool_name = mlvm_pool_name(), .config = c,
                 .boot_timeout_s = o->timeout, .kernel_args = o->kernel_args, .no_wait = o->no_wait,
                 .revoke_timeout_ms = revoke_ms, .publish = o->publish, .n_publish = o->n_publish,
-                .publish_public = o->publish_public,
+                .publish_public = o->publish_public, .restart_of = o->restart_of,
         };
         cli_apply_retention(cli, state, c);
         /* Credential values pass through this process: no core dump of it. */
@@ -157,6 +209,8 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
                 if (run_up_interrupted())   /* Ctrl-C: this one is undone, the rest do not start */
                         break;
         }
+        if (o->wait_healthy && !run_up_interrupted() && wait_healthy(cli, o, state, list) < 0)
+                failed++;
         if (cli->json && !batch && !failed)
                 cli_print_json(json_object_array_get_idx(list, 0));
         else if (cli->json && batch)
@@ -174,6 +228,9 @@ static const struct option options[] = {
         { "publish", required_argument, NULL, 'P' },
         { "publish-public", no_argument, NULL, 'U' },
         { "accel", required_argument, NULL, 'X' },
+        { "restart-of", required_argument, NULL, 'R' },
+        { "wait-healthy", no_argument, NULL, 'H' },
+        { "health-timeout", required_argument, NULL, 'D' },
         { NULL, 0, NULL, 0 },
 };
 
@@ -181,16 +238,22 @@ const struct verb verb_up = {
         .name = "up",
         .summary = "Start models from mlvm.yaml and wait until they are ready (credentials in, workload started)",
         .usage = "[NAME...] [--no-wait] [--timeout SECONDS] [--accel auto|kvm|tcg] [--publish SPEC]... [--publish-public]\n"
-                 "       [--kernel-args ARGS]",
+                 "       [--wait-healthy [--health-timeout SECONDS]] [--kernel-args ARGS] [--restart-of RUNID]",
         .help = "      --no-wait       return once the guest and its monitor started\n"
                 "      --timeout S     how long the agent has to say HELLO (default 60 under TCG, 20 with KVM;\n"
                 "                      also $MLVM_BOOT_TIMEOUT)\n"
                 "      --accel A       auto (default: KVM only where it is known to boot a guest), kvm (never\n"
                 "                      falls back: fails in seconds with the reason) or tcg; also $MLVM_ACCEL\n"
                 "                      and accel: in mlvm.yaml (this flag, then the variable, then the file)\n"
+                "      --wait-healthy  then wait until every model is healthy (its healthcheck: in mlvm.yaml;\n"
+                "                      ready is enough without one); exit 1 naming the model when one turns\n"
+                "                      unhealthy, ends, or the deadline passes\n"
+                "      --health-timeout S  --wait-healthy's deadline (default 900)\n"
                 "      --publish SPEC  also publish [ADDR:]HOST_PORT:GUEST_PORT or unix:/PATH:GUEST_PORT\n"
                 "      --publish-public  allow publishing on addresses other than loopback\n"
                 "      --kernel-args A append A to the image's kernel command line (debugging boots)\n"
+                "      --restart-of ID used by a run's monitor for restart: in mlvm.yaml: start NAME again\n"
+                "                      as the next run of the chain, if run ID's restart is still pending\n"
                 "  Without NAME: every model of the file, in file order; those already running are left\n"
                 "  as they are. Each name is checked before anything starts. Models start one at a time;\n"
                 "  one that fails is undone, reported on its own line, and the others still start; the\n"

@@ -235,6 +235,7 @@ static void cmd_ping(struct monitor_client *c, json_object *req)
 static void cmd_down(struct monitor_client *c, json_object *req)
 {
         c->wants_down = true;
+        monitor_restart_note_down();
         monitor_shutdown(RUN_STOPPED, NULL);
 }
 

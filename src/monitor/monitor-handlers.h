@@ -6,6 +6,8 @@
 
 /* monitor-publish.c: published ports as agent streams */
 extern const struct monitor_handler monitor_publish_handler;
+/* monitor-health.c: healthcheck probes as agent streams */
+extern const struct monitor_handler monitor_health_handler;
 /* monitor-creds.c: credentials delivered, rotated, revoked */
 extern const struct monitor_handler monitor_creds_handler;
 /* monitor-exec.c: mlvm exec, relayed between a control client and the agent */

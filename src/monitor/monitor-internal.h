@@ -6,7 +6,8 @@
  *   monitor-session.c   the agent: channel, HELLO and session, request queue, frame routing
  *   monitor-workload.c  the run's data disks and workload: their requests, output, timeout, exit
  *   monitor-libvirt.c   the connection, the domain, its lifecycle events, console, reconnecting
- *   monitor-control.c   the control socket, its clients, command routing */
+ *   monitor-control.c   the control socket, its clients, command routing
+ *   monitor-restart.c   restart: the decision at the teardown, the backoff, the next up */
 #pragma once
 
 #include <stdbool.h>
@@ -85,6 +86,19 @@ bool monitor_libvirt_destroy(void);
 bool monitor_libvirt_alive(void);
 /* The run's pool: 1 with *RET_POOL, 0 when there is no connection. */
 int monitor_libvirt_pool(virStoragePoolPtr *ret_pool, struct mlvm_err *e);
+
+/* ---- monitor-restart.c -------------------------------------------------------- */
+
+/* mlvm down asked: the run does not restart. */
+void monitor_restart_note_down(void);
+/* At the teardown: does the run restart (its record's restart policy,
+ * how it ended)? CLEAN: the teardown left nothing behind. */
+bool monitor_restart_decide(const char *end_state, bool clean, bool have_code, int code);
+/* restart_pending (and why a restart did not happen) into the record. */
+void monitor_restart_record(json_object *run);
+/* After the event loop: when a restart is pending, wait the backoff and
+ * exec mlvm up --restart-of (no return); else, or when cancelled, STATUS. */
+int monitor_restart_run(int status);
 
 /* ---- monitor-control.c -------------------------------------------------------- */
 

@@ -369,9 +369,9 @@ static void publish_close(void)
 
 const struct monitor_handler monitor_publish_handler = {
         .name = "publish",
-        /* Stream ids from 1 up, below exec's half. */
+        /* Stream ids from 1 up, in the first quarter (health has the second, exec the upper half). */
         .stream_base = 0,
-        .stream_mask = 0x7fffffffu,
+        .stream_mask = 0x3fffffffu,
         .on_stream = publish_on_stream,
         .open = publish_open,
         .channel_reset = publish_reset_streams,

@@ -121,6 +121,7 @@ int monitor_timer_ms(usec_t usec, int min_ms)
  * a channel that goes resets the ports' streams before exec's. */
 static const struct monitor_handler *const handlers[] = {
         &monitor_publish_handler,
+        &monitor_health_handler,
         &monitor_creds_handler,
         &monitor_exec_handler,
         &monitor_artifacts_handler,
@@ -145,6 +146,7 @@ static void set_run_end(json_object *run, void *u)
         monitor_workload_record(run);
         json_object_object_add(run, "console_dropped", json_object_new_uint64(console_dropped));
         json_object_object_add(run, "output_dropped", json_object_new_uint64(output_dropped));
+        monitor_restart_record(run);
 }
 
 /* The guest is gone: the handlers collect what they keep of its volumes
@@ -250,9 +252,14 @@ static void teardown(void)
         struct mlvm_err e = { 0 };
         if (gone && qemu_id_release_run(QEMU_ID_CLAIMS_DIR, record, &e) < 0)
                 monitor_log("uid claim: %s", e.msg);
-        if (clean)
+        int code;
+        bool have_code = monitor_workload_exit_code(&code);
+        /* A run that restarts keeps its name until the next one claims it
+         * (run-restart.h): mlvm down NAME finds it during the backoff. */
+        bool restarts = monitor_restart_decide(end_state, clean, have_code, code);
+        if (clean && !restarts)
                 run_name_clear(state_dir, name, run_id);
-        else {
+        else if (!clean) {
                 /* Do not claim an end that left things behind: down cleans up by hand. */
                 end_state = RUN_FAILED;
                 free(end_reason);
@@ -477,5 +484,5 @@ int monitor_run(const char *dir, const char *id, int creds_fd)
         monitor_libvirt_detach();
         stop_gate();
         log_cost();
-        return streq(end_state, RUN_FAILED) ? 1 : 0;
+        return monitor_restart_run(streq(end_state, RUN_FAILED) ? 1 : 0);
 }

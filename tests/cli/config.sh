@@ -26,6 +26,18 @@ check_eq "bad file exits 1" 1 $st
 check_eq "bad file: one line with FILE:LINE:COL: KEY" \
         "mlvm: config: $tmp/bad.yaml:4:13: models.a.memory: invalid size \"lots\": expected a whole number and a unit K, M, G or T (e.g. 256M)" "$err"
 
+# restart and healthcheck (config-upkeep.c): config check refuses a bad value in one line.
+printf 'models:\n  a:\n    image: minimal\n    restart: sometimes\n' > "$tmp/restart.yaml"
+err=$("$MLVM" config check -f "$tmp/restart.yaml" 2>&1); st=$?
+check_eq "config check: bad restart exits 1" 1 $st
+check_eq "naming FILE:LINE:COL, the key and the choices" \
+        "mlvm: config: $tmp/restart.yaml:4:14: models.a.restart: \"sometimes\" is not one of no, on-failure, always" "$err"
+printf 'models:\n  a:\n    image: minimal\n    healthcheck:\n      http: {port: 8080, path: health}\n' > "$tmp/hc.yaml"
+err=$("$MLVM" config check -f "$tmp/hc.yaml" 2>&1); st=$?
+check_eq "config check: a healthcheck path without / exits 1" 1 $st
+check_eq "naming FILE:LINE:COL and the key" \
+        "mlvm: config: $tmp/hc.yaml:5:32: models.a.healthcheck.http.path: \"health\" must start with /" "$err"
+
 err=$(cd "$tmp" && "$MLVM" config 2>&1); st=$?
 check_eq "missing ./mlvm.yaml exits 1" 1 $st
 check_eq "missing file message" "mlvm: config: mlvm.yaml: No such file or directory" "$err"

@@ -93,7 +93,7 @@ check_eq "every mlvm.yaml(5) entry says its default (or required) and has an exa
 plain "$page5" | awk '/^\.SH EXAMPLES/ { on = 1 } on && /^\.EX/ { ex = 1; next } ex && /^\.EE/ { exit } ex' \
         >"$tmp/mlvm.yaml"
 out=$("$MLVM" -f "$tmp/mlvm.yaml" config check 2>&1)
-check_eq "mlvm.yaml(5)'s example passes mlvm config check" "$tmp/mlvm.yaml: ok (2 models and experiments)" "$out"
+check_eq "mlvm.yaml(5)'s example passes mlvm config check" "$tmp/mlvm.yaml: ok (3 models and experiments)" "$out"
 for k in $(printf '%s\n' "$keys5" | grep -v '^x-'); do
         check_match "mlvm.yaml(5)'s example uses $k" "(^|[ {,])$k:" "$(cat "$tmp/mlvm.yaml")"
 done

@@ -203,6 +203,49 @@ static const struct bad_case bad[] = {
           "x-5: &l5 {<<: [*l4,*l4,*l4,*l4,*l4,*l4,*l4,*l4,*l4,*l4]}\n"
           "models:\n  m:\n    image: x\n    env: *l5\n",
           "t.yaml:1:46: models.m.env: too many nodes after alias expansion (limit 100000)" },
+        /* restart and healthcheck (config-upkeep.c) */
+        { "restart unknown", M "    restart: sometimes\n",
+          "t.yaml:4:14: models.a.restart: \"sometimes\" is not one of no, on-failure, always" },
+        { "restart a list", M "    restart: [always]\n",
+          "t.yaml:4:14: models.a.restart: must be a string, not a list" },
+        { "restart_max without restart", M "    restart_max: 3\n",
+          "t.yaml:4:5: models.a.restart_max: needs restart: on-failure or always" },
+        { "restart_max zero", M "    restart: always\n    restart_max: 0\n",
+          "t.yaml:5:18: models.a.restart_max: 0 is out of range (1 to 1000)" },
+        { "restart_delay without restart", M "    restart: \"no\"\n    restart_delay: 5s\n",
+          "t.yaml:5:5: models.a.restart_delay: needs restart: on-failure or always" },
+        { "restart_delay zero", M "    restart: always\n    restart_delay: 0s\n",
+          "t.yaml:5:20: models.a.restart_delay: duration 0s is out of range (1s to 1d)" },
+        { "restart of an experiment", "experiments:\n  e:\n    image: minimal\n    restart: always\n",
+          "t.yaml:4:5: experiments.e.restart: only models restart (an experiment runs once)" },
+        { "healthcheck of an experiment", "experiments:\n  e:\n    image: minimal\n    healthcheck: {tcp: 80}\n",
+          "t.yaml:4:5: experiments.e.healthcheck: only models have a healthcheck" },
+        { "healthcheck without probe", M "    healthcheck: {interval: 3s}\n",
+          "t.yaml:4:5: models.a.healthcheck: missing a probe: tcp: PORT or http: {port: PORT, path: /PATH}" },
+        { "healthcheck two probes", M "    healthcheck: {tcp: 80, http: {port: 1}}\n",
+          "t.yaml:4:28: models.a.healthcheck.http: one probe only: tcp or http, not both" },
+        { "healthcheck tcp port 0", M "    healthcheck: {tcp: 0}\n",
+          "t.yaml:4:24: models.a.healthcheck.tcp: 0 is out of range (1 to 65535)" },
+        { "healthcheck http without port", M "    healthcheck: {http: {path: /x}}\n",
+          "t.yaml:4:19: models.a.healthcheck.http: missing required key \"port\"" },
+        { "healthcheck http relative path", M "    healthcheck: {http: {port: 80, path: x}}\n",
+          "t.yaml:4:42: models.a.healthcheck.http.path: \"x\" must start with /" },
+        { "healthcheck http path with a space", M "    healthcheck: {http: {port: 80, path: \"/a b\"}}\n",
+          "t.yaml:4:42: models.a.healthcheck.http.path: \"/a b\": only printable ASCII without spaces" },
+        { "healthcheck http path with CRLF", M "    healthcheck: {http: {port: 80, path: \"/a\\r\\nX: y\"}}\n",
+          "t.yaml:4:42: models.a.healthcheck.http.path: \"/a??X: y\": only printable ASCII without spaces" },
+        { "healthcheck http unknown key", M "    healthcheck: {http: {port: 80, pth: /}}\n",
+          "t.yaml:4:36: models.a.healthcheck.http.pth: unknown key (did you mean path?)" },
+        { "healthcheck timeout over interval", M "    healthcheck: {tcp: 80, interval: 2s, timeout: 3s}\n",
+          "t.yaml:4:51: models.a.healthcheck.timeout: must not be longer than interval" },
+        { "healthcheck interval zero", M "    healthcheck: {tcp: 80, interval: 0s}\n",
+          "t.yaml:4:38: models.a.healthcheck.interval: duration 0s is out of range (1s to 1h)" },
+        { "healthcheck retries zero", M "    healthcheck: {tcp: 80, retries: 0}\n",
+          "t.yaml:4:37: models.a.healthcheck.retries: 0 is out of range (1 to 100)" },
+        { "healthcheck unknown key", M "    healthcheck: {tcp: 80, retires: 2}\n",
+          "t.yaml:4:28: models.a.healthcheck.retires: unknown key (did you mean retries?)" },
+        { "healthcheck a list", M "    healthcheck: [tcp]\n",
+          "t.yaml:4:18: models.a.healthcheck: must be a mapping, not a list" },
 };
 
 static void test_bad(void **state)
@@ -303,7 +346,7 @@ static void test_null_named_keys(void **state)
 }
 
 /* Golden files: tests/data/config/good/NAME.yaml -> NAME.json. */
-static const char *const good[] = { "defaults", "full", "anchors", "publish", "accel" };
+static const char *const good[] = { "defaults", "full", "anchors", "publish", "accel", "upkeep" };
 
 static char *json_text(const struct mlvm_config *c)
 {

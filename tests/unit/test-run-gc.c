@@ -222,6 +222,23 @@ static void test_monitor_tearing_down(void **state)
         fx_free(f);
 }
 
+static void test_monitor_waiting_to_restart(void **state)
+{
+        /* Ended long ago, its monitor (proven) in the restart backoff: kept. */
+        struct fixture *f = fx_new();
+        struct gc_run *r = add_run(f, "aaaa0002", "exited", OURS);
+        r->monitor_matches = true;
+        json_object_object_add(r->record, "restart_pending", json_object_new_boolean(1));
+        gc_decide(&f->in, &f->plan);
+        assert_int_equal(count(f, GC_REMOVE), 0);
+        /* Its monitor gone (killed during the backoff): an ended run. */
+        gc_plan_clear(&f->plan);
+        r->monitor_matches = false;
+        gc_decide(&f->in, &f->plan);
+        assert_int_equal(action_of(f, GC_MONITOR, "pid 4242"), -1);
+        fx_free(f);
+}
+
 static void test_socket_answers_for_an_older_monitor(void **state)
 {
         struct fixture *f = fx_new();
@@ -269,6 +286,7 @@ int main(void)
                 cmocka_unit_test(test_up_in_progress_is_live),
                 cmocka_unit_test(test_ended_run_keeps_its_record),
                 cmocka_unit_test(test_monitor_tearing_down),
+                cmocka_unit_test(test_monitor_waiting_to_restart),
                 cmocka_unit_test(test_socket_answers_for_an_older_monitor),
                 cmocka_unit_test(test_orphan_domain_of_ours),
                 cmocka_unit_test(test_tmpfiles),

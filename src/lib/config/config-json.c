@@ -4,6 +4,7 @@
 #include "mlvm-build.h"
 
 #include "config.h"
+#include "config-internal.h"
 #include "units.h"
 #include "util.h"
 
@@ -90,6 +91,7 @@ static json_object *workload_to_json(const struct mlvm_workload *w)
                 json_object_object_add(o, "accel", jstr(mlvm_accel_request_to_string(w->accel)));
         if (w->exec_allowed)
                 json_object_object_add(o, "exec", jstr("allow"));
+        config_upkeep_to_json(w, o);
         return o;
 }
 

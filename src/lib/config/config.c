@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 
 #include "config.h"
+#include "config-internal.h"
 #include "config-yaml.h"
 #include "secret-store.h"
 #include "suggest.h"
@@ -85,14 +86,15 @@ static char *resolve_source(struct loader *L, const char *src)
 /* The keys each mapping knows, for "did you mean" after an unknown one. */
 static const char *const workload_keys[] = {
         "image", "vcpus", "memory", "memory_limit", "command", "env", "disks", "secrets", "artifacts", "publish",
-        "timeout", "transport", "accel", "exec",
+        "timeout", "transport", "accel", "exec", "restart", "restart_max", "restart_delay",
+        "healthcheck",
 };
 static const char *const disk_keys[] = { "source", "mount" };
 static const char *const secret_keys[] = { "from", "ttl", "rotate", "scope" };
 static const char *const root_keys[] = { "models", "experiments", "retention" };
 
 /* "unknown key", naming the known key K is probably a typo of. */
-static int unknown_key(struct loader *L, yaml_node_t *key, const char *path, const char *k, const char *const *known,
+int config_unknown_key(struct loader *L, yaml_node_t *key, const char *path, const char *k, const char *const *known,
                        size_t n)
 {
         const char *near = suggest_word(k, known, n);
@@ -128,7 +130,7 @@ static int parse_disks(struct loader *L, struct mlvm_workload *w, yaml_node_t *n
                                 mount_node = d.v[j].value;
                                 r = yml_get_guest_path(L, d.v[j].value, kp, &mount);
                         } else
-                                r = unknown_key(L, d.v[j].key, kp, d.v[j].k, disk_keys, ARRAY_SIZE(disk_keys));
+                                r = config_unknown_key(L, d.v[j].key, kp, d.v[j].k, disk_keys, ARRAY_SIZE(disk_keys));
                         if (r < 0)
                                 return r;
                 }
@@ -210,7 +212,7 @@ static int parse_secrets(struct loader *L, struct mlvm_workload *w, yaml_node_t 
                                 r = yml_get_string_list(L, d.v[j].value, kp, MLVM_CONFIG_MAX_SCOPES, &s->scope,
                                                     &s->n_scope);
                         } else
-                                r = unknown_key(L, d.v[j].key, kp, d.v[j].k, secret_keys, ARRAY_SIZE(secret_keys));
+                                r = config_unknown_key(L, d.v[j].key, kp, d.v[j].k, secret_keys, ARRAY_SIZE(secret_keys));
                         if (r < 0)
                                 return r;
                 }
@@ -352,6 +354,8 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
         w->vcpus = 1;
         w->memory = MLVM_MEMORY_DEFAULT;
         w->transport = MLVM_TRANSPORT_AUTO;
+        w->restart_max = MLVM_RESTART_MAX_DEFAULT;
+        w->restart_delay_s = MLVM_RESTART_DELAY_DEFAULT_S;
         for (size_t i = 0; i < m.n; i++) {
                 const char *k = m.v[i].k;
                 yaml_node_t *val = m.v[i].value;
@@ -436,11 +440,16 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
                         }
                         w->exec_allowed = streq(ev, "allow");
                         w->at.exec = at;
+                } else if (config_upkeep_key(k)) {
+                        if ((r = config_parse_upkeep(L, w, m.v[i].key, val, kp)) < 0)
+                                return r;
                 } else
-                        return unknown_key(L, m.v[i].key, kp, k, workload_keys, ARRAY_SIZE(workload_keys));
+                        return config_unknown_key(L, m.v[i].key, kp, k, workload_keys, ARRAY_SIZE(workload_keys));
         }
         if (!w->image)
                 return yml_lerr(L, key, path, "missing required key \"image\"");
+        if ((r = config_check_upkeep(L, w, path)) < 0)
+                return r;
         if (w->memory_limit && w->memory_limit < w->memory) {
                 _cleanup_free_ char *kp = yml_join(path, "memory_limit");
                 return err_setx(L->e, -EINVAL, "%s:%u:%u: %s: must be at least memory", L->file, w->at.memory_limit.line,
@@ -620,6 +629,7 @@ void mlvm_config_free(struct mlvm_config *c)
                         free(w->publish[j].unix_path);
                 }
                 free(w->publish);
+                free(w->health.path);
         }
         free(c->w);
         free(c->path);

@@ -31,6 +31,20 @@
 #define MLVM_RETENTION_MAX_S (366 * 24 * 3600)
 
 enum mlvm_kind { MLVM_KIND_MODEL, MLVM_KIND_EXPERIMENT };
+/* restart: what the monitor does when a model's run ends by itself (not by
+ * mlvm down): nothing, start it again when it failed, or always. */
+enum mlvm_restart { MLVM_RESTART_NO, MLVM_RESTART_ON_FAILURE, MLVM_RESTART_ALWAYS };
+#define MLVM_RESTART_MAX_DEFAULT 5      /* restarts in a row before the chain stops */
+#define MLVM_RESTART_MAX_MAX     1000
+#define MLVM_RESTART_DELAY_DEFAULT_S 1  /* the first wait; it doubles with each restart */
+#define MLVM_RESTART_DELAY_MAX_S (24 * 3600)
+enum mlvm_health_kind { MLVM_HEALTH_NONE, MLVM_HEALTH_TCP, MLVM_HEALTH_HTTP };
+#define MLVM_HEALTH_INTERVAL_DEFAULT_S 10
+#define MLVM_HEALTH_TIMEOUT_DEFAULT_S  5
+#define MLVM_HEALTH_RETRIES_DEFAULT    3
+#define MLVM_HEALTH_RETRIES_MAX        100
+#define MLVM_HEALTH_PERIOD_MAX_S       3600
+#define MLVM_HEALTH_PATH_MAX           1024
 enum mlvm_transport { MLVM_TRANSPORT_AUTO, MLVM_TRANSPORT_VSOCK, MLVM_TRANSPORT_VIRTIO_SERIAL };
 
 
@@ -62,6 +76,17 @@ struct mlvm_publish {
         struct mlvm_pos pos;
 };
 
+/* healthcheck: probed by the monitor through the agent (a stream to the
+ * guest port: tcp is the connection accepted, http a 2xx or 3xx answer
+ * to GET PATH). */
+struct mlvm_healthcheck {
+        enum mlvm_health_kind kind;   /* NONE: no healthcheck */
+        uint16_t port;
+        char *path;                   /* http only */
+        uint64_t interval_s, timeout_s, start_period_s;
+        unsigned retries;
+};
+
 struct mlvm_workload {
         enum mlvm_kind kind;
         char *name;
@@ -85,10 +110,15 @@ struct mlvm_workload {
         enum mlvm_transport transport;
         enum mlvm_accel_request accel;   /* accel: auto (default), kvm, tcg */
         bool exec_allowed;        /* exec: allow (default deny): `mlvm exec` may run commands in it */
+        enum mlvm_restart restart;   /* models only */
+        unsigned restart_max;
+        uint64_t restart_delay_s;
+        struct mlvm_healthcheck health;   /* models only */
         /* Positions of optional keys, so later stages can point at them. */
         struct {
                 struct mlvm_pos image, vcpus, memory, memory_limit, command, env, disks, secrets,
-                        artifacts, publish, timeout, transport, exec, accel;
+                        artifacts, publish, timeout, transport, exec, accel, restart, restart_max, restart_delay,
+                        healthcheck;
         } at;
 };
 
@@ -121,6 +151,9 @@ int mlvm_config_not_found(const struct mlvm_config *c, const char *file, const c
 
 const char *mlvm_kind_to_string(enum mlvm_kind k);
 const char *mlvm_transport_to_string(enum mlvm_transport t);
+const char *mlvm_restart_to_string(enum mlvm_restart r);
+/* "no", "on-failure", "always": 0, or -EINVAL. */
+int mlvm_restart_parse(const char *s, enum mlvm_restart *ret);
 
 /* The normalized file, defaults filled in, as JSON that loads back as mlvm.yaml. */
 json_object *mlvm_config_to_json(const struct mlvm_config *c);

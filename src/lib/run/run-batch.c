@@ -3,6 +3,7 @@
 
 #include "cleanup.h"
 #include "run-batch.h"
+#include "run-restart.h"
 #include "run-up.h"
 #include "util.h"
 
@@ -48,7 +49,9 @@ int batch_down_select(const char *state_dir, const char *uri, const struct mlvm_
                 const struct mlvm_workload *w = &c->w[i];
                 _cleanup_json_ json_object *run = NULL;
                 char id[RUN_ID_LEN + 1];
-                if (w->kind != MLVM_KIND_MODEL || !run_name_is_live(state_dir, w->name, id) ||
+                /* A run waiting to restart (run-restart.h) is down's to stop too. */
+                if (w->kind != MLVM_KIND_MODEL ||
+                    (!run_name_is_live(state_dir, w->name, id) && !run_restart_pending(state_dir, w->name, id)) ||
                     run_load(state_dir, id, &run, NULL) < 0)
                         continue;
                 const char *ruri = json_str(run, "uri");

@@ -11,6 +11,7 @@
 #include "paths.h"
 #include "qemu-id.h"
 #include "run-down.h"
+#include "run-restart.h"
 #include "run.h"
 #include "util.h"
 #include "virt.h"
@@ -156,7 +157,7 @@ int run_down_resolve(const char *state_dir, const char *ref, char ret[RUN_ID_LEN
 
 bool run_down_is_audited(const struct down_result *res)
 {
-        return res->was_live || res->via_monitor || res->destroyed || res->removed;
+        return res->was_live || res->via_monitor || res->destroyed || res->removed || res->restart_cancelled;
 }
 
 int run_down(const char *state_dir, const char *id, struct down_result *ret, struct mlvm_err *e)
@@ -205,6 +206,17 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
                 if ((r = by_hand(state_dir, id, run, res.was_live && !alive, &res.destroyed, &res.pool_restarted, e)) < 0 && !failed_start)
                         return r;
         }
+        /* The chain ends here (run-restart.h): a restart waiting is
+         * cancelled; one that got the name first is stopped too. */
+        char next[RUN_ID_LEN + 1] = "";
+        if ((r = run_restart_cancel(state_dir, id, &res.restart_cancelled, next, e)) < 0)
+                return r;
+        if (r > 0) {
+                struct down_result sub = { 0 };
+                if ((r = run_down(state_dir, next, &sub, e)) < 0)
+                        return err_prefix(e, "run %s, restarted from %s", next, id);
+                memcpy(res.restarted_as, next, sizeof(next));
+        }
         /* The domain is gone (by the monitor or by hand): its QEMU's uid is free. */
         struct mlvm_err ue = { 0 };
         (void)qemu_id_release_run(QEMU_ID_CLAIMS_DIR, run, &ue);
@@ -226,6 +238,8 @@ int run_down(const char *state_dir, const char *id, struct down_result *ret, str
         json_object_object_add(f, "run", json_object_new_string(id));
         json_object_object_add(f, "name", json_object_new_string(name ?: ""));
         json_object_object_add(f, "via_monitor", json_object_new_boolean(res.via_monitor));
+        if (res.restart_cancelled)
+                json_object_object_add(f, "restart_cancelled", json_object_new_boolean(1));
         r = audit_append(state_dir, "run.down", f, e);
         json_object_put(f);
         /* The teardown is done and stays done (a full state directory, say):

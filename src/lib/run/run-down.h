@@ -12,6 +12,8 @@ struct down_result {
         bool removed;         /* a run that failed to start: its record is gone too */
         bool destroyed;       /* a domain was still there and was destroyed here */
         bool pool_restarted;  /* the pool was not active (its directory removed?): started again */
+        bool restart_cancelled;   /* the run waited to restart (run-restart.h): no more */
+        char restarted_as[RUN_ID_LEN + 1];   /* its restart had begun: that run was stopped too */
         double seconds;
 };
 

@@ -75,6 +75,12 @@ static enum run_fate run_fate(const struct gc_input *in, const struct gc_run *r,
                 *ret_why = "its monitor and domain run";
                 return FATE_LIVE;
         }
+        /* Ended, its monitor waiting out the backoff to restart it (run-restart.h). */
+        if (r->monitor_matches && !run_state_is_live(state) && json_object_object_get_ex(r->record, "restart_pending", &x) &&
+            json_object_get_boolean(x)) {
+                *ret_why = "its monitor waits to restart it";
+                return FATE_ENDING;
+        }
         if (r->monitor_matches && in->now - r->mtime < GC_GRACE_S) {
                 *ret_why = "its monitor is still tearing it down";
                 return FATE_ENDING;

@@ -77,6 +77,7 @@ struct up_ctx {
         char id[RUN_ID_LEN + 1];
         char *dir, *domain;
         bool saved, named;
+        unsigned restart_count;    /* up --restart-of: this run's place in the chain */
         int up_lock;               /* runs/ID/up.lock, held until up returns (run.h) */
         char owner[RUN_OWNER_LEN + 1];   /* the state directory's identity (run.h) */
 

@@ -8,7 +8,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "audit.h"
 #include "paths.h"
+#include "run-restart.h"
 #include "run-up-internal.h"
 #include "run.h"
 #include "util.h"
@@ -84,6 +86,19 @@ static void record_fill(struct up_ctx *c)
         if (pub)
                 json_object_object_add(run, "publish", pub);
         json_object_object_add(run, "config_file", json_object_new_string(o->config->path));
+        if (o->restart_of) {
+                json_object_object_add(run, "restart_of", json_object_new_string(o->restart_of));
+                json_object_object_add(run, "restart_count", json_object_new_int((int32_t)c->restart_count));
+        }
+        if (w->restart != MLVM_RESTART_NO) {
+                /* The monitor restarts the run with this very mlvm (run-restart.h). */
+                char self[4096];
+                ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+                if (n > 0) {
+                        self[n] = '\0';
+                        json_object_object_add(run, "mlvm_exe", json_object_new_string(self));
+                }
+        }
         json_object_object_add(run, "config_dir", json_object_new_string(o->config->dir));
         json_object *cfg = mlvm_config_to_json(o->config), *sect, *one;
         if (json_object_object_get_ex(cfg, w->kind == MLVM_KIND_MODEL ? "models" : "experiments", &sect) &&
@@ -96,6 +111,24 @@ static void record_fill(struct up_ctx *c)
         if (json_object_object_get_ex(wl, "env", &x))
                 json_object_object_add(run, "env", json_object_get(x));
         json_object_put(wl);
+}
+
+/* A restart holds the name now (under runs.lock): the run it restarts
+ * says so, and the audit log has the link. */
+static int claim_restart(struct up_ctx *c, struct mlvm_err *e)
+{
+        const struct up_opts *o = c->o;
+        int r = run_restart_claimed(o->state_dir, o->restart_of, c->id, e);
+        if (r < 0)
+                return r;
+        json_object *f = json_object_new_object();
+        json_object_object_add(f, "run", json_object_new_string(c->id));
+        json_object_object_add(f, "name", json_object_new_string(o->workload->name));
+        json_object_object_add(f, "restart_of", json_object_new_string(o->restart_of));
+        json_object_object_add(f, "restart_count", json_object_new_int((int32_t)c->restart_count));
+        r = audit_append(o->state_dir, "run.restart", f, e);
+        json_object_put(f);
+        return r;
 }
 
 int up_claim(struct up_ctx *c, struct mlvm_err *e)
@@ -112,6 +145,8 @@ int up_claim(struct up_ctx *c, struct mlvm_err *e)
         if (lock < 0 || flock(lock, LOCK_EX) < 0)
                 return err_set(e, -errno, "%s", lockpath);
         if ((r = run_owner(o->state_dir, true, c->owner, e)) < 0)
+                return r;
+        if (o->restart_of && (r = run_restart_claim(o->state_dir, o->restart_of, &c->restart_count, e)) < 0)
                 return r;
         if (run_name_is_live(o->state_dir, name, cur))
                 return err_setx(e, -EEXIST, "%s is already running as run %s (mlvm down %s first)", name, cur, name);
@@ -136,6 +171,8 @@ int up_claim(struct up_ctx *c, struct mlvm_err *e)
         if ((r = run_name_set(o->state_dir, name, c->id, e)) < 0)
                 return r;
         c->named = true;
+        if (o->restart_of)
+                return claim_restart(c, e);
         return 0;
 }
 

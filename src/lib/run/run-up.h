@@ -22,6 +22,7 @@ struct up_opts {
         bool publish_public;         /* --publish-public: non-loopback addresses allowed */
         uint64_t artifact_disk_size; /* bytes of the raw artifact disk (0: RUN_ARTIFACT_DISK_SIZE) */
         enum mlvm_accel_request accel;   /* --accel, else $MLVM_ACCEL, else the config's */
+        const char *restart_of;      /* up --restart-of: the ended run this one restarts (run-restart.h) */
 };
 
 #define RUN_ARTIFACT_DISK_SIZE (4ULL << 30)   /* sparse: costs what is written */

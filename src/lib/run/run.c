@@ -502,3 +502,13 @@ int run_remove_record(const char *state_dir, const char *id)
         (void)unlink(lock);
         return rmdir(d) < 0 && errno != ENOENT ? -errno : 0;
 }
+
+const char *run_health(json_object *run)
+{
+        static const char *const known[] = { RUN_HEALTH_STARTING, RUN_HEALTH_HEALTHY, RUN_HEALTH_UNHEALTHY };
+        const char *h = json_str(run, "health");
+        for (size_t i = 0; h && i < ARRAY_SIZE(known); i++)
+                if (streq(h, known[i]))
+                        return known[i];
+        return NULL;
+}

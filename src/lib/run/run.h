@@ -81,6 +81,14 @@ bool run_monitor_matches(json_object *run, const char *id);
  * is "failed (monitor gone)", unless an `mlvm up` still holds its up.lock. */
 const char *run_effective_state(const char *state_dir, json_object *run, const char *id);
 
+/* The live run's health as its monitor last wrote it (healthcheck: in
+ * mlvm.yaml): "starting", "healthy" or "unhealthy"; NULL without a
+ * healthcheck or for anything else in the field. */
+#define RUN_HEALTH_STARTING  "starting"
+#define RUN_HEALTH_HEALTHY   "healthy"
+#define RUN_HEALTH_UNHEALTHY "unhealthy"
+const char *run_health(json_object *run);
+
 /* `mlvm up` holds runs/ID/up.lock from the claim until it returns, so
  * that down and gc never take a run that is still being created for dead.
  * run_up_lock creates and takes it (blocking); run_up_trylock takes an
