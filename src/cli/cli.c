@@ -2,6 +2,7 @@
 #include "mlvm-build.h"
 
 #include <stdarg.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "cli.h"
@@ -15,6 +16,7 @@ const struct option cli_global_options[] = {
         { "json", no_argument, NULL, 'J' },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
+        { "progress", required_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -26,6 +28,8 @@ const char cli_global_help[] =
         "      --json          machine-readable output\n"
         "  -q, --quiet         print less\n"
         "  -v, --verbose       print more\n"
+        "      --progress=WHEN the steps of long work (build, import, upload) on stderr: auto (on a\n"
+        "                      terminal; the default), plain (always, for logs) or none\n"
         "  -h, --help          show this help\n"
         "  -V, --version       print the version\n";
 
@@ -170,8 +174,20 @@ bool cli_global_option(struct cli *cli, int c, const char *arg)
         case 'J': cli->json = true; return true;
         case 'q': cli->verbosity = -1; return true;
         case 'v': cli->verbosity++; return true;
+        case 'P':
+                cli->progress_arg = arg;
+                cli->progress = streq(arg, "auto") ? PROGRESS_AUTO : streq(arg, "plain") ? PROGRESS_PLAIN
+                                : streq(arg, "none") ? PROGRESS_NONE : PROGRESS_INVALID;
+                return true;
         default: return false;
         }
+}
+
+bool cli_progress(const struct cli *cli)
+{
+        if (cli->verbosity < 0 || cli->json || cli->progress == PROGRESS_NONE)
+                return false;
+        return cli->progress == PROGRESS_PLAIN || isatty(STDERR_FILENO);
 }
 
 /* Parse V's options together with the global ones into CLI and OPTS.
@@ -313,6 +329,10 @@ int cli_run_verb(const struct verb *v, struct cli *cli, int argc, char **argv)
                 return EXIT_OK;
         if (r < 0)
                 return EXIT_USAGE;
+        if (cli->progress == PROGRESS_INVALID) {
+                (void)cli_usage_error(cli, "--progress: \"%.64s\" is not auto, plain or none", cli->progress_arg);
+                return EXIT_USAGE;
+        }
         argc -= r;
         argv += r;
         if (v->subs) {

@@ -12,13 +12,22 @@
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
+enum cli_progress { PROGRESS_AUTO, PROGRESS_PLAIN, PROGRESS_NONE, PROGRESS_INVALID };
+
 struct cli {
         const char *verb;
         const char *uri;      /* --connect, $MLVM_CONNECT, qemu:///system */
         const char *file;     /* -f, ./mlvm.yaml */
         bool json;
         int verbosity;        /* -1 quiet, 0 normal, 1+ verbose */
+        enum cli_progress progress;   /* --progress */
+        const char *progress_arg;     /* its value, for the error when invalid */
 };
+
+/* Whether long steps (build, import, upload, setup's uploads) say each
+ * step on stderr: --progress=auto (the default) when stderr is a
+ * terminal, plain always, none never; -q and --json silence them. */
+bool cli_progress(const struct cli *cli);
 
 /* The operands a verb (or one of its subcommands) takes after its options:
  * at least MIN, at most MAX (ARGS_ANY: no limit). NAME says what they are

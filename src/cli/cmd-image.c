@@ -135,7 +135,7 @@ static int do_import(struct cli *cli, const char *state, const struct image_opts
                 tags[n++] = default_tag;
         tags[n] = NULL;
         const struct store_progress pr = { .line = print_progress, .u = (void *)"image import" };
-        r = store_import(state, dir, (char *const *)tags, open_pool_late, &po, cli->verbosity >= 0 && !cli->json ? &pr : NULL,
+        r = store_import(state, dir, (char *const *)tags, open_pool_late, &po, cli_progress(cli) ? &pr : NULL,
                          digest, e);
         conn = po.conn;
         pool = po.pool;
@@ -175,7 +175,7 @@ static int cmd_build(struct cli *cli, void *opts, int argc, char **argv)
         struct build_opts b = {
                 .kernel_deb = o->kernel_deb, .busybox_deb = o->busybox_deb,
                 .key = o->key ? o->key : DEFAULT_BUILD_KEY,
-                .progress = cli->verbosity >= 0 && !cli->json ? print_progress : NULL,
+                .progress = cli_progress(cli) ? print_progress : NULL,
         };
         int r;
 

@@ -54,7 +54,7 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
         const struct store_progress pr = { .line = print_progress, .u = NULL };
         _cleanup_virStoragePool_ virStoragePoolPtr pool = NULL;
         if (volume_pool(conn, mlvm_pool_name(), &pool, &e) < 0 ||
-            store_restore_volumes(state, pool, cli->verbosity >= 0 && !cli->json ? &pr : NULL, &restored, &e) < 0)
+            store_restore_volumes(state, pool, cli_progress(cli) ? &pr : NULL, &restored, &e) < 0)
                 return cli_fail(cli, &e);
         /* /dev/kvm as udev would leave it, where there is no udev: QEMU's
          * user must open it, or libvirt slows every domain start re-probing. */

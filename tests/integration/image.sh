@@ -51,6 +51,13 @@ check_eq "image build images/minimal exits 0" 0 $st
 digest=$(printf '%s\n' "$out" | sed -n 's/^built and imported sha256:\([0-9a-f]\{64\}\)$/\1/p')
 check_match "build prints the image digest" '^[0-9a-f]{64}$' "$digest"
 echo "# build took $(( $(date +%s) - start )) s"
+check_eq "build: no step lines when stderr is not a terminal (--progress=auto)" 0 "$(grep -c 'packing initramfs' "$tmp/build.err")"
+"$MLVM" --progress=plain image build "$TOP_SRCDIR/images/minimal" >/dev/null 2>"$tmp/build2.err"; st=$?
+check_eq "build --progress=plain exits 0" 0 $st
+check_match "build --progress=plain: each step on stderr, for logs" "^mlvm: image build: packing initramfs" "$(cat "$tmp/build2.err")"
+err=$("$MLVM" --progress=sometimes image ls 2>&1); st=$?
+check_eq "--progress=sometimes is a usage error" 2 $st
+check_eq "saying what it takes" "mlvm: image: --progress: \"sometimes\" is not auto, plain or none (see 'mlvm image --help')" "$err"
 check_match "image ls shows minimal:latest" "^minimal:latest +sha256:$digest" "$("$MLVM" image ls)"
 "$MLVM" image ls --json > "$tmp/ls.json"
 check_eq "image ls --json" "sha256:$digest" "$(json_get "$tmp/ls.json" 'j[0]["digest"]')"
