@@ -312,7 +312,7 @@ static const struct monitor_command exec_commands[] = {
 
 const struct monitor_handler monitor_exec_handler = {
         .name = "exec",
-        /* The top half of the stream ids; published ports have the rest. */
+        /* The top half of the stream ids; published ports and health probes have the rest. */
         .stream_base = 0x80000000u,
         .stream_mask = 0x7fffffffu,
         .on_stream = exec_on_stream,
