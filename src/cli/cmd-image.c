@@ -253,7 +253,8 @@ static int cmd_verify(struct cli *cli, void *opts, int argc, char **argv)
          * security event for the audit log. */
         if (store_resolve(state, argv[0], digest, &e) < 0 || open_pool(cli, o, &conn, &pool, &e) < 0)
                 return cli_fail(cli, &e);
-        if ((r = store_verify(state, digest, pool, NULL, &v, &e)) < 0) {
+        const struct store_progress pr = { .line = print_progress, .u = (void *)"image verify" };
+        if ((r = store_verify(state, digest, pool, NULL, cli_progress(cli) ? &pr : NULL, &v, &e)) < 0) {
                 (void)audit(cli, state, "image.verify-failed", fields("digest", digest, "reason", e.msg));
                 return cli_fail(cli, &e);
         }

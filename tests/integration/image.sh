@@ -65,6 +65,9 @@ out=$("$MLVM" image verify minimal); check_eq "image verify minimal exits 0" 0 $
 check_match "verify checked the signature" '^  signature +ok' "$out"
 check_match "verify re-hashed the kernel" '^  kernel +ok' "$out"
 check_match "verify read the pool volume back through libvirt" '^  volume initramfs +ok' "$out"
+err=$("$MLVM" --progress=plain image verify minimal 2>&1 >/dev/null)
+check_match "verify --progress=plain: a line per part hashed" '^mlvm: image verify: part kernel: [0-9.]+ MB, SHA-256 matches' "$err"
+check_match "verify --progress=plain: and per volume read back" '^mlvm: image verify: volume mlvm-img-[0-9a-f]{16}-initramfs: [0-9.]+ MB read back' "$err"
 short=${digest:0:16}
 vols=$(virsh -q vol-list "$pool" | awk '{print $1}' | sort | tr '\n' ' ')
 check_eq "digest-named volumes in the pool" "mlvm-img-$short-initramfs mlvm-img-$short-kernel " "$vols"

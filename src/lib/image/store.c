@@ -448,7 +448,7 @@ static int verify_part(int dfd, const struct image_part *p, struct vcache *known
 }
 
 int store_verify(const char *state_dir, const char *digest, virStoragePoolPtr pool, struct vcache *known,
-                 struct verify_report *ret, struct mlvm_err *e)
+                 const struct store_progress *pr, struct verify_report *ret, struct mlvm_err *e)
 {
         _cleanup_free_ char *dir = image_dir(state_dir, digest);
         _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -472,8 +472,12 @@ int store_verify(const char *state_dir, const char *digest, virStoragePoolPtr po
                 goto out;
         for (size_t i = 0; i < m.n_parts; i++) {
                 uint64_t hashed;
+                usec_t t0 = now_usec();
                 if ((r = verify_part(dfd, &m.parts[i], known, &hashed, e)) < 0)
                         goto out;
+                if (hashed)
+                        say(pr, "part %s: %.1f MB, SHA-256 matches (%.1f s)", m.parts[i].name, mb(hashed),
+                            usec_to_sec(now_usec() - t0));
                 add_item(&v, m.parts[i].name, true, hashed);
         }
         for (size_t i = 0; pool && i < m.n_parts; i++) {
@@ -481,8 +485,11 @@ int store_verify(const char *state_dir, const char *digest, virStoragePoolPtr po
                 _cleanup_free_ char *vol = store_volume_name(digest, p->name);
                 _cleanup_free_ char *what = xasprintf("volume %s", p->name);
                 uint64_t size;
+                usec_t t0 = now_usec();
                 if ((r = volume_hash(pool, vol, p->size, &size, got, e)) < 0)
                         goto out;
+                say(pr, "volume %s: %.1f MB read back through libvirt (%.1f s)", vol, mb(size),
+                    usec_to_sec(now_usec() - t0));
                 if (size != p->size || !streq(got, p->sha256)) {
                         r = err_setx(e, -EBADMSG, "volume %s: SHA-256 %s does not match the manifest's %s", vol, got,
                                      p->sha256);
@@ -523,7 +530,7 @@ static int restore_image(const char *state_dir, const char *digest, virStoragePo
         if (!missing)
                 goto out;
         struct verify_report rep;
-        if ((r = store_verify(state_dir, digest, NULL, NULL, &rep, e)) < 0)
+        if ((r = store_verify(state_dir, digest, NULL, NULL, NULL, &rep, e)) < 0)
                 goto out;
         for (size_t i = 0; i < m.n_parts; i++) {
                 _cleanup_free_ char *vol = store_volume_name(digest, m.parts[i].name);

@@ -72,9 +72,10 @@ struct verify_report {
  * and (POOL non-NULL) every volume through libvirt. Fails on the first
  * mismatch, naming it. With KNOWN (verify-cache.h), a part unchanged
  * since an earlier hash is not read again, and a part hashed now is noted
- * there; without, every byte is read. */
+ * there; without, every byte is read. PROGRESS (may be NULL) gets a line
+ * per part hashed and per volume read back. */
 int store_verify(const char *state_dir, const char *digest, virStoragePoolPtr pool, struct vcache *known,
-                 struct verify_report *ret, struct mlvm_err *e);
+                 const struct store_progress *progress, struct verify_report *ret, struct mlvm_err *e);
 
 /* Every stored image with a part missing from POOL (its directory was
  * removed, say) is verified whole and the missing volumes uploaded again

@@ -122,7 +122,7 @@ static void *verify_thread(void *opaque)
         v->verified = json_object_new_array();
         v->unchanged = json_object_new_array();
         v->known = vcache_load(c->o->state_dir, c->digest);
-        if ((v->r = store_verify(c->o->state_dir, c->digest, NULL, v->known, &rep, &v->e)) < 0)
+        if ((v->r = store_verify(c->o->state_dir, c->digest, NULL, v->known, NULL, &rep, &v->e)) < 0)
                 (void)err_prefix(&v->e, "image %s", image);
         else if ((v->r = verify_at_boot(c, v->local, v->verified, v->unchanged, &v->e)) < 0)
                 (void)err_prefix(&v->e, "image %s", image);
