@@ -13,10 +13,10 @@
 const struct option cli_global_options[] = {
         { "connect", required_argument, NULL, 'c' },
         { "file", required_argument, NULL, 'f' },
-        { "json", no_argument, NULL, 'J' },
+        { "json", no_argument, NULL, CLI_OPT_JSON },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
-        { "progress", required_argument, NULL, 'P' },
+        { "progress", required_argument, NULL, CLI_OPT_PROGRESS },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -171,10 +171,10 @@ bool cli_global_option(struct cli *cli, int c, const char *arg)
         switch (c) {
         case 'c': cli->uri = arg; return true;
         case 'f': cli->file = arg; return true;
-        case 'J': cli->json = true; return true;
+        case CLI_OPT_JSON: cli->json = true; return true;
         case 'q': cli->verbosity = -1; return true;
         case 'v': cli->verbosity++; return true;
-        case 'P':
+        case CLI_OPT_PROGRESS:
                 cli->progress_arg = arg;
                 cli->progress = streq(arg, "auto") ? PROGRESS_AUTO : streq(arg, "plain") ? PROGRESS_PLAIN
                                 : streq(arg, "none") ? PROGRESS_NONE : PROGRESS_INVALID;
@@ -318,11 +318,47 @@ static const struct subverb *find_sub(struct cli *cli, const struct verb *v, con
         return NULL;
 }
 
+/* Whether getopt could take VAL, a verb's option value, for a global option:
+ * the same value, or a short letter the globals use. */
+static bool global_value(int val)
+{
+        for (const struct option *g = cli_global_options; g->name; g++)
+                if (val == g->val)
+                        return true;
+        return val > 0 && val < 0x100 && val != ':' && strchr(CLI_GLOBAL_SHORTOPTS, val);
+}
+
+/* The first of V's options that clashes with a global one, written into
+ * BUF ("--publish", "-c"); NULL when none. */
+static const char *clashing_option(const struct verb *v, char buf[static 64])
+{
+        for (const struct option *o = v->options; o && o->name; o++)
+                if (global_value(o->val)) {
+                        snprintf(buf, 64, "--%.56s", o->name);
+                        return buf;
+                }
+        for (const char *s = v->shortopts; s && *s; s++)
+                if (global_value(*s)) {
+                        snprintf(buf, 64, "-%c", *s);
+                        return buf;
+                }
+        return NULL;
+}
+
 int cli_run_verb(const struct verb *v, struct cli *cli, int argc, char **argv)
 {
         _cleanup_free_ void *opts = xcalloc(1, v->opts_size ? v->opts_size : 1);
+        char buf[64];
+        const char *clash;
         int r;
 
+        /* A mistake in the verb's table, not the caller's: every verb's
+         * --help runs this in tests/cli/help.sh. */
+        if ((clash = clashing_option(v, buf))) {
+                fprintf(stderr, "mlvm: %s: internal error: option %s has the value of a global option\n", v->name,
+                        clash);
+                return EXIT_FAIL;
+        }
         const struct alias *alias = apply_aliases(v, argc, argv);
         r = parse(cli, v, opts, argc, argv);
         if (r == HELP_DONE)

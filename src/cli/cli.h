@@ -115,6 +115,10 @@ int cli_run_verb(const struct verb *v, struct cli *cli, int argc, char **argv);
  * (cli_run_verb): getopt's short letters (after a leading ':'), the long
  * options (NULL name last) and their help lines. */
 #define CLI_GLOBAL_SHORTOPTS ":c:f:qvhV"
+/* The values of the global options that have no short letter: above any
+ * character, so that no verb's option value can be taken for them (a
+ * verb's 'P' for --publish once was read as --progress). */
+enum { CLI_OPT_JSON = 0x100, CLI_OPT_PROGRESS };
 extern const struct option cli_global_options[];
 extern const char cli_global_help[];
 /* Store global option C (from getopt) in CLI; false when C is not one

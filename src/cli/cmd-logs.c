@@ -245,8 +245,8 @@ static const struct alias aliases[] = {
 
 const struct verb verb_logs = {
         .name = "logs",
-        .summary = "Show a run's console and workload output (-f follows until the run ends); a failed run's also\n"
-                   "  shows its monitor's log and the tail of libvirt's QEMU log",
+        .summary = "Show a run's console and workload output (-f follows it); a failed run's adds its monitor's "
+                   "and QEMU's logs",
         .usage = "NAME|RUN [-f] [--console|--output] [--tail N] [--since T] [--timestamps]",
         .help = "  -f, --follow        keep printing as the run goes, until it ends (after the verb, -f is\n"
                 "                      always --follow, never the global -f FILE)\n"

@@ -17,6 +17,19 @@ for verb in config info setup; do
         check_eq "$verb: unknown option is one line" "mlvm: $verb: unknown option --no-such-option (see 'mlvm $verb --help')" "$err"
 done
 
+# Every verb's own options are told apart from the global ones: a verb's
+# --publish once had --progress's value and was taken for it.
+verbs=$("$MLVM" --help | awk '/^Verbs:/{v=1;next} v&&/^  [a-z]/{print $1}')
+check_match "--help lists up among the verbs" '(^| )up( |$)' "$(echo $verbs)"
+for verb in $verbs; do
+        err=$("$MLVM" "$verb" --help 2>&1 >/dev/null); st=$?
+        check_eq "$verb --help: its options clash with no global one" "0 " "$st $err"
+done
+err=$("$MLVM" up --publish nonsense 2>&1); st=$?
+check_eq "up --publish is up's own option" "2 mlvm: up: --publish nonsense: expected [ADDR:]HOST_PORT:GUEST_PORT or unix:/PATH:GUEST_PORT (see 'mlvm up --help')" "$st $err"
+err=$("$MLVM" up --progress=nonsense 2>&1); st=$?
+check_eq "up --progress is the global option" "2 mlvm: up: --progress: \"nonsense\" is not auto, plain or none (see 'mlvm up --help')" "$st $err"
+
 err=$("$MLVM" frobnicate 2>&1); st=$?
 check_eq "unknown verb exits 2" 2 $st
 check_eq "unknown verb message" "mlvm: frobnicate: unknown verb (see 'mlvm --help')" "$err"
