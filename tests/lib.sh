@@ -58,6 +58,9 @@ json_get() {
         "${PYTHON3:-python3}" -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
+# free_port: a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() { "${PYTHON3:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
 done_testing() {
         echo "1..$_n"
         [ "$_failed" -eq 0 ]

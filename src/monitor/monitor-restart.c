@@ -71,14 +71,19 @@ void monitor_restart_record(json_object *run)
 }
 
 /* The restart's command line: the same file, connection, boot timeout
- * and accelerator request as this run. The file is read again: a restart
- * starts the model as the file says now. */
+ * and accelerator request as this run, and the same options given to its
+ * up beyond the file (--publish, --publish-public, --kernel-args: the
+ * record's up_options). The file is read again: a restart starts the
+ * model as the file says now. */
 static char **restart_argv(json_object *run)
 {
         const char *cfile = json_str(run, "config_file") ?: "mlvm.yaml", *cdir = json_str(run, "config_dir");
         const char *slash = strrchr(cfile, '/');
-        json_object *x;
-        char **argv = xcalloc(16, sizeof(*argv));
+        json_object *x, *uo = NULL, *pub = NULL;
+        if (json_object_object_get_ex(run, "up_options", &uo) && !json_object_object_get_ex(uo, "publish", &pub))
+                pub = NULL;
+        size_t n_pub = json_object_is_type(pub, json_type_array) ? json_object_array_length(pub) : 0;
+        char **argv = xcalloc(20 + 2 * n_pub, sizeof(*argv));
         size_t n = 0;
 
         argv[n++] = xstrdup("mlvm");
@@ -94,6 +99,19 @@ static char **restart_argv(json_object *run)
         if (json_str(run, "accel_requested")) {
                 argv[n++] = xstrdup("--accel");
                 argv[n++] = xstrdup(json_str(run, "accel_requested"));
+        }
+        for (size_t i = 0; i < n_pub; i++) {
+                const char *spec = json_object_get_string(json_object_array_get_idx(pub, i));
+                if (spec) {
+                        argv[n++] = xstrdup("--publish");
+                        argv[n++] = xstrdup(spec);
+                }
+        }
+        if (uo && json_object_object_get_ex(uo, "publish_public", &x) && json_object_get_boolean(x))
+                argv[n++] = xstrdup("--publish-public");
+        if (uo && json_str(uo, "kernel_args")) {
+                argv[n++] = xstrdup("--kernel-args");
+                argv[n++] = xstrdup(json_str(uo, "kernel_args"));
         }
         argv[n++] = xstrdup("--restart-of");
         argv[n++] = xstrdup(monitor_run_id());
@@ -125,7 +143,9 @@ int monitor_restart_run(int status)
         }
         char **argv = restart_argv(monitor_record());
         const char *exe = json_str(monitor_record(), "mlvm_exe");
-        monitor_log("restarting: %s up --restart-of %s %s", exe, monitor_run_id(), monitor_name());
+        monitor_log("restarting: %s up%s --restart-of %s %s", exe,
+                    json_object_object_get_ex(monitor_record(), "up_options", NULL) ? " (with its options)" : "",
+                    monitor_run_id(), monitor_name());
         fflush(stderr);
         /* The monitor ignores SIGPIPE; the up (and the exec: credential
          * sources it runs) get the default back, as from a shell. */

@@ -25,7 +25,6 @@ check_eq "the hostile test image builds (mlvm-agent-evil as /init)" 0 $st
 [ $st -eq 0 ] || { sed 's/^/# /' "$tmp/evil.err"; done_testing; exit 1; }
 printf 'not-a-real-token' | "$MLVM" -q secret set tok
 
-free_port() { "${PYTHON3:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pc=$(free_port) ph=$(free_port)
 cat > mlvm.yaml <<EOF
 x-evil: &evil

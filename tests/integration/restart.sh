@@ -2,7 +2,7 @@
 # restart: in mlvm.yaml, on real guests: a model that exits 1 with
 # restart: on-failure comes back as new runs linked to the one before
 # (restart_of, restart_count, restarted_as, a run.restart audit event)
-# until restart_max; restart: no leaves it ended; mlvm down during the
+# and up's own --publish and --kernel-args, until restart_max; restart: no leaves it ended; mlvm down during the
 # backoff ends the chain with nothing left. Deadlines are generous
 # (MLVM_TEST_RESTART_WAIT, default 900 s): boots under TCG are slow.
 . "$TOP_SRCDIR/tests/lib.sh"
@@ -35,7 +35,9 @@ monitor_gone() {
 }
 
 # ---- on-failure, capped -----------------------------------------------------
-out=$("$MLVM" up crash 2>&1); st=$?
+# With up's own options, which every restart of the chain is given again.
+port=$(free_port)
+out=$("$MLVM" up crash --publish "127.0.0.1:$port:8080" --kernel-args mlvm_restart_probe=7 2>&1); st=$?
 check_eq "up crash exits 0" 0 $st
 r0=$(printf '%s\n' "$out" | sed -n 's/^crash: run \([0-9a-f]*\) .*/\1/p')
 check_match "a first run" '^[0-9a-f]{8}$' "$r0"
@@ -48,10 +50,15 @@ check_match "and that one again" '^[0-9a-f]{8}$' "$r2"
 check_eq "three distinct run ids" 3 "$(printf '%s\n' "$r0" "$r1" "$r2" | sort -u | grep -c .)"
 check_eq "the first restart links the first run" "$r0 1" "$(rec "$r1" 'j.get("restart_of"), j.get("restart_count")' | tr -d "(),'")"
 check_eq "the second links the first restart" "$r1 2" "$(rec "$r2" 'j.get("restart_of"), j.get("restart_count")' | tr -d "(),'")"
+want="[{'addr': '127.0.0.1', 'port': $port, 'guest_port': 8080}] mlvm_restart_probe=7"
+check_eq "the first restart has up's --publish and --kernel-args" "$want" \
+        "$(rec "$r1" '"%s %s" % (j.get("publish"), j.get("up_options", {}).get("kernel_args"))')"
+check_eq "and so has the second" "$want" "$(rec "$r2" '"%s %s" % (j.get("publish"), j.get("up_options", {}).get("kernel_args"))')"
 wait_rec "$r2" 'j["state"] not in ("starting", "ready") and "restart_stopped" in j'
 check_eq "the last run ended and says why it was not restarted" "exited restart_max 2 reached 1" \
         "$(rec "$r2" 'j["state"], j["restart_stopped"], j["exit_code"]' | tr -d "(),'")"
 monitor_gone "$r2"
+check_match "the restarted guest booted with them" "mlvm_restart_probe=7" "$("$MLVM" logs "$r2" 2>&1)"
 check_eq "no fourth run" "$r0 $r1 $r2" "$(runs_of crash)"
 check_eq "the name is free again" "" "$(cat "$MLVM_STATE_DIR/names/crash" 2>/dev/null)"
 "$MLVM" audit --event run.restart --json > "$tmp/audit.json"

@@ -12,7 +12,6 @@ DATA="$TOP_SRCDIR/tests/data/serving"
 runs_setup_minimal
 C="${PYTHON3:-python3} $TOP_SRCDIR/tests/integration/stream-client.py"
 
-free_port() { "${PYTHON3:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pa=$(free_port) pb=$(free_port) pc=$(free_port) pd=$(free_port)
 sed -i "s/PORT_A/$pa/; s/PORT_B/$pb/; s/PORT_C/$pc/; s|SOCK|$tmp/echo.sock|" mlvm.yaml
 jf() { "${PYTHON3:-python3}" -c 'import json,sys; print(eval(sys.argv[1], {"j": json.loads(sys.stdin.read())}))' "$1"; }

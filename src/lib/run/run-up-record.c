@@ -54,7 +54,31 @@ static json_object *publish_json(const struct mlvm_workload *w, const struct up_
         return a;
 }
 
-/* Is NAME's current run (if any) still live? Its id in CUR. */
+/* What `up` was given on its command line beyond the file, as options a
+ * restart gives its own up again (monitor-restart.c); NULL when nothing. */
+static json_object *up_options_json(const struct up_opts *o)
+{
+        if (!o->n_publish && !o->publish_public && !o->kernel_args)
+                return NULL;
+        json_object *u = json_object_new_object();
+        if (o->n_publish) {
+                json_object *a = json_object_new_array();
+                for (size_t i = 0; i < o->n_publish; i++) {
+                        const struct mlvm_publish *p = &o->publish[i];
+                        _cleanup_free_ char *spec =
+                                p->unix_path ? xasprintf("unix:%s:%u", p->unix_path, p->guest_port)
+                                             : xasprintf("%s:%u:%u", p->host_addr, p->host_port, p->guest_port);
+                        json_object_array_add(a, json_object_new_string(spec));
+                }
+                json_object_object_add(u, "publish", a);
+        }
+        if (o->publish_public)
+                json_object_object_add(u, "publish_public", json_object_new_boolean(1));
+        if (o->kernel_args)
+                json_object_object_add(u, "kernel_args", json_object_new_string(o->kernel_args));
+        return u;
+}
+
 /* What the record says from the start. */
 static void record_fill(struct up_ctx *c)
 {
@@ -85,6 +109,9 @@ static void record_fill(struct up_ctx *c)
         json_object *pub = publish_json(w, o);
         if (pub)
                 json_object_object_add(run, "publish", pub);
+        json_object *uo = up_options_json(o);
+        if (uo)
+                json_object_object_add(run, "up_options", uo);
         json_object_object_add(run, "config_file", json_object_new_string(o->config->path));
         if (o->restart_of) {
                 json_object_object_add(run, "restart_of", json_object_new_string(o->restart_of));
