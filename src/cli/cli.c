@@ -28,8 +28,9 @@ const char cli_global_help[] =
         "      --json          machine-readable output\n"
         "  -q, --quiet         print less\n"
         "  -v, --verbose       print more\n"
-        "      --progress=WHEN the steps of long work (build, import, upload) on stderr: auto (on a\n"
-        "                      terminal; the default), plain (always, for logs) or none\n"
+        "      --progress=WHEN the steps of long work (build, import, upload, verify, artifact\n"
+        "                      collection) on stderr: auto (on a terminal; the default), plain\n"
+        "                      (always, for logs) or none\n"
         "  -h, --help          show this help\n"
         "  -V, --version       print the version\n";
 

@@ -25,14 +25,14 @@ struct image_opts {
         bool local, no_import;
 };
 
-/* Record EVENT with FIELDS (consumed). An event the log refuses fails the
- * command: an unaudited import or removal is not a success. */
 /* A step of a build or an import, on stderr (U: "image build", "image import"). */
 static void print_progress(void *u, const char *line)
 {
         fprintf(stderr, "mlvm: %s: %s\n", u ? (const char *)u : "image build", line);
 }
 
+/* Record EVENT with FIELDS (consumed). An event the log refuses fails the
+ * command: an unaudited import or removal is not a success. */
 static int audit(struct cli *cli, const char *state, const char *event, json_object *fields)
 {
         struct mlvm_err e = { 0 };

@@ -71,9 +71,11 @@ static void cat_file_upto(const char *path, long long limit, FILE *to)
         fflush(to);
 }
 
-/* Print the workload's output until the monitor says the run ended.
+/* Print the workload's output until the monitor says the run ended, and
+ * with PROGRESS how the end goes ("mlvm: run: NAME: artifacts: ...").
  * 0 at the end; -EINTR after Ctrl-C; another error if the monitor went. */
-static int follow(const char *state, const char *id, bool quiet, struct mlvm_err *e)
+static int follow(const char *state, const char *id, const char *name, bool quiet, bool progress,
+                  struct mlvm_err *e)
 {
         _cleanup_close_ int fd = -1;
         _cleanup_json_ json_object *hello = NULL;
@@ -103,6 +105,8 @@ static int follow(const char *state, const char *id, bool quiet, struct mlvm_err
                         return r;
                 if (json_object_object_get_ex(m, "event", &x))
                         return 0;
+                if (progress && json_object_object_get_ex(m, "progress", &x))
+                        fprintf(stderr, "mlvm: run: %s: %.256s\n", name, json_object_get_string(x));
                 if (quiet)
                         continue;
                 if (json_object_object_get_ex(m, "stdout", &x)) {
@@ -276,7 +280,7 @@ static int run(struct cli *cli, void *opts, int argc, char **argv)
         if ((r = start(cli, opts, state, argv[0], &x)) != 0)
                 return r;
         const char *name = x.w->name, *id = x.res.id;
-        r = follow(state, id, cli->json, &e);
+        r = follow(state, id, name, cli->json, cli_progress(cli), &e);
         if (r == -EINTR) {
                 struct down_result d = { 0 };
                 fprintf(stderr, "mlvm: run: %s: interrupted: stopping run %s\n", name, id);

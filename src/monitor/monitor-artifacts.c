@@ -121,6 +121,18 @@ static const char *not_collected(void)
         return NULL;
 }
 
+/* How far the download is, for `mlvm run`: every 2 s at most. */
+#define PROGRESS_EVERY_USEC (2 * USEC_PER_SEC)
+static void say_bytes(void *u, uint64_t done, uint64_t total)
+{
+        usec_t *last = u, now = now_usec();
+        if (done < total && now - *last < PROGRESS_EVERY_USEC)
+                return;
+        *last = now;
+        monitor_control_progress("artifacts: %.1f of %.1f MiB read", (double)done / 1048576.0,
+                                 (double)total / 1048576.0);
+}
+
 /* The artifact volume, read through libvirt and checked against the reports. */
 static int collect_volume(virStoragePoolPtr pool, const char *volname, const char *dest, struct mlvm_err *e)
 {
@@ -128,6 +140,8 @@ static int collect_volume(virStoragePoolPtr pool, const char *volname, const cha
         struct artifact_report rep = { reps, n_reps, tar_size, "" };
         struct untar u = { .run_id = monitor_run_id() };
         struct artifact_parser parser;
+        usec_t last = now_usec();
+        const struct artifact_progress pr = { .bytes = say_bytes, .u = &last };
         int r;
 
         memcpy(rep.tar_sha256, tar_sha, sizeof(rep.tar_sha256));
@@ -137,7 +151,9 @@ static int collect_volume(virStoragePoolPtr pool, const char *volname, const cha
          * privilege, as the run's QEMU uid (untar.h); this process writes. */
         gate_identity(monitor_record(), &u.uid, &u.gid);
         untar_parser(&u, &parser);
-        r = artifacts_collect(vol, &rep, &artifact_default_limits, &parser, dest, e);
+        monitor_control_progress("artifacts: collecting %zu files, a %.1f MiB stream", n_reps,
+                                 (double)tar_size / 1048576.0);
+        r = artifacts_collect(vol, &rep, &artifact_default_limits, &parser, &pr, dest, e);
         virStorageVolFree(vol);
         return r;
 }
@@ -155,7 +171,7 @@ static json_object *artifacts_collect_run(virStoragePoolPtr pool, char **ret_fai
         if (!dir || !volname)
                 return NULL;
         json_object *o = json_object_new_object();
-        const char *why = not_collected();
+        const char *why = not_collected(), *skipped = why;
         usec_t t0 = now_usec();
         _cleanup_free_ char *dest = run_file(monitor_state_dir(), monitor_run_id(), "artifacts");
         if (!why && collect_volume(pool, volname, dest, &e) < 0)
@@ -177,6 +193,11 @@ static json_object *artifacts_collect_run(virStoragePoolPtr pool, char **ret_fai
                 json_object_object_add(o, "collect_s", json_object_new_double(secs));
         }
         monitor_log("artifacts: %s%s", why ? "rejected: " : "accepted", why ? why : "");
+        if (why && !skipped)
+                monitor_control_progress("artifacts: rejected: %s", why);
+        else if (!why)
+                monitor_control_progress("artifacts: %zu files (%.1f MiB) checked in %.1f s", n_reps,
+                                         (double)bytes / 1048576.0, secs);
         record_result(o);
         return o;
 }

@@ -5,6 +5,7 @@
  * exec). */
 #include "mlvm-build.h"
 
+#include <stdarg.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -164,6 +165,17 @@ void monitor_control_pong(uint32_t id)
                         c->ping_id = 0;
                 }
         }
+}
+
+void monitor_control_progress(const char *fmt, ...)
+{
+        char line[256];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(line, sizeof(line), fmt, ap);
+        va_end(ap);
+        if (n > 0)
+                broadcast_one("progress", line, strlen(line));
 }
 
 void monitor_control_end(json_object *end)

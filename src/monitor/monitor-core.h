@@ -169,3 +169,7 @@ void monitor_client_take(struct monitor_client *c, virEventHandleCallback cb, vo
 void monitor_client_events(struct monitor_client *c, int events);
 /* Guest bytes to every follower, in bounded lines, under KEY. */
 void monitor_broadcast(const char *key, const void *data, size_t len);
+/* A line of the monitor's own to every follower (mlvm run prints it with
+ * --progress), such as how far the artifact collection is: {"progress":
+ * LINE}; not kept for replay. */
+void monitor_control_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

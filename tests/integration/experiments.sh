@@ -63,10 +63,13 @@ check_eq "ticker: exit 0" 0 $st
 check_eq "all twelve ticks" 12 "$(grep -c '^tick' "$tmp/ticks")"
 
 # --- artifacts round-trip
-err=$("$MLVM" run produce 2>&1 >"$tmp/out"); st=$?
+err=$("$MLVM" --progress=plain run produce 2>&1 >"$tmp/out"); st=$?
 check_eq "run produce: exit 0" 0 $st
 [ $st -eq 0 ] || printf '%s\n' "$err" | sed 's/^/# /'
 check_match "the summary counts the artifacts" 'exited 0 in [0-9.]+ s; 5 artifacts \(200.0 MiB\) checked; provenance signed' "$err"
+check_match "--progress=plain: the collection's start" \
+        '^mlvm: run: produce: artifacts: collecting 5 files, a 200\.[0-9] MiB stream$' "$err"
+check_match "--progress=plain: and its end" '^mlvm: run: produce: artifacts: 5 files \(200\.0 MiB\) checked in [0-9.]+ s$' "$err"
 r=$(last_run)
 "$MLVM" artifacts "$r" --json > "$tmp/arts.json"
 check_eq "five files, nested, with an empty one" \
@@ -156,8 +159,10 @@ check_reject evil-digest 'model.bin.*SHA-256|SHA-256.*model.bin'
 check_eq "nothing was written outside the runs' directories" "$before" "$(outside_runs)"
 check_eq "nothing appeared in the host's /etc" "$etc_before" "$(ls /etc)"
 check_eq "no stray x next to the runs" "" "$(ls "$MLVM_STATE_DIR/runs" | grep -vE '^[0-9a-f]{8}$')"
-"$MLVM" run evil-honest >/dev/null 2>&1; st=$?
+"$MLVM" run evil-honest >/dev/null 2>"$tmp/honest.err"; st=$?
 check_eq "the same agent's honest stream is accepted" 0 $st
+check_eq "no progress lines when stderr is not a terminal (--progress=auto)" 0 "$(grep -c 'artifacts: collecting' "$tmp/honest.err")"
+
 check_eq "and kept" fine "$(cat "$MLVM_STATE_DIR/runs/$(last_run)/artifacts/fine.txt")"
 nothing_left "hostile streams"
 

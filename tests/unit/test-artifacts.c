@@ -558,12 +558,12 @@ static void test_collect(void **state)
         end(&b);
         rep_stream(&rp, &b);
         rp.r.tar_size = 1048577;
-        assert_int_equal(artifacts_collect(vol, &rp.r, &artifact_default_limits, NULL, f->dest, &f->e), -EBADMSG);
+        assert_int_equal(artifacts_collect(vol, &rp.r, &artifact_default_limits, NULL, NULL, f->dest, &f->e), -EBADMSG);
         assert_string_equal(f->e.msg,
                             "artifact stream: 1048577 bytes reported, more than the artifact volume's 1048576");
         assert_nothing_left(f);
         rp.r.tar_size = b.len;
-        assert_int_equal(artifacts_collect(vol, &rp.r, &artifact_default_limits, NULL, f->dest, &f->e), -EIO);
+        assert_int_equal(artifacts_collect(vol, &rp.r, &artifact_default_limits, NULL, NULL, f->dest, &f->e), -EIO);
         assert_true(strstartswith(f->e.msg, "read the artifact volume: "));
         assert_nothing_left(f);
         (void)virStorageVolDelete(vol, 0);

@@ -421,6 +421,8 @@ static void virStreamFreep(virStreamPtr *s) { if (*s) (void)virStreamFree(*s); }
 struct vol_reader {
         virStreamPtr st;
         bool failed;
+        const struct artifact_progress *pr;
+        uint64_t done, total;
 };
 
 /* A blocking stream: virStreamRecv returns what it has; fill LEN or stop at its end. */
@@ -440,13 +442,17 @@ static ssize_t vol_read(void *opaque, void *buf, size_t len, struct mlvm_err *e)
                         break;
                 got += (size_t)n;
         }
+        v->done += got;
+        if (v->pr && v->pr->bytes && got)
+                v->pr->bytes(v->pr->u, v->done, v->total);
         return (ssize_t)got;
 }
 
 static ssize_t no_bytes(void *opaque, void *buf, size_t len, struct mlvm_err *e) { return 0; }
 
 int artifacts_collect(virStorageVolPtr vol, const struct artifact_report *rep, const struct artifact_limits *lim,
-                      const struct artifact_parser *parser, const char *dest_dir, struct mlvm_err *e)
+                      const struct artifact_parser *parser, const struct artifact_progress *pr, const char *dest_dir,
+                      struct mlvm_err *e)
 {
         __attribute__((cleanup(virStreamFreep))) virStreamPtr st = NULL;
         virStorageVolInfo info;
@@ -464,7 +470,7 @@ int artifacts_collect(virStorageVolPtr vol, const struct artifact_report *rep, c
         st = virStreamNew(virStorageVolGetConnect(vol), 0);
         if (!st || virStorageVolDownload(vol, st, 0, rep->tar_size, 0) < 0)
                 return err_virt(e, "read the artifact volume");
-        struct vol_reader v = { .st = st };
+        struct vol_reader v = { .st = st, .pr = pr, .total = rep->tar_size };
         r = artifacts_extract(vol_read, &v, rep, lim, parser, dest_dir, e);
         /* Exactly tar_size bytes were read: the stream must be at its end now. */
         if (r == 0) {

@@ -97,10 +97,19 @@ int artifacts_extract(artifact_read_fn rd, void *opaque, const struct artifact_r
                       const struct artifact_limits *lim, const struct artifact_parser *parser, const char *dest_dir,
                       struct mlvm_err *e);
 
+/* Bytes read of a collection so far, after every chunk (the callee
+ * decides how often to tell anyone). */
+struct artifact_progress {
+        void (*bytes)(void *u, uint64_t done, uint64_t total);
+        void *u;
+};
+
 /* The same, reading the first REP->tar_size bytes of VOL through
- * virStorageVolDownload (refused when tar_size exceeds its capacity). */
+ * virStorageVolDownload (refused when tar_size exceeds its capacity);
+ * PR, when not NULL, hears how far the download is. */
 int artifacts_collect(virStorageVolPtr vol, const struct artifact_report *rep, const struct artifact_limits *lim,
-                      const struct artifact_parser *parser, const char *dest_dir, struct mlvm_err *e);
+                      const struct artifact_parser *parser, const struct artifact_progress *pr, const char *dest_dir,
+                      struct mlvm_err *e);
 
 /* Walk DIR (an accepted artifact directory) and hash every file, so
  * `mlvm verify` can compare it with the provenance: RET is sorted by
