@@ -117,10 +117,13 @@ int sandbox_seccomp(const struct sandbox_call *calls, size_t n, const char *who,
         int mode = gate_sandbox_mode(e);
         if (mode < 0)
                 return mode;
-        /* The arch check, then per call either "nr: allow" or, for a call
+        /* The arch check, then per call either "nr: allow"; or, for a call
          * on one descriptor, "nr and the low word of args[0] is FD and its
-         * high word 0: allow" (little-endian), the nr reloaded after; the
-         * default verdict last. Jumps count the instructions skipped. */
+         * high word 0: allow" (little-endian); or, for a call with bits it
+         * must not have, "nr and none of them in the low word of args[2]:
+         * allow" (prot and flags are ints); the nr reloaded after the last
+         * two. The default verdict last. Jumps count the instructions
+         * skipped. */
         size_t max = 4 + 7 * n + 1, k = 0;
         _cleanup_free_ struct sock_filter *f = xcalloc(max, sizeof(*f));
         f[k++] = (struct sock_filter)LOAD(arch);
@@ -128,6 +131,14 @@ int sandbox_seccomp(const struct sandbox_call *calls, size_t n, const char *who,
         f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
         f[k++] = (struct sock_filter)LOAD(nr);
         for (size_t i = 0; i < n; i++) {
+                if (calls[i].fd < 0 && calls[i].arg2_clear) {
+                        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)calls[i].nr, 0, 4);
+                        f[k++] = (struct sock_filter)LOAD(args[2]);
+                        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, calls[i].arg2_clear, 1, 0);
+                        f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+                        f[k++] = (struct sock_filter)LOAD(nr);
+                        continue;
+                }
                 if (calls[i].fd < 0) {
                         f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)calls[i].nr, 0, 1);
                         f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
@@ -156,13 +167,13 @@ int gate_sandbox_seccomp(struct mlvm_err *e)
          * filter: docs/security.md): recv and send on its socket, the
          * clock (the vDSO's fallback), and the ways out. */
         static const struct sandbox_call calls[] = {
-                { __NR_recvfrom, GATE_FD },
-                { __NR_sendto, GATE_FD },
-                { __NR_clock_gettime, -1 },
-                { __NR_rt_sigreturn, -1 },
-                { __NR_restart_syscall, -1 },
-                { __NR_exit_group, -1 },
-                { __NR_exit, -1 },
+                { .nr = __NR_recvfrom, .fd = GATE_FD },
+                { .nr = __NR_sendto, .fd = GATE_FD },
+                { .nr = __NR_clock_gettime, .fd = -1 },
+                { .nr = __NR_rt_sigreturn, .fd = -1 },
+                { .nr = __NR_restart_syscall, .fd = -1 },
+                { .nr = __NR_exit_group, .fd = -1 },
+                { .nr = __NR_exit, .fd = -1 },
         };
         return sandbox_seccomp(calls, sizeof(calls) / sizeof(calls[0]), "frame gate", e);
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -32,9 +33,11 @@ int gate_sandbox_check(struct mlvm_err *e);
 int gate_sandbox_seccomp(struct mlvm_err *e);
 
 /* One call a filter allows: NR, only on descriptor FD (its first
- * argument) when FD >= 0. */
+ * argument) when FD >= 0, or, when ARG2_CLEAR is not 0 (and FD < 0),
+ * only with those bits clear in its third argument (mmap's PROT_EXEC). */
 struct sandbox_call {
         int nr, fd;
+        uint32_t arg2_clear;
 };
 /* Install a filter allowing CALLS alone (on this architecture; anything
  * else kills the process, or is logged under "log"). WHO names the

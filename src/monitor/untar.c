@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -127,26 +128,33 @@ void untar_parser(struct untar *u, struct artifact_parser *ret)
 
 /* ---- the child ------------------------------------------------------------ */
 
-static int confine(void *opaque)
+int untar_seccomp(struct mlvm_err *e)
 {
-        struct mlvm_err e = { 0 };
         /* What libarchive's tar reader and our loop call once set up,
          * found with strace -f of the parser (after its PR_SET_SECCOMP)
          * over the fuzz corpus, pax and GNU tars with long and UTF-8
          * names, 9,000 entries (brk), pax headers of 300 KB to 900 KB
          * (mmap, mremap, munmap) and a 200 MB file (read and write
          * alone): read the stream, write the records, memory, and out.
+         * No executable memory: mmap with PROT_EXEC is refused (mprotect
+         * is not allowed at all), so a parser bug cannot map code.
          * docs/security.md lists them. */
         static const struct sandbox_call calls[] = {
-                { __NR_read, 0 },
-                { __NR_write, 1 },
-                { __NR_brk, -1 },
-                { __NR_mmap, -1 },
-                { __NR_munmap, -1 },
-                { __NR_mremap, -1 },
-                { __NR_exit_group, -1 },
+                { .nr = __NR_read, .fd = 0 },
+                { .nr = __NR_write, .fd = 1 },
+                { .nr = __NR_brk, .fd = -1 },
+                { .nr = __NR_mmap, .fd = -1, .arg2_clear = PROT_EXEC },
+                { .nr = __NR_munmap, .fd = -1 },
+                { .nr = __NR_mremap, .fd = -1 },
+                { .nr = __NR_exit_group, .fd = -1 },
         };
-        return sandbox_seccomp(calls, sizeof(calls) / sizeof(calls[0]), "artifact parser", &e);
+        return sandbox_seccomp(calls, sizeof(calls) / sizeof(calls[0]), "artifact parser", e);
+}
+
+static int confine(void *opaque)
+{
+        struct mlvm_err e = { 0 };
+        return untar_seccomp(&e);
 }
 
 static bool parse_u64(const char *s, uint64_t *ret)

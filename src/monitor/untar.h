@@ -33,6 +33,11 @@ struct untar {
 /* The parser for artifacts_collect, under U's identity (U is its state). */
 void untar_parser(struct untar *u, struct artifact_parser *ret);
 
+/* The parser's seccomp filter, as untar_main installs it (also for
+ * tests): read on 0, write on 1, brk, mmap without PROT_EXEC, munmap,
+ * mremap and exit_group; anything else kills the process. */
+int untar_seccomp(struct mlvm_err *e);
+
 /* The parser's main: `mlvm-monitor untar RUNID MAX_ENTRIES MAX_FILE
  * MAX_TOTAL` (ARGV from "untar" on); exit code 0 after END, 1 otherwise. */
 int untar_main(int argc, char **argv);

@@ -4,7 +4,8 @@
  * nobody, without capabilities, under its seccomp filter. Good streams
  * come through whole; a hostile one is refused by the child with the
  * rule it broke; a child killed on the way, or one that cannot drop
- * privilege, fails the collection with one line and leaves nothing.
+ * privilege, fails the collection with one line and leaves nothing; and
+ * the filter gives the parser memory but never executable memory.
  * Needs root (the privilege drop); skipped otherwise. */
 #include "mlvm-build.h"
 
@@ -15,7 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -134,6 +138,42 @@ static void test_confined(void **state)
         free(b.p);
 }
 
+/* A child under the parser's filter maps memory as WANT (PROT_* bits),
+ * writes a byte when it can and exits 0; how it ended. */
+static int mapped_under_filter(int want)
+{
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct mlvm_err e = { 0 };
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || untar_seccomp(&e) < 0)
+                        _exit(3);
+                void *p = mmap(NULL, 65536, want, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED)
+                        _exit(4);
+                if (want & PROT_WRITE)
+                        *(volatile char *)p = 1;
+                _exit(0);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return status;
+}
+
+/* The parser may take memory, never executable memory. */
+static void test_no_exec_memory(void **state)
+{
+        int st = mapped_under_filter(PROT_READ | PROT_WRITE);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+        st = mapped_under_filter(PROT_READ | PROT_EXEC);
+        assert_true(WIFSIGNALED(st));
+        assert_int_equal(WTERMSIG(st), SIGSYS);
+        st = mapped_under_filter(PROT_READ | PROT_WRITE | PROT_EXEC);
+        assert_true(WIFSIGNALED(st));
+        assert_int_equal(WTERMSIG(st), SIGSYS);
+}
+
 int main(int argc, char **argv)
 {
         /* Re-executed by untar_start as `mlvm-monitor untar ...`, as the monitor is. */
@@ -141,6 +181,7 @@ int main(int argc, char **argv)
                 _exit(untar_main(argc - 1, argv + 1));
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_confined),
+                cmocka_unit_test(test_no_exec_memory),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
