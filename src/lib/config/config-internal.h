@@ -1,7 +1,7 @@
 /* config-internal.h: what the loader's files share: the keys that keep a
- * model up, restart, restart_max, restart_delay and healthcheck (config-upkeep.c), and
- * the publish: list (config-publish.c), for the loader (config.c) and the normalized
- * output (config-json.c). */
+ * model up, restart, restart_max, restart_delay and healthcheck (config-upkeep.c), the
+ * publish: list (config-publish.c) and the secrets: mapping (config-secrets.c), for the
+ * loader (config.c) and the normalized output (config-json.c). */
 #pragma once
 
 #include <stdbool.h>
@@ -29,3 +29,6 @@ void config_upkeep_to_json(const struct mlvm_workload *w, json_object *o);
  * spec as mlvm_publish_parse reads it, no two binding the same host address
  * or socket (config-publish.c). */
 int config_parse_publish(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path);
+/* Read workload key secrets: (its value N, dotted path PATH) into W; a
+ * secret's from and ttl are required (config-secrets.c). */
+int config_parse_secrets(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path);
