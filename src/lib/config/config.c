@@ -6,12 +6,9 @@
  * dotted key path. */
 #include "mlvm-build.h"
 
-#include <arpa/inet.h>
-
 #include "config.h"
 #include "config-internal.h"
 #include "config-yaml.h"
-#include "secret-store.h"
 #include "suggest.h"
 #include "units.h"
 #include "util.h"
@@ -90,7 +87,6 @@ static const char *const workload_keys[] = {
         "healthcheck",
 };
 static const char *const disk_keys[] = { "source", "mount" };
-static const char *const secret_keys[] = { "from", "ttl", "rotate", "scope" };
 static const char *const root_keys[] = { "models", "experiments", "retention" };
 
 /* "unknown key", naming the known key K is probably a typo of. */
@@ -149,177 +145,6 @@ static int parse_disks(struct loader *L, struct mlvm_workload *w, yaml_node_t *n
                 w->n_disks = i + 1;
         }
         return 0;
-}
-
-static int check_secret_from(struct loader *L, yaml_node_t *n, const char *path, const char *from)
-{
-        _cleanup_free_ char *d = yml_display(from);
-        if (streq(from, "jwt"))
-                return 0;
-        if (strstartswith(from, "store:")) {
-                if (!secret_name_is_valid(from + 6))
-                        return yml_lerr(L, n, path, "\"%s\": store name must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", d);
-                return 0;
-        }
-        if (strstartswith(from, "exec:")) {
-                if (!from[5])
-                        return yml_lerr(L, n, path, "\"exec:\" needs a command");
-                return 0;
-        }
-        return yml_lerr(L, n, path, "\"%s\" is not a source: use store:NAME, exec:COMMAND or jwt", d);
-}
-
-static int parse_secrets(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
-{
-        _cleanup_(yml_pairs_free) struct pairs m = { 0 };
-        int r = yml_get_mapping(L, n, path, &m);
-        if (r < 0)
-                return r;
-        if (m.n > MLVM_CONFIG_MAX_SECRETS)
-                return yml_lerr(L, n, path, "has %zu secrets, more than %d", m.n, MLVM_CONFIG_MAX_SECRETS);
-        w->secrets = xcalloc(m.n, sizeof(*w->secrets));
-        for (size_t i = 0; i < m.n; i++) {
-                _cleanup_free_ char *sp = yml_join(path, m.v[i].k);
-                _cleanup_(yml_pairs_free) struct pairs d = { 0 };
-                struct mlvm_secret *s = &w->secrets[i];
-                yaml_node_t *scope_node = NULL;
-                bool have_ttl = false;
-
-                if (!env_name_is_valid(m.v[i].k))
-                        return yml_lerr(L, m.v[i].key, sp, "not a valid secret name ([A-Za-z_][A-Za-z0-9_]*)");
-                if ((r = yml_get_mapping(L, m.v[i].value, sp, &d)) < 0)
-                        return r;
-                s->name = xstrdup(m.v[i].k);
-                s->pos = yml_pos_of(m.v[i].key);
-                s->rotate = true;
-                w->n_secrets = i + 1;
-                for (size_t j = 0; j < d.n; j++) {
-                        _cleanup_free_ char *kp = yml_join(sp, d.v[j].k);
-                        const char *from;
-                        if (streq(d.v[j].k, "from")) {
-                                r = yml_get_string(L, d.v[j].value, kp, MLVM_CONFIG_MAX_STRING, &from);
-                                if (r == 0)
-                                        r = check_secret_from(L, d.v[j].value, kp, from);
-                                if (r == 0)
-                                        s->from = xstrdup(from);
-                        } else if (streq(d.v[j].k, "ttl")) {
-                                r = yml_get_duration(L, d.v[j].value, kp, MLVM_TTL_MIN_S, MLVM_TTL_MAX_S, &s->ttl_s);
-                                have_ttl = true;
-                        } else if (streq(d.v[j].k, "rotate")) {
-                                r = yml_get_bool(L, d.v[j].value, kp, &s->rotate);
-                        } else if (streq(d.v[j].k, "scope")) {
-                                scope_node = d.v[j].key;
-                                r = yml_get_string_list(L, d.v[j].value, kp, MLVM_CONFIG_MAX_SCOPES, &s->scope,
-                                                    &s->n_scope);
-                        } else
-                                r = config_unknown_key(L, d.v[j].key, kp, d.v[j].k, secret_keys, ARRAY_SIZE(secret_keys));
-                        if (r < 0)
-                                return r;
-                }
-                if (!s->from)
-                        return yml_lerr(L, m.v[i].key, sp, "missing required key \"from\"");
-                if (!have_ttl)
-                        return yml_lerr(L, m.v[i].key, sp, "missing required key \"ttl\"");
-                if (scope_node && !streq(s->from, "jwt")) {
-                        _cleanup_free_ char *kp = yml_join(sp, "scope");
-                        return yml_lerr(L, scope_node, kp, "only allowed with from: jwt");
-                }
-        }
-        return 0;
-}
-
-static int parse_port(const char *s, uint16_t *ret)
-{
-        uint64_t v;
-        int r = parse_uint(s, 1, 65535, &v);
-        if (r < 0)
-                return r;
-        *ret = (uint16_t)v;
-        return 0;
-}
-
-/* "[ADDR:]HOST_PORT:GUEST_PORT" (ADDR defaults to 127.0.0.1; IPv6 in
- * brackets) or "unix:/PATH:GUEST_PORT". */
-int mlvm_publish_parse(const char *spec, struct mlvm_publish *p)
-{
-        _cleanup_free_ char *s = xstrdup(spec);
-        char *last = strrchr(s, ':');
-        if (!last || parse_port(last + 1, &p->guest_port) < 0)
-                return -EINVAL;
-        *last = '\0';
-        if (strstartswith(s, "unix:")) {
-                if (s[5] != '/' || strlen(s + 5) > 107)
-                        return -EINVAL;
-                p->unix_path = xstrdup(s + 5);
-                return 0;
-        }
-        char *mid = strrchr(s, ':');
-        const char *addr = "127.0.0.1", *port = s;
-        if (mid) {
-                *mid = '\0';
-                addr = s;
-                port = mid + 1;
-        }
-        if (parse_port(port, &p->host_port) < 0)
-                return -EINVAL;
-        unsigned char buf[16];
-        if (addr[0] == '[') {
-                size_t n = strlen(addr);
-                if (n < 3 || addr[n - 1] != ']')
-                        return -EINVAL;
-                _cleanup_free_ char *a6 = xstrndup(addr + 1, n - 2);
-                if (inet_pton(AF_INET6, a6, buf) != 1)
-                        return -EINVAL;
-        } else if (inet_pton(AF_INET, addr, buf) != 1)
-                return -EINVAL;
-        p->host_addr = xstrdup(addr);
-        return 0;
-}
-
-bool mlvm_publish_is_local(const struct mlvm_publish *p)
-{
-        unsigned char a[16];
-        if (p->unix_path)
-                return true;
-        if (p->host_addr[0] == '[')
-                return streq(p->host_addr, "[::1]");
-        return inet_pton(AF_INET, p->host_addr, a) == 1 && a[0] == 127;
-}
-
-static int parse_publish(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
-{
-        _cleanup_free_ char **specs = NULL;
-        size_t count = 0;
-        int r = yml_get_string_list(L, n, path, MLVM_CONFIG_MAX_PUBLISH, &specs, &count);
-        if (r < 0)
-                goto out;
-        w->publish = xcalloc(count, sizeof(*w->publish));
-        for (size_t i = 0; i < count; i++) {
-                struct mlvm_publish *p = &w->publish[i];
-                yaml_node_t *item = yml_node(L, n->data.sequence.items.start[i]);
-                _cleanup_free_ char *ip = xasprintf("%s[%zu]", path, i);
-                _cleanup_free_ char *d = yml_display(specs[i]);
-                p->pos = yml_pos_of(item);
-                w->n_publish = i + 1;
-                if (mlvm_publish_parse(specs[i], p) < 0) {
-                        r = yml_lerr(L, item, ip, "\"%s\" is not [ADDR:]HOST_PORT:GUEST_PORT or unix:/PATH:GUEST_PORT", d);
-                        goto out;
-                }
-                for (size_t j = 0; j < i; j++) {
-                        const struct mlvm_publish *q = &w->publish[j];
-                        bool same = p->unix_path ? (q->unix_path && streq(p->unix_path, q->unix_path))
-                                                 : (q->host_addr && streq(p->host_addr, q->host_addr) &&
-                                                    p->host_port == q->host_port);
-                        if (same) {
-                                r = yml_lerr(L, item, ip, "\"%s\" binds the same host address as %s[%zu]", d, path, j);
-                                goto out;
-                        }
-                }
-        }
-out:
-        for (size_t i = 0; specs && specs[i]; i++)
-                free(specs[i]);
-        return r;
 }
 
 static int parse_transport(struct loader *L, struct mlvm_workload *w, yaml_node_t *n, const char *path)
@@ -401,7 +226,7 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
                                 return r;
                         w->at.disks = at;
                 } else if (streq(k, "secrets")) {
-                        if ((r = parse_secrets(L, w, val, kp)) < 0)
+                        if ((r = config_parse_secrets(L, w, val, kp)) < 0)
                                 return r;
                         w->at.secrets = at;
                 } else if (streq(k, "artifacts")) {
@@ -410,7 +235,7 @@ static int parse_workload(struct loader *L, struct mlvm_workload *w, yaml_node_t
                         w->artifacts = xstrdup(s);
                         w->at.artifacts = at;
                 } else if (streq(k, "publish")) {
-                        if ((r = parse_publish(L, w, val, kp)) < 0)
+                        if ((r = config_parse_publish(L, w, val, kp)) < 0)
                                 return r;
                         w->at.publish = at;
                 } else if (streq(k, "timeout")) {
