@@ -1,7 +1,8 @@
 /* fuzz-kconfig.c: libFuzzer target for a recipe's kernel config fragment
- * (kbuild.c): the parser, then the check against a .config, with the input
- * also as that .config (it is what `make allnoconfig` wrote, from a tree
- * the package index vouches for, but it is read with the same care). */
+ * (kbuild-kconfig.c): the parser, then the check against a .config, with
+ * the input also as that .config (it is what `make allnoconfig` wrote,
+ * from a tree the package index vouches for, but it is read with the same
+ * care). */
 #include "mlvm-build.h"
 
 #include <stddef.h>

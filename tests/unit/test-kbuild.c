@@ -1,7 +1,7 @@
 /* test-kbuild.c: the kernel builder's parts that take input
- * (src/lib/image/kbuild.c): the recipe's config fragment (parse: every
- * malformed line is a FILE:LINE error; verify: a symbol Kconfig dropped is
- * caught), and the source package's tarball, unpacked under caps and
+ * (src/lib/image/kbuild.c and kbuild-kconfig.c): the recipe's config
+ * fragment (parse: every malformed line is a FILE:LINE error; verify: a
+ * symbol Kconfig dropped is caught), and the source package's tarball, unpacked under caps and
  * refused when an entry would land outside the tree (crafted packages,
  * built here with libarchive). The compiler itself runs in the
  * integration tests (image.sh builds the default image). */
