@@ -1,4 +1,5 @@
-/* test-audit.c: the hash-chained, checkpoint-signed audit log (src/lib/trust/audit.c).
+/* test-audit.c: the hash-chained, checkpoint-signed audit log (src/lib/trust/audit.c,
+ * audit-read.c).
  * Each tampering test starts from a fresh state directory holding 8 events,
  * changes the files the way an intruder would, and asserts the exact
  * one-line message that names the first bad line. */

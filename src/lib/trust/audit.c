@@ -1,5 +1,6 @@
-/* audit.c: the hash-chained audit log and its signed checkpoint; see audit.h.
- * mlvm writes the log, but reads it back as untrusted input: whoever can
+/* audit.c: appending to the hash-chained audit log, and its signed checkpoint
+ * (reading, checking and writing it); audit-read.c reads the log back; see
+ * audit.h. mlvm writes the log, but reads it back as untrusted input: whoever can
  * write the state directory may have edited it, so every read is capped and
  * every line and the checkpoint are parsed strictly. */
 #include "mlvm-build.h"
@@ -11,31 +12,18 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
-#include "audit.h"
+#include "audit-internal.h"
 #include "json-util.h"
 #include "cleanup.h"
 #include "util.h"
 
-#define LOG_NAME "audit.log"
-#define CHECKPOINT_NAME "audit.checkpoint"
-#define LOCK_NAME "audit.lock"
 #define CHECKPOINT_MAX 1024
-#define HASH_HEX_LEN 64
 #define SIG_B64_LEN 88          /* base64 of 64 bytes, with "==" */
 #define CHECKPOINT_DOMAIN "mlvm-audit-checkpoint-v1"
 
-static const char zero_hash[HASH_HEX_LEN + 1] =
+const char audit_zero_hash[HASH_HEX_LEN + 1] =
         "0000000000000000000000000000000000000000000000000000000000000000";
-
-struct checkpoint {
-        uint64_t seq;
-        char hash[HASH_HEX_LEN + 1];
-        char key[KEY_ID_LEN + 1];
-        uint8_t sig[KEY_SIG_LEN];
-};
-
 
 bool audit_event_is_valid(const char *event)
 {
@@ -46,12 +34,12 @@ bool audit_event_is_valid(const char *event)
         return strspn(event, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n;
 }
 
-static bool is_hex(const char *s, size_t n)
+bool audit_is_hex(const char *s, size_t n)
 {
         return strlen(s) == n && strspn(s, "0123456789abcdef") == n;
 }
 
-static int sha256_hex(const void *data, size_t len, char ret[HASH_HEX_LEN + 1])
+int audit_sha256_hex(const void *data, size_t len, char ret[HASH_HEX_LEN + 1])
 {
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int n = 0;
@@ -66,24 +54,9 @@ static int sha256_hex(const void *data, size_t len, char ret[HASH_HEX_LEN + 1])
 /* Exactly one JSON object spanning all LEN bytes, or NULL. json-c's strict
  * mode may grow stricter in later releases; appends re-parse what they
  * write with these same flags, so this release always reads its own lines. */
-static json_object *parse_object(const char *s, size_t len)
+json_object *audit_parse_object(const char *s, size_t len)
 {
         return json_parse_object(s, len, JSON_TOKENER_DEFAULT_DEPTH);
-}
-
-static const char *get_string(json_object *o, const char *key)
-{
-        json_object *v;
-        if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-                return NULL;
-        return json_object_get_string(v);
-}
-
-static bool time_is_valid(const char *s)
-{
-        struct tm tm = { 0 };
-        const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
-        return end && *end == '\0' && strlen(s) == 20;
 }
 
 /* ---- the checkpoint ---------------------------------------------------- */
@@ -109,7 +82,7 @@ static int sig_decode(const char *s, uint8_t ret[KEY_SIG_LEN])
 
 /* Parse STATE/audit.checkpoint strictly. *ret_exists is false (and 0
  * returned) when there is none. */
-static int checkpoint_read(const char *state_dir, struct checkpoint *ret, bool *ret_exists, struct mlvm_err *e)
+int audit_checkpoint_read(const char *state_dir, struct checkpoint *ret, bool *ret_exists, struct mlvm_err *e)
 {
         _cleanup_free_ char *path = xasprintf("%s/" CHECKPOINT_NAME, state_dir);
         _cleanup_free_ char *buf = NULL;
@@ -127,7 +100,7 @@ static int checkpoint_read(const char *state_dir, struct checkpoint *ret, bool *
                 return err_set(e, r, "%s", path);
         if (len > 0 && buf[len - 1] == '\n')
                 len--;   /* the one newline the writer adds */
-        _cleanup_json_ json_object *o = parse_object(buf, len);
+        _cleanup_json_ json_object *o = audit_parse_object(buf, len);
         if (!o)
                 return err_setx(e, -EBADMSG, CHECKPOINT_NAME ": not a JSON object");
         json_object_object_foreach(o, k, v) {
@@ -138,11 +111,11 @@ static int checkpoint_read(const char *state_dir, struct checkpoint *ret, bool *
                                 return err_setx(e, -EBADMSG, CHECKPOINT_NAME ": \"seq\" is not a line number");
                         cp.seq = (uint64_t)seq;
                 } else if (streq(k, "hash")) {
-                        if (!is_hex(str, HASH_HEX_LEN))
+                        if (!audit_is_hex(str, HASH_HEX_LEN))
                                 return err_setx(e, -EBADMSG, CHECKPOINT_NAME ": \"hash\" is not a SHA-256 in hex");
                         memcpy(cp.hash, str, HASH_HEX_LEN + 1);
                 } else if (streq(k, "key")) {
-                        if (!is_hex(str, KEY_ID_LEN))
+                        if (!audit_is_hex(str, KEY_ID_LEN))
                                 return err_setx(e, -EBADMSG, CHECKPOINT_NAME ": \"key\" is not a key id");
                         memcpy(cp.key, str, KEY_ID_LEN + 1);
                 } else if (streq(k, "sig")) {
@@ -161,7 +134,7 @@ static int checkpoint_read(const char *state_dir, struct checkpoint *ret, bool *
 }
 
 /* The checkpoint must be signed by KEY, the host key (its private or public half). */
-static int checkpoint_check_sig(const struct checkpoint *cp, EVP_PKEY *key, struct mlvm_err *e)
+int audit_checkpoint_check_sig(const struct checkpoint *cp, EVP_PKEY *key, struct mlvm_err *e)
 {
         char id[KEY_ID_LEN + 1];
 
@@ -203,244 +176,6 @@ static int checkpoint_write(const char *state_dir, EVP_PKEY *key, uint64_t seq, 
         return 0;
 }
 
-/* ---- reading the log, one capped line at a time ------------------------ */
-
-struct line_reader {
-        int fd;
-        char buf[AUDIT_LINE_MAX + 1];   /* a whole line and its newline */
-        size_t start, len;              /* unread bytes: buf[start, len) */
-        uint64_t n;                     /* lines returned so far */
-        uint64_t used;                  /* bytes of those lines, newlines included */
-        bool eof;
-};
-
-/* 1 with the next line (newline excluded) in *ret, *ret_len; 0 at the end. */
-static int next_line(struct line_reader *lr, const char **ret, size_t *ret_len, struct mlvm_err *e)
-{
-        for (;;) {
-                char *p = lr->buf + lr->start, *nl = memchr(p, '\n', lr->len - lr->start);
-                if (nl) {
-                        size_t n = (size_t)(nl - p);
-                        lr->n++;
-                        if (lr->used + n + 1 > AUDIT_LOG_MAX)
-                                return err_setx(e, -EBADMSG,
-                                                LOG_NAME " line %" PRIu64 " goes past the %u MiB limit of the log",
-                                                lr->n, AUDIT_LOG_MAX >> 20);
-                        lr->used += n + 1;
-                        lr->start += n + 1;
-                        *ret = p;
-                        *ret_len = n;
-                        return 1;
-                }
-                if (lr->eof) {
-                        if (lr->start == lr->len)
-                                return 0;
-                        return err_setx(e, -EBADMSG, LOG_NAME " line %" PRIu64 " is incomplete (no newline at the end)",
-                                        lr->n + 1);
-                }
-                memmove(lr->buf, p, lr->len - lr->start);
-                lr->len -= lr->start;
-                lr->start = 0;
-                if (lr->len == sizeof(lr->buf))
-                        return err_setx(e, -EBADMSG, LOG_NAME " line %" PRIu64 " is longer than %u bytes", lr->n + 1,
-                                        AUDIT_LINE_MAX);
-                ssize_t k = read(lr->fd, lr->buf + lr->len, sizeof(lr->buf) - lr->len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return err_set(e, -errno, LOG_NAME);
-                if (k == 0)
-                        lr->eof = true;
-                lr->len += (size_t)k;
-        }
-}
-
-/* Readers take the lock shared, so they never see half of an append. A
- * missing lock file means no writer ever ran: nothing to wait for. */
-static int lock_shared(const char *state_dir, int *ret_fd, struct mlvm_err *e)
-{
-        _cleanup_free_ char *path = xasprintf("%s/" LOCK_NAME, state_dir);
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-
-        if (fd < 0) {
-                *ret_fd = -1;
-                return errno == ENOENT ? 0 : err_set(e, -errno, "%s", path);
-        }
-        while (flock(fd, LOCK_SH) < 0) {
-                if (errno != EINTR) {
-                        int r = err_set(e, -errno, "lock %s", path);
-                        (void)close(fd);
-                        return r;
-                }
-        }
-        *ret_fd = fd;
-        return 0;
-}
-
-/* Open the log for reading: -ENOENT (without touching e) when absent. */
-static int open_log(const char *state_dir, int *ret_fd, struct mlvm_err *e)
-{
-        _cleanup_free_ char *path = xasprintf("%s/" LOG_NAME, state_dir);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        struct stat st;
-
-        if (fd < 0)
-                return errno == ENOENT ? -ENOENT : err_set(e, -errno, "%s", path);
-        if (fstat(fd, &st) < 0)
-                return err_set(e, -errno, "%s", path);
-        if (!S_ISREG(st.st_mode))
-                return err_setx(e, -EBADMSG, "%s: not a regular file", path);
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
-/* One line of the chain: a JSON object whose prev is PREV_HASH and seq is N. */
-static int check_line(const char *line, size_t len, uint64_t n, const char *prev_hash, struct mlvm_err *e)
-{
-        _cleanup_json_ json_object *o = parse_object(line, len);
-        json_object *seq;
-        const char *prev, *event;
-
-        if (!o)
-                return err_setx(e, -EBADMSG, LOG_NAME " line %" PRIu64 ": not a JSON object", n);
-        if (!(prev = get_string(o, "prev")) || !is_hex(prev, HASH_HEX_LEN))
-                return err_setx(e, -EBADMSG, LOG_NAME " line %" PRIu64 ": \"prev\" is not a SHA-256 in hex", n);
-        if (!streq(prev, prev_hash)) {
-                if (n == 1)
-                        return err_setx(e, -EBADMSG, LOG_NAME " line 1: prev is not the start of the chain "
-                                                     "(the first line was removed or replaced)");
-                return err_setx(e, -EBADMSG, LOG_NAME " line %" PRIu64 ": prev does not match line %" PRIu64
-                                             " (a line was edited, removed or reordered)", n, n - 1);
-        }
-        if (!json_object_object_get_ex(o, "seq", &seq) || !json_object_is_type(seq, json_type_int) ||
-            json_object_get_int64(seq) != (int64_t)n)
-                return err_setx(e, -EBADMSG, LOG_NAME " line %" PRIu64 ": seq is not %" PRIu64, n, n);
-        if (!time_is_valid(get_string(o, "time")))
-                return err_setx(e, -EBADMSG, LOG_NAME " line %" PRIu64 ": \"time\" is not an RFC 3339 UTC time", n);
-        if (!(event = get_string(o, "event")) || !audit_event_is_valid(event))
-                return err_setx(e, -EBADMSG, LOG_NAME " line %" PRIu64 ": \"event\" is not an event name", n);
-        return 0;
-}
-
-int audit_verify(const char *state_dir, struct audit_status *ret, struct mlvm_err *e)
-{
-        _cleanup_close_ int lock = -1, fd = -1;
-        _cleanup_free_ struct line_reader *lr = NULL;
-        struct checkpoint cp = { 0 };
-        struct mlvm_err cp_err = { 0 };
-        char prev[HASH_HEX_LEN + 1], at_cp[HASH_HEX_LEN + 1] = "";
-        bool have_cp = false, have_log;
-        const char *line;
-        size_t len;
-        int r;
-
-        if ((r = lock_shared(state_dir, &lock, e)) < 0)
-                return r;
-        /* Read the checkpoint first, to note the hash of the line it covers
-         * on the way; report its errors after the chain's, which come first. */
-        int cp_r = checkpoint_read(state_dir, &cp, &have_cp, &cp_err);
-        r = open_log(state_dir, &fd, e);
-        if (r < 0 && r != -ENOENT)
-                return r;
-        have_log = r == 0;
-        r = 0;
-        memcpy(prev, zero_hash, sizeof(prev));
-        lr = xcalloc(1, sizeof(*lr));
-        lr->fd = fd;
-        while (have_log && (r = next_line(lr, &line, &len, e)) > 0) {
-                if ((r = check_line(line, len, lr->n, prev, e)) < 0)
-                        return r;
-                if (sha256_hex(line, len, prev) < 0)
-                        return err_setx(e, -EIO, "SHA-256 failed");
-                if (cp_r == 0 && have_cp && lr->n == cp.seq)
-                        memcpy(at_cp, prev, sizeof(at_cp));
-        }
-        if (r < 0)
-                return r;
-        uint64_t lines = lr->n;
-
-        if (cp_r < 0) {
-                *e = cp_err;
-                return cp_r;
-        }
-        if (!have_cp) {
-                if (lines > 0)
-                        return err_setx(e, -EBADMSG,
-                                        CHECKPOINT_NAME " is missing but " LOG_NAME " has %" PRIu64
-                                        " line%s (the checkpoint was deleted)", lines, lines == 1 ? "" : "s");
-                *ret = (struct audit_status){ 0 };
-                return 0;
-        }
-        _cleanup_free_ char *pem = NULL;
-        if ((r = key_export_public(state_dir, KEY_HOST, &pem, e)) < 0)
-                return err_prefix(e, CHECKPOINT_NAME ": host key");
-        _cleanup_bio_ BIO *b = BIO_new_mem_buf(pem, -1);
-        _cleanup_pkey_ EVP_PKEY *pub = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
-        if (!pub)
-                return err_setx(e, -EINVAL, CHECKPOINT_NAME ": host key: not a PEM public key");
-        if ((r = checkpoint_check_sig(&cp, pub, e)) < 0)
-                return r;
-        if (!have_log)
-                return err_setx(e, -EBADMSG, LOG_NAME " is missing but the signed checkpoint covers line %" PRIu64
-                                             " (the log was deleted)", cp.seq);
-        if (lines == 0)
-                return err_setx(e, -EBADMSG, LOG_NAME " is empty but the signed checkpoint covers line %" PRIu64
-                                             " (truncated)", cp.seq);
-        if (lines < cp.seq)
-                return err_setx(e, -EBADMSG,
-                                LOG_NAME " ends at line %" PRIu64 " but the signed checkpoint covers line %" PRIu64
-                                " (truncated)", lines, cp.seq);
-        if (!streq(at_cp, cp.hash))
-                return err_setx(e, -EBADMSG, LOG_NAME " line %" PRIu64 " does not match the signed checkpoint "
-                                             "(lines were edited and the chain rewritten)", cp.seq);
-        if (lines > cp.seq)
-                return err_setx(e, -EBADMSG,
-                                LOG_NAME " line %" PRIu64 " is past the signed checkpoint (line %" PRIu64 ")",
-                                cp.seq + 1, cp.seq);
-        *ret = (struct audit_status){ .lines = lines, .checkpoint_seq = cp.seq };
-        memcpy(ret->key_id, cp.key, sizeof(ret->key_id));
-        return 0;
-}
-
-int audit_read(const char *state_dir, const char *event_prefix, json_object **ret_array, struct mlvm_err *e)
-{
-        _cleanup_close_ int lock = -1, fd = -1;
-        _cleanup_free_ struct line_reader *lr = NULL;
-        _cleanup_json_ json_object *a = json_object_new_array();
-        const char *line;
-        size_t len;
-        int r;
-
-        if ((r = lock_shared(state_dir, &lock, e)) < 0)
-                return r;
-        r = open_log(state_dir, &fd, e);
-        if (r == -ENOENT) {
-                *ret_array = TAKE_PTR(a);
-                return 0;
-        }
-        if (r < 0)
-                return r;
-        lr = xcalloc(1, sizeof(*lr));
-        lr->fd = fd;
-        while ((r = next_line(lr, &line, &len, e)) > 0) {
-                json_object *o = parse_object(line, len);
-                if (!o)
-                        return err_setx(e, -EBADMSG,
-                                        LOG_NAME " line %" PRIu64 ": not a JSON object (run 'mlvm audit verify')",
-                                        lr->n);
-                const char *event = get_string(o, "event");
-                if (event_prefix && !(event && strstartswith(event, event_prefix))) {
-                        json_object_put(o);
-                        continue;
-                }
-                json_object_array_add(a, o);
-        }
-        if (r < 0)
-                return r;
-        *ret_array = TAKE_PTR(a);
-        return 0;
-}
-
 /* ---- appending --------------------------------------------------------- */
 
 /* The hash of the last line of a log of SIZE > 0 bytes, which must end
@@ -470,7 +205,7 @@ static int tail_hash(int fd, uint64_t size, char ret[HASH_HEX_LEN + 1], struct m
         if (start == 0 && off > 0)
                 return err_setx(e, -EBADMSG, LOG_NAME ": the last line is longer than %u bytes (run 'mlvm audit "
                                              "verify'); not appending", AUDIT_LINE_MAX);
-        if (sha256_hex(buf + start, end - start, ret) < 0)
+        if (audit_sha256_hex(buf + start, end - start, ret) < 0)
                 return err_setx(e, -EIO, "SHA-256 failed");
         return 0;
 }
@@ -525,11 +260,11 @@ static int append_position(const char *state_dir, int fd, uint64_t size, EVP_PKE
         char last[HASH_HEX_LEN + 1];
         int r;
 
-        if ((r = checkpoint_read(state_dir, &cp, &have_cp, e)) < 0)
+        if ((r = audit_checkpoint_read(state_dir, &cp, &have_cp, e)) < 0)
                 return err_prefix(e, "not appending to the audit log (run 'mlvm audit verify')");
         if (size == 0 && !have_cp) {
                 *ret_seq = 1;
-                memcpy(ret_prev, zero_hash, HASH_HEX_LEN + 1);
+                memcpy(ret_prev, audit_zero_hash, HASH_HEX_LEN + 1);
                 return 0;
         }
         if (!have_cp)
@@ -538,7 +273,7 @@ static int append_position(const char *state_dir, int fd, uint64_t size, EVP_PKE
         if (size == 0)
                 return err_setx(e, -EBADMSG, LOG_NAME " is empty but the signed checkpoint covers line %" PRIu64
                                              " (run 'mlvm audit verify'); not appending", cp.seq);
-        if ((r = checkpoint_check_sig(&cp, key, e)) < 0)
+        if ((r = audit_checkpoint_check_sig(&cp, key, e)) < 0)
                 return err_prefix(e, "not appending to the audit log (run 'mlvm audit verify')");
         if ((r = tail_hash(fd, size, last, e)) < 0)
                 return r;
@@ -590,7 +325,7 @@ int audit_append(const char *state_dir, const char *event, json_object *fields, 
                 return err_setx(e, -EIO, "audit event %s: cannot format the time", event);
         size_t len = strlen(line);
         /* Whatever the caller put in FIELDS, the line must read back. */
-        _cleanup_json_ json_object *back = parse_object(line, len);
+        _cleanup_json_ json_object *back = audit_parse_object(line, len);
         if (!back || memchr(line, '\n', len))
                 return err_setx(e, -EINVAL, "audit event %s: fields are not valid JSON (bad UTF-8 or a NaN?)", event);
         if (len > AUDIT_LINE_MAX)
@@ -598,7 +333,7 @@ int audit_append(const char *state_dir, const char *event, json_object *fields, 
                                 AUDIT_LINE_MAX);
         if ((uint64_t)st.st_size + len + 1 > AUDIT_LOG_MAX)
                 return err_setx(e, -EFBIG, "%s: full (%u MiB)", log_path, AUDIT_LOG_MAX >> 20);
-        if (sha256_hex(line, len, hash) < 0)
+        if (audit_sha256_hex(line, len, hash) < 0)
                 return err_setx(e, -EIO, "SHA-256 failed");
         line[len] = '\n';   /* replaces the NUL; written with its length below */
 
