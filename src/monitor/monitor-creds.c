@@ -4,16 +4,16 @@
  * source, fetched by a child `mlvm-monitor fetch` so that a slow source
  * never stalls the event loop), records the agent's CRED_EXPIRED, and
  * revokes all of them before the domain is destroyed, waiting a bounded
- * time for the agent's confirmation. Each step goes into the audit log
- * with name, lease id and fingerprint; values live only in the messages
- * waiting for the agent's DONE and are wiped then. */
+ * time for the agent's confirmation (monitor-creds-revoke.c). Each step
+ * goes into the audit log with name, lease id and fingerprint; values live
+ * only in the messages waiting for the agent's DONE and are wiped then.
+ * See monitor-creds.h. */
 #include "mlvm-build.h"
 
 #include <openssl/crypto.h>
 
 #include "audit.h"
 #include "creds.h"
-#include "monitor-creds-fetch.h"
 #include "monitor-creds.h"
 #include "monitor-handlers.h"
 #include "run.h"
@@ -21,41 +21,23 @@
 
 #define RETRY_MAX (30 * USEC_PER_SEC)
 
-enum cstate { C_PENDING, C_LIVE, C_EXPIRED, C_REVOKED };
 static const char *const cstate_name[] = { "pending", "live", "expired", "revoked" };
-
-struct mcred {
-        struct cred c;               /* the grant; lease and fingerprint of the current lease */
-        enum cstate state;
-        double delivered_at, expires_at;   /* wall clock, for the record */
-        usec_t expires;                    /* the same end on CLOCK_MONOTONIC, to plan by */
-        unsigned rotations;
-        char prev_lease[CRED_LEASE_LEN + 1];
-        int timer;                   /* rotation (or retry) */
-        /* A lease on its way to the agent. */
-        struct proto_msg *msg;       /* holds the value until DONE */
-        uint32_t put_id;
-        bool put_queued;             /* sent by the request queue (the first lease) */
-        usec_t put_sent;
-        char next_lease[CRED_LEASE_LEN + 1], next_fp[SECRET_FP_LEN + 1];
-        /* The next lease, on its way from the source. */
-        struct monitor_fetch fetch;
-        /* A control client waiting for this rotation. */
-        struct monitor_client *waiter;
-        /* Every lease delivered, for the provenance (the first LEASES_KEPT). */
-        json_object *leases;
-};
-
-#define LEASES_KEPT 1024
 
 static struct mcred *creds;
 static size_t n_creds;
-static uint32_t revoke_id;
-static int revoke_timer = -1;
-static usec_t revoke_timeout;
-static bool draining;                /* monitor_drained() is owed once the revocation is confirmed */
 
-static void audit_cred(const char *event, const struct mcred *m, const char *lease, const char *fp, json_object *more)
+size_t monitor_creds_count(void)
+{
+        return n_creds;
+}
+
+struct mcred *monitor_cred(size_t i)
+{
+        return &creds[i];
+}
+
+void monitor_creds_audit(const char *event, const struct mcred *m, const char *lease, const char *fp,
+                         json_object *more)
 {
         struct mlvm_err e = { 0 };
         json_object *f = json_object_new_object();
@@ -101,14 +83,14 @@ static void save_one(json_object *run, void *u)
         json_object_object_add(run, "creds", a);
 }
 
-static void save(void)
+void monitor_creds_save(void)
 {
         struct mlvm_err e = { 0 };
         if (n_creds && run_update(monitor_state_dir(), monitor_run_id(), save_one, NULL, &e) < 0)
                 monitor_log("run record: %s", e.msg);
 }
 
-static void free_msg(struct mcred *m)
+void monitor_creds_free_msg(struct mcred *m)
 {
         if (m->msg) {
                 OPENSSL_cleanse(m->msg, sizeof(*m->msg));
@@ -239,7 +221,7 @@ static const struct monitor_request_ops put_ops = {
 
 static int creds_init(const struct monitor_start *s, struct mlvm_err *e)
 {
-        revoke_timeout = monitor_record_usec("revoke_timeout_ms", USEC_PER_MSEC, 2000 * USEC_PER_MSEC);
+        monitor_creds_revoke_init();
         int r = read_grants(s->creds_fd, e);
         for (size_t i = 0; i < n_creds && r == 0; i++) {
                 creds[i].put_queued = true;
@@ -269,7 +251,7 @@ static double ms_since(usec_t t)
 }
 
 /* The rotation of M is over: the client that asked for it hears how. */
-static void finish_waiter(struct mcred *m, bool ok, const char *why)
+void monitor_creds_finish_waiter(struct mcred *m, bool ok, const char *why)
 {
         if (m->waiter) {
                 json_object *r = json_object_new_object();
@@ -297,7 +279,7 @@ static void on_put_done(struct mcred *m)
                 memcpy(m->prev_lease, m->c.lease, sizeof(m->prev_lease));
         memcpy(m->c.lease, m->next_lease, sizeof(m->c.lease));
         memcpy(m->c.fingerprint, m->next_fp, sizeof(m->c.fingerprint));
-        free_msg(m);
+        monitor_creds_free_msg(m);
         if (!m->leases)
                 m->leases = json_object_new_array();
         if (json_object_array_length(m->leases) < LEASES_KEPT)
@@ -312,21 +294,21 @@ static void on_put_done(struct mcred *m)
         if (first) {
                 monitor_log("credential %s delivered (lease %s, ttl %llu s, %.1f ms)", m->c.name, m->c.lease,
                             (unsigned long long)m->c.ttl_s, rtt_ms);
-                audit_cred("cred.put", m, m->c.lease, m->c.fingerprint, more);
+                monitor_creds_audit("cred.put", m, m->c.lease, m->c.fingerprint, more);
         } else {
                 m->rotations++;
                 monitor_log("credential %s rotated (lease %s -> %s, %.1f ms)", m->c.name, m->prev_lease, m->c.lease,
                             rtt_ms);
                 json_object_object_add(more, "previous_lease", json_object_new_string(m->prev_lease));
-                audit_cred("cred.rotate", m, m->c.lease, m->c.fingerprint, more);
+                monitor_creds_audit("cred.rotate", m, m->c.lease, m->c.fingerprint, more);
         }
         /* Renew when two thirds of the TTL have passed. */
         if (m->c.rotate)
                 arm(m, usec_from_sec(m->c.ttl_s) * 2 / 3);
         else
                 virEventUpdateTimeout(m->timer, -1);
-        save();
-        finish_waiter(m, true, NULL);
+        monitor_creds_save();
+        monitor_creds_finish_waiter(m, true, NULL);
 }
 
 /* A DONE from the agent: true when it was for a credential request. */
@@ -334,30 +316,8 @@ static bool on_done_id(uint32_t id, uint32_t count)
 {
         if (id == 0)
                 return false;
-        if (id == revoke_id) {
-                revoke_id = 0;
-                if (revoke_timer >= 0) {
-                        virEventRemoveTimeout(revoke_timer);
-                        revoke_timer = -1;
-                }
-                for (size_t i = 0; i < n_creds; i++) {
-                        struct mcred *m = &creds[i];
-                        if (m->state != C_LIVE)
-                                continue;
-                        m->state = C_REVOKED;
-                        json_object *more = json_object_new_object();
-                        json_object_object_add(more, "confirmed", json_object_new_boolean(1));
-                        json_object_object_add(more, "removed_by_agent", json_object_new_int((int)count));
-                        audit_cred("cred.revoke", m, m->c.lease, m->c.fingerprint, more);
-                }
-                monitor_log("credentials revoked; the agent confirmed (%u removed)", count);
-                save();
-                if (draining) {
-                        draining = false;
-                        monitor_drained();
-                }
+        if (monitor_creds_revoke_done(id, count))
                 return true;
-        }
         for (size_t i = 0; i < n_creds; i++)
                 if (creds[i].msg && creds[i].put_id && creds[i].put_id == id) {
                         on_put_done(&creds[i]);
@@ -391,8 +351,8 @@ static void on_expired(const struct proto_msg *msg)
                 monitor_log("credential %s expired in the guest (lease %s)", m->c.name, m->c.lease);
                 json_object *more = json_object_new_object();
                 json_object_object_add(more, "ttl_s", json_object_new_uint64(m->c.ttl_s));
-                audit_cred("cred.expire", m, m->c.lease, m->c.fingerprint, more);
-                save();
+                monitor_creds_audit("cred.expire", m, m->c.lease, m->c.fingerprint, more);
+                monitor_creds_save();
                 return;
         }
         _cleanup_free_ char *n = monitor_ascii(msg->u.cred.name);
@@ -407,8 +367,8 @@ static void rotation_failed(struct mcred *m, const char *why)
         monitor_log("credential %s: rotation failed: %s", m->c.name, why);
         json_object *more = json_object_new_object();
         json_object_object_add(more, "reason", json_object_new_string(why));
-        audit_cred("cred.rotate-failed", m, m->c.lease[0] ? m->c.lease : NULL, NULL, more);
-        finish_waiter(m, false, why);
+        monitor_creds_audit("cred.rotate-failed", m, m->c.lease[0] ? m->c.lease : NULL, NULL, more);
+        monitor_creds_finish_waiter(m, false, why);
         /* Try again while the lease lives; the agent removes it when it ends. */
         usec_t now = now_usec();
         if (m->state == C_LIVE && m->c.rotate && m->expires > now + 2 * USEC_PER_SEC) {
@@ -448,7 +408,7 @@ static void on_fetched(const char *buf, size_t len, const char *why, void *opaqu
                 cred_clear_value(&tmp);
                 return;
         }
-        free_msg(m);
+        monitor_creds_free_msg(m);
         m->msg = put_msg(m, tmp.lease, tmp.value, tmp.len);
         if (!m->msg) {
                 cred_clear_value(&tmp);
@@ -503,94 +463,6 @@ int monitor_creds_rotate(struct monitor_client *c, const char *name, struct mlvm
         return (int)started;
 }
 
-/* ---- revocation and the end ---------------------------------------------- */
-
-/* Every lease the agent has or may have (sent, not yet confirmed) that
- * nobody confirmed removing. */
-static void unconfirmed(const char *why)
-{
-        bool any = false;
-        for (size_t i = 0; i < n_creds; i++) {
-                struct mcred *m = &creds[i];
-                const char *lease = NULL, *fp = NULL;
-                if (m->msg && m->put_id) {
-                        lease = m->next_lease;
-                        fp = m->next_fp;
-                } else if (m->state == C_LIVE) {
-                        lease = m->c.lease;
-                        fp = m->c.fingerprint;
-                }
-                if (!lease)
-                        continue;
-                m->state = C_REVOKED;
-                json_object *more = json_object_new_object();
-                json_object_object_add(more, "reason", json_object_new_string(why));
-                audit_cred("cred.revoke-unconfirmed", m, lease, fp, more);
-                any = true;
-        }
-        if (any)
-                save();
-}
-
-static void on_revoke_timeout(int timer, void *opaque)
-{
-        virEventRemoveTimeout(timer);
-        revoke_timer = -1;
-        revoke_id = 0;
-        monitor_log("the agent did not confirm the revocation within %llu ms",
-                    (unsigned long long)(revoke_timeout / USEC_PER_MSEC));
-        unconfirmed("the agent did not confirm in time");
-        if (draining) {
-                draining = false;
-                monitor_drained();
-        }
-}
-
-/* The run begins to end: revoke every live credential. True when the
- * agent's confirmation (or the deadline) is waited for, false when there
- * was nothing to wait for (no live credential, or no channel: audited as
- * unconfirmed). */
-static bool creds_drain(void)
-{
-        struct mlvm_err e = { 0 };
-        bool live = false;
-        for (size_t i = 0; i < n_creds; i++) {
-                struct mcred *m = &creds[i];
-                virEventUpdateTimeout(m->timer, -1);
-                if (monitor_fetch_busy(&m->fetch))
-                        monitor_fetch_cancel(&m->fetch);
-                live |= m->state == C_LIVE || (m->msg && m->put_id);
-        }
-        if (!live)
-                return false;
-        if (!monitor_agent_up()) {
-                unconfirmed("no channel to the agent");
-                return false;
-        }
-        struct proto_msg r = { .type = PROTO_CRED_REVOKE, .id = monitor_next_id() };
-        if (monitor_send(&r, &e) < 0) {
-                monitor_log("CRED_REVOKE: %s", e.msg);
-                unconfirmed("sending the revocation failed");
-                return false;
-        }
-        /* A put on its way counts as delivered: the revocation covers it. Its
-         * message stays (the request queue may point at it) until teardown;
-         * its DONE no longer matches. */
-        for (size_t i = 0; i < n_creds; i++)
-                if (creds[i].msg && creds[i].put_id) {
-                        memcpy(creds[i].c.lease, creds[i].next_lease, sizeof(creds[i].c.lease));
-                        memcpy(creds[i].c.fingerprint, creds[i].next_fp, sizeof(creds[i].c.fingerprint));
-                        creds[i].state = C_LIVE;
-                        creds[i].put_id = 0;
-                }
-        revoke_id = r.id;
-        draining = true;
-        revoke_timer = virEventAddTimeout(monitor_timer_ms(revoke_timeout, 0), on_revoke_timeout, NULL, NULL);
-        monitor_log("revoking %zu credential(s); waiting up to %llu ms for the agent", n_creds,
-                    (unsigned long long)(revoke_timeout / USEC_PER_MSEC));
-        return true;
-}
-
 /* After a re-HELLO: what was on its way is sent again (puts replace). */
 static void creds_resend(void)
 {
@@ -598,34 +470,7 @@ static void creds_resend(void)
         for (size_t i = 0; i < n_creds; i++)
                 if (creds[i].msg && !creds[i].put_queued && monitor_send(creds[i].msg, &e) < 0)
                         monitor_log("CRED_PUT %s: %s", creds[i].c.name, e.msg);
-        if (revoke_id) {
-                struct proto_msg r = { .type = PROTO_CRED_REVOKE, .id = revoke_id };
-                if (monitor_send(&r, &e) < 0)
-                        monitor_log("CRED_REVOKE: %s", e.msg);
-        }
-}
-
-/* The run ends: stop timers and fetches; audit what was not confirmed,
- * before the domain goes. */
-static void creds_stop(void)
-{
-        const char *why = monitor_said_hello() ? "the run ended before the agent confirmed"
-                                               : "the guest never said HELLO";
-        if (revoke_timer >= 0) {
-                virEventRemoveTimeout(revoke_timer);
-                revoke_timer = -1;
-        }
-        draining = false;
-        for (size_t i = 0; i < n_creds; i++) {
-                if (monitor_fetch_busy(&creds[i].fetch))
-                        monitor_fetch_cancel(&creds[i].fetch);
-                virEventUpdateTimeout(creds[i].timer, -1);
-        }
-        unconfirmed(why);
-        for (size_t i = 0; i < n_creds; i++) {
-                free_msg(&creds[i]);
-                finish_waiter(&creds[i], false, "the run ended");
-        }
+        monitor_creds_revoke_resend();
 }
 
 static void creds_on_frame(const struct proto_msg *m)
@@ -643,7 +488,7 @@ const struct monitor_handler monitor_creds_handler = {
         .commands = monitor_creds_commands,
         .init = creds_init,
         .resumed = creds_resend,
-        .drain = creds_drain,
+        .drain = monitor_creds_drain,
         .client_gone = creds_client_gone,
-        .stop = creds_stop,
+        .stop = monitor_creds_stop,
 };
