@@ -231,7 +231,7 @@ row() { bench_row "$1" "$(printf '%.2f s' "$2")" "$(printf "$3" "$4")" "$(printf
 row '`mlvm up` to ready, the default image' "$m_up" '`virsh create` of the same XML to the same HELLO %.2f s' "$m_cr" '<= 1.1x'
 row '`mlvm up` to ready, the default image' "$m_up" 'bare QEMU, same kernel and initramfs, to HELLO %.2f s' "$m_q" '<= 1.15x'
 row '`mlvm up` to ready, images/cloud (the previous default)' "$m_bz" '`mlvm up` of the default image %.2f s' "$m_up"
-row 'bare QEMU to "Run /init", the default image's kernel' "$m_ip" "Debian's stock cloud bzImage %.2f s" "$m_ib"
+row "bare QEMU to \"Run /init\", the default image's kernel" "$m_ip" "Debian's stock cloud bzImage %.2f s" "$m_ib"
 row '`mlvm down` to everything gone' "$m_dn" '`virsh destroy` %.2f s' "$m_ds" '<= 1.2x'
 mib() { m "rss:$1"; }
 bench_row "QEMU's own memory per idle guest (resident, guest RAM excluded), the default image" \
