@@ -8,9 +8,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "run-gc.h"
+#include "run.h"
 #include "util.h"
 
 #define OURS   "0123456789abcdef0123456789abcdef"
@@ -264,6 +268,33 @@ static void test_orphan_domain_of_ours(void **state)
         fx_free(f);
 }
 
+/* run_monitor_alive on real processes: a process whose command line names
+ * mlvm-monitor and the run is its monitor; another run's, or a zombie
+ * (alive to kill(2), its command line empty for good), is not. */
+static void test_monitor_alive_by_proc(void **state)
+{
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                execl("/bin/sh", "mlvm-monitor", "-c", "sleep 30; :", "/state", "0123abcd", (char *)NULL);
+                _exit(127);
+        }
+        bool alive = false;
+        for (int i = 0; i < 500 && !alive; i++) {   /* until the exec is done */
+                alive = run_monitor_alive(pid, "0123abcd");
+                usleep(10000);
+        }
+        assert_true(alive);
+        assert_false(run_monitor_alive(pid, "4567cdef"));
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        /* Not reaped yet: a zombie. */
+        usleep(100000);
+        assert_false(run_monitor_alive(pid, "0123abcd"));
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_false(run_monitor_alive(pid, "0123abcd"));
+}
+
 static void test_tmpfiles(void **state)
 {
         struct fixture *f = fx_new();
@@ -290,6 +321,7 @@ int main(void)
                 cmocka_unit_test(test_socket_answers_for_an_older_monitor),
                 cmocka_unit_test(test_orphan_domain_of_ours),
                 cmocka_unit_test(test_tmpfiles),
+                cmocka_unit_test(test_monitor_alive_by_proc),
         };
         return cmocka_run_group_tests_name("run-gc", tests, NULL, NULL);
 }

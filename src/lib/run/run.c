@@ -273,17 +273,41 @@ int run_using_image(const char *state_dir, const char *digest, char ret[RUN_ID_L
         return r;
 }
 
-bool run_monitor_alive(pid_t pid, const char *id)
+/* PID's command line into BUF (NUL-separated), its length; 0 when empty
+ * or unreadable. */
+static ssize_t read_cmdline(pid_t pid, char *buf, size_t size)
 {
-        char path[64], buf[512];
-        if (pid <= 1 || kill(pid, 0) < 0)
-                return false;
+        char path[64];
         (void)snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-                return false;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+                return 0;
+        ssize_t n = read(fd, buf, size - 1);
         close(fd);
+        return n > 0 ? n : 0;
+}
+
+/* How long a live process's command line may read empty before it counts
+ * as not a monitor: an exec in progress, 5 ms at a time. */
+#define CMDLINE_EMPTY_TRIES 40
+
+bool run_monitor_alive(pid_t pid, const char *id)
+{
+        char buf[512];
+        if (pid <= 1 || kill(pid, 0) < 0)
+                return false;
+        /* A process in the middle of execve reads an empty command line:
+         * the kernel closes the close-on-exec descriptors (monitor_spawn
+         * waits for that) before it sets up the new program's arguments.
+         * Under load up once read that moment as a dead monitor. A zombie
+         * or a kernel thread stays empty; a monitor does not for long. */
+        ssize_t n = 0;
+        for (int i = 0; i < CMDLINE_EMPTY_TRIES && (n = read_cmdline(pid, buf, sizeof(buf))) == 0; i++) {
+                if (kill(pid, 0) < 0)
+                        return false;
+                struct timespec ts = { 0, 5000000 };
+                nanosleep(&ts, NULL);
+        }
         if (n <= 0)
                 return false;
         buf[n] = '\0';
