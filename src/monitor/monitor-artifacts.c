@@ -171,7 +171,8 @@ static json_object *artifacts_collect_run(virStoragePoolPtr pool, char **ret_fai
         if (!dir || !volname)
                 return NULL;
         json_object *o = json_object_new_object();
-        const char *why = not_collected(), *skipped = why;
+        const char *why = not_collected();
+        bool collected = !why;
         usec_t t0 = now_usec();
         _cleanup_free_ char *dest = run_file(monitor_state_dir(), monitor_run_id(), "artifacts");
         if (!why && collect_volume(pool, volname, dest, &e) < 0)
@@ -193,9 +194,9 @@ static json_object *artifacts_collect_run(virStoragePoolPtr pool, char **ret_fai
                 json_object_object_add(o, "collect_s", json_object_new_double(secs));
         }
         monitor_log("artifacts: %s%s", why ? "rejected: " : "accepted", why ? why : "");
-        if (why && !skipped)
+        if (collected && why)
                 monitor_control_progress("artifacts: rejected: %s", why);
-        else if (!why)
+        else if (collected)
                 monitor_control_progress("artifacts: %zu files (%.1f MiB) checked in %.1f s", n_reps,
                                          (double)bytes / 1048576.0, secs);
         record_result(o);

@@ -18,13 +18,6 @@ static json_object *string_array(char *const *v, size_t n)
         return a;
 }
 
-static char *publish_to_string(const struct mlvm_publish *p)
-{
-        if (p->unix_path)
-                return xasprintf("unix:%s:%u", p->unix_path, p->guest_port);
-        return xasprintf("%s:%u:%u", p->host_addr, p->host_port, p->guest_port);
-}
-
 static json_object *workload_to_json(const struct mlvm_workload *w)
 {
         json_object *o = json_object_new_object();
@@ -77,7 +70,7 @@ static json_object *workload_to_json(const struct mlvm_workload *w)
         if (w->n_publish) {
                 json_object *a = json_object_new_array();
                 for (size_t i = 0; i < w->n_publish; i++) {
-                        _cleanup_free_ char *s = publish_to_string(&w->publish[i]);
+                        _cleanup_free_ char *s = mlvm_publish_to_string(&w->publish[i]);
                         json_object_array_add(a, jstr(s));
                 }
                 json_object_object_add(o, "publish", a);

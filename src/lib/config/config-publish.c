@@ -61,6 +61,13 @@ int mlvm_publish_parse(const char *spec, struct mlvm_publish *p)
         return 0;
 }
 
+char *mlvm_publish_to_string(const struct mlvm_publish *p)
+{
+        if (p->unix_path)
+                return xasprintf("unix:%s:%u", p->unix_path, p->guest_port);
+        return xasprintf("%s:%u:%u", p->host_addr, p->host_port, p->guest_port);
+}
+
 bool mlvm_publish_is_local(const struct mlvm_publish *p)
 {
         unsigned char a[16];

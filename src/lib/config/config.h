@@ -141,6 +141,8 @@ static inline void mlvm_config_freep(struct mlvm_config **c) { mlvm_config_free(
 /* One publish spec, [ADDR:]HOST_PORT:GUEST_PORT (ADDR defaults to
  * 127.0.0.1; IPv6 in brackets) or unix:/PATH:GUEST_PORT. -EINVAL if not. */
 int mlvm_publish_parse(const char *spec, struct mlvm_publish *p);
+/* P as the spec mlvm_publish_parse reads back (free() it). */
+char *mlvm_publish_to_string(const struct mlvm_publish *p);
 /* Is the publish's host address a loopback one (127.0.0.0/8, ::1), or a unix socket? */
 bool mlvm_publish_is_local(const struct mlvm_publish *p);
 

@@ -64,10 +64,7 @@ static json_object *up_options_json(const struct up_opts *o)
         if (o->n_publish) {
                 json_object *a = json_object_new_array();
                 for (size_t i = 0; i < o->n_publish; i++) {
-                        const struct mlvm_publish *p = &o->publish[i];
-                        _cleanup_free_ char *spec =
-                                p->unix_path ? xasprintf("unix:%s:%u", p->unix_path, p->guest_port)
-                                             : xasprintf("%s:%u:%u", p->host_addr, p->host_port, p->guest_port);
+                        _cleanup_free_ char *spec = mlvm_publish_to_string(&o->publish[i]);
                         json_object_array_add(a, json_object_new_string(spec));
                 }
                 json_object_object_add(u, "publish", a);
